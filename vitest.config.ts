@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts", "test/loopback/**/*.test.ts", "test/architecture.test.ts"],
+          sequence: { concurrent: true },
+          testTimeout: 60_000
+        }
+      },
+      {
+        test: {
+          name: "interop",
+          include: ["test/interop/**/*.test.ts"],
+          pool: "forks",
+          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+          testTimeout: 60_000,
+          hookTimeout: 60_000
+        }
+      }
+    ]
+  }
+})
