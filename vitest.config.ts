@@ -2,6 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -16,7 +17,7 @@ export default defineConfig({
           name: "interop",
           include: ["test/interop/**/*.test.ts"],
           pool: "forks",
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+          poolOptions: { forks: { singleFork: false } },
           testTimeout: 60_000,
           hookTimeout: 60_000
         }

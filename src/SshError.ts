@@ -1,0 +1,186 @@
+/**
+ * Every public error of effect-ssh, and the RFC 4253 §11.1 disconnect reason table.
+ *
+ * @since 0.1.0
+ */
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("effect-ssh/SshError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * True for any error raised by effect-ssh.
+ *
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isSshError = (u: unknown): u is SshError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * RFC 4253 §11.1 / RFC 4250 §4.2.2 disconnect reason codes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DisconnectReason = {
+  HostNotAllowedToConnect: 1,
+  ProtocolError: 2,
+  KeyExchangeFailed: 3,
+  Reserved: 4,
+  MacError: 5,
+  CompressionError: 6,
+  ServiceNotAvailable: 7,
+  ProtocolVersionNotSupported: 8,
+  HostKeyNotVerifiable: 9,
+  ConnectionLost: 10,
+  ByApplication: 11,
+  TooManyConnections: 12,
+  AuthCancelledByUser: 13,
+  NoMoreAuthMethodsAvailable: 14,
+  IllegalUserName: 15
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DisconnectReason = typeof DisconnectReason[keyof typeof DisconnectReason]
+
+/**
+ * The symbolic name of a disconnect reason code, for messages.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const disconnectReasonName = (code: number): string => {
+  for (const [name, value] of Object.entries(DisconnectReason)) {
+    if (value === code) return name
+  }
+  return `Unknown(${code})`
+}
+
+/**
+ * Escapes control characters and caps the length of text that came from the peer, so that it is inert when
+ * logged or printed (SEC-12).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sanitizePeerText = (text: string, max = 512): string => {
+  let out = ""
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) {
+      out += c === 0x0a ? "\\n" : c === 0x0d ? "\\r" : c === 0x09 ? "\\t" : `\\x${c.toString(16).padStart(2, "0")}`
+    } else {
+      out += ch
+    }
+    if (out.length >= max) return out.slice(0, max) + "…"
+  }
+  return out
+}
+
+/**
+ * Why a connection failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportErrorReason =
+  | "VersionExchange"
+  | "NoCommonAlgorithm"
+  | "KexFailed"
+  | "HostKeyRejected"
+  | "MacMismatch"
+  | "PacketTooLarge"
+  | "ProtocolViolation"
+  | "Timeout"
+  | "Disconnected"
+  | "ConnectionLost"
+
+/**
+ * Anything fatal to a connection. A peer's DISCONNECT is `reason: "Disconnected", origin: "Remote"`; a violation
+ * we detected is `origin: "Local"` after we sent DISCONNECT with `code`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Schema.TaggedError<TransportError>("effect-ssh/TransportError")(
+  "TransportError",
+  {
+    reason: Schema.Literal(
+      "VersionExchange",
+      "NoCommonAlgorithm",
+      "KexFailed",
+      "HostKeyRejected",
+      "MacMismatch",
+      "PacketTooLarge",
+      "ProtocolViolation",
+      "Timeout",
+      "Disconnected",
+      "ConnectionLost"
+    ),
+    origin: Schema.Literal("Local", "Remote"),
+    code: Schema.Number,
+    description: Schema.String,
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const who = this.origin === "Remote" ? "the peer" : "effect-ssh"
+    return `${this.reason} (${disconnectReasonName(this.code)}, reported by ${who}): ${
+      sanitizePeerText(this.description, 2048)
+    }`
+  }
+}
+
+/**
+ * Parsing or using key material failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KeyError extends Schema.TaggedError<KeyError>("effect-ssh/KeyError")("KeyError", {
+  reason: Schema.Literal("Parse", "Unsupported", "Passphrase"),
+  description: Schema.String,
+  path: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `${this.reason}${this.path ? ` in ${this.path}` : ""}: ${this.description}`
+  }
+}
+
+/**
+ * Every error effect-ssh raises.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SshError = TransportError | KeyError

@@ -1,0 +1,155 @@
+/**
+ * Algorithm names (as the RFCs spell them) and the default preference lists (DESIGN.md §5, SEC-26).
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Every key exchange method we implement, in default preference order; the ones after the defaults are off
+ * unless named explicitly.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const KEX = [
+  "curve25519-sha256",
+  "curve25519-sha256@libssh.org",
+  "ecdh-sha2-nistp256",
+  "ecdh-sha2-nistp384",
+  "ecdh-sha2-nistp521",
+  "diffie-hellman-group-exchange-sha256",
+  "diffie-hellman-group16-sha512",
+  "diffie-hellman-group18-sha512",
+  "diffie-hellman-group14-sha256",
+  "diffie-hellman-group14-sha1",
+  "diffie-hellman-group1-sha1",
+  "diffie-hellman-group-exchange-sha1"
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type KexName = typeof KEX[number]
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_KEX: ReadonlyArray<KexName> = KEX.slice(0, 9)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const CIPHERS = [
+  "aes128-gcm@openssh.com",
+  "aes256-gcm@openssh.com",
+  "chacha20-poly1305@openssh.com",
+  "aes128-ctr",
+  "aes192-ctr",
+  "aes256-ctr"
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CipherName = typeof CIPHERS[number]
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_CIPHERS: ReadonlyArray<CipherName> = CIPHERS
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const MACS = [
+  "hmac-sha2-256-etm@openssh.com",
+  "hmac-sha2-512-etm@openssh.com",
+  "hmac-sha2-256",
+  "hmac-sha2-512",
+  "hmac-sha1-etm@openssh.com",
+  "hmac-sha1"
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type MacName = typeof MACS[number]
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_MACS: ReadonlyArray<MacName> = MACS
+
+/**
+ * Host key and signature algorithms (RFC 8709, RFC 5656, RFC 8332). `ssh-rsa` is RSA with SHA-1: off by default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const HOST_KEY_ALGORITHMS = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa"
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HostKeyAlgorithmName = typeof HOST_KEY_ALGORITHMS[number]
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName> = HOST_KEY_ALGORITHMS.slice(0, 6)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const COMPRESSION = ["none"] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CompressionName = typeof COMPRESSION[number]
+
+/**
+ * The algorithm preferences of one side, by kind, in preference order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AlgorithmPreferences {
+  readonly kex: ReadonlyArray<string>
+  readonly hostKey: ReadonlyArray<string>
+  readonly cipher: ReadonlyArray<string>
+  readonly mac: ReadonlyArray<string>
+  readonly compression: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaults: AlgorithmPreferences = {
+  kex: DEFAULT_KEX,
+  hostKey: DEFAULT_HOST_KEY_ALGORITHMS,
+  cipher: DEFAULT_CIPHERS,
+  mac: DEFAULT_MACS,
+  compression: COMPRESSION
+}

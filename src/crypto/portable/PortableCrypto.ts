@@ -1,0 +1,24 @@
+/**
+ * The portable crypto backend on @noble/curves, @noble/ciphers and @noble/hashes: runs in any JavaScript
+ * runtime (DESIGN.md §4).
+ *
+ * @since 0.1.0
+ */
+import * as Layer from "effect/Layer"
+import { Crypto, type CryptoBackend } from "../Backend.js"
+import { asymmetric } from "./Asymmetric.js"
+import { symmetric } from "./Symmetric.js"
+
+/**
+ * @since 0.1.0
+ * @category backends
+ */
+export const PortableCrypto: CryptoBackend = { name: "portable", ...symmetric, ...asymmetric }
+
+/**
+ * Provides the portable backend as the `Crypto` service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Crypto> = Layer.succeed(Crypto, PortableCrypto)

@@ -1,0 +1,24 @@
+/**
+ * The node:crypto (OpenSSL) backend, the default on Node (DESIGN.md §4). What node:crypto lacks (Poly1305 for
+ * chacha20-poly1305@openssh.com) comes from @noble.
+ *
+ * @since 0.1.0
+ */
+import * as Layer from "effect/Layer"
+import { Crypto, type CryptoBackend } from "../crypto/Backend.js"
+import { asymmetric } from "./NodeAsymmetric.js"
+import { symmetric } from "./NodeSymmetric.js"
+
+/**
+ * @since 0.1.0
+ * @category backends
+ */
+export const NodeCrypto: CryptoBackend = { name: "node", ...symmetric, ...asymmetric }
+
+/**
+ * Provides the node:crypto backend as the `Crypto` service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Crypto> = Layer.succeed(Crypto, NodeCrypto)
