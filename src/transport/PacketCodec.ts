@@ -1,0 +1,230 @@
+/**
+ * The binary packet protocol (RFC 4253 §6) as pure, synchronous code: framing, length and padding checks,
+ * sequence numbers, and the cipher in use for each direction. PacketIO/Transport feed it socket chunks and
+ * take payloads; nothing here knows about Effect or sockets (sans-IO, so tests and the adversarial RawPeer
+ * can drive it byte by byte — TST-01, TST-04).
+ *
+ * @since 0.1.0
+ */
+import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
+
+/**
+ * LIM-05: the default maximum inbound packet_length (OpenSSH `PACKET_MAX_SIZE`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_PACKET = 262_144
+
+/**
+ * RFC 4253 §6.1: every implementation must accept packets of 35 000 bytes; the limit is never set lower.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MIN_MAX_PACKET = 35_000
+
+/**
+ * Why an inbound packet was refused. `MacMismatch` covers every failure after the MAC check so that no
+ * padding or length oracle exists (SEC-04).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PacketError {
+  readonly _tag: "PacketError"
+  readonly reason: "PacketTooLarge" | "ProtocolViolation" | "MacMismatch"
+  readonly description: string
+}
+
+const packetError = (reason: PacketError["reason"], description: string): PacketError => ({
+  _tag: "PacketError",
+  reason,
+  description
+})
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPacketError = (u: unknown): u is PacketError =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === "PacketError"
+
+/**
+ * The plaintext state before the first NEWKEYS: no cipher, no MAC, 8-byte alignment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const noneOpener = (): PacketOpener => ({
+  blockSize: 8,
+  macLength: 0,
+  lengthAligned: true,
+  headerLength: 4,
+  packetLength: (_seq, header) => new DataView(header.buffer, header.byteOffset, 4).getUint32(0),
+  open: (_seq, wire) => wire.subarray(4)
+})
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const noneSealer = (): PacketSealer => ({
+  blockSize: 8,
+  macLength: 0,
+  lengthAligned: true,
+  seal: (_seq, packet) => packet
+})
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Inbound direction: frames packets from arbitrary chunks. Buffering is bounded by the packet limit
+ * (SEC-01): the length is checked as soon as it is known, before waiting for the rest of the packet.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class PacketReader {
+  /** Receive sequence number (RFC 4253 §6.4), mod 2^32. Settable for tests (TST-04). */
+  seq = 0
+  /** Set when `seq` wrapped since the last `resetWrapped` (SEC-07). */
+  wrapped = false
+  packets = 0
+  bytes = 0
+  private data: Uint8Array = EMPTY
+  private pos = 0
+  private pendingLength = -1
+
+  constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
+
+  /** Appends received bytes. Only the unread tail of the previous chunk is copied. */
+  push(chunk: Uint8Array): void {
+    const rest = this.data.length - this.pos
+    if (rest === 0) {
+      this.data = chunk
+    } else {
+      const merged = new Uint8Array(rest + chunk.length)
+      merged.set(this.data.subarray(this.pos))
+      merged.set(chunk, rest)
+      this.data = merged
+    }
+    this.pos = 0
+  }
+
+  /** Bytes received but not yet consumed as packets. */
+  get buffered(): number {
+    return this.data.length - this.pos
+  }
+
+  /**
+   * The next payload, `undefined` when more bytes are needed, or a `PacketError` (fatal to the connection).
+   */
+  next(): Uint8Array | undefined | PacketError {
+    const o = this.opener
+    const avail = this.data.length - this.pos
+    if (this.pendingLength < 0) {
+      if (avail < o.headerLength) return undefined
+      const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
+      // SEC-01: bound the length before buffering anything more; LIM-06: at least padding_length + 4 bytes.
+      if (len > this.maxPacket) {
+        return packetError("PacketTooLarge", `packet_length ${len} exceeds the limit of ${this.maxPacket}`)
+      }
+      if (len < 5) return packetError("ProtocolViolation", `packet_length ${len} is below the minimum`)
+      // SEC-02: the padded packet is a multiple of max(8, block size); ETM/AEAD exclude the length field.
+      const aligned = o.lengthAligned ? len + 4 : len
+      if (aligned % o.blockSize !== 0) {
+        return packetError("ProtocolViolation", `packet_length ${len} is not aligned to ${o.blockSize} bytes`)
+      }
+      this.pendingLength = len
+    }
+    const total = 4 + this.pendingLength + o.macLength
+    if (avail < total) {
+      // Compact early so that a large packet does not keep an old big chunk alive.
+      return undefined
+    }
+    const wire = this.data.subarray(this.pos, this.pos + total)
+    const plain = o.open(this.seq, wire)
+    if (plain === undefined) return packetError("MacMismatch", "message authentication code incorrect")
+    const padding = plain[0]!
+    // SEC-02 / LIM-06: padding ≥ 4 and at least one payload byte (a message number).
+    if (padding < 4 || padding > this.pendingLength - 2) {
+      return packetError("MacMismatch", "corrupted padding")
+    }
+    const payload = plain.subarray(1, this.pendingLength - padding)
+    this.pos += total
+    if (this.pos === this.data.length) {
+      this.data = EMPTY
+      this.pos = 0
+    }
+    this.bytes += total
+    this.packets++
+    this.pendingLength = -1
+    this.seq = (this.seq + 1) >>> 0
+    if (this.seq === 0) this.wrapped = true
+    return payload
+  }
+
+  /** Installs the opener for the next packet, after NEWKEYS (RFC 4253 §7.3). */
+  setOpener(opener: PacketOpener): void {
+    this.opener = opener
+    this.pendingLength = -1
+  }
+}
+
+/**
+ * Outbound direction: pads and seals payloads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class PacketWriter {
+  /** Send sequence number, mod 2^32 (TST-04). */
+  seq = 0
+  wrapped = false
+  packets = 0
+  bytes = 0
+  private pool: Uint8Array = EMPTY
+  private poolPos = 0
+
+  constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
+
+  /** Seals one payload into the bytes to write. */
+  seal(payload: Uint8Array): Uint8Array {
+    const s = this.sealer
+    const bs = s.blockSize
+    // RFC 4253 §6: 4 ≤ padding ≤ 255 and the packet (less the length field for ETM/AEAD) is block aligned.
+    const base = s.lengthAligned ? 5 + payload.length : 1 + payload.length
+    let padding = bs - (base % bs)
+    if (padding < 4) padding += bs
+    const len = 1 + payload.length + padding
+    const packet = new Uint8Array(4 + len)
+    const view = new DataView(packet.buffer)
+    view.setUint32(0, len)
+    packet[4] = padding
+    packet.set(payload, 5)
+    // SEC-24: random padding, from a pool refilled from the CSPRNG.
+    packet.set(this.randomBytes(padding), 5 + payload.length)
+    const out = s.seal(this.seq, packet)
+    this.seq = (this.seq + 1) >>> 0
+    if (this.seq === 0) this.wrapped = true
+    this.packets++
+    this.bytes += out.length
+    return out
+  }
+
+  private randomBytes(n: number): Uint8Array {
+    if (this.poolPos + n > this.pool.length) {
+      this.pool = this.random(4096)
+      this.poolPos = 0
+    }
+    const r = this.pool.subarray(this.poolPos, this.poolPos + n)
+    this.poolPos += n
+    return r
+  }
+
+  /** Installs the sealer for the packets after our NEWKEYS (RFC 4253 §7.3). */
+  setSealer(sealer: PacketSealer): void {
+    this.sealer = sealer
+  }
+}
