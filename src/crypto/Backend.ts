@@ -11,7 +11,6 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
 
 /**
  * @since 0.1.0
@@ -176,15 +175,6 @@ export interface CryptoBackend extends SignaturePrimitives {
   /** Constant-time equality of two byte strings of the same length (SEC-27); false when lengths differ. */
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean
 }
-
-/**
- * The crypto backend a connection uses. The default is the portable @noble backend; `effect-ssh/node` provides
- * the node:crypto backend.
- *
- * @since 0.1.0
- * @category tags
- */
-export class Crypto extends Context.Tag("effect-ssh/Crypto")<Crypto, CryptoBackend>() {}
 
 /**
  * The symmetric half of a backend: hashes, MACs, ciphers, randomness.

@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import * as Layer from "effect/Layer"
-import { Crypto, type CryptoBackend } from "../crypto/Backend.js"
+import type * as Layer from "effect/Layer"
+import type { CryptoBackend } from "../crypto/Backend.js"
+import * as Crypto from "../crypto/Crypto.js"
 import { asymmetric } from "./NodeAsymmetric.js"
 import { symmetric } from "./NodeSymmetric.js"
 
@@ -21,4 +22,4 @@ export const NodeCrypto: CryptoBackend = { name: "node", ...symmetric, ...asymme
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Crypto> = Layer.succeed(Crypto, NodeCrypto)
+export const layer: Layer.Layer<never> = Crypto.layer(NodeCrypto)

@@ -4,8 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as Layer from "effect/Layer"
-import { Crypto, type CryptoBackend } from "../Backend.js"
+import type { CryptoBackend } from "../Backend.js"
 import { asymmetric } from "./Asymmetric.js"
 import { symmetric } from "./Symmetric.js"
 
@@ -14,11 +13,3 @@ import { symmetric } from "./Symmetric.js"
  * @category backends
  */
 export const PortableCrypto: CryptoBackend = { name: "portable", ...symmetric, ...asymmetric }
-
-/**
- * Provides the portable backend as the `Crypto` service.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Crypto> = Layer.succeed(Crypto, PortableCrypto)
