@@ -1,0 +1,140 @@
+/**
+ * The symmetric half of the portable backend: hashes, HMAC, AES-CTR/GCM, ChaCha20 and randomness on
+ * @noble/hashes and @noble/ciphers, runnable in any JavaScript runtime (DESIGN.md §4). Poly1305 is the
+ * project's WebAssembly one (src/crypto/cipher/Poly1305.ts), which falls back to noble's.
+ *
+ * @since 0.1.0
+ */
+import { gcm, unsafe as aesUnsafe } from "@noble/ciphers/aes.js"
+import { chacha20orig } from "@noble/ciphers/chacha.js"
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js"
+import { md5, sha1 } from "@noble/hashes/legacy.js"
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js"
+import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../Backend.js"
+import { poly1305 } from "../cipher/Poly1305.js"
+
+const hashes = { md5, sha1, sha256, sha384, sha512 } as const
+
+// WebCrypto's getRandomValues refuses more than 65 536 bytes per call.
+const RANDOM_CHUNK = 65536
+
+const randomBytes = (n: number): Uint8Array => {
+  const out = new Uint8Array(n)
+  // SEC-24: only the platform CSPRNG.
+  for (let off = 0; off < n; off += RANDOM_CHUNK) {
+    globalThis.crypto.getRandomValues(out.subarray(off, Math.min(n, off + RANDOM_CHUNK)))
+  }
+  return out
+}
+
+const hash = (algorithm: HashAlgorithm): Hasher => {
+  const h = hashes[algorithm].create()
+  const hasher: Hasher = {
+    update: (data) => {
+      h.update(data)
+      return hasher
+    },
+    digest: () => h.digest()
+  }
+  return hasher
+}
+
+const hmac = (algorithm: HashAlgorithm, key: Uint8Array, parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const m = nobleHmac.create(hashes[algorithm], key)
+  for (const p of parts) m.update(p)
+  return m.digest()
+}
+
+const ZERO_BLOCK = new Uint8Array(16)
+
+/**
+ * Stateful AES-CTR over noble's block function (RFC 4344 §4: a 128-bit big-endian counter). noble's `ctr` is
+ * one-shot, so the key is expanded once here and the live counter block advanced by `ctrCounter` in place.
+ * Partial blocks keep their unused keystream for the next call.
+ */
+const aesCtr = (key: Uint8Array, iv: Uint8Array): StreamCipher => {
+  const xk = aesUnsafe.expandKeyLE(key)
+  const counter = new Uint8Array(16)
+  counter.set(iv)
+  const ks = new Uint8Array(16) // keystream of the last partial block
+  let ksPos = 16
+  // Aligned scratch for inputs or outputs that sit at an offset not divisible by 4 (noble needs Uint32 views).
+  let scratch = new Uint8Array(0)
+  return {
+    update(data, out) {
+      const n = data.length
+      let i = 0
+      while (ksPos < 16 && i < n) {
+        out[i] = data[i]! ^ ks[ksPos++]!
+        i++
+      }
+      const whole = (n - i) & ~15
+      if (whole > 0) {
+        const src = data.subarray(i, i + whole)
+        const dst = out.subarray(i, i + whole)
+        if ((src.byteOffset & 3) === 0 && (dst.byteOffset & 3) === 0) {
+          aesUnsafe.ctrCounter(xk, counter, src, dst)
+        } else {
+          if (scratch.length < whole) scratch = new Uint8Array(whole)
+          const s = scratch.subarray(0, whole)
+          s.set(src)
+          aesUnsafe.ctrCounter(xk, counter, s, s)
+          dst.set(s)
+        }
+        i += whole
+      }
+      if (i < n) {
+        aesUnsafe.ctrCounter(xk, counter, ZERO_BLOCK, ks)
+        ksPos = 0
+        while (i < n) {
+          out[i] = data[i]! ^ ks[ksPos++]!
+          i++
+        }
+      }
+    }
+  }
+}
+
+const aesGcm = (key: Uint8Array): Aead => {
+  const k = key.slice()
+  return {
+    seal: (nonce, aad, plaintext) => gcm(k, nonce, aad).encrypt(plaintext),
+    open: (nonce, aad, ciphertextAndTag) => {
+      if (ciphertextAndTag.length < 16) return undefined
+      try {
+        return gcm(k, nonce, aad).decrypt(ciphertextAndTag)
+      } catch {
+        return undefined
+      }
+    }
+  }
+}
+
+const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void => {
+  chacha20orig(key, nonce, data, out, counter)
+}
+
+// SEC-27: the time taken depends only on the length.
+const timingSafeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!
+  return diff === 0
+}
+
+/**
+ * Hashes, MACs, ciphers and randomness on @noble/hashes and @noble/ciphers.
+ *
+ * @since 0.1.0
+ * @category backends
+ */
+export const symmetric: SymmetricPrimitives = {
+  randomBytes,
+  hash,
+  hmac,
+  aesCtr,
+  aesGcm,
+  chacha20,
+  poly1305,
+  timingSafeEqual
+}
