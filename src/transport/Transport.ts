@@ -1,0 +1,169 @@
+/**
+ * The SSH transport layer (RFC 4253) as an Effect service over any @effect/platform `Socket`: version
+ * exchange, key exchange and rekeying, the binary packet protocol, and DISCONNECT. Building the layer runs the
+ * first key exchange, so a `Transport` in context always has keys and a session id.
+ *
+ * @since 0.1.0
+ */
+import type * as Socket from "@effect/platform/Socket"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { PrivateKeyMaterial } from "../crypto/Backend.js"
+import type { TransportError } from "../SshError.js"
+import * as internal from "./internal/transport.js"
+import type { Negotiated } from "./KexMachine.js"
+
+/**
+ * An algorithm list: names in preference order, or a string in OpenSSH's syntax (`"+ssh-rsa"`,
+ * `"-*-sha1"`, `"^aes256-gcm@openssh.com"`, `"aes*-ctr"`), resolved against the supported names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AlgorithmList = string | ReadonlyArray<string>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface AlgorithmOptions {
+  readonly kex?: AlgorithmList | undefined
+  readonly hostKey?: AlgorithmList | undefined
+  readonly cipher?: AlgorithmList | undefined
+  readonly mac?: AlgorithmList | undefined
+  readonly compression?: AlgorithmList | undefined
+}
+
+/**
+ * The server's host key as the client sees it during the first key exchange.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PresentedHostKey {
+  readonly algorithm: string
+  /** The public key blob (RFC 4253 §6.6). */
+  readonly blob: Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportOptions {
+  readonly role: "client" | "server"
+  readonly algorithms?: AlgorithmOptions | undefined
+  /**
+   * Client role, required: decides whether the server's host key is trusted. Failing, dying or taking longer
+   * than the handshake timeout rejects the key: DISCONNECT with code 9 (SEC-20, fail closed).
+   */
+  readonly verifyHostKey?: ((key: PresentedHostKey) => Effect.Effect<void, unknown>) | undefined
+  /** Server role, required: the host keys to offer (at least one). */
+  readonly hostKeys?: ReadonlyArray<PrivateKeyMaterial> | undefined
+  /** Our identification string without CR LF; defaults to `SSH-2.0-effect_ssh_<version>`. */
+  readonly version?: string | undefined
+  readonly rekey?: {
+    /** Rekey after this many bytes in either direction (default 1 GiB; LIM-10). */
+    readonly bytes?: number | undefined
+    /** Rekey after this long (default 1 hour; LIM-10). */
+    readonly interval?: Duration.DurationInput | undefined
+  } | undefined
+  readonly timeouts?: {
+    /** Version exchange (LIM-03, default 30 s). */
+    readonly hello?: Duration.DurationInput | undefined
+    /** Version exchange plus the first key exchange (default 120 s, sshd's LoginGraceTime). */
+    readonly handshake?: Duration.DurationInput | undefined
+    /** A rekey (LIM-11, default 60 s). */
+    readonly rekey?: Duration.DurationInput | undefined
+  } | undefined
+  readonly limits?: {
+    /** Maximum inbound packet_length (LIM-05, default 262 144, never below 35 000). */
+    readonly maxPacket?: number | undefined
+  } | undefined
+  /** Client role: DH group exchange request sizes in bits (RFC 4419; LIM-14). */
+  readonly groupExchange?: { readonly min: number; readonly n: number; readonly max: number } | undefined
+}
+
+/**
+ * Counters for tests and monitoring (TST-05).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportStats {
+  readonly packetsIn: number
+  readonly packetsOut: number
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** Completed key exchanges, the first included. */
+  readonly kexCount: number
+}
+
+/**
+ * One SSH connection's transport layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Transport {
+  readonly role: "client" | "server"
+  /** H of the first key exchange (RFC 4253 §7.2). */
+  readonly sessionId: Uint8Array
+  /** The peer's identification line. */
+  readonly peerVersion: string
+  /** The server's host key blob. */
+  readonly hostKey: Uint8Array
+  /** The algorithms of the latest key exchange. */
+  readonly negotiated: Effect.Effect<Negotiated>
+  /** The server's `server-sig-algs` (RFC 8308 §3.1), when it sent them. */
+  readonly serverSigAlgs: Effect.Effect<Option.Option<ReadonlyArray<string>>>
+  /** Sends one message (a payload starting with its message number); waits while a key exchange runs. */
+  readonly send: (payload: Uint8Array) => Effect.Effect<void, TransportError>
+  /** Sends several messages in order, in one socket write when possible. */
+  readonly sendAll: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError>
+  /**
+   * The next message for the layers above (user auth, connection, SERVICE_REQUEST/ACCEPT). Transport
+   * messages are handled inside. Fails with the connection's error once it is closed.
+   */
+  readonly receive: Effect.Effect<Uint8Array, TransportError>
+  /** Every message received so far that no one has taken, at least one (waits for one). */
+  readonly receiveAll: Effect.Effect<ReadonlyArray<Uint8Array>, TransportError>
+  /** Starts a key exchange now and waits until it completes (RFC 4253 §9). */
+  readonly rekey: Effect.Effect<void, TransportError>
+  /** Sends DISCONNECT and closes the connection; `closed` then yields the resulting error. */
+  readonly disconnect: (code: number, description: string) => Effect.Effect<void>
+  /** Waits until the connection ends and yields why. */
+  readonly closed: Effect.Effect<TransportError>
+  readonly stats: Effect.Effect<TransportStats>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const Transport: Context.Tag<Transport, Transport> = Context.GenericTag<Transport>("effect-ssh/Transport")
+
+/**
+ * Runs the version exchange and the first key exchange over `socket`; the connection lives as long as the
+ * Scope. Closing the Scope sends DISCONNECT (best effort) and closes the socket.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  socket: Socket.Socket,
+  options: TransportOptions
+) => Effect.Effect<Transport, TransportError, Scope.Scope> = internal.make
+
+/**
+ * The transport over the `Socket` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: TransportOptions): Layer.Layer<Transport, TransportError, Socket.Socket> =>
+  Layer.scoped(Transport, internal.fromContext(options))

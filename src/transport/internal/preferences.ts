@@ -1,0 +1,48 @@
+/**
+ * Resolves the user's algorithm options into preference lists, and server host keys into what KEXINIT needs.
+ *
+ * @since 0.1.0
+ */
+import * as Algorithms from "../../crypto/Algorithms.js"
+import type { PrivateKeyMaterial } from "../../crypto/Backend.js"
+import * as HostKey from "../../crypto/HostKey.js"
+import * as Negotiate from "../../crypto/Negotiate.js"
+import type { ServerHostKey } from "../KexMachine.js"
+import type { AlgorithmOptions } from "../Transport.js"
+
+/**
+ * Each list resolved against the names we implement (SEC-26: exact allow-list); a string describing the first
+ * problem otherwise.
+ * @internal
+ */
+export const resolvePreferences = (o: AlgorithmOptions | undefined): Algorithms.AlgorithmPreferences | string => {
+  const resolve = (
+    kind: string,
+    spec: string | ReadonlyArray<string> | undefined,
+    known: ReadonlyArray<string>,
+    defaults: ReadonlyArray<string>
+  ): ReadonlyArray<string> | string => {
+    const r = Negotiate.resolveList(spec, known, defaults)
+    if (r._tag === "Left") return `${kind} algorithms: ${r.left}`
+    if (r.right.length === 0) return `${kind} algorithms: the list is empty`
+    return r.right
+  }
+  const kex = resolve("kex", o?.kex, Algorithms.KEX, Algorithms.DEFAULT_KEX)
+  if (typeof kex === "string") return kex
+  const hostKey = resolve("host key", o?.hostKey, Algorithms.HOST_KEY_ALGORITHMS, Algorithms.DEFAULT_HOST_KEY_ALGORITHMS)
+  if (typeof hostKey === "string") return hostKey
+  const cipher = resolve("cipher", o?.cipher, Algorithms.CIPHERS, Algorithms.DEFAULT_CIPHERS)
+  if (typeof cipher === "string") return cipher
+  const mac = resolve("MAC", o?.mac, Algorithms.MACS, Algorithms.DEFAULT_MACS)
+  if (typeof mac === "string") return mac
+  const compression = resolve("compression", o?.compression, Algorithms.COMPRESSION, Algorithms.COMPRESSION)
+  if (typeof compression === "string") return compression
+  return { kex, hostKey, cipher, mac, compression }
+}
+
+/** @internal */
+export const serverHostKeys = (keys: ReadonlyArray<PrivateKeyMaterial>): ReadonlyArray<ServerHostKey> =>
+  keys.map((key) => {
+    const pub = HostKey.publicKeyOf(key)
+    return { key, blob: HostKey.encodePublicKey(pub), algorithms: HostKey.algorithmsForKey(pub) }
+  })
