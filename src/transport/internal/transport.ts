@@ -83,6 +83,7 @@ export const make = (
     const chunks = yield* Mailbox.make<Uint8Array, TransportError>(MAX_CHUNKS)
     const sendLatch = yield* Effect.makeLatch(true)
     const dataLatch = yield* Effect.makeLatch(false)
+    const idleLatch = yield* Effect.makeLatch(true)
     const write = yield* socket.writer
     const scope = yield* Effect.scope
 
@@ -93,6 +94,7 @@ export const make = (
       pending.push(bytes)
       pendingBytes += bytes.length
       dataLatch.unsafeOpen()
+      idleLatch.unsafeClose()
     }
     const syncLatch = (): void => {
       if (closedError !== undefined || (machine !== undefined && !machine.outboundBlocked && pendingBytes < HIGH_WATER)) {
@@ -112,6 +114,7 @@ export const make = (
         const buf = parts.length === 1 ? parts[0]! : concat(parts, total)
         yield* write(buf)
         pendingBytes -= total
+        if (pendingBytes === 0) idleLatch.unsafeOpen()
         syncLatch()
       }
     })
@@ -129,10 +132,7 @@ export const make = (
             language: ""
           })))
           // Give the DISCONNECT a moment to leave; never wait on a peer that does not read.
-          yield* Effect.suspend(() => pendingBytes === 0 ? Effect.void : Effect.sleep(Duration.millis(10))).pipe(
-            Effect.repeat({ until: () => pendingBytes === 0, times: 50 }),
-            Effect.ignore
-          )
+          yield* idleLatch.await.pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
         }
         yield* Deferred.succeed(fatal, err)
         yield* Deferred.fail(ready, err)
