@@ -116,7 +116,7 @@ const checkKeys = (cipher: CipherSpec, mac: MacSpec | undefined, keys: Direction
   if (keys.key.length !== cipher.keyLength) {
     throw new RangeError(`${cipher.name} needs a ${cipher.keyLength}-byte key, got ${keys.key.length}`)
   }
-  if (keys.iv.length < cipher.ivLength) {
+  if (keys.iv.length !== cipher.ivLength) {
     throw new RangeError(`${cipher.name} needs a ${cipher.ivLength}-byte IV, got ${keys.iv.length}`)
   }
   if (cipher.aead) return undefined

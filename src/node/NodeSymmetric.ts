@@ -28,21 +28,8 @@ const hash = (algorithm: HashAlgorithm): Hasher => {
   return hasher
 }
 
-// HMAC keys are imported once per key array (the MAC key of a direction is the same object for every packet).
-const hmacKeys = new WeakMap<Uint8Array, crypto.KeyObject>()
-
-const hmacKey = (key: Uint8Array): crypto.KeyObject => {
-  let k = hmacKeys.get(key)
-  if (k === undefined) {
-    k = crypto.createSecretKey(key)
-    hmacKeys.set(key, k)
-  }
-  return k
-}
-
 const hmac = (algorithm: HashAlgorithm, key: Uint8Array, parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  // createSecretKey refuses an empty key, which HMAC itself allows (RFC 2104 pads it with zeros).
-  const m = crypto.createHmac(algorithm, key.length === 0 ? key : hmacKey(key))
+  const m = crypto.createHmac(algorithm, key)
   for (const p of parts) m.update(p)
   return view(m.digest())
 }
@@ -106,12 +93,51 @@ const aesGcm = (key: Uint8Array): Aead => {
 // 64-bit little-endian counter ‖ 64-bit nonce, as chacha20-poly1305@openssh.com needs. Reused per call.
 const chachaIv = Buffer.alloc(16)
 
-const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void => {
+/**
+ * An open OpenSSL ChaCha20 context positioned at block `next` for (key, nonce). chacha20-poly1305 asks for
+ * block 0 (the Poly1305 key) and then blocks 1… (the payload) under the same key and nonce; continuing the open
+ * context instead of creating a second one saves a `createCipheriv` per packet. Reuse only ever happens at the
+ * exact keystream position a fresh context would start from, so the output is the same.
+ */
+interface ChaChaStream {
+  readonly key: Uint8Array
+  readonly nonce: Uint8Array
+  readonly cipher: crypto.Cipher
+  next: number
+}
+
+const STREAMS = 4 // the K_1 and K_2 of both directions of one connection
+const streams: Array<ChaChaStream> = []
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const chachaStream = (key: Uint8Array, nonce: Uint8Array, counter: number): ChaChaStream => {
+  for (let i = 0; i < streams.length; i++) {
+    const s = streams[i]!
+    if (s.next === counter && sameBytes(s.nonce, nonce) && sameBytes(s.key, key)) {
+      streams.splice(i, 1)
+      return s
+    }
+  }
   chachaIv.writeUInt32LE(counter >>> 0, 0)
   chachaIv.writeUInt32LE(Math.floor(counter / 0x100000000) >>> 0, 4)
   chachaIv.set(nonce, 8)
-  const c = crypto.createCipheriv("chacha20", key, chachaIv)
-  out.set(c.update(data))
+  return { key: key.slice(), nonce: nonce.slice(), cipher: crypto.createCipheriv("chacha20", key, chachaIv), next: counter }
+}
+
+const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void => {
+  const s = chachaStream(key, nonce, counter)
+  out.set(s.cipher.update(data))
+  // Only a context that stopped on a block boundary can serve the next block counter.
+  if ((data.length & 63) === 0) {
+    s.next = counter + data.length / 64
+    streams.unshift(s)
+    if (streams.length > STREAMS) streams.pop()
+  }
 }
 
 const timingSafeEqual = (a: Uint8Array, b: Uint8Array): boolean =>

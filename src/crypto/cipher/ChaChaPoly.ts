@@ -9,23 +9,27 @@ import type { SymmetricPrimitives } from "../Backend.js"
 import type { DirectionKeys, PacketOpener, PacketSealer } from "../PacketCipher.js"
 
 const TAG = 16
-const ZERO32 = new Uint8Array(32)
+const ZERO64 = new Uint8Array(64)
 
 interface State {
   readonly k1: Uint8Array
   readonly k2: Uint8Array
   /** uint64 sequence number, big-endian: the high word stays zero (sequence numbers are 32 bits). */
   readonly nonce: Uint8Array
+  /** K_2's keystream block 0; its first 32 bytes are the Poly1305 key. */
+  readonly block0: Uint8Array
   readonly polyKey: Uint8Array
 }
 
 const makeState = (keys: DirectionKeys): State => {
   if (keys.key.length !== 64) throw new RangeError(`chacha20-poly1305 needs 64 key bytes, got ${keys.key.length}`)
+  const block0 = new Uint8Array(64)
   return {
     k2: keys.key.slice(0, 32),
     k1: keys.key.slice(32, 64),
     nonce: new Uint8Array(8),
-    polyKey: new Uint8Array(32)
+    block0,
+    polyKey: block0.subarray(0, 32)
   }
 }
 
@@ -36,10 +40,10 @@ const setSeq = (nonce: Uint8Array, seq: number): void => {
   nonce[7] = seq
 }
 
-// The Poly1305 key: the first 32 bytes of K_2's keystream block 0 for this nonce.
-const polyTag = (backend: SymmetricPrimitives, s: State, data: Uint8Array): Uint8Array => {
-  backend.chacha20(s.k2, s.nonce, 0, ZERO32, s.polyKey)
-  return backend.poly1305(s.polyKey, data)
+// The Poly1305 key: the first 32 bytes of K_2's keystream block 0 for this nonce. The whole block is taken, so
+// that a backend can continue the same keystream at block 1 for the payload.
+const makePolyKey = (backend: SymmetricPrimitives, s: State): void => {
+  backend.chacha20(s.k2, s.nonce, 0, ZERO64, s.block0)
 }
 
 /**
@@ -59,9 +63,10 @@ export const makeChaChaPolySealer = (backend: SymmetricPrimitives, keys: Directi
       const out = new Uint8Array(n + TAG)
       setSeq(s.nonce, seq)
       backend.chacha20(s.k1, s.nonce, 0, packet.subarray(0, 4), out.subarray(0, 4))
+      makePolyKey(backend, s)
       // The payload uses K_2 from block counter 1 (block 0 gave the Poly1305 key).
       backend.chacha20(s.k2, s.nonce, 1, packet.subarray(4), out.subarray(4, n))
-      out.set(polyTag(backend, s, out.subarray(0, n)), n)
+      out.set(backend.poly1305(s.polyKey, out.subarray(0, n)), n)
       return out
     }
   }
@@ -91,7 +96,8 @@ export const makeChaChaPolyOpener = (backend: SymmetricPrimitives, keys: Directi
       const n = wire.length - TAG
       if (n < 4 + 5) return undefined
       setSeq(s.nonce, seq)
-      const tag = polyTag(backend, s, wire.subarray(0, n))
+      makePolyKey(backend, s)
+      const tag = backend.poly1305(s.polyKey, wire.subarray(0, n))
       if (!backend.timingSafeEqual(tag, wire.subarray(n))) return undefined
       const plain = new Uint8Array(n - 4)
       backend.chacha20(s.k2, s.nonce, 1, wire.subarray(4, n), plain)
