@@ -33,6 +33,8 @@ export interface PacketBenchRow {
 }
 
 /**
+ * Seconds per measurement (default 0.3), payload sizes (default 32 KiB and 1 KiB) and backends (default both).
+ *
  * @since 0.1.0
  * @category models
  */

@@ -3,16 +3,19 @@
  * call, as measured fastest on Node 20: `createCipheriv`/`createHmac` per packet, AES-CTR kept open for the
  * direction. Poly1305, which OpenSSL does not expose, is the project's WebAssembly one.
  *
- * Buffers returned by node:crypto are re-wrapped as plain `Uint8Array` views so that callers never meet
- * `Buffer` semantics (its `slice` shares memory).
+ * Buffers returned by node:crypto are re-wrapped as plain `Uint8Array`s so that callers never meet `Buffer`
+ * semantics (its `slice` shares memory). ChaCha20 keeps a few OpenSSL contexts open to continue a keystream.
  *
  * @since 0.1.0
  */
 import * as crypto from "node:crypto"
-import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
+import type { HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
+import type { PacketAead } from "../crypto/cipher/AesGcm.js"
 import { poly1305 } from "../crypto/cipher/Poly1305.js"
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+// Digests are small: copy them into an ArrayBuffer of their own rather than share whatever backs the Buffer.
+const own = (b: Buffer): Uint8Array => new Uint8Array(b)
 
 const randomBytes = (n: number): Uint8Array => crypto.randomFillSync(new Uint8Array(n))
 
@@ -23,7 +26,7 @@ const hash = (algorithm: HashAlgorithm): Hasher => {
       h.update(data)
       return hasher
     },
-    digest: () => view(h.digest())
+    digest: () => own(h.digest())
   }
   return hasher
 }
@@ -31,7 +34,7 @@ const hash = (algorithm: HashAlgorithm): Hasher => {
 const hmac = (algorithm: HashAlgorithm, key: Uint8Array, parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const m = crypto.createHmac(algorithm, key)
   for (const p of parts) m.update(p)
-  return view(m.digest())
+  return own(m.digest())
 }
 
 const aesCtr = (key: Uint8Array, iv: Uint8Array): StreamCipher => {
@@ -57,7 +60,7 @@ const gcmAlgorithm = (key: Uint8Array): crypto.CipherGCMTypes => {
   }
 }
 
-const aesGcm = (key: Uint8Array): Aead => {
+const aesGcm = (key: Uint8Array): PacketAead => {
   const algorithm = gcmAlgorithm(key)
   const k = crypto.createSecretKey(key)
   return {
@@ -66,10 +69,25 @@ const aesGcm = (key: Uint8Array): Aead => {
       c.setAAD(aad)
       const ct = c.update(plaintext)
       c.final()
-      const out = new Uint8Array(ct.length + 16)
+      // Fully overwritten by ciphertext and tag, so uninitialised memory never escapes (SEC-24); not from
+      // Buffer's shared pool, so the caller owns the whole ArrayBuffer.
+      const out = Buffer.allocUnsafeSlow(ct.length + 16)
       out.set(ct)
       out.set(c.getAuthTag(), ct.length)
-      return out
+      return view(out)
+    },
+    sealPacket(nonce, packet, aadLength) {
+      const c = crypto.createCipheriv(algorithm, k, nonce)
+      const aad = packet.subarray(0, aadLength)
+      c.setAAD(aad)
+      const ct = c.update(packet.subarray(aadLength))
+      c.final()
+      // Fully overwritten by AAD, ciphertext and tag (SEC-24); not pooled, as in `seal`.
+      const out = Buffer.allocUnsafeSlow(aadLength + ct.length + 16)
+      out.set(aad)
+      out.set(ct, aadLength)
+      out.set(c.getAuthTag(), aadLength + ct.length)
+      return view(out)
     },
     open(nonce, aad, ciphertextAndTag) {
       const n = ciphertextAndTag.length - 16
