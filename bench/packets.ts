@@ -2,8 +2,8 @@
  * Packet sealing and opening throughput for every cipher × MAC on both crypto backends (DESIGN.md §4, §6).
  * Run with `npx tsx bench/packets.ts`; `bench/index.ts` calls `run()` and prints the rows itself.
  *
- * Each figure is the best of three timed slices, about `seconds` (0.3 s by default) in all, after a warm-up. Sealing reuses one
- * padded packet; opening replays a batch sealed beforehand through a fresh opener per pass (openers are stateful:
+ * Each figure is the best of three timed slices, about `seconds` (0.25 s by default) in all, after a warm-up.
+ * Sealing reuses one padded packet; opening replays a batch sealed beforehand through a fresh opener per pass (openers are stateful:
  * the CTR keystream and the GCM invocation counter move on with every packet). MB/s counts payload bytes.
  *
  * @since 0.1.0
@@ -33,7 +33,7 @@ export interface PacketBenchRow {
 }
 
 /**
- * Seconds per measurement (default 0.3), payload sizes (default 32 KiB and 1 KiB) and backends (default both).
+ * Seconds per measurement (default 0.25), payload sizes (default 32 KiB and 1 KiB) and backends (default both).
  *
  * @since 0.1.0
  * @category models
@@ -98,8 +98,8 @@ const measure = (
     sealer.seal(seq++ >>> 0, packet)
     return 1
   })
-  // A batch of consecutive packets (≈ 4 MiB, at least 16), opened again and again by fresh openers.
-  const batchSize = Math.max(16, Math.min(1024, Math.floor((4 << 20) / packet.length)))
+  // A batch of consecutive packets (≈ 1 MiB, at least 16), opened again and again by fresh openers.
+  const batchSize = Math.max(16, Math.min(1024, Math.floor((1 << 20) / packet.length)))
   const batchSealer = Ciphers.makeSealer(backend, cipher, mac, keys)
   const batch = Array.from({ length: batchSize }, (_, i) => batchSealer.seal(i, packet.slice()))
   const openBatch = () => {
@@ -132,7 +132,7 @@ const measure = (
  * @category benchmarks
  */
 export const run = (options?: PacketBenchOptions): ReadonlyArray<PacketBenchRow> => {
-  const seconds = options?.seconds ?? 0.3
+  const seconds = options?.seconds ?? 0.25
   const payloads = options?.payloads ?? [32768, 1024]
   const list = options?.backends ?? [NodeCrypto, PortableCrypto]
   const rows: Array<PacketBenchRow> = []
