@@ -95,11 +95,11 @@ export class Reader {
     }
   }
 
-  /** A `string` of US-ASCII (algorithm names and the like); NUL is rejected (SEC-09). */
+  /** A `string` of printable US-ASCII (service and extension names); control bytes and NUL are rejected (SEC-09). */
   ascii(): string {
     const b = this.string()
     for (let i = 0; i < b.length; i++) {
-      if (b[i] === 0 || b[i]! > 0x7e) {
+      if (b[i]! < 0x20 || b[i]! > 0x7e) {
         throw new WireError({ reason: "Invalid", description: "string is not printable US-ASCII" })
       }
     }

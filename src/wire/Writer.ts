@@ -16,7 +16,7 @@ export class Writer {
   pos = 0
 
   constructor(initial = 256) {
-    this.buf = new Uint8Array(initial)
+    this.buf = new Uint8Array(Math.max(16, initial))
     this.view = new DataView(this.buf.buffer)
   }
 

@@ -76,9 +76,9 @@ export const start = (
   const negotiated: Negotiated = n.right
   const method = KexRegistry.kexMethod(negotiated.kex)
   if (method === undefined) return failure("KexFailed", 3, `key exchange ${negotiated.kex} is not implemented`)
-  // RFC 4253 §7: a wrong guess in first_kex_packet_follows means the next KEX packet is discarded.
-  let ignoreNext = peer.firstKexPacketFollows &&
-    (peer.kex[0] !== negotiated.kex || peer.hostKey[0] !== negotiated.hostKey)
+  // RFC 4253 §7: the guess is right only when both sides prefer the same kex and host key algorithm;
+  // after a wrong guess in first_kex_packet_follows, the next KEX packet is discarded.
+  let ignoreNext = peer.firstKexPacketFollows && !Negotiate.guessMatches(client, server)
   const iC = config.role === "client" ? ourPayload : peerPayload
   const iS = config.role === "client" ? peerPayload : ourPayload
   const backend = config.backend
@@ -169,7 +169,9 @@ export const start = (
           KexMessages.encode({ _tag: "KexEcdhReply", hostKey, serverValue, signature }))
       }
       if (state === "init" && (m._tag === "GexRequest" || m._tag === "GexRequestOld") && method._tag === "GroupExchange") {
-        const [min, n, max] = m._tag === "GexRequest" ? [m.min, m.n, m.max] : [m.n, m.n, m.n]
+        // RFC 4419 §5: an old-style request names only n; OpenSSH serves it from [GEX_MIN, GEX_MAX].
+        const [min, n, max] = m._tag === "GexRequest" ? [m.min, m.n, m.max] :
+          [GroupExchange.GEX_MIN, Math.min(Math.max(m.n, GroupExchange.GEX_MIN), GroupExchange.GEX_MAX), GroupExchange.GEX_MAX]
         const group = GroupExchange.chooseGroup(min, n, max)
         if (group === undefined) return kexFailed(`no group between ${min} and ${max} bits`)
         ex = method.withGroup(group)

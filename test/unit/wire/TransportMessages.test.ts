@@ -46,7 +46,7 @@ const OPENSSH_9_2_CLIENT_KEXINIT = [
 // RFC 4251 §6 names: printable US-ASCII without comma, 1..64 characters.
 const arbName = FastCheck.stringMatching(/^[\x21-\x2b\x2d-\x7e]{1,64}$/)
 const arbNames = FastCheck.array(arbName, { maxLength: 12 })
-const arbAscii = FastCheck.stringMatching(/^[\x01-\x7e]{0,40}$/)
+const arbAscii = FastCheck.stringMatching(/^[\x20-\x7e]{0,40}$/)
 const arbText = FastCheck.fullUnicodeString({ maxLength: 80 })
 const arbU32 = FastCheck.nat({ max: 0xffffffff })
 
