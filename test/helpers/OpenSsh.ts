@@ -32,6 +32,8 @@ export interface SshdOptions {
   readonly macs?: string | undefined
   readonly hostKeyAlgorithms?: string | undefined
   readonly extra?: ReadonlyArray<string> | undefined
+  /** authorized_keys lines for the user running the tests (otherwise no key is authorized). */
+  readonly authorizedKeys?: ReadonlyArray<string> | undefined
 }
 
 let sharedKeys: string | undefined
@@ -63,7 +65,8 @@ export const writeSshdConfig = (options: SshdOptions): string => {
     "UsePAM no",
     "StrictModes no",
     "LogLevel DEBUG1",
-    "AuthorizedKeysFile none",
+    options.authorizedKeys ? `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}` : "AuthorizedKeysFile none",
+    "PermitRootLogin yes",
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     "SetEnv SHLVL=1",
@@ -73,6 +76,7 @@ export const writeSshdConfig = (options: SshdOptions): string => {
     ...(options.hostKeyAlgorithms ? [`HostKeyAlgorithms ${options.hostKeyAlgorithms}`] : []),
     ...(options.extra ?? [])
   ]
+  if (options.authorizedKeys) fs.writeFileSync(path.join(dir, "authorized_keys"), options.authorizedKeys.join("\n") + "\n")
   const cfg = path.join(dir, "sshd_config")
   fs.writeFileSync(cfg, lines.join("\n") + "\n")
   return cfg
@@ -96,6 +100,8 @@ export const sshdInetd = (
     )
     child.stderr!.on("data", (d: Buffer) => log?.push(d.toString()))
     const duplex = Duplex.from({ readable: child.stdout!, writable: child.stdin! })
+    // Closing one half aborts the pair; that is how the session ends, not an error worth a crash.
+    duplex.on("error", () => {})
     return yield* NodeSocket.fromDuplex(Effect.succeed(duplex))
   })
 
