@@ -26,7 +26,7 @@ export const MIN_MAX_PACKET = 35_000
 
 /**
  * Why an inbound packet was refused. `MacMismatch` covers every failure after the MAC check so that no
- * padding or length oracle exists (SEC-04).
+ * padding or length oracle exists (SEC-04); in the plaintext phase (no MAC) a bad padding is `ProtocolViolation`.
  *
  * @since 0.1.0
  * @category models
@@ -147,9 +147,11 @@ export class PacketReader {
     const plain = o.open(this.seq, wire)
     if (plain === undefined) return packetError("MacMismatch", "message authentication code incorrect")
     const padding = plain[0]!
-    // SEC-02 / LIM-06: padding ≥ 4 and at least one payload byte (a message number).
+    // SEC-02 / LIM-06: padding ≥ 4 and at least one payload byte (a message number). Under a MAC this looks
+    // exactly like a MAC failure (SEC-04: no padding oracle); in the plaintext phase there is no MAC to protect,
+    // and it is malformed framing (D(2)).
     if (padding < 4 || padding > this.pendingLength - 2) {
-      return packetError("MacMismatch", "corrupted padding")
+      return packetError(o.macLength === 0 ? "ProtocolViolation" : "MacMismatch", "corrupted padding")
     }
     const payload = plain.subarray(1, this.pendingLength - padding)
     this.pos += total
