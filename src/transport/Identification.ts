@@ -127,9 +127,22 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 }
 
 /**
- * Our identification line as bytes, with CR LF.
+ * What we may send (RFC 4253 §4.2, LIM-01): `SSH-2.0-softwareversion[ SP comments]`, the software version printable
+ * US-ASCII without whitespace or minus, comments printable, at most 253 characters so that the line with CR LF
+ * fits in 255 bytes.
+ */
+const SENDABLE = /^SSH-2\.0-[\x21-\x2c\x2e-\x7e]+(?: [\x20-\x7e]*)?$/
+
+/**
+ * Our identification line as bytes, with CR LF. A line that is not a valid RFC 4253 §4.2 identification of at
+ * most 255 bytes (LIM-01) is a configuration bug and throws a `RangeError`: it is never sent.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const encode = (version: string = SOFTWARE_VERSION): Uint8Array => new TextEncoder().encode(version + "\r\n")
+export const encode = (version: string = SOFTWARE_VERSION): Uint8Array => {
+  if (version.length + 2 > MAX_VERSION_LINE || !SENDABLE.test(version)) {
+    throw new RangeError(`not a valid SSH identification line of at most ${MAX_VERSION_LINE} bytes: ${JSON.stringify(version.slice(0, 64))}`)
+  }
+  return new TextEncoder().encode(version + "\r\n")
+}

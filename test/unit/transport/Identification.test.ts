@@ -122,6 +122,15 @@ describe("Identification (SEC-11, LIM-01…LIM-04)", () => {
     assert.strictEqual(parser.push(enc("SSH-2.0-x\r\n"))._tag, "Done")
   })
 
+  it("LIM-01: an identification line we may not send (too long, CR LF, NUL, not 2.0) is refused by encode", () => {
+    for (const bad of ["SSH-2.0-" + "x".repeat(246), "SSH-2.0-x\r\nSSH-1.5-y", "SSH-2.0-a\0b", "SSH-1.5-x", "SSH-2.0-", "SSH-2.0-a-b", "x"]) {
+      assert.throws(() => Identification.encode(bad), RangeError, undefined, JSON.stringify(bad))
+    }
+    for (const ok of ["SSH-2.0-" + "x".repeat(245), "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10", "SSH-2.0-x "]) {
+      assert.strictEqual(Identification.encode(ok).length, ok.length + 2)
+    }
+  })
+
   it("LIM-01: our own identification line is at most 255 bytes and well formed", () => {
     const line = Identification.encode()
     assert.isAtMost(line.length, 255)
