@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -72,6 +73,7 @@ export const make = (
     const writer = new PacketWriter(undefined, (n) => backend.randomBytes(n))
     let machine: KexMachine | undefined
     let closedError: TransportError | undefined
+    let socketEnded = false
     let peerVersion = ""
     let serverSigAlgs: Option.Option<ReadonlyArray<string>> = Option.none()
     let bytesAtKex = { in: 0, out: 0, packetsIn: 0, packetsOut: 0 }
@@ -132,14 +134,17 @@ export const make = (
             language: ""
           })))
           // Give the DISCONNECT a moment to leave; never wait on a peer that does not read.
-          yield* idleLatch.await.pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
+          if (!socketEnded) yield* idleLatch.await.pipe(Effect.interruptible, Effect.timeout(Duration.millis(500)), Effect.ignore)
         }
         yield* Deferred.succeed(fatal, err)
         yield* Deferred.fail(ready, err)
         yield* Deferred.fail(kexDone, err)
         yield* incoming.fail(err)
         syncLatch()
-        yield* write(new Socket.CloseEvent(1000)).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
+        // The platform socket's write waits for it to be open: never wait on one that has already ended.
+        if (!socketEnded) {
+          yield* write(new Socket.CloseEvent(1000)).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(1)), Effect.ignore)
+        }
       }).pipe(Effect.uninterruptible)
 
     const failWith = (err: TransportError, sendDisconnect = true) =>
@@ -169,10 +174,15 @@ export const make = (
                 Effect.exit
               )
               if (Exit.isFailure(verdict)) {
+                const reason = Cause.squash(verdict.cause)
+                const why = typeof reason === "object" && reason !== null && "message" in reason &&
+                    typeof reason.message === "string"
+                  ? reason.message
+                  : "the host key policy failed"
                 return yield* failWith(localError(
                   "HostKeyRejected",
                   DisconnectReason.HostKeyNotVerifiable,
-                  "the server's host key was rejected by the host key policy",
+                  `host key rejected: ${why}`,
                   verdict.cause
                 ))
               }
@@ -364,6 +374,9 @@ export const make = (
         chunks.unsafeDone(Exit.fail(localError("ProtocolViolation", DisconnectReason.ProtocolError, "input buffer overflow")))
       }
     }).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        socketEnded = true
+      })),
       Effect.matchCauseEffect({
         onSuccess: () => chunks.end,
         onFailure: (cause) =>

@@ -1,0 +1,98 @@
+/**
+ * The transport over Node TCP sockets, with TCP_NODELAY on every socket in both roles (DESIGN.md §6: without
+ * it, handshakes and request/response traffic stall on Nagle's algorithm).
+ *
+ * @since 0.1.0
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Socket from "@effect/platform/Socket"
+import type * as SocketServer from "@effect/platform/SocketServer"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as ClientTransport from "../client/ClientTransport.js"
+import type { TransportError } from "../SshError.js"
+import * as Transport from "../transport/Transport.js"
+
+/**
+ * Opens a TCP connection with TCP_NODELAY set.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dial = (options: {
+  readonly host: string
+  readonly port?: number | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+}): Effect.Effect<Socket.Socket, Socket.SocketError> =>
+  NodeSocket.makeNet({
+    host: options.host,
+    port: options.port ?? 22,
+    noDelay: true,
+    openTimeout: options.timeout ?? Duration.seconds(30)
+  })
+
+/**
+ * A client transport to `host:port` over TCP, with the host key policy of the options (default: the user's
+ * known_hosts, strict).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = <R = FileSystem.FileSystem | Path.Path>(
+  options: ClientTransport.ClientTransportOptions<R> & { readonly connectTimeout?: Duration.DurationInput | undefined }
+): Effect.Effect<Transport.Transport, TransportError | Socket.SocketError, Scope.Scope | R> =>
+  Effect.flatMap(dial({ host: options.host, port: options.port, timeout: options.connectTimeout }), (socket) =>
+    ClientTransport.make(socket, options))
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = <R = FileSystem.FileSystem | Path.Path>(
+  options: ClientTransport.ClientTransportOptions<R> & { readonly connectTimeout?: Duration.DurationInput | undefined }
+): Layer.Layer<Transport.Transport, TransportError | Socket.SocketError, R> => Layer.scoped(Transport.Transport, connect(options))
+
+/**
+ * Sets TCP_NODELAY on the Node socket behind the current connection, when there is one.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const setNoDelay: Effect.Effect<void> = Effect.serviceOption(NodeSocket.NetSocket).pipe(
+  Effect.map(Option.map((socket) => socket.setNoDelay(true))),
+  Effect.asVoid
+)
+
+/**
+ * Listens on TCP and runs the server role of the transport on every accepted socket, then `handler` with the
+ * established transport. Each connection lives in its own Scope, closed when the handler ends or fails.
+ * Returns the bound address; serving stops when the enclosing Scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serve = <E, R>(
+  options: Omit<Transport.TransportOptions, "role"> & { readonly host?: string | undefined; readonly port?: number | undefined },
+  handler: (transport: Transport.Transport) => Effect.Effect<unknown, E, R>
+): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const { host, port, ...transportOptions } = options
+    const server = yield* NodeSocketServer.make({ host: host ?? "127.0.0.1", port: port ?? 0 })
+    yield* server.run((socket) =>
+      Effect.gen(function*() {
+        yield* setNoDelay
+        const transport = yield* Transport.make(socket, { ...transportOptions, role: "server" })
+        yield* handler(transport)
+      }).pipe(
+        Effect.scoped,
+        Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
+      )
+    ).pipe(Effect.forkScoped)
+    return server.address
+  })
