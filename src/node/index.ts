@@ -1,0 +1,19 @@
+/**
+ * effect-ssh for Node: node:crypto as the crypto backend, TCP transports with TCP_NODELAY.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The node:crypto (OpenSSL) backend and its layer.
+ *
+ * @since 0.1.0
+ */
+export * as NodeCrypto from "./NodeCrypto.js"
+
+/**
+ * Client and server transports over Node TCP sockets.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTransport from "./NodeTransport.js"
