@@ -9,8 +9,7 @@
  * @since 0.1.0
  */
 import * as crypto from "node:crypto"
-import type { HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
-import type { PacketAead } from "../crypto/cipher/AesGcm.js"
+import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
 import { poly1305 } from "../crypto/cipher/Poly1305.js"
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
@@ -60,7 +59,7 @@ const gcmAlgorithm = (key: Uint8Array): crypto.CipherGCMTypes => {
   }
 }
 
-const aesGcm = (key: Uint8Array): PacketAead => {
+const aesGcm = (key: Uint8Array): Aead => {
   const algorithm = gcmAlgorithm(key)
   const k = crypto.createSecretKey(key)
   return {

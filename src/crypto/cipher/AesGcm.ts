@@ -5,32 +5,10 @@
  *
  * @since 0.1.0
  */
-import type { Aead, SymmetricPrimitives } from "../Backend.js"
+import type { SymmetricPrimitives } from "../Backend.js"
 import type { DirectionKeys, PacketOpener, PacketSealer } from "../PacketCipher.js"
 
 const TAG = 16
-
-/**
- * An `Aead` that can also seal a whole packet in one step, returning `packet[0, aadLength) ‖ ciphertext ‖ tag`
- * with `packet[0, aadLength)` as the AAD. Optional: it saves the extra allocation and copy of prepending the
- * clear length to `seal`'s result (measured 1.2 → 1.7 GB/s at 32 KiB on node:crypto). A backend's `aesGcm` may
- * return one; the sealer falls back to `seal` otherwise.
- *
- * @since 0.1.0
- * @category models
- */
-export interface PacketAead extends Aead {
-  sealPacket(nonce: Uint8Array, packet: Uint8Array, aadLength: number): Uint8Array
-}
-
-/**
- * Whether an `Aead` also offers the one-step `sealPacket`.
- *
- * @since 0.1.0
- * @category guards
- */
-export const isPacketAead = (aead: Aead): aead is PacketAead =>
-  typeof (aead as Partial<PacketAead>).sealPacket === "function"
 
 // RFC 5647 §7.1: the 12-byte nonce is a 4-byte fixed field ‖ an 8-byte invocation counter, both from the
 // derived IV; the counter is incremented (mod 2^64) after each packet, independently of the sequence number.
@@ -55,13 +33,14 @@ const initialNonce = (keys: DirectionKeys): Uint8Array => {
 export const makeAesGcmSealer = (backend: SymmetricPrimitives, keys: DirectionKeys): PacketSealer => {
   const aead = backend.aesGcm(keys.key)
   const nonce = initialNonce(keys)
-  if (isPacketAead(aead)) {
+  if (aead.sealPacket !== undefined) {
+    const sealPacket = aead.sealPacket.bind(aead)
     return {
       blockSize: 16,
       macLength: TAG,
       lengthAligned: false,
       seal(_seq, packet) {
-        const out = aead.sealPacket(nonce, packet, 4)
+        const out = sealPacket(nonce, packet, 4)
         nextNonce(nonce)
         return out
       }
