@@ -143,6 +143,8 @@ export class RawPeer {
   h: Uint8Array | undefined
   k: Uint8Array | undefined
   pending: PendingKeys | undefined
+  /** The opener to install when our side's NEWKEYS arrives (done by `next`, whoever reads it). */
+  private pendingOpener: PacketOpener | undefined
   kexClient: KexClient | undefined
   clientValue: Uint8Array | undefined
   private ended = false
@@ -225,6 +227,13 @@ export class RawPeer {
         const r = this.reader.next()
         if (r !== undefined) {
           if (isPacketError(r)) return { _tag: "Error", error: r } as const
+          if (r[0] === MessageId.NEWKEYS && r.length === 1 && this.pendingOpener !== undefined) {
+            // RFC 4253 §7.3: our side's packets after its NEWKEYS use the new keys.
+            this.reader.setOpener(this.pendingOpener)
+            this.pendingOpener = undefined
+            if (this.strict) this.reader.seq = 0
+            this.exchanges++
+          }
           return { _tag: "Packet", seq, payload: r.slice() } as const
         }
         if (this.ended) return { _tag: "Closed" } as const
@@ -255,10 +264,31 @@ export class RawPeer {
     })
   }
 
-  /** Sends our identification line (or any bytes) and reads our side's. */
-  exchangeVersions(line: string = this.version): Effect.Effect<string> {
+  /** Sends our identification line (after `preamble`, e.g. banner lines) and reads our side's. */
+  exchangeVersions(line: string = this.version, preamble: string = ""): Effect.Effect<string> {
     this.version = line
-    return Effect.zipRight(this.write(new TextEncoder().encode(line + "\r\n")), this.readVersion)
+    return Effect.zipRight(this.write(new TextEncoder().encode(preamble + line + "\r\n")), this.readVersion)
+  }
+
+  /** Our side's first line as raw bytes, up to and including LF; `undefined` if the connection ends first. */
+  get readRawLine(): Effect.Effect<Uint8Array | undefined> {
+    return Effect.gen(this, function*() {
+      let buf: Uint8Array = new Uint8Array(0)
+      for (;;) {
+        const lf = buf.indexOf(0x0a)
+        if (lf >= 0) {
+          this.versionRead = true
+          this.reader.push(buf.slice(lf + 1))
+          return buf.slice(0, lf + 1)
+        }
+        const chunk = yield* this.takeChunk
+        if (chunk === "closed") {
+          this.ended = true
+          return undefined
+        }
+        buf = concat([buf, chunk])
+      }
+    })
   }
 
   // ---- our side ----
@@ -380,6 +410,7 @@ export class RawPeer {
       opener: this.captureOpener(Ciphers.makeOpener(this.backend, inn.cipher, inn.mac, inn.keys))
     }
     this.pending = pending
+    this.pendingOpener = pending.opener
     return pending
   }
 
@@ -475,14 +506,9 @@ export class RawPeer {
     })
   }
 
-  /** Reads NEWKEYS and switches to the new opener (resetting the receive sequence number under strict KEX). */
+  /** Reads NEWKEYS; `next` switches to the new opener (resetting the receive sequence number under strict KEX). */
   get receiveNewKeys(): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      yield* this.expect(MessageId.NEWKEYS)
-      this.reader.setOpener(this.pending!.opener)
-      if (this.strict) this.reader.seq = 0
-      this.exchanges++
-    })
+    return Effect.asVoid(this.expect(MessageId.NEWKEYS))
   }
 
   /**
