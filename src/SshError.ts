@@ -7,12 +7,16 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
+ * The symbol that marks every error raised by effect-ssh (see `isSshError`).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("effect-ssh/SshError")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -51,6 +55,8 @@ export const DisconnectReason = {
 } as const
 
 /**
+ * A disconnect reason code from the `DisconnectReason` table.
+ *
  * @since 0.1.0
  * @category models
  */

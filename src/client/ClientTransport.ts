@@ -15,6 +15,8 @@ import * as Transport from "../transport/Transport.js"
 import * as HostKeyPolicy from "./HostKeyPolicy.js"
 
 /**
+ * Options of the client transport: the transport's options plus the host, the port and the host key policy.
+ *
  * @since 0.1.0
  * @category models
  */

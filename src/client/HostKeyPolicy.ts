@@ -73,6 +73,8 @@ export const KnownLine = Schema.Struct({
 })
 
 /**
+ * A known_hosts line involved in a rejection (the type of the `KnownLine` schema).
+ *
  * @since 0.1.0
  * @category models
  */

@@ -27,18 +27,25 @@ export const KEX = [
 ] as const
 
 /**
+ * The name of a key exchange method we implement.
+ *
  * @since 0.1.0
  * @category models
  */
 export type KexName = typeof KEX[number]
 
 /**
+ * The key exchange methods offered by default: every method in `KEX` except the SHA-1 ones (group14-sha1,
+ * group1-sha1, group-exchange-sha1).
+ *
  * @since 0.1.0
  * @category defaults
  */
 export const DEFAULT_KEX: ReadonlyArray<KexName> = KEX.slice(0, 9)
 
 /**
+ * Every packet cipher we implement, in default preference order.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -52,18 +59,24 @@ export const CIPHERS = [
 ] as const
 
 /**
+ * The name of a packet cipher we implement.
+ *
  * @since 0.1.0
  * @category models
  */
 export type CipherName = typeof CIPHERS[number]
 
 /**
+ * The ciphers offered by default: all of `CIPHERS`.
+ *
  * @since 0.1.0
  * @category defaults
  */
 export const DEFAULT_CIPHERS: ReadonlyArray<CipherName> = CIPHERS
 
 /**
+ * Every MAC we implement, in default preference order.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -77,12 +90,16 @@ export const MACS = [
 ] as const
 
 /**
+ * The name of a MAC we implement.
+ *
  * @since 0.1.0
  * @category models
  */
 export type MacName = typeof MACS[number]
 
 /**
+ * The MACs offered by default: all of `MACS`.
+ *
  * @since 0.1.0
  * @category defaults
  */
@@ -105,24 +122,32 @@ export const HOST_KEY_ALGORITHMS = [
 ] as const
 
 /**
+ * The name of a host key or signature algorithm we implement.
+ *
  * @since 0.1.0
  * @category models
  */
 export type HostKeyAlgorithmName = typeof HOST_KEY_ALGORITHMS[number]
 
 /**
+ * The host key algorithms offered by default: every one in `HOST_KEY_ALGORITHMS` except `ssh-rsa`.
+ *
  * @since 0.1.0
  * @category defaults
  */
 export const DEFAULT_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName> = HOST_KEY_ALGORITHMS.slice(0, 6)
 
 /**
+ * The compression methods we implement: only `none`.
+ *
  * @since 0.1.0
  * @category models
  */
 export const COMPRESSION = ["none"] as const
 
 /**
+ * The name of a compression method we implement.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -143,6 +168,8 @@ export interface AlgorithmPreferences {
 }
 
 /**
+ * The default preferences, built from the `DEFAULT_*` lists.
+ *
  * @since 0.1.0
  * @category defaults
  */

@@ -10,6 +10,8 @@ import type { CryptoBackend } from "./Backend.js"
 import { PortableCrypto } from "./portable/PortableCrypto.js"
 
 /**
+ * The crypto backend in use; defaults to `PortableCrypto` when no layer provides one.
+ *
  * @since 0.1.0
  * @category tags
  */

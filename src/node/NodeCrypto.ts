@@ -11,6 +11,9 @@ import { asymmetric } from "./NodeAsymmetric.js"
 import { symmetric } from "./NodeSymmetric.js"
 
 /**
+ * The node:crypto (OpenSSL) crypto backend, with the project's WebAssembly Poly1305 for
+ * chacha20-poly1305@openssh.com.
+ *
  * @since 0.1.0
  * @category backends
  */

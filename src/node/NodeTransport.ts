@@ -51,6 +51,8 @@ export const connect = <R = FileSystem.FileSystem | Path.Path>(
     ClientTransport.make(socket, options))
 
 /**
+ * A client transport to `host:port` over TCP as a layer; the connection lives as long as the layer's scope.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -44,6 +44,8 @@ const packetError = (reason: PacketError["reason"], description: string): Packet
 })
 
 /**
+ * True when the value is a `PacketError`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -66,6 +68,8 @@ export const noneOpener = (): PacketOpener => ({
 })
 
 /**
+ * The plaintext state before the first NEWKEYS, outbound: no cipher, no MAC, 8-byte alignment.
+ *
  * @since 0.1.0
  * @category constructors
  */

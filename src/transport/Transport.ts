@@ -27,6 +27,8 @@ import type { Negotiated } from "./KexMachine.js"
 export type AlgorithmList = string | ReadonlyArray<string>
 
 /**
+ * The algorithm lists to offer, by kind; an omitted kind uses the defaults of `Algorithms`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -51,6 +53,9 @@ export interface PresentedHostKey {
 }
 
 /**
+ * Options of one transport (role, algorithms, host keys, rekeying, timeouts, limits); the client role needs
+ * `verifyHostKey`, the server role `hostKeys`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -142,6 +147,8 @@ export interface Transport {
 }
 
 /**
+ * The tag of the `Transport` service.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -9,6 +9,9 @@ import { asymmetric } from "./Asymmetric.js"
 import { symmetric } from "./Symmetric.js"
 
 /**
+ * The portable crypto backend on @noble/* (plus the project's WebAssembly Poly1305), usable in any JavaScript
+ * runtime.
+ *
  * @since 0.1.0
  * @category backends
  */
