@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as ClientTransport from "../client/ClientTransport.js"
+import { NodeCrypto } from "./NodeCrypto.js"
 import type { TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
 
@@ -39,7 +40,7 @@ export const dial = (options: {
 
 /**
  * A client transport to `host:port` over TCP, with the host key policy of the options (default: the user's
- * known_hosts, strict).
+ * known_hosts, strict), on node:crypto unless `crypto` names another backend.
  *
  * @since 0.1.0
  * @category constructors
@@ -48,7 +49,7 @@ export const connect = <R = FileSystem.FileSystem | Path.Path>(
   options: ClientTransport.ClientTransportOptions<R> & { readonly connectTimeout?: Duration.DurationInput | undefined }
 ): Effect.Effect<Transport.Transport, TransportError | Socket.SocketError, Scope.Scope | R> =>
   Effect.flatMap(dial({ host: options.host, port: options.port, timeout: options.connectTimeout }), (socket) =>
-    ClientTransport.make(socket, options))
+    ClientTransport.make(socket, { ...options, crypto: options.crypto ?? NodeCrypto }))
 
 /**
  * A client transport to `host:port` over TCP as a layer; the connection lives as long as the layer's scope.
@@ -72,7 +73,8 @@ export const setNoDelay: Effect.Effect<void> = Effect.serviceOption(NodeSocket.N
 )
 
 /**
- * Listens on TCP and runs the server role of the transport on every accepted socket, then `handler` with the
+ * Listens on TCP and runs the server role of the transport (on node:crypto unless `crypto` names another
+ * backend) on every accepted socket, then `handler` with the
  * established transport. Each connection lives in its own Scope, closed when the handler ends or fails.
  * Returns the bound address; serving stops when the enclosing Scope closes.
  *
@@ -89,7 +91,11 @@ export const serve = <E, R>(
     yield* server.run((socket) =>
       Effect.gen(function*() {
         yield* setNoDelay
-        const transport = yield* Transport.make(socket, { ...transportOptions, role: "server" })
+        const transport = yield* Transport.make(socket, {
+          ...transportOptions,
+          crypto: transportOptions.crypto ?? NodeCrypto,
+          role: "server"
+        })
         yield* handler(transport)
       }).pipe(
         Effect.scoped,

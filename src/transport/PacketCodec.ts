@@ -1,6 +1,6 @@
 /**
  * The binary packet protocol (RFC 4253 §6) as pure, synchronous code: framing, length and padding checks,
- * sequence numbers, and the cipher in use for each direction. PacketIO/Transport feed it socket chunks and
+ * sequence numbers, and the cipher in use for each direction. The Transport shell feeds it socket chunks and
  * take payloads; nothing here knows about Effect or sockets (sans-IO, so tests and the adversarial RawPeer
  * can drive it byte by byte — TST-01, TST-04).
  *

@@ -12,7 +12,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { PrivateKeyMaterial } from "../crypto/Backend.js"
+import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type { TransportError } from "../SshError.js"
 import * as internal from "./internal/transport.js"
 import type { Negotiated } from "./KexMachine.js"
@@ -89,6 +89,11 @@ export interface TransportOptions {
     /** Maximum inbound packet_length (LIM-05, default 262 144, never below 35 000). */
     readonly maxPacket?: number | undefined
   } | undefined
+  /**
+   * The crypto backend for this connection; by default the `Crypto` service in context (the portable backend
+   * unless a layer provides another). `effect-ssh/node` transports pass node:crypto here.
+   */
+  readonly crypto?: CryptoBackend | undefined
   /** Client role: DH group exchange request sizes in bits (RFC 4419; LIM-14). */
   readonly groupExchange?: { readonly min: number; readonly n: number; readonly max: number } | undefined
 }

@@ -52,7 +52,7 @@ export const make = (
   options: TransportOptions
 ): Effect.Effect<Transport, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
-    const backend = yield* Crypto
+    const backend = options.crypto ?? (yield* Crypto)
     const role = options.role
     const algorithms = resolvePreferences(options.algorithms)
     if (typeof algorithms === "string") {
@@ -74,6 +74,7 @@ export const make = (
     let machine: KexMachine | undefined
     let closedError: TransportError | undefined
     let socketEnded = false
+    let verifying = false
     let peerVersion = ""
     let serverSigAlgs: Option.Option<ReadonlyArray<string>> = Option.none()
     let bytesAtKex = { in: 0, out: 0, packetsIn: 0, packetsOut: 0 }
@@ -170,9 +171,12 @@ export const make = (
               break
             case "VerifyHostKey": {
               // SEC-20: any failure, defect or interruption of the policy rejects the key (code 9).
-              const verdict = yield* options.verifyHostKey!({ algorithm: o.algorithm, blob: o.hostKey }).pipe(
-                Effect.exit
-              )
+              // A verifier that throws instead of failing is still a rejection, never a protocol error.
+              verifying = true
+              const verdict = yield* Effect.suspend(() =>
+                options.verifyHostKey!({ algorithm: o.algorithm, blob: o.hostKey })
+              ).pipe(Effect.exit)
+              verifying = false
               if (Exit.isFailure(verdict)) {
                 const reason = Cause.squash(verdict.cause)
                 const why = typeof reason === "object" && reason !== null && "message" in reason &&
@@ -251,14 +255,23 @@ export const make = (
           return failWith(err, false)
         }
         case MessageId.IGNORE:
-          return Effect.void
+          // SEC-06: consumed without retaining the payload; SEC-09: byte 2 ‖ string data, nothing after it.
+          return payload.length >= 5 &&
+              new DataView(payload.buffer, payload.byteOffset + 1, 4).getUint32(0) === payload.length - 5
+            ? Effect.void
+            : failWith(localError("ProtocolViolation", DisconnectReason.ProtocolError, "malformed IGNORE"))
         case MessageId.DEBUG:
         case MessageId.UNIMPLEMENTED: {
           const d = TransportMessages.decode(payload)
+          if (d._tag === "Left") {
+            return failWith(localError("ProtocolViolation", DisconnectReason.ProtocolError, `malformed ${
+              type === MessageId.DEBUG ? "DEBUG" : "UNIMPLEMENTED"
+            }: ${d.left.description}`))
+          }
+          // SEC-12: peer text is escaped and capped before it reaches a log.
           return Effect.logDebug(
-            d._tag === "Right" && d.right._tag === "Debug" ? `peer debug: ${sanitizePeerText(d.right.message)}` :
-              d._tag === "Right" && d.right._tag === "Unimplemented" ? `peer did not implement our packet ${d.right.seq}` :
-              "malformed DEBUG/UNIMPLEMENTED"
+            d.right._tag === "Debug" ? `peer debug: ${sanitizePeerText(d.right.message)}` :
+              d.right._tag === "Unimplemented" ? `peer did not implement our packet ${d.right.seq}` : ""
           )
         }
         case MessageId.KEXINIT:
@@ -423,7 +436,11 @@ export const make = (
     yield* Deferred.await(ready).pipe(
       Effect.timeoutFail({
         duration: handshake,
-        onTimeout: () => localError("Timeout", DisconnectReason.KeyExchangeFailed, "the first key exchange timed out")
+        onTimeout: () =>
+          verifying
+            // SEC-20: a policy still undecided when the handshake times out rejects the key.
+            ? localError("HostKeyRejected", DisconnectReason.HostKeyNotVerifiable, "the host key policy did not decide in time")
+            : localError("Timeout", DisconnectReason.KeyExchangeFailed, "the first key exchange timed out")
       }),
       Effect.tapError((e) => shutdown(e, true))
     )
