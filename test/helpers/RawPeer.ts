@@ -58,6 +58,8 @@ export interface RawPeerOptions {
   readonly hostKey?: PrivateKeyMaterial | undefined
   /** Socket queue capacity in chunks, each direction. */
   readonly capacity?: number | undefined
+  /** Chunks the raw peer reads ahead of the test (default: unbounded); small values push back on our side. */
+  readonly readAhead?: number | undefined
   /** Puts something between the two ends (H2): `victimSide` is the socket our Transport's peer end, `peerSide` the raw peer's. */
   readonly interpose?:
     | ((victimSide: Socket.Socket, peerSide: Socket.Socket) => Effect.Effect<void, never, Scope.Scope>)
@@ -349,10 +351,32 @@ export class RawPeer {
     return this.send(payload)
   }
 
+  /**
+   * Messages of other types that arrive while a step waits for a KEX message are handed here when set (our side
+   * may have sent data before it saw our KEXINIT); otherwise they fail the step.
+   */
+  onOther: ((payload: Uint8Array) => void) | undefined
+
+  /** The next message of `type`, passing earlier non-KEX messages to `onOther` when it is set. */
+  expectKex(type: number): Effect.Effect<Uint8Array> {
+    return Effect.gen(this, function*() {
+      for (;;) {
+        const r = yield* this.next
+        if (r._tag === "Packet" && r.payload[0] === type) return r.payload
+        const t = r._tag === "Packet" ? r.payload[0]! : -1
+        if (this.onOther !== undefined && t >= 50) {
+          this.onOther(r._tag === "Packet" ? r.payload : new Uint8Array(0))
+          continue
+        }
+        return yield* die(`expected message ${type}, got ${typeName(r)}${describeDisconnect(r)}`)
+      }
+    })
+  }
+
   /** Reads our side's KEXINIT. */
   get receiveKexInit(): Effect.Effect<TransportMessages.KexInit> {
     return Effect.gen(this, function*() {
-      const payload = yield* this.expect(MessageId.KEXINIT)
+      const payload = yield* this.expectKex(MessageId.KEXINIT)
       this.peerInit = payload
       return decodeKexInit(payload)
     })
@@ -620,7 +644,9 @@ export const make = (options: RawPeerOptions): Effect.Effect<RawPeer, never, Sco
       Effect.provideService(Crypto, backend),
       Effect.forkScoped
     )
-    const inbox = yield* Queue.unbounded<Uint8Array | "closed">()
+    const inbox = options.readAhead === undefined
+      ? yield* Queue.unbounded<Uint8Array | "closed">()
+      : yield* Queue.bounded<Uint8Array | "closed">(options.readAhead)
     yield* pump(peerSocket, inbox)
     const write = yield* peerSocket.writer
     return new RawPeer(options, backend, options.hostKey ?? testHostKeys()[0]!, inbox, write, victimFiber)
