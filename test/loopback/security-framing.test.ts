@@ -426,6 +426,7 @@ describe("SEC-09: trailing bytes after a transport message", () => {
       }))
 
     for (const [name, payload] of [
+      ["IGNORE", enc({ _tag: "Ignore", data: new Uint8Array(5) })],
       ["UNIMPLEMENTED", enc({ _tag: "Unimplemented", seq: 3 })],
       ["DEBUG", enc({ _tag: "Debug", alwaysDisplay: false, message: "hi", language: "" })]
     ] as const) {
