@@ -96,29 +96,50 @@ export class PacketReader {
   wrapped = false
   packets = 0
   bytes = 0
+  /** Unread bytes are `data[pos, end)`; `data` is either a pushed chunk or, when `owned`, our own buffer. */
   private data: Uint8Array = EMPTY
   private pos = 0
+  private end = 0
+  private owned = false
   private pendingLength = -1
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
-  /** Appends received bytes. Only the unread tail of the previous chunk is copied. */
+  /**
+   * Appends received bytes. A chunk is used in place when nothing is pending; otherwise bytes go into a buffer of
+   * our own that grows geometrically (never beyond one packet plus the chunk), so a packet that arrives in many
+   * small chunks costs linear time, not quadratic (SEC-01). Bytes are never moved once a payload may view them.
+   */
   push(chunk: Uint8Array): void {
-    const rest = this.data.length - this.pos
+    const rest = this.end - this.pos
     if (rest === 0) {
       this.data = chunk
-    } else {
-      const merged = new Uint8Array(rest + chunk.length)
-      merged.set(this.data.subarray(this.pos))
-      merged.set(chunk, rest)
-      this.data = merged
+      this.pos = 0
+      this.end = chunk.length
+      this.owned = false
+      return
     }
+    if (this.owned && this.end + chunk.length <= this.data.length) {
+      this.data.set(chunk, this.end)
+      this.end += chunk.length
+      return
+    }
+    const needed = rest + chunk.length
+    // SEC-01: at most the largest packet (with length field and the longest MAC) or what is needed now.
+    const bound = this.maxPacket + 4 + 64
+    const capacity = Math.max(needed, Math.min(Math.max(2 * (this.owned ? this.data.length : 0), 4096), bound))
+    const grown = new Uint8Array(capacity)
+    grown.set(this.data.subarray(this.pos, this.end))
+    grown.set(chunk, rest)
+    this.data = grown
     this.pos = 0
+    this.end = needed
+    this.owned = true
   }
 
   /** Bytes received but not yet consumed as packets. */
   get buffered(): number {
-    return this.data.length - this.pos
+    return this.end - this.pos
   }
 
   /**
@@ -126,7 +147,7 @@ export class PacketReader {
    */
   next(): Uint8Array | undefined | PacketError {
     const o = this.opener
-    const avail = this.data.length - this.pos
+    const avail = this.end - this.pos
     if (this.pendingLength < 0) {
       if (avail < o.headerLength) return undefined
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
@@ -159,9 +180,11 @@ export class PacketReader {
     }
     const payload = plain.subarray(1, this.pendingLength - padding)
     this.pos += total
-    if (this.pos === this.data.length) {
+    if (this.pos === this.end) {
       this.data = EMPTY
       this.pos = 0
+      this.end = 0
+      this.owned = false
     }
     this.bytes += total
     this.packets++
