@@ -198,7 +198,16 @@ export const make = (
             case "Complete":
               bytesAtKex = { in: reader.bytes, out: writer.bytes, packetsIn: reader.packets, packetsOut: writer.packets }
               yield* Effect.logDebug(`key exchange complete: ${o.negotiated.kex} ${o.negotiated.cipherC2S}`)
-              if (o.first) yield* Deferred.succeed(ready, undefined)
+              if (o.first) {
+                if (!machine!.strict) {
+                  // SEC-13: still interoperable, but the Terrapin prefix truncation is possible against this peer.
+                  yield* Effect.logWarning(
+                    `peer lacks strict KEX (kex-strict-*-v00@openssh.com): open to Terrapin (CVE-2023-48795); ` +
+                      `negotiated ${o.negotiated.cipherC2S}`
+                  )
+                }
+                yield* Deferred.succeed(ready, undefined)
+              }
               yield* Deferred.succeed(kexDone, undefined)
               kexDone = yield* Deferred.make<void, TransportError>()
               break
