@@ -47,7 +47,9 @@ const latin1 = new TextDecoder("latin1")
  * @category models
  */
 export class IdentificationParser {
-  private buffer = new Uint8Array(0)
+  /** The unfinished line, as the pieces it arrived in (joined once its LF arrives: linear, not quadratic). */
+  private pieces: Array<Uint8Array> = []
+  private pendingLength = 0
   private linesSkipped = 0
   private done = false
 
@@ -55,7 +57,18 @@ export class IdentificationParser {
 
   push(chunk: Uint8Array): IdentificationResult {
     if (this.done) return { _tag: "Failed", description: "identification already read" }
-    const buf = concat(this.buffer, chunk)
+    if (chunk.indexOf(0x0a) < 0) {
+      // No line end yet: check the bound before keeping anything (SEC-11: never more than 8 192 bytes).
+      const pending = this.pendingLength + chunk.length
+      const limit = startsWithSsh(firstBytes(this.pieces, chunk, 4), 0) ? MAX_VERSION_LINE : MAX_BANNER_LINE
+      if (pending > limit) return fail(`identification line longer than ${limit} bytes without a line end`)
+      this.pieces.push(chunk.slice())
+      this.pendingLength = pending
+      return { _tag: "NeedMore" }
+    }
+    const buf = this.pieces.length === 0 ? chunk : concatAll([...this.pieces, chunk])
+    this.pieces = []
+    this.pendingLength = 0
     let start = 0
     for (;;) {
       const lf = buf.indexOf(0x0a, start)
@@ -65,7 +78,8 @@ export class IdentificationParser {
         if (pending > limit) {
           return fail(`identification line longer than ${limit} bytes without a line end`)
         }
-        this.buffer = buf.slice(start)
+        this.pieces = [buf.slice(start)]
+        this.pendingLength = pending
         return { _tag: "NeedMore" }
       }
       // Accept CR LF or a bare LF (SEC-11); a CR anywhere else and NUL are rejected.
@@ -81,7 +95,6 @@ export class IdentificationParser {
         const parsed = parseVersion(line)
         if (typeof parsed === "string") return fail(parsed)
         this.done = true
-        this.buffer = new Uint8Array(0)
         return { _tag: "Done", version: line, software: parsed.software, rest: buf.slice(lf + 1) }
       }
       if (this.role === "server") {
@@ -118,11 +131,26 @@ export const parseVersion = (line: string): { readonly proto: string; readonly s
   return { proto, software: m[2]! }
 }
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
+/** The first `n` bytes (or fewer) of `pieces` followed by `last`; looks at no more than `n` pieces. */
+const firstBytes = (pieces: ReadonlyArray<Uint8Array>, last: Uint8Array, n: number): Uint8Array => {
+  const out: Array<number> = []
+  for (let k = 0; k <= pieces.length && out.length < n; k++) {
+    const p = k < pieces.length ? pieces[k]! : last
+    for (let i = 0; i < p.length && out.length < n; i++) out.push(p[i]!)
+  }
+  return Uint8Array.from(out)
+}
+
+const concatAll = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
   return out
 }
 

@@ -20,6 +20,27 @@ const parse = (role: "client" | "server", text: string | Uint8Array, chunk?: num
 
 const roles = ["client", "server"] as const
 
+/** Bytes copied by `Uint8Array.prototype.set` while `f` runs (synchronously, so no other test interleaves). */
+const countCopies = (f: () => void): number => {
+  const proto = Uint8Array.prototype
+  const original = proto.set
+  let copied = 0
+  Object.defineProperty(proto, "set", {
+    configurable: true,
+    writable: true,
+    value: function(this: Uint8Array, array: ArrayLike<number>, offset?: number) {
+      copied += array.length
+      return original.call(this, array, offset)
+    }
+  })
+  try {
+    f()
+  } finally {
+    Object.defineProperty(proto, "set", { configurable: true, writable: true, value: original })
+  }
+  return copied
+}
+
 describe("Identification (SEC-11, LIM-01…LIM-04)", () => {
   it("SEC-11: C→S SSH-1.5-HALLO is refused (proto-mismatch.sh)", () => {
     const r = parse("server", "SSH-1.5-HALLO\r\n")
@@ -112,6 +133,24 @@ describe("Identification (SEC-11, LIM-01…LIM-04)", () => {
     assert.strictEqual(parse("client", line(8192) + "SSH-2.0-x\r\n")._tag, "Done")
     assert.strictEqual(parse("client", line(8193) + "SSH-2.0-x\r\n")._tag, "Failed")
     assert.strictEqual(parse("client", line(8193) + "SSH-2.0-x\r\n", 100)._tag, "Failed")
+  })
+
+  it("SEC-11 / LIM-02: 64 banner lines of 8 192 bytes in 16-byte chunks cost linear copying, not quadratic", () => {
+    const parser = new Identification.IdentificationParser("client")
+    const line = enc("D".repeat(8190) + "\r\n")
+    let result: Identification.IdentificationResult = { _tag: "NeedMore" }
+    const copied = countCopies(() => {
+      for (let l = 0; l < 64; l++) {
+        for (let i = 0; i < line.length; i += 16) {
+          result = parser.push(line.subarray(i, i + 16))
+          if (result._tag !== "NeedMore") return
+        }
+      }
+      result = parser.push(enc("SSH-2.0-x\r\n"))
+    })
+    assert.strictEqual(result._tag, "Done")
+    // A parser that re-copies the pending line on every push copies ~134 MB here.
+    assert.isAtMost(copied, 4 * 64 * line.length)
   })
 
   it("LIM-02: skipped lines are not retained (the buffer holds only the current line)", () => {
