@@ -367,6 +367,22 @@ describe("SEC-06: message numbers", () => {
         }
       }))
 
+    it.scopedLive(`SEC-12: the peer's DISCONNECT text reaches our ${victim}'s error escaped and capped`, () =>
+      Effect.gen(function*() {
+        const { peer } = yield* connected(victim)
+        const description = "\x1b]0;pwn\x07%s%s%j\x9b" + "B".repeat(200 * 1024)
+        yield* peer.send(enc({ _tag: "Disconnect", code: 11, description, language: "" }))
+        const { error } = yield* ended(peer)
+        assert.strictEqual(error.origin, "Remote")
+        assert.strictEqual(error.code, 11)
+        assert.isAtMost(error.description.length, 520)
+        assert.include(error.description, "pwn")
+        for (const c of ["\x1b", "\x07", "\x9b"]) {
+          assert.notInclude(error.description, c)
+          assert.notInclude(error.message, c)
+        }
+      }))
+
     it.scopedLive(`SEC-06: DISCONNECT is processed even during strict KEX (our ${victim})`, () =>
       Effect.gen(function*() {
         const peer = yield* RawPeer.make({ victim })
