@@ -102,8 +102,8 @@ const program = Effect.gen(function*() {
     "      2 procs: the server in a child process. The faster of two transfers, after an 8 MiB warm-up.",
     "OpenSSH: ssh -c CIPHER [-m MAC] host head -c 268435456 /dev/zero (stdout to /dev/null) against sshd, the faster",
     "      of two, minus the median of three of the same ssh with `true` (start, kex, auth, session): the transfer alone.",
-    "seal+open bound: 1/(1/seal + 1/open) from table 1 (node, 32 KiB): what one thread doing both ends could reach",
-    "      on crypto alone."
+    "seal+open est.: 1/(1/seal + 1/open) from table 1 (node, 32 KiB): what one thread doing both ends could reach",
+    "      on crypto alone (measured at another moment: on a busy machine it is off either way)."
   ])
   const throughputRows = yield* Throughput.run({ openssh: haveSshd })
   yield* Console.log(formatTable(Throughput.table(throughputRows, packetRows)))

@@ -5,8 +5,8 @@
  * The server sends 256 MiB as 32 KiB CHANNEL_DATA payloads (message 94: recipient channel, then a 32 KiB string)
  * to the client, which takes them with `receiveAll`; the figure is data bytes over the time from the client's
  * request to the last message, the faster of two transfers on one connection after an 8 MiB warm-up. Server → client, like `ssh host head -c 256M /dev/zero`. Two set-ups:
- * - one process: server and client share one JavaScript thread, so the figure is bounded by sealing plus
- *   opening on one core (the "seal+open bound" column, from the packet bench);
+ * - one process: server and client share one JavaScript thread, so the figure is limited by sealing plus
+ *   opening on one core (the "seal+open est." column, from the packet bench);
  * - two processes: the server runs in a child process (this file with `--serve`), as in any real deployment.
  *
  * OpenSSH: `ssh -c CIPHER [-m MAC] host head -c 268435456 /dev/zero` against sshd with a public key login, its
@@ -229,8 +229,9 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || b <= 0 ? "n/a" : `${(a / b).toFixed(2)}×`
 
 /**
- * The rows as table cells. With packet bench rows, adds the node:crypto bound for one thread that both seals
- * and opens every packet: 1 / (1/seal + 1/open) at 32 KiB.
+ * The rows as table cells. With packet bench rows, adds the crypto-only estimate for one thread that both seals
+ * and opens every packet: 1 / (1/seal + 1/open) of node:crypto at 32 KiB (measured at another moment, so on a
+ * busy machine it is off either way).
  *
  * @since 0.1.0
  * @category formatting
@@ -247,8 +248,8 @@ export const table = (
     "OpenSSH MB/s",
     "1 proc ÷ OpenSSH",
     "2 procs ÷ OpenSSH",
-    "seal+open bound MB/s",
-    "1 proc ÷ bound"
+    "seal+open est. MB/s",
+    "1 proc ÷ est."
   ],
   ...rows.map((r) => {
     const p = packets.find((p) =>
