@@ -94,6 +94,15 @@ export interface TransportOptions {
    * unless a layer provides another). `effect-ssh/node` transports pass node:crypto here.
    */
   readonly crypto?: CryptoBackend | undefined
+  /**
+   * Test hooks (TST-04): start the sequence numbers elsewhere than 0 and rekey after fewer packets, so that
+   * wrap and rekey rules can be shown without sending 2^31 packets. Not for production use.
+   */
+  readonly testing?: {
+    readonly initialSendSeq?: number | undefined
+    readonly initialRecvSeq?: number | undefined
+    readonly packetsPerKey?: number | undefined
+  } | undefined
   /** Client role: DH group exchange request sizes in bits (RFC 4419; LIM-14). */
   readonly groupExchange?: { readonly min: number; readonly n: number; readonly max: number } | undefined
 }

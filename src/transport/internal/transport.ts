@@ -68,9 +68,16 @@ export const make = (
     const maxPacket = Math.max(MIN_MAX_PACKET, options.limits?.maxPacket ?? DEFAULT_MAX_PACKET)
     const rekeyBytes = options.rekey?.bytes ?? 2 ** 30
     const ourVersion = options.version ?? Identification.SOFTWARE_VERSION
+    // RFC 4253 §4.2: refuse to start with a line we may not send, before anything is forked or written.
+    const versionLine = yield* Effect.try(() => Identification.encode(ourVersion)).pipe(
+      Effect.orDieWith((e) => new Error(`Transport: invalid version option: ${String(e)}`))
+    )
+    const packetsPerKey = options.testing?.packetsPerKey ?? MAX_PACKETS_PER_KEY
 
     const reader = new PacketReader(undefined, maxPacket)
     const writer = new PacketWriter(undefined, (n) => backend.randomBytes(n))
+    reader.seq = (options.testing?.initialRecvSeq ?? 0) >>> 0
+    writer.seq = (options.testing?.initialSendSeq ?? 0) >>> 0
     let machine: KexMachine | undefined
     let closedError: TransportError | undefined
     let socketEnded = false
@@ -240,8 +247,8 @@ export const make = (
     const needsRekey = (): boolean =>
       machine !== undefined && machine.completed > 0 && !machine.inProgress &&
       (reader.bytes - bytesAtKex.in > rekeyBytes || writer.bytes - bytesAtKex.out > rekeyBytes ||
-        reader.packets - bytesAtKex.packetsIn > MAX_PACKETS_PER_KEY ||
-        writer.packets - bytesAtKex.packetsOut > MAX_PACKETS_PER_KEY)
+        reader.packets - bytesAtKex.packetsIn > packetsPerKey ||
+        writer.packets - bytesAtKex.packetsOut > packetsPerKey)
 
     const rekeyNow = Effect.suspend(() =>
       machine === undefined || machine.completed === 0 || closedError !== undefined ? Effect.void : startKex(machine.initiate())
@@ -424,7 +431,7 @@ export const make = (
       ),
       Effect.forkScoped
     )
-    enqueue(Identification.encode(ourVersion))
+    enqueue(versionLine)
     yield* Effect.forkScoped(processor)
 
     // Closing the Scope says goodbye (best effort) before the socket closes.
