@@ -19,6 +19,7 @@ import { DisconnectReason, sanitizePeerText, TransportError } from "../../SshErr
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
 import * as Identification from "../Identification.js"
+import * as Outbound from "./outbound.js"
 import { isKexFailure, KexMachine, type KexOutput, type Negotiated } from "../KexMachine.js"
 import { DEFAULT_MAX_PACKET, isPacketError, MIN_MAX_PACKET, PacketReader, PacketWriter } from "../PacketCodec.js"
 import type { Transport, TransportOptions, TransportStats } from "../Transport.js"
@@ -92,42 +93,22 @@ export const make = (
     const incoming = yield* Mailbox.make<Uint8Array, TransportError>(INCOMING_CAPACITY)
     const chunks = yield* Mailbox.make<Uint8Array, TransportError>(MAX_CHUNKS)
     const sendLatch = yield* Effect.makeLatch(true)
-    const dataLatch = yield* Effect.makeLatch(false)
-    const idleLatch = yield* Effect.makeLatch(true)
     const write = yield* socket.writer
     const scope = yield* Effect.scope
 
     // ---- outbound: sealed synchronously, written by one fiber ----
-    let pending: Array<Uint8Array> = []
-    let pendingBytes = 0
-    const enqueue = (bytes: Uint8Array): void => {
-      pending.push(bytes)
-      pendingBytes += bytes.length
-      dataLatch.unsafeOpen()
-      idleLatch.unsafeClose()
-    }
+    const outbound = yield* Outbound.make(write)
+    const enqueue = outbound.enqueue
     const syncLatch = (): void => {
-      if (closedError !== undefined || (machine !== undefined && !machine.outboundBlocked && pendingBytes < HIGH_WATER)) {
+      if (
+        closedError !== undefined ||
+        (machine !== undefined && !machine.outboundBlocked && outbound.pendingBytes() < HIGH_WATER)
+      ) {
         sendLatch.unsafeOpen()
       } else {
         sendLatch.unsafeClose()
       }
     }
-    const writerLoop = Effect.gen(function*() {
-      for (;;) {
-        yield* dataLatch.await
-        const parts = pending
-        pending = []
-        dataLatch.unsafeClose()
-        let total = 0
-        for (const p of parts) total += p.length
-        const buf = parts.length === 1 ? parts[0]! : concat(parts, total)
-        yield* write(buf)
-        pendingBytes -= total
-        if (pendingBytes === 0) idleLatch.unsafeOpen()
-        syncLatch()
-      }
-    })
 
     // ---- closing ----
     const shutdown = (err: TransportError, sendDisconnect: boolean): Effect.Effect<void> =>
@@ -142,7 +123,7 @@ export const make = (
             language: ""
           })))
           // Give the DISCONNECT a moment to leave; never wait on a peer that does not read.
-          if (!socketEnded) yield* idleLatch.await.pipe(Effect.interruptible, Effect.timeout(Duration.millis(500)), Effect.ignore)
+          if (!socketEnded) yield* outbound.drained.pipe(Effect.interruptible, Effect.timeout(Duration.millis(500)), Effect.ignore)
         }
         yield* Deferred.succeed(fatal, err)
         yield* Deferred.fail(ready, err)
@@ -419,7 +400,7 @@ export const make = (
       }),
       Effect.forkScoped
     )
-    yield* writerLoop.pipe(
+    yield* outbound.run(syncLatch).pipe(
       Effect.catchAll((cause) =>
         shutdown(new TransportError({
           reason: "ConnectionLost",
@@ -467,7 +448,7 @@ export const make = (
     const sendAll = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> =>
       Effect.suspend(function loop(): Effect.Effect<void, TransportError> {
         if (closedError !== undefined) return Effect.fail(closedError)
-        if (machine!.outboundBlocked || pendingBytes >= HIGH_WATER) {
+        if (machine!.outboundBlocked || outbound.pendingBytes() >= HIGH_WATER) {
           syncLatch()
           return Effect.zipRight(sendLatch.await, Effect.suspend(loop))
         }
@@ -512,13 +493,3 @@ export const make = (
 /** @internal */
 export const fromContext = (options: TransportOptions) =>
   Effect.flatMap(Socket.Socket, (socket) => make(socket, options))
-
-const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
-  const out = new Uint8Array(total)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
-}
