@@ -184,9 +184,125 @@ export class KeyError extends Schema.TaggedError<KeyError>("effect-ssh/KeyError"
 }
 
 /**
+ * RFC 4254 §5.1 channel open failure reason codes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const OpenFailureReason = {
+  AdministrativelyProhibited: 1,
+  ConnectFailed: 2,
+  UnknownChannelType: 3,
+  ResourceShortage: 4
+} as const
+
+/**
+ * One channel failed; the connection survives.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChannelError extends Schema.TaggedError<ChannelError>("effect-ssh/ChannelError")("ChannelError", {
+  reason: Schema.Literal("OpenFailed", "RequestFailed", "Closed"),
+  channelType: Schema.optional(Schema.String),
+  /** RFC 4254 §5.1 reason code, for `OpenFailed`. */
+  openFailure: Schema.optional(Schema.Number),
+  /** The channel request that failed, for `RequestFailed`. */
+  request: Schema.optional(Schema.String),
+  description: Schema.String
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const what = this.reason === "OpenFailed"
+      ? `opening a ${this.channelType ?? ""} channel failed${
+        this.openFailure === undefined ? "" : ` (${openFailureName(this.openFailure)})`
+      }`
+      : this.reason === "RequestFailed"
+      ? `the server refused the ${this.request ?? ""} request`
+      : "the channel is closed"
+    return `${what}: ${sanitizePeerText(this.description)}`
+  }
+}
+
+const openFailureName = (code: number): string => {
+  for (const [name, value] of Object.entries(OpenFailureReason)) if (value === code) return name
+  return `reason ${code}`
+}
+
+/**
+ * Client user authentication ran out of methods (RFC 4252 §5.1): lists what was tried and what the server
+ * still allows.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthError extends Schema.TaggedError<AuthError>("effect-ssh/AuthError")("AuthError", {
+  reason: Schema.Literal("NoMoreMethods", "Cancelled", "KeyUnusable"),
+  username: Schema.String,
+  /** Methods tried, in order, with what happened. */
+  tried: Schema.Array(Schema.String),
+  /** What the server said it would still accept. */
+  allowed: Schema.Array(Schema.String),
+  partialSuccess: Schema.Boolean,
+  description: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const tried = this.tried.length === 0 ? "nothing" : this.tried.join(", ")
+    return `authentication as ${sanitizePeerText(this.username)} failed (${this.reason}): tried ${tried}; the server ` +
+      `allows ${this.allowed.length === 0 ? "nothing more" : this.allowed.join(", ")}` +
+      (this.partialSuccess ? " (after a partial success)" : "") +
+      (this.description ? `. ${this.description}` : "")
+  }
+}
+
+/**
+ * A remote command ended unsuccessfully; raised only by convenience runners that ask for success.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitError")("ExitError", {
+  command: Schema.String,
+  status: Schema.optional(Schema.Number),
+  signal: Schema.optional(Schema.String),
+  coreDumped: Schema.optional(Schema.Boolean),
+  stderrTail: Schema.String
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const how = this.signal !== undefined ? `was killed by SIG${this.signal}` : `exited with status ${this.status}`
+    const tail = this.stderrTail.length > 0 ? `; stderr ends with: ${sanitizePeerText(this.stderrTail, 1024)}` : ""
+    return `${sanitizePeerText(this.command, 200)} ${how}${tail}`
+  }
+}
+
+/**
  * Every error effect-ssh raises.
  *
  * @since 0.1.0
  * @category models
  */
-export type SshError = TransportError | KeyError
+export type SshError = TransportError | KeyError | ChannelError | AuthError | ExitError
