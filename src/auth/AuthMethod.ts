@@ -1,0 +1,278 @@
+/**
+ * The client's credentials, as plain data: what `ClientAuth` may try, in the order given (RFC 4252 §5). Nothing
+ * here does I/O or talks to a server; `ClientAuth` reads key files and calls the handlers when, and only when,
+ * the server allows the method. Secrets are `Redacted` (passwords, passphrases, private keys), so logging a
+ * credential never prints one (STYLE.md §7.5).
+ *
+ * Import as a namespace: `import * as Auth from "./auth/AuthMethod.js"` → `Auth.password(...)`.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type { PrivateKeyMaterial } from "../crypto/Backend.js"
+import * as HostKey from "../crypto/HostKey.js"
+import type { ParsedPrivateKey } from "../keys/PrivateKey.js"
+
+/**
+ * A secret answer: a `Redacted` string, or a plain string (wrapped on receipt).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Secret = Redacted.Redacted<string> | string
+
+/**
+ * RFC 4252 §5.2 "none": asks for access without a credential. `ClientAuth` always starts with a "none" request to
+ * learn the methods the server allows (as OpenSSH does); listing `none` explicitly also means that a server
+ * granting access to it is accepted even when `rejectTrivialAuth` is on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface None {
+  readonly _tag: "None"
+}
+
+/**
+ * What the server said when it asked for a new password (RFC 4252 §8 SSH_MSG_USERAUTH_PASSWD_CHANGEREQ). The
+ * prompt is peer text, with control characters escaped (SEC-12).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PasswordChangeRequest {
+  readonly prompt: string
+}
+
+/**
+ * Answers a password change request with the new password; failing cancels authentication.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PasswordChangeHandler = (request: PasswordChangeRequest) => Effect.Effect<Secret, unknown>
+
+/**
+ * RFC 4252 §8 "password". Without `onPasswordChange`, a server asking for a new password fails this method.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Password {
+  readonly _tag: "Password"
+  readonly password: Redacted.Redacted<string>
+  readonly onPasswordChange: PasswordChangeHandler | undefined
+}
+
+/**
+ * RFC 4252 §7 "publickey" with a key in memory. `publicKey` is the key's blob (RFC 4253 §6.6) and `fingerprint`
+ * its SHA256 fingerprint; the private half stays `Redacted`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PrivateKey {
+  readonly _tag: "PrivateKey"
+  readonly key: Redacted.Redacted<PrivateKeyMaterial>
+  readonly keyType: string
+  readonly publicKey: Uint8Array
+  readonly fingerprint: string
+  readonly comment: string
+  /** RFC 8332 §3: allow the SHA-1 "ssh-rsa" signature for an RSA key when the server offers nothing better. */
+  readonly allowSshRsa: boolean
+}
+
+/**
+ * RFC 4252 §7 "publickey" with an OpenSSH private key file (openssh-key-v1, encrypted or not), read and parsed
+ * only when the server allows publickey. Reading needs `ClientAuthOptions.readFile`; `~` is not expanded here.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PrivateKeyFile {
+  readonly _tag: "PrivateKeyFile"
+  readonly path: string
+  readonly passphrase: Redacted.Redacted<string> | undefined
+  readonly allowSshRsa: boolean
+}
+
+/**
+ * One RFC 4256 §3.2 prompt, with control characters escaped (SEC-12, SEC-40).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Prompt {
+  readonly prompt: string
+  /** Whether the answer may be shown while it is typed. */
+  readonly echo: boolean
+}
+
+/**
+ * One RFC 4256 §3.2 SSH_MSG_USERAUTH_INFO_REQUEST, as the handler sees it: peer text with control characters
+ * escaped (SEC-12). A challenge may have zero prompts (PAM sends those); answer it with an empty array.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Challenge {
+  readonly name: string
+  readonly instruction: string
+  readonly prompts: ReadonlyArray<Prompt>
+}
+
+/**
+ * Answers one challenge with exactly one answer per prompt, in order (RFC 4256 §3.4); failing cancels
+ * authentication.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChallengeHandler = (challenge: Challenge) => Effect.Effect<ReadonlyArray<Secret>, unknown>
+
+/**
+ * RFC 4256 "keyboard-interactive": the server sends challenges, `handler` answers them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyboardInteractive {
+  readonly _tag: "KeyboardInteractive"
+  readonly handler: ChallengeHandler
+  /** RFC 4256 §3.1 submethods hint (comma-separated); usually empty. */
+  readonly submethods: string
+}
+
+/**
+ * Any credential.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthMethod = None | Password | PrivateKey | PrivateKeyFile | KeyboardInteractive
+
+/**
+ * The RFC 4252 method names, as USERAUTH_FAILURE lists them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MethodName = "none" | "password" | "publickey" | "keyboard-interactive"
+
+/**
+ * Options of the public-key credentials.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PrivateKeyOptions {
+  /** Allow the SHA-1 "ssh-rsa" signature algorithm (RFC 8332 §3), off by default. */
+  readonly allowSshRsa?: boolean | undefined
+}
+
+const redact = (s: Secret): Redacted.Redacted<string> => typeof s === "string" ? Redacted.make(s) : s
+
+/**
+ * The "none" method.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const none: None = { _tag: "None" }
+
+/**
+ * A password (kept `Redacted`); `onPasswordChange` answers an expired-password request (RFC 4252 §8).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const password = <E>(
+  secret: Secret,
+  options?: { readonly onPasswordChange?: ((request: PasswordChangeRequest) => Effect.Effect<Secret, E>) | undefined }
+): Password => ({ _tag: "Password", password: redact(secret), onPasswordChange: options?.onPasswordChange })
+
+/**
+ * A private key in memory: raw key material or a key parsed by `PrivateKey.parsePrivateKey`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const privateKey = (key: PrivateKeyMaterial | ParsedPrivateKey, options?: PrivateKeyOptions): PrivateKey => {
+  const material = "material" in key ? key.material : key
+  const publicKey = "material" in key ? key.publicKey : HostKey.encodePublicKey(HostKey.publicKeyOf(key))
+  return {
+    _tag: "PrivateKey",
+    key: Redacted.make(material),
+    keyType: HostKey.keyTypeOf(material),
+    publicKey,
+    fingerprint: HostKey.fingerprintSha256(publicKey),
+    comment: "material" in key ? key.comment : "",
+    allowSshRsa: options?.allowSshRsa ?? false
+  }
+}
+
+/**
+ * An OpenSSH private key file, read and decrypted (with `passphrase`) only if the server allows publickey.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const privateKeyFile = (
+  path: string,
+  options?: PrivateKeyOptions & { readonly passphrase?: Secret | undefined }
+): PrivateKeyFile => ({
+  _tag: "PrivateKeyFile",
+  path,
+  passphrase: options?.passphrase === undefined ? undefined : redact(options.passphrase),
+  allowSshRsa: options?.allowSshRsa ?? false
+})
+
+/**
+ * Keyboard-interactive with a handler that answers each challenge (RFC 4256 §3.2–§3.4).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyboardInteractive = <E>(
+  handler: (challenge: Challenge) => Effect.Effect<ReadonlyArray<Secret>, E>,
+  options?: { readonly submethods?: string | undefined }
+): KeyboardInteractive => ({ _tag: "KeyboardInteractive", handler, submethods: options?.submethods ?? "" })
+
+/**
+ * The RFC 4252 method a credential uses.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const methodName = (method: AuthMethod): MethodName => {
+  switch (method._tag) {
+    case "None":
+      return "none"
+    case "Password":
+      return "password"
+    case "PrivateKey":
+    case "PrivateKeyFile":
+      return "publickey"
+    case "KeyboardInteractive":
+      return "keyboard-interactive"
+  }
+}
+
+/**
+ * A short description for errors and logs, never with a secret: `publickey ssh-ed25519 SHA256:…`,
+ * `publickey file ~/.ssh/id_rsa`, `password`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const describe = (method: AuthMethod): string => {
+  switch (method._tag) {
+    case "PrivateKey":
+      return `publickey ${method.keyType} ${method.fingerprint}`
+    case "PrivateKeyFile":
+      return `publickey file ${method.path}`
+    default:
+      return methodName(method)
+  }
+}
