@@ -190,10 +190,13 @@ const check = (ref: ImportRef): string | undefined => {
         ? undefined
         : "auth/ imports only L0–L2, auth/, SshError.ts, effect/*"
     case "connection":
-      // The Authenticated *type* from auth, never the driver.
-      return internal([...L0_L2, "connection", "SshError"]) || (toLayer === "auth" && ref.typeOnly) || pkg(isEffect)
+      // The Authenticated type from auth, never the driver. The Authenticated module holds only that type and its
+      // Tag (which ConnectionMux.layer requires, STYLE.md §6), so it may be imported as a value too.
+      return internal([...L0_L2, "connection", "SshError"]) ||
+          (toLayer === "auth" && (ref.typeOnly || ref.target === "auth/Authenticated.ts")) ||
+          pkg(isEffect)
         ? undefined
-        : "connection/ imports only L0–L2, connection/, SshError.ts, effect/* and types from auth/"
+        : "connection/ imports only L0–L2, connection/, SshError.ts, effect/*, types from auth/ and auth/Authenticated.ts"
     case "session":
     case "forward":
     case "sftp":

@@ -32,6 +32,8 @@ export interface SshdOptions {
   readonly macs?: string | undefined
   readonly hostKeyAlgorithms?: string | undefined
   readonly extra?: ReadonlyArray<string> | undefined
+  /** sshd's LogLevel (default DEBUG1). Sessions need less: sshd -e lets early session-child logs reach stderr. */
+  readonly logLevel?: string | undefined
   /** authorized_keys lines for the user running the tests (otherwise no key is authorized). */
   readonly authorizedKeys?: ReadonlyArray<string> | undefined
 }
@@ -64,7 +66,7 @@ export const writeSshdConfig = (options: SshdOptions): string => {
     "PidFile none",
     "UsePAM no",
     "StrictModes no",
-    "LogLevel DEBUG1",
+    `LogLevel ${options.logLevel ?? "DEBUG1"}`,
     options.authorizedKeys ? `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}` : "AuthorizedKeysFile none",
     "PermitRootLogin yes",
     "PasswordAuthentication no",

@@ -1,0 +1,60 @@
+/**
+ * One SSH channel (RFC 4254 §5) as the layers above see it: inbound data as Streams whose consumption drives
+ * the window we advertise, outbound writes that wait for the peer's window, requests, EOF and CLOSE. A channel
+ * is opened in a Scope and closed when the Scope closes.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type { ChannelError, TransportError } from "../SshError.js"
+
+/**
+ * A channel request from the peer (RFC 4254 §5.4). Requests that want a reply are answered by the connection
+ * layer (FAILURE unless a handler said otherwise) so the peer is never left waiting.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IncomingRequest {
+  readonly request: string
+  readonly wantReply: boolean
+  readonly data: Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Channel {
+  /** Our channel number. */
+  readonly id: number
+  readonly channelType: string
+  /**
+   * CHANNEL_DATA from the peer; ends at the peer's EOF or CLOSE. A single consumer: taking data returns window
+   * to the peer (WINDOW_ADJUST), so a slow consumer slows the sender (DESIGN.md §6).
+   */
+  readonly data: Stream.Stream<Uint8Array, ChannelError | TransportError>
+  /** CHANNEL_EXTENDED_DATA of type 1 (stderr, RFC 4254 §5.2), with the same rules as `data`. */
+  readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
+  /** Requests from the peer (exit-status, exit-signal, …); ends when the channel closes. */
+  readonly requests: Stream.Stream<IncomingRequest, TransportError>
+  /** Sends data, split by the peer's max packet, waiting for window as needed. */
+  readonly write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
+  /** Sends extended data (type 1, stderr). */
+  readonly writeStderr: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
+  /** Sends CHANNEL_EOF (once). */
+  readonly eof: Effect.Effect<void, TransportError>
+  /**
+   * Sends a channel request; with `wantReply`, waits for SUCCESS (true) or FAILURE (false).
+   */
+  readonly request: (
+    request: string,
+    data: Uint8Array,
+    wantReply: boolean
+  ) => Effect.Effect<boolean, ChannelError | TransportError>
+  /** Sends CHANNEL_CLOSE (once); the channel is gone when the peer's CLOSE arrives. */
+  readonly close: Effect.Effect<void, TransportError>
+  /** Waits until both sides have closed the channel. */
+  readonly closed: Effect.Effect<void, TransportError>
+}

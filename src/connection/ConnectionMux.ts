@@ -1,0 +1,95 @@
+/**
+ * The connection layer (RFC 4254) for one authenticated connection: the channel table, channel opens, global
+ * requests, and the dispatch of every connection message. It requires `Authenticated`, so it cannot exist
+ * before user authentication succeeded (SEC-29).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { Authenticated } from "../auth/Authenticated.js"
+import * as AuthenticatedTag from "../auth/Authenticated.js"
+import type { ChannelError, TransportError } from "../SshError.js"
+import * as Transport from "../transport/Transport.js"
+import type { Channel } from "./Channel.js"
+import * as internal from "./internal/mux.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionMuxOptions {
+  /** Window we advertise per channel (default 2 MiB, LIM-20). */
+  readonly window?: number | undefined
+  /** Largest data packet we accept (default 32 KiB). */
+  readonly maxPacket?: number | undefined
+  /** Channels open at once (default 1 024, LIM-22). */
+  readonly maxChannels?: number | undefined
+  /**
+   * Send keepalive@openssh.com every `interval`; after `countMax` unanswered ones the connection fails with a
+   * `TransportError` of reason "Timeout" (OpenSSH ServerAliveInterval/ServerAliveCountMax). Off by default.
+   */
+  readonly keepalive?: { readonly interval: Duration.DurationInput; readonly countMax?: number | undefined } | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionMux {
+  /** Opens a channel (RFC 4254 §5.1) in the caller's Scope; closing the Scope sends CHANNEL_CLOSE. */
+  readonly open: (
+    channelType: string,
+    extra?: Uint8Array
+  ) => Effect.Effect<Channel, ChannelError | TransportError, Scope.Scope>
+  /**
+   * Sends a global request (RFC 4254 §4). With `wantReply`: `Some(data)` on REQUEST_SUCCESS, `None` on
+   * REQUEST_FAILURE.
+   */
+  readonly globalRequest: (
+    name: string,
+    data: Uint8Array,
+    wantReply: boolean
+  ) => Effect.Effect<Option.Option<Uint8Array>, TransportError>
+  /** The number of open channels. */
+  readonly channelCount: Effect.Effect<number>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const ConnectionMux: Context.Tag<ConnectionMux, ConnectionMux> = Context.GenericTag<ConnectionMux>(
+  "effect-ssh/ConnectionMux"
+)
+
+/**
+ * Starts the connection layer over an authenticated transport; it runs until the Scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  transport: Transport.Transport,
+  authenticated: Authenticated,
+  options?: ConnectionMuxOptions
+): Effect.Effect<ConnectionMux, never, Scope.Scope> => internal.make(transport, authenticated, options ?? {})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options?: ConnectionMuxOptions
+): Layer.Layer<ConnectionMux, never, Transport.Transport | Authenticated> =>
+  Layer.scoped(
+    ConnectionMux,
+    Effect.flatMap(
+      Effect.all([Transport.Transport, AuthenticatedTag.Authenticated]),
+      ([transport, authenticated]) => make(transport, authenticated, options)
+    )
+  )

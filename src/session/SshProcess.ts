@@ -1,0 +1,177 @@
+/**
+ * A remote command, shell or subsystem on a session channel (RFC 4254 §6): stdout and stderr as Streams, stdin
+ * as a Sink, the exit status, signals and window changes. The process lives in the caller's Scope; closing the
+ * Scope closes the channel.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type * as Scope from "effect/Scope"
+import type { Channel } from "../connection/Channel.js"
+import type { ConnectionMux } from "../connection/ConnectionMux.js"
+import { ChannelError, type TransportError } from "../SshError.js"
+import * as ChannelRequests from "../wire/ChannelRequests.js"
+
+/**
+ * How a remote process ended: an exit status (RFC 4254 §6.10 exit-status) or a signal (exit-signal). When the
+ * server sends neither before closing the channel, both are undefined.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExitStatus {
+  readonly status?: number | undefined
+  readonly signal?: string | undefined
+  readonly coreDumped?: boolean | undefined
+  readonly message?: string | undefined
+}
+
+/**
+ * A pseudo-terminal request (RFC 4254 §6.2).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PtyOptions {
+  readonly term?: string | undefined
+  readonly cols?: number | undefined
+  readonly rows?: number | undefined
+  readonly widthPx?: number | undefined
+  readonly heightPx?: number | undefined
+  /** RFC 4254 §8 terminal modes. */
+  readonly modes?: ReadonlyArray<ChannelRequests.TerminalModeEntry> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessOptions {
+  /** Environment variables, sent as env requests (the server may refuse them: see sshd's AcceptEnv). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly pty?: PtyOptions | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SshProcess {
+  /** The remote stdout; a single consumer (taking data opens the window, so a slow reader slows the remote). */
+  readonly stdout: Stream.Stream<Uint8Array, ChannelError | TransportError>
+  /** The remote stderr (extended data type 1), with the same rules as stdout. */
+  readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
+  /** The remote stdin: everything written goes to the process; the end of the stream sends EOF. */
+  readonly stdin: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
+  /** Writes to stdin without ending it. */
+  readonly write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
+  /** Sends EOF on stdin. */
+  readonly closeStdin: Effect.Effect<void, TransportError>
+  /** Waits for the process to end (exit-status or exit-signal, then the channel's close). */
+  readonly exitStatus: Effect.Effect<ExitStatus, TransportError>
+  /** Sends a signal (RFC 4254 §6.9), e.g. "TERM", "INT", "KILL"; servers may ignore it. */
+  readonly signal: (name: string) => Effect.Effect<void, ChannelError | TransportError>
+  /** Tells the remote pty its new size (RFC 4254 §6.7). */
+  readonly resize: (size: { readonly cols: number; readonly rows: number; readonly widthPx?: number; readonly heightPx?: number }) => Effect.Effect<void, ChannelError | TransportError>
+}
+
+const utf8 = new TextEncoder()
+
+const sendRequest = (channel: Channel, payload: ChannelRequests.ChannelRequestPayload, wantReply: boolean) => {
+  const { data, request } = ChannelRequests.encodeRequest(payload)
+  return channel.request(request, data, wantReply)
+}
+
+const required = (channel: Channel, payload: ChannelRequests.ChannelRequestPayload) =>
+  Effect.flatMap(sendRequest(channel, payload, true), (ok) => {
+    if (ok) return Effect.void
+    const { request } = ChannelRequests.encodeRequest(payload)
+    return Effect.fail(new ChannelError({
+      reason: "RequestFailed",
+      channelType: "session",
+      request,
+      description: `the server refused ${request}`
+    }))
+  })
+
+/**
+ * Opens a session channel and starts `start` on it: exec, shell or subsystem (RFC 4254 §6.5).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (
+  mux: ConnectionMux,
+  what: { readonly _tag: "Exec"; readonly command: string } | { readonly _tag: "Shell" } | {
+    readonly _tag: "Subsystem"
+    readonly name: string
+  },
+  options?: ProcessOptions
+): Effect.Effect<SshProcess, ChannelError | TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const channel = yield* mux.open("session")
+    const exit = yield* Deferred.make<ExitStatus, TransportError>()
+    let status: ExitStatus = {}
+    // Watch the channel's requests for exit-status / exit-signal (RFC 4254 §6.10); the end comes at CLOSE.
+    yield* channel.requests.pipe(
+      Stream.runForEach((req) =>
+        Effect.sync(() => {
+          const d = ChannelRequests.decodeRequest(req.request, req.data)
+          if (d._tag === "Left") return
+          if (d.right._tag === "ExitStatus") status = { status: d.right.status }
+          else if (d.right._tag === "ExitSignal") {
+            status = { signal: d.right.signal, coreDumped: d.right.coreDumped, message: d.right.message }
+          }
+        })
+      ),
+      Effect.zipRight(channel.closed),
+      Effect.matchEffect({
+        onFailure: (e) => Deferred.fail(exit, e),
+        onSuccess: () => Deferred.succeed(exit, status)
+      }),
+      Effect.forkScoped
+    )
+    for (const [name, value] of Object.entries(options?.env ?? {})) {
+      // RFC 4254 §6.4: want_reply false, as OpenSSH sends it; a refused variable is simply not set.
+      yield* sendRequest(channel, { _tag: "Env", name, value }, false)
+    }
+    if (options?.pty !== undefined) {
+      const p = options.pty
+      yield* required(channel, {
+        _tag: "PtyReq",
+        term: p.term ?? "xterm-256color",
+        cols: p.cols ?? 80,
+        rows: p.rows ?? 24,
+        widthPx: p.widthPx ?? 0,
+        heightPx: p.heightPx ?? 0,
+        modes: ChannelRequests.encodeTerminalModes(p.modes ?? [])
+      })
+    }
+    yield* required(
+      channel,
+      what._tag === "Exec" ? { _tag: "Exec", command: utf8.encode(what.command) } :
+        what._tag === "Shell" ? { _tag: "Shell" } : { _tag: "Subsystem", name: what.name }
+    )
+    return {
+      stdout: channel.data,
+      stderr: channel.stderr,
+      stdin: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)).pipe(
+        Sink.ensuringWith(() => Effect.ignore(channel.eof))
+      ),
+      write: channel.write,
+      closeStdin: channel.eof,
+      exitStatus: Deferred.await(exit),
+      signal: (name) => Effect.asVoid(sendRequest(channel, { _tag: "Signal", name }, false)),
+      resize: (size) =>
+        Effect.asVoid(sendRequest(channel, {
+          _tag: "WindowChange",
+          cols: size.cols,
+          rows: size.rows,
+          widthPx: size.widthPx ?? 0,
+          heightPx: size.heightPx ?? 0
+        }, false))
+    } satisfies SshProcess
+  })
