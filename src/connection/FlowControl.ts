@@ -213,7 +213,7 @@ export class InboundWindow {
       return ok
     }
     const over = n - this.#window
-    if (false) {
+    if (this.#excess + over > this.grace) {
       return violation(
         "SEC-43",
         `peer ignored the channel window: ${n} bytes against a window of ${this.#window} ` +
