@@ -113,6 +113,7 @@ export type TransportErrorReason =
   | "Timeout"
   | "Disconnected"
   | "ConnectionLost"
+  | "ConnectFailed"
 
 /**
  * Anything fatal to a connection. A peer's DISCONNECT is `reason: "Disconnected", origin: "Remote"`; a violation
@@ -134,7 +135,8 @@ export class TransportError extends Schema.TaggedError<TransportError>("effect-s
       "ProtocolViolation",
       "Timeout",
       "Disconnected",
-      "ConnectionLost"
+      "ConnectionLost",
+      "ConnectFailed"
     ),
     origin: Schema.Literal("Local", "Remote"),
     code: Schema.Number,

@@ -81,3 +81,73 @@ export * as Transport from "./transport/Transport.js"
  * @since 0.1.0
  */
 export * as TransportMessages from "./wire/TransportMessages.js"
+
+/**
+ * Client credentials: password, private keys, keyboard-interactive.
+ *
+ * @since 0.1.0
+ */
+export * as Auth from "./auth/AuthMethod.js"
+
+/**
+ * The Authenticated service: proof that user authentication succeeded.
+ *
+ * @since 0.1.0
+ */
+export * as Authenticated from "./auth/Authenticated.js"
+
+/**
+ * One channel of a connection.
+ *
+ * @since 0.1.0
+ */
+export * as Channel from "./connection/Channel.js"
+
+/**
+ * The client side of user authentication (RFC 4252).
+ *
+ * @since 0.1.0
+ */
+export * as ClientAuth from "./auth/ClientAuth.js"
+
+/**
+ * The connection layer (RFC 4254): channels and global requests.
+ *
+ * @since 0.1.0
+ */
+export * as ConnectionMux from "./connection/ConnectionMux.js"
+
+/**
+ * How a client reaches a server.
+ *
+ * @since 0.1.0
+ */
+export * as Dialer from "./client/Dialer.js"
+
+/**
+ * OpenSSH private keys (openssh-key-v1).
+ *
+ * @since 0.1.0
+ */
+export * as PrivateKey from "./keys/PrivateKey.js"
+
+/**
+ * Connecting to SSH servers.
+ *
+ * @since 0.1.0
+ */
+export * as SshClient from "./client/SshClient.js"
+
+/**
+ * An authenticated connection: exec, shell, subsystem, run.
+ *
+ * @since 0.1.0
+ */
+export * as SshConnection from "./client/SshConnection.js"
+
+/**
+ * Remote processes: stdout/stderr Streams, stdin Sink, exit status.
+ *
+ * @since 0.1.0
+ */
+export * as SshProcess from "./session/SshProcess.js"

@@ -17,3 +17,17 @@ export * as NodeCrypto from "./NodeCrypto.js"
  * @since 0.1.0
  */
 export * as NodeTransport from "./NodeTransport.js"
+
+/**
+ * The TCP dialer.
+ *
+ * @since 0.1.0
+ */
+export * as NodeDialer from "./NodeDialer.js"
+
+/**
+ * One layer with everything a Node client needs.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSsh from "./NodeSsh.js"

@@ -32,7 +32,10 @@ export interface SshdOptions {
   readonly macs?: string | undefined
   readonly hostKeyAlgorithms?: string | undefined
   readonly extra?: ReadonlyArray<string> | undefined
-  /** sshd's LogLevel (default DEBUG1). Sessions need less: sshd -e lets early session-child logs reach stderr. */
+  /**
+   * sshd's LogLevel (default DEBUG1). Sessions need less: sshd -e lets early session-child logs reach stderr.
+   * `sshdTcp` waits for the INFO line "Server listening on", so it needs INFO or more verbose.
+   */
   readonly logLevel?: string | undefined
   /** authorized_keys lines for the user running the tests (otherwise no key is authorized). */
   readonly authorizedKeys?: ReadonlyArray<string> | undefined

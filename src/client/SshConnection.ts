@@ -1,0 +1,118 @@
+/**
+ * An authenticated SSH connection, the facade users hold: run commands, open shells and subsystems, send global
+ * requests. `SshClient.connect` makes one in the caller's Scope; `SshConnection.layer` provides one to a program.
+ *
+ * @since 0.1.0
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { Authenticated } from "../auth/Authenticated.js"
+import type { ConnectionMux } from "../connection/ConnectionMux.js"
+import type * as SshProcess from "../session/SshProcess.js"
+import type { AuthError, ChannelError, ExitError, TransportError } from "../SshError.js"
+import type { Transport } from "../transport/Transport.js"
+import type { Dialer } from "./Dialer.js"
+import * as internal from "./internal/connect.js"
+import type { SshClientOptions } from "./SshClient.js"
+
+/**
+ * What `run` returns: the whole output as text (UTF-8) and how the command ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunResult {
+  readonly stdout: string
+  readonly stderr: string
+  /** The exit status; undefined when the command was killed by a signal or the server sent none. */
+  readonly exitCode: number | undefined
+  /** The signal that killed the command (without "SIG"), if one did. */
+  readonly signal: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SshConnection {
+  readonly transport: Transport
+  readonly authenticated: Authenticated
+  readonly mux: ConnectionMux
+  /**
+   * Starts `command` (RFC 4254 §6.5 exec) in the caller's Scope: stdout/stderr Streams, stdin Sink, exit status.
+   * The channel closes with the Scope.
+   */
+  readonly exec: (
+    command: string,
+    options?: SshProcess.ProcessOptions
+  ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
+  /** Starts the user's login shell, with a pty unless `pty: undefined` is passed explicitly. */
+  readonly shell: (
+    options?: SshProcess.ProcessOptions
+  ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
+  /** Starts a subsystem such as "sftp" (RFC 4254 §6.5). */
+  readonly subsystem: (name: string) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
+  /** Runs `command` to completion and collects its output as text; a non-zero exit is not an error here. */
+  readonly run: (
+    command: string,
+    options?: SshProcess.ProcessOptions
+  ) => Effect.Effect<RunResult, ChannelError | TransportError>
+  /**
+   * Runs `command` and returns its stdout; fails with `ExitError` (with the tail of stderr) unless it exits 0.
+   */
+  readonly string: (
+    command: string,
+    options?: SshProcess.ProcessOptions
+  ) => Effect.Effect<string, ExitError | ChannelError | TransportError>
+  /** Sends a global request (RFC 4254 §4); `Some(data)` on success. */
+  readonly globalRequest: (
+    name: string,
+    data: Uint8Array,
+    wantReply: boolean
+  ) => Effect.Effect<Option.Option<Uint8Array>, TransportError>
+  /** Sends DISCONNECT (reason 11) and closes the connection. */
+  readonly disconnect: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const SshConnection: Context.Tag<SshConnection, SshConnection> = Context.GenericTag<SshConnection>(
+  "effect-ssh/SshConnection"
+)
+
+/**
+ * One connection for the whole program: connects when the layer is built, disconnects when it is released.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: SshClientOptions
+): Layer.Layer<SshConnection, TransportError | AuthError, Dialer | FileSystem.FileSystem | Path.Path> =>
+  Layer.scoped(SshConnection, internal.connect(options))
+
+/**
+ * Like `layer`, with the options read from `Config` (e.g. `host: Config.string("SSH_HOST")`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<SshClientOptions>
+): Layer.Layer<
+  SshConnection,
+  TransportError | AuthError | import("effect/ConfigError").ConfigError,
+  Dialer | FileSystem.FileSystem | Path.Path
+> =>
+  Layer.scoped(
+    SshConnection,
+    Effect.flatMap(internal.unwrapConfig(options), internal.connect)
+  )

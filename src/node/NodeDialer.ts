@@ -1,0 +1,64 @@
+/**
+ * The TCP `Dialer` on Node: connects eagerly (so that a refused or unreachable host is a typed error at once),
+ * with TCP_NODELAY (DESIGN.md §6).
+ *
+ * @since 0.1.0
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Net from "node:net"
+import { Dialer } from "../client/Dialer.js"
+import { DisconnectReason, TransportError } from "../SshError.js"
+
+const connectFailed = (host: string, port: number, cause: unknown) =>
+  new TransportError({
+    reason: "ConnectFailed",
+    origin: "Local",
+    code: DisconnectReason.ConnectionLost,
+    description: `cannot connect to ${host} port ${port}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialer: Dialer = {
+  dial: (host, port, timeout) =>
+    Effect.acquireRelease(
+      Effect.async<Net.Socket, TransportError>((resume) => {
+        const socket = Net.createConnection({ host, port, noDelay: true })
+        const onError = (cause: Error) => resume(Effect.fail(connectFailed(host, port, cause)))
+        socket.once("error", onError)
+        socket.once("connect", () => {
+          socket.off("error", onError)
+          // Errors before the transport starts reading would otherwise be unhandled; reading reports them.
+          socket.on("error", () => {})
+          resume(Effect.succeed(socket))
+        })
+        return Effect.sync(() => socket.destroy())
+      }).pipe(
+        Effect.timeoutFail({
+          duration: timeout ?? Duration.seconds(30),
+          onTimeout: () =>
+            new TransportError({
+              reason: "Timeout",
+              origin: "Local",
+              code: DisconnectReason.ConnectionLost,
+              description: `connecting to ${host} port ${port} timed out after ${
+                Duration.format(timeout ?? Duration.seconds(30))
+              }`
+            })
+        })
+      ),
+      (socket) => Effect.sync(() => socket.destroy())
+    ).pipe(Effect.flatMap((socket) => NodeSocket.fromDuplex(Effect.succeed(socket))))
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Dialer> = Layer.succeed(Dialer, dialer)

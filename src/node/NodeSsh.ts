@@ -1,0 +1,19 @@
+/**
+ * Everything a Node program needs for `SshClient.connect` and `SshConnection.layer`: the TCP dialer
+ * (TCP_NODELAY), node:crypto as the crypto backend, and the Node file system and path services (known_hosts,
+ * key files).
+ *
+ * @since 0.1.0
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Layer from "effect/Layer"
+import * as NodeCrypto from "./NodeCrypto.js"
+import * as NodeDialer from "./NodeDialer.js"
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  import("../client/Dialer.js").Dialer | NodeContext.NodeContext
+> = Layer.mergeAll(NodeDialer.layer, NodeCrypto.layer, NodeContext.layer)
