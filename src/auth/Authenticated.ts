@@ -8,6 +8,8 @@
 import * as Context from "effect/Context"
 
 /**
+ * Who authenticated, and with which methods.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -19,6 +21,8 @@ export interface Authenticated {
 }
 
 /**
+ * The service that only user authentication can provide.
+ *
  * @since 0.1.0
  * @category tags
  */

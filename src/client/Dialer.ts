@@ -12,6 +12,8 @@ import type * as Scope from "effect/Scope"
 import type { TransportError } from "../SshError.js"
 
 /**
+ * Opens the socket a client connection runs over.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -28,6 +30,8 @@ export interface Dialer {
 }
 
 /**
+ * The Dialer service.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -41,6 +41,8 @@ import * as internal from "./internal/connect.js"
 import type { SshConnection } from "./SshConnection.js"
 
 /**
+ * Where to connect, as whom, and how to trust the server.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -37,6 +37,8 @@ export interface RunResult {
 }
 
 /**
+ * An authenticated connection and what can be done with it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -81,6 +83,8 @@ export interface SshConnection {
 }
 
 /**
+ * The SshConnection service.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -23,6 +23,8 @@ export interface IncomingRequest {
 }
 
 /**
+ * An open channel: inbound Streams, outbound writes, requests, EOF and CLOSE.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -19,6 +19,8 @@ import type { Channel } from "./Channel.js"
 import * as internal from "./internal/mux.js"
 
 /**
+ * Window, packet and channel limits, and keepalive, for the connection layer.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -37,6 +39,8 @@ export interface ConnectionMuxOptions {
 }
 
 /**
+ * The connection layer of one authenticated connection.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -60,6 +64,8 @@ export interface ConnectionMux {
 }
 
 /**
+ * The ConnectionMux service.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -80,6 +86,8 @@ export const make = (
 ): Effect.Effect<ConnectionMux, never, Scope.Scope> => internal.make(transport, authenticated, options ?? {})
 
 /**
+ * The connection layer over the Transport and Authenticated services in context.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -22,6 +22,8 @@ const connectFailed = (host: string, port: number, cause: unknown) =>
   })
 
 /**
+ * The Node TCP dialer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -58,6 +60,8 @@ export const dialer: Dialer = {
 }
 
 /**
+ * Provides the Node TCP dialer.
+ *
  * @since 0.1.0
  * @category layers
  */

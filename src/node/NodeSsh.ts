@@ -11,6 +11,8 @@ import * as NodeCrypto from "./NodeCrypto.js"
 import * as NodeDialer from "./NodeDialer.js"
 
 /**
+ * The Node dialer, node:crypto and the Node platform services, in one layer.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -46,6 +46,8 @@ export interface PtyOptions {
 }
 
 /**
+ * Environment and pseudo-terminal for a remote process.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -56,6 +58,8 @@ export interface ProcessOptions {
 }
 
 /**
+ * A running remote process.
+ *
  * @since 0.1.0
  * @category models
  */

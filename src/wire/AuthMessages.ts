@@ -16,7 +16,20 @@ import { WireError } from "./WireError.js"
 import * as Writer from "./Writer.js"
 
 const utf8Encoder = new TextEncoder()
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
+// `ignoreBOM: true` keeps a leading U+FEFF: text round-trips exactly, and a password or user name that starts
+// with one is not silently shortened (a default TextDecoder strips it).
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const utf8 = (b: Uint8Array, what: string): string => {
+  try {
+    return utf8Decoder.decode(b)
+  } catch {
+    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
+  }
+}
+
+// RFC 4251 §5: a `string` holding ISO-10646 UTF-8 text.
+const text = (r: Reader.Reader): string => utf8(r.string(), "string")
 
 /**
  * SEC-35 / LIM-18: user names are at most 1 024 bytes of UTF-8 (asyncssh `_MAX_USERNAME_LEN`).
@@ -358,12 +371,7 @@ const userFromBytes = (b: Uint8Array): string => {
   if (b.length > MAX_USERNAME_LENGTH) {
     throw tooLarge(`${USER_ERROR}${b.length} bytes`, MAX_USERNAME_LENGTH)
   }
-  let user: string
-  try {
-    user = utf8Decoder.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: `${USER_ERROR}not valid UTF-8` })
-  }
+  const user = utf8(b, `${USER_ERROR}value`)
   for (let i = 0; i < user.length; i++) {
     const c = user.charCodeAt(i)
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
@@ -418,13 +426,13 @@ const METHODS: ReadonlyMap<string, MethodDecoder> = new Map<string, MethodDecode
       ? { _tag: "publickey", hasSignature, algorithm, publicKey, signature: r.string().slice() }
       : { _tag: "publickey", hasSignature, algorithm, publicKey }
   }],
-  ["keyboard-interactive", (r) => ({ _tag: "keyboard-interactive", language: r.utf8(), submethods: r.utf8() })],
+  ["keyboard-interactive", (r) => ({ _tag: "keyboard-interactive", language: text(r), submethods: text(r) })],
   ["hostbased", (r) => ({
     _tag: "hostbased",
     algorithm: r.ascii(),
     hostKey: r.string().slice(),
     hostname: r.ascii(),
-    hostUser: r.utf8(),
+    hostUser: text(r),
     signature: r.string().slice()
   })]
 ])
@@ -444,7 +452,7 @@ const decodeInfoResponse = (r: Reader.Reader): UserauthInfoResponse => {
   // Each response takes at least its 4-byte length.
   const n = count(r, "INFO_RESPONSE responses", 4)
   const responses: Array<string> = []
-  for (let i = 0; i < n; i++) responses.push(r.utf8())
+  for (let i = 0; i < n; i++) responses.push(text(r))
   return { _tag: "UserauthInfoResponse", responses }
 }
 
@@ -458,7 +466,7 @@ const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
     partialSuccess: r.boolean()
   })],
   [MessageId.USERAUTH_SUCCESS, () => ({ _tag: "UserauthSuccess" })],
-  [MessageId.USERAUTH_BANNER, (r) => ({ _tag: "UserauthBanner", message: r.utf8(), language: r.utf8() })],
+  [MessageId.USERAUTH_BANNER, (r) => ({ _tag: "UserauthBanner", message: text(r), language: text(r) })],
   [MessageId.USERAUTH_INFO_RESPONSE, decodeInfoResponse]
 ])
 
@@ -511,7 +519,7 @@ export const decodePkOk = (payload: Uint8Array): Either.Either<UserauthPkOk, Wir
  * @category decoding
  */
 export const decodePasswdChangeReq = (payload: Uint8Array): Either.Either<UserauthPasswdChangeReq, WireError> =>
-  decode60(payload, (r) => ({ _tag: "UserauthPasswdChangeReq", prompt: r.utf8(), language: r.utf8() }))
+  decode60(payload, (r) => ({ _tag: "UserauthPasswdChangeReq", prompt: text(r), language: text(r) }))
 
 // SEC-35: a prompt over 16 KiB is refused before it is decoded (`Reader.string` is a view, not a copy).
 const prompt = (r: Reader.Reader): string => {
@@ -519,11 +527,7 @@ const prompt = (r: Reader.Reader): string => {
   if (b.length > MAX_PROMPT_LENGTH) {
     throw tooLarge(`prompt of ${b.length} bytes`, MAX_PROMPT_LENGTH)
   }
-  try {
-    return utf8Decoder.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: "prompt is not valid UTF-8" })
-  }
+  return utf8(b, "prompt")
 }
 
 /**
@@ -536,9 +540,9 @@ const prompt = (r: Reader.Reader): string => {
  */
 export const decodeInfoRequest = (payload: Uint8Array): Either.Either<UserauthInfoRequest, WireError> =>
   decode60(payload, (r) => {
-    const name = r.utf8()
-    const instruction = r.utf8()
-    const language = r.utf8()
+    const name = text(r)
+    const instruction = text(r)
+    const language = text(r)
     // Each prompt takes at least its 4-byte length and the echo boolean.
     const n = count(r, "INFO_REQUEST prompts", 5)
     const prompts: Array<Prompt> = []

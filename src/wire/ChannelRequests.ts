@@ -284,7 +284,8 @@ export const channelRequest = (
 // decode
 // ---------------------------------------------------------------------------------------------------------------
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+// `ignoreBOM: true` keeps a leading U+FEFF, so text round-trips exactly (a default TextDecoder strips it).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const latin1 = new TextDecoder("latin1")
 
 const tooLarge = (what: string, n: number, max: number) =>

@@ -334,6 +334,20 @@ export const encodeChannelData = (recipient: number, data: Uint8Array): Uint8Arr
 
 type Decoder = (r: Reader.Reader) => ConnectionMessage
 
+// `ignoreBOM: true` keeps a leading U+FEFF, so text round-trips exactly (a default TextDecoder strips it).
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const utf8 = (b: Uint8Array, what: string): string => {
+  try {
+    return utf8Decoder.decode(b)
+  } catch {
+    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
+  }
+}
+
+// RFC 4251 §5: a `string` holding ISO-10646 UTF-8 text.
+const text = (r: Reader.Reader): string => utf8(r.string(), "string")
+
 const rest = (r: Reader.Reader): Uint8Array => r.raw(r.remaining).slice()
 
 const params = (r: Reader.Reader): ChannelParams => ({
@@ -365,8 +379,8 @@ const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
     _tag: "ChannelOpenFailure",
     recipient: r.uint32(),
     reason: r.uint32(),
-    description: r.utf8(),
-    language: r.utf8()
+    description: text(r),
+    language: text(r)
   })],
   [MessageId.CHANNEL_WINDOW_ADJUST, (r) => ({ _tag: "ChannelWindowAdjust", recipient: r.uint32(), bytes: r.uint32() })],
   [MessageId.CHANNEL_DATA, (r) => ({ _tag: "ChannelData", recipient: r.uint32(), data: r.string().slice() })],
@@ -448,7 +462,6 @@ export const decodeChannelData = (payload: Uint8Array): Either.Either<ChannelDat
 // typed payloads: tcpip-forward (RFC 4254 §7.1), direct-tcpip / forwarded-tcpip (RFC 4254 §7.2)
 // ---------------------------------------------------------------------------------------------------------------
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 // SEC-09: UTF-8, bounded, no NUL or other control character.
 const host = (r: Reader.Reader): string => {
@@ -459,11 +472,7 @@ const host = (r: Reader.Reader): string => {
   for (let i = 0; i < b.length; i++) {
     if (b[i]! < 0x20 || b[i] === 0x7f) throw new WireError({ reason: "Invalid", description: "control byte in host" })
   }
-  try {
-    return utf8.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: "host is not valid UTF-8" })
-  }
+  return utf8(b, "host")
 }
 
 const port = (r: Reader.Reader): number => {

@@ -6,6 +6,8 @@ import type { WireError } from "../../../src/wire/WireError.js"
 import * as Writer from "../../../src/wire/Writer.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
+// FUZZ=1 runs take minutes per property; the default 60 s test timeout would cut them short.
+const fuzz = { fastCheck: { numRuns }, ...(process.env.FUZZ ? { timeout: 3_600_000 } : {}) }
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
 const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
   Either.isLeft(e) ? e.left.reason : undefined
@@ -14,7 +16,11 @@ const field = <A>(e: Either.Either<A, WireError>) => Either.isLeft(e) ? AuthMess
 // RFC 4251 §6 names: printable US-ASCII without comma, 1..64 characters.
 const arbName = FastCheck.stringMatching(/^[\x21-\x2b\x2d-\x7e]{1,64}$/)
 const arbAscii = FastCheck.stringMatching(/^[\x20-\x7e]{0,40}$/)
-const arbText = FastCheck.fullUnicodeString({ maxLength: 60 })
+// A leading U+FEFF is included on purpose: a default TextDecoder would strip it and break the round trip.
+const arbText = FastCheck.oneof(
+  FastCheck.fullUnicodeString({ maxLength: 60 }),
+  FastCheck.fullUnicodeString({ maxLength: 60 }).map((s) => `\uFEFF${s}`)
+)
 const arbBytes = FastCheck.uint8Array({ maxLength: 128 })
 const arbUser = FastCheck.fullUnicodeString({ maxLength: 40 }).filter((u) =>
   Either.isRight(AuthMessages.validateUsername(u))
@@ -133,37 +139,37 @@ const prompts = (n: number) => Writer.build((w) => {
 describe("AuthMessages", () => {
   it.prop("decode ∘ encode = id (50–53, 61)", [arbDecoded], ([msg]) => {
     assert.deepStrictEqual(AuthMessages.decode(AuthMessages.encode(msg)), Either.right(msg))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("decodePkOk ∘ encode = id", [arbPkOk], ([msg]) => {
     assert.deepStrictEqual(AuthMessages.decodePkOk(AuthMessages.encode(msg)), Either.right(msg))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("decodePasswdChangeReq ∘ encode = id", [arbPasswdChangeReq], ([msg]) => {
     assert.deepStrictEqual(AuthMessages.decodePasswdChangeReq(AuthMessages.encode(msg)), Either.right(msg))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("decodeInfoRequest ∘ encode = id", [arbInfoRequest], ([msg]) => {
     assert.deepStrictEqual(AuthMessages.decodeInfoRequest(AuthMessages.encode(msg)), Either.right(msg))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on random bytes", [FastCheck.uint8Array({ maxLength: 300 })], ([bytes]) => {
     allDecoders(bytes)
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on random bytes after an auth message number", [
     FastCheck.integer({ min: 50, max: 61 }),
     FastCheck.uint8Array({ maxLength: 300 })
   ], ([id, body]) => {
     allDecoders(Uint8Array.of(id, ...body))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on mutated valid encodings", [
     arbAny,
     FastCheck.array(arbEdit, { minLength: 1, maxLength: 4 })
   ], ([msg, edits]) => {
     allDecoders(mutate(AuthMessages.encode(msg), edits))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it("hand-written vectors (RFC 4252 §5–§8, RFC 4256 §3)", () => {
     const none = hex("32 00000001 75 0000000e 7373682d636f6e6e656374696f6e 00000004 6e6f6e65")
@@ -376,6 +382,24 @@ describe("AuthMessages", () => {
     assert.strictEqual(reason(AuthMessages.decode(response(101, strings(101)))), "TooLarge")
     assert.isTrue(Either.isRight(AuthMessages.decode(response(100, strings(100)))))
     assert.strictEqual(reason(AuthMessages.decode(response(3, new Uint8Array(11)))), "Truncated")
+  })
+
+  it("a leading U+FEFF is kept, not stripped (user name, banner, prompt, response)", () => {
+    const bom = "\uFEFFroot"
+    const req = Either.getOrThrow(AuthMessages.decode(request(bom)))
+    assert.strictEqual(req._tag === "UserauthRequest" ? req.user : undefined, bom)
+    const banner = AuthMessages.decode(AuthMessages.encode({ _tag: "UserauthBanner", message: bom, language: "" }))
+    assert.deepStrictEqual(banner, Either.right({ _tag: "UserauthBanner", message: bom, language: "" }))
+    const info: AuthMessages.UserauthInfoRequest = {
+      _tag: "UserauthInfoRequest",
+      name: bom,
+      instruction: "",
+      language: "",
+      prompts: [{ prompt: bom, echo: true }]
+    }
+    assert.deepStrictEqual(AuthMessages.decodeInfoRequest(AuthMessages.encode(info)), Either.right(info))
+    const response: AuthMessages.UserauthInfoResponse = { _tag: "UserauthInfoResponse", responses: [bom] }
+    assert.deepStrictEqual(AuthMessages.decode(AuthMessages.encode(response)), Either.right(response))
   })
 
   it("decoded byte fields are copies that never alias the payload", () => {

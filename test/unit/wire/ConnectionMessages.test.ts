@@ -7,12 +7,18 @@ import * as ConnectionMessages from "../../../src/wire/ConnectionMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
+// FUZZ=1 runs take minutes per property; the default 60 s test timeout would cut them short.
+const fuzz = { fastCheck: { numRuns }, ...(process.env.FUZZ ? { timeout: 3_600_000 } : {}) }
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
 const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
   Either.isLeft(e) ? e.left.reason : undefined
 
 const arbAscii = (max: number) => FastCheck.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${Math.min(max, 40)}}$`))
-const arbText = FastCheck.fullUnicodeString({ maxLength: 60 })
+// A leading U+FEFF is included on purpose: a default TextDecoder would strip it and break the round trip.
+const arbText = FastCheck.oneof(
+  FastCheck.fullUnicodeString({ maxLength: 60 }),
+  FastCheck.fullUnicodeString({ maxLength: 60 }).map((s) => `\uFEFF${s}`)
+)
 const arbNoNul = arbText.filter((s) => !s.includes("\0"))
 const arbHost = FastCheck.fullUnicodeString({ maxLength: 40 }).filter((s) => !/[\x00-\x1f\x7f]/.test(s))
 const arbBytes = FastCheck.uint8Array({ maxLength: 128 })
@@ -143,7 +149,7 @@ const trailing = (b: Uint8Array) => Uint8Array.of(...b, 0)
 describe("ConnectionMessages", () => {
   it.prop("decode ∘ encode = id", [arbMessage], ([msg]) => {
     assert.deepStrictEqual(ConnectionMessages.decode(ConnectionMessages.encode(msg)), Either.right(msg))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("CHANNEL_DATA fast path: decodeChannelData ∘ encodeChannelData = id, same bytes as encode", [
     arbU32,
@@ -152,22 +158,22 @@ describe("ConnectionMessages", () => {
     const payload = ConnectionMessages.encodeChannelData(recipient, data)
     assert.deepStrictEqual(payload, ConnectionMessages.encode({ _tag: "ChannelData", recipient, data }))
     assert.deepStrictEqual(ConnectionMessages.decodeChannelData(payload), Either.right({ _tag: "ChannelData", recipient, data }))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on random bytes", [FastCheck.uint8Array({ maxLength: 300 })], ([bytes]) => {
     allDecoders(bytes)
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on random bytes after a connection message number", [
     FastCheck.constantFrom(80, 81, 82, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100),
     FastCheck.uint8Array({ maxLength: 300 })
   ], ([id, body]) => {
     allDecoders(Uint8Array.of(id, ...body))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no decoder throws on mutated valid encodings", [arbMessage, arbEdits], ([msg, edits]) => {
     allDecoders(mutate(ConnectionMessages.encode(msg), edits))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it("hand-written vectors (RFC 4254 §5)", () => {
     assert.deepStrictEqual(ConnectionMessages.encodeChannelData(1, hex("6869")), hex("5e 00000001 00000002 6869"))
@@ -244,14 +250,14 @@ describe("ConnectionMessages typed payloads (RFC 4254 §7)", () => {
       ConnectionMessages.decodeTcpipForwardReply(ConnectionMessages.encodeTcpipForwardReply(port)),
       Either.right(Option.some(port))
     )
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("decodeChannelOpenKind ∘ channelOpen = id, through encode/decode", [arbParams, arbOpenKind], ([params, kind]) => {
     const decoded = Either.getOrThrow(ConnectionMessages.decode(ConnectionMessages.encode(ConnectionMessages.channelOpen(params, kind))))
     assert.strictEqual(decoded._tag, "ChannelOpen")
     if (decoded._tag !== "ChannelOpen") return
     assert.deepStrictEqual(ConnectionMessages.decodeChannelOpenKind(decoded), Either.right(kind))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it("direct-tcpip vector; an empty REQUEST_SUCCESS means no bound port", () => {
     const target = { host: "db", port: 5432, originatorAddress: "127.0.0.1", originatorPort: 40000 }
@@ -279,7 +285,7 @@ describe("ChannelRequests (RFC 4254 §6)", () => {
   it.prop("decodeRequest ∘ encodeRequest = id for every payload", [arbPayload], ([payload]) => {
     const { data, request } = ChannelRequests.encodeRequest(payload)
     assert.deepStrictEqual(ChannelRequests.decodeRequest(request, data), Either.right(payload))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("a typed request survives CHANNEL_REQUEST encode/decode", [arbU32, arbPayload, FastCheck.boolean()], ([recipient, payload, wantReply]) => {
     const msg = ChannelRequests.channelRequest(recipient, payload, wantReply)
@@ -287,12 +293,12 @@ describe("ChannelRequests (RFC 4254 §6)", () => {
     assert.deepStrictEqual(decoded, msg)
     if (decoded._tag !== "ChannelRequest") return assert.fail("not a ChannelRequest")
     assert.deepStrictEqual(ChannelRequests.decodeChannelRequest(decoded), Either.right(payload))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it.prop("no payload decoder throws on mutated valid encodings", [arbPayload, arbEdits], ([payload, edits]) => {
     const { data, request } = ChannelRequests.encodeRequest(payload)
     assertNoBug(ChannelRequests.decodeRequest(request, mutate(data, edits)))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it("hand-written vectors: exec, exit-status, pty-req", () => {
     assert.deepStrictEqual(
@@ -353,7 +359,7 @@ describe("ChannelRequests (RFC 4254 §6)", () => {
 describe("ChannelRequests terminal modes (RFC 4254 §8)", () => {
   it.prop("decodeTerminalModes ∘ encodeTerminalModes = id", [arbModes], ([modes]) => {
     assert.deepStrictEqual(ChannelRequests.decodeTerminalModes(ChannelRequests.encodeTerminalModes(modes)), Either.right(modes))
-  }, { fastCheck: { numRuns } })
+  }, fuzz)
 
   it("SEC-08 / SEC-46: modes without TTY_OP_END fail", () => {
     assert.strictEqual(reason(ChannelRequests.decodeTerminalModes(hex("35 00000001"))), "Truncated")
