@@ -8,7 +8,7 @@
 import * as Either from "effect/Either"
 import { WireError } from "./WireError.js"
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const latin1 = new TextDecoder("latin1")
 
 /** RFC 4251 §6 / SEC-16: names are printable US-ASCII 0x21–0x7E without comma; LIM-12 bounds. */
