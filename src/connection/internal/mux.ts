@@ -376,8 +376,9 @@ export const make = (
               code: DisconnectReason.ConnectionLost,
               description: `no answer to ${countMax} keepalives (${Duration.format(interval)} apart)`
             })
-            yield* transport.disconnect(DisconnectReason.ConnectionLost, err.description)
-            return yield* failAll(err)
+            // Fail the waiters with the Timeout first: the disconnect would otherwise reach them as "Disconnected".
+            yield* failAll(err)
+            return yield* transport.disconnect(DisconnectReason.ConnectionLost, err.description)
           }
           yield* Effect.forkDaemon(Effect.ignore(globalRequest("keepalive@openssh.com", new Uint8Array(0), true)))
         }
