@@ -67,6 +67,8 @@ export interface SshClientOptions {
     readonly handshake?: Duration.DurationInput | undefined
     /** User authentication (default 120 s). */
     readonly login?: Duration.DurationInput | undefined
+    /** A channel open or channel request (exec, pty, subsystem…) waiting for the server's answer (no limit). */
+    readonly request?: Duration.DurationInput | undefined
   } | undefined
   /** keepalive@openssh.com on an interval (OpenSSH ServerAliveInterval / ServerAliveCountMax). Off by default. */
   readonly keepalive?: ConnectionMuxOptions["keepalive"]

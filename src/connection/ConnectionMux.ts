@@ -36,6 +36,11 @@ export interface ConnectionMuxOptions {
    * `TransportError` of reason "Timeout" (OpenSSH ServerAliveInterval/ServerAliveCountMax). Off by default.
    */
   readonly keepalive?: { readonly interval: Duration.DurationInput; readonly countMax?: number | undefined } | undefined
+  /**
+   * How long a channel open or a channel request may wait for the server's answer before it fails with a
+   * `ChannelError` (the connection stays up). No limit by default.
+   */
+  readonly requestTimeout?: Duration.DurationInput | undefined
 }
 
 /**

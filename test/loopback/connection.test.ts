@@ -129,4 +129,22 @@ describe("connection layer (client) against a raw peer", () => {
       yield* Fiber.join(writer)
       assert.strictEqual(got, 2500)
     }))
+
+  it.scopedLive("a channel open the peer never answers fails after the request timeout; the connection stays up", () =>
+    Effect.gen(function*() {
+      const peer = yield* setup({ requestTimeout: "200 millis" })
+      const e = yield* Effect.flip(peer.mux.open("session"))
+      assert.strictEqual(e._tag, "ChannelError")
+      if (e._tag === "ChannelError") {
+        assert.strictEqual(e.reason, "OpenFailed")
+        assert.include(e.description, "no answer")
+      }
+      // The connection is still usable: the next open is confirmed.
+      const fiber = yield* Effect.fork(peer.mux.open("session"))
+      const first = yield* peer.next
+      assert.strictEqual(first._tag, "ChannelOpen")
+      yield* acceptOpen(peer)
+      const channel = yield* Fiber.join(fiber)
+      assert.isAbove(channel.id, -1)
+    }))
 })

@@ -45,7 +45,10 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions) =>
       readFile: (file) =>
         fs.readFileString(file.startsWith("~/") && home !== "" ? path.join(home, file.slice(2)) : file)
     })
-    const mux = yield* ConnectionMux.make(transport, authenticated, { keepalive: options.keepalive })
+    const mux = yield* ConnectionMux.make(transport, authenticated, {
+      keepalive: options.keepalive,
+      requestTimeout: options.timeouts?.request
+    })
     const exec = (command: string, o?: SshProcess.ProcessOptions) =>
       SshProcess.start(mux, { _tag: "Exec", command }, o)
     const run = (command: string, o?: SshProcess.ProcessOptions) =>

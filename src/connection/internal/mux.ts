@@ -236,6 +236,11 @@ export const make = (
     }).pipe(Effect.catchAll(failAll))
     yield* Effect.forkScoped(dispatcher)
 
+    // The per-request timeout (channel opens and channel requests); none by default.
+    const requestTimeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
+    const awaitReply = <A, E>(wait: Effect.Effect<A, E>, onTimeout: () => ChannelError) =>
+      requestTimeout === undefined ? wait : Effect.timeoutFail(wait, { duration: requestTimeout, onTimeout })
+
     const consumed = (rec: Rec) => (chunk: Chunk.Chunk<Uint8Array>) => {
       let n = 0
       for (const c of chunk) n += c.length
@@ -319,7 +324,12 @@ export const make = (
           maxPacket: state.inbound.maxPacket,
           data: extra ?? new Uint8Array(0)
         })
-        yield* Deferred.await(rec.opened)
+        yield* awaitReply(Deferred.await(rec.opened), () =>
+          new ChannelError({
+            reason: "OpenFailed",
+            channelType,
+            description: `no answer to the ${channelType} channel open within ${Duration.format(requestTimeout!)}`
+          }))
         const channel: Channel = {
           id,
           channelType,
@@ -338,7 +348,14 @@ export const make = (
               const reply = yield* Deferred.make<boolean, ChannelError | TransportError>()
               if (wantReply) rec.replies.push(reply)
               yield* send({ _tag: "ChannelRequest", recipient: rec.state.remoteId!, request, wantReply, data })
-              return wantReply ? yield* Deferred.await(reply) : true
+              if (!wantReply) return true
+              return yield* awaitReply(Deferred.await(reply), () =>
+                new ChannelError({
+                  reason: "RequestFailed",
+                  channelType,
+                  request,
+                  description: `no reply to ${request} within ${Duration.format(requestTimeout!)}`
+                }))
             }),
           close: Effect.suspend(() =>
             rec.state.sendClose() === "Send" ? send({ _tag: "ChannelClose", recipient: rec.state.remoteId! }) : Effect.void
