@@ -126,6 +126,7 @@ type Layer =
   | "client"
   | "server"
   | "node"
+  | "cli"
 
 const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "wire",
@@ -140,7 +141,8 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "agent",
   "client",
   "server",
-  "node"
+  "node",
+  "cli"
 ])
 
 /** The layer a path relative to src/ belongs to, or undefined when STYLE.md §4 has no row for it. */
@@ -220,6 +222,8 @@ const check = (ref: ImportRef): string | undefined => {
         ? `${from === "index" ? "index.ts" : `${from}/`} may import everything except src/node, node:* and @effect/platform-node`
         : undefined
     case "node":
+    case "cli":
+      // L7: the command line (the issue's brief) may import everything, src/node and node:* included.
       return undefined
   }
 }
@@ -240,7 +244,9 @@ const layerViolations = (layers: ReadonlyArray<Layer>): Array<string> =>
 const assertNone = (violations: ReadonlyArray<string>, title: string) =>
   assert.deepStrictEqual(violations, [], `${title}:\n  ${violations.join("\n  ")}`)
 
-const below = (s: SourceFile) => layerOf(s.file) !== "node"
+/** L7: src/node and the command line in src/cli, which may use Node directly. */
+const isL7 = (file: string) => layerOf(file) === "node" || layerOf(file) === "cli"
+const below = (s: SourceFile) => !isL7(s.file)
 
 // ---- code checks (identifiers, not comments) ----
 
@@ -364,21 +370,21 @@ describe("architecture (STYLE.md §4)", () => {
     assertNone(layerViolations(["client", "server", "index"]), "client/ server/ index.ts layer violations")
   })
 
-  it("nothing below src/node imports node:* (or a bare Node builtin)", () => {
+  it("nothing below src/node and src/cli (L7) imports node:* (or a bare Node builtin)", () => {
     assertNone(
-      allImports.filter((r) => r.target === undefined && isNodeBuiltin(r.specifier) && layerOf(r.file) !== "node")
+      allImports.filter((r) => r.target === undefined && isNodeBuiltin(r.specifier) && !isL7(r.file))
         .map((r) => describeRef(r, "node:* is allowed only in src/node")),
       "Node builtins imported below src/node"
     )
   })
 
-  it("nothing below src/node uses Buffer, process or Math.random", () => {
+  it("nothing below src/node and src/cli (L7) uses Buffer, process or Math.random", () => {
     assertNone(sources.filter(below).flatMap(nodeGlobalUses), "Node globals used below src/node")
   })
 
-  it("only src/node/** imports @effect/platform-node", () => {
+  it("only src/node/** and src/cli/** (L7) import @effect/platform-node", () => {
     assertNone(
-      allImports.filter((r) => r.target === undefined && isPlatformNode(r.specifier) && layerOf(r.file) !== "node")
+      allImports.filter((r) => r.target === undefined && isPlatformNode(r.specifier) && !isL7(r.file))
         .map((r) => describeRef(r, "@effect/platform-node is allowed only in src/node")),
       "@effect/platform-node imported outside src/node"
     )
@@ -400,8 +406,8 @@ describe("architecture (STYLE.md §4)", () => {
     }
     const chain = (f: string): string => (f === "index.ts" ? "src/index.ts" : `${chain(via.get(f)!)} → src/${f}`)
     assertNone(
-      [...seen].filter((f) => layerOf(f) === "node").map(chain),
-      "src/index.ts reaches src/node"
+      [...seen].filter(isL7).map(chain),
+      "src/index.ts reaches src/node or src/cli"
     )
   })
 

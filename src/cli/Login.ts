@@ -1,0 +1,206 @@
+/**
+ * Connecting and logging in for `effect-ssh exec`, as ssh(1) does: the identity files (-i / IdentityFile, or
+ * the default ~/.ssh/id_ed25519, id_ecdsa and id_rsa that exist), keyboard-interactive prompts, and the password
+ * prompt. Questions are asked only on a terminal and never with BatchMode.
+ *
+ * Differences from ssh, by construction of the library's credentials: an encrypted key's passphrase is asked
+ * before connecting (ssh asks only once the server would accept the key), and a password is asked after the
+ * first connection has run out of other methods and is then tried on a new connection pinned to the host key
+ * the first one verified (`Auth.password` holds its secret from the start).
+ *
+ * @since 0.1.0
+ */
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as os from "node:os"
+import * as Auth from "../auth/AuthMethod.js"
+import type { Dialer } from "../client/Dialer.js"
+import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
+import * as SshClient from "../client/SshClient.js"
+import type { SshConnection } from "../client/SshConnection.js"
+import { parsePrivateKey } from "../keys/PrivateKey.js"
+import type { AuthError, TransportError } from "../SshError.js"
+import type { Settings } from "./ExecOptions.js"
+import * as HostKeys from "./HostKeys.js"
+import * as Tty from "./Tty.js"
+
+/**
+ * The identities ssh tries when no IdentityFile is given (in this order; those that exist).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_IDENTITIES: ReadonlyArray<string> = ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
+
+/** OpenSSH's NumberOfPasswordPrompts default. */
+const PASSWORD_PROMPTS = 3
+
+/**
+ * `~` and `~/…` as the user's home directory.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const expandHome = (file: string, path: Path.Path): string =>
+  file === "~" ? os.homedir() : file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file
+
+/**
+ * The public-key credentials: each identity file, with its passphrase asked for on a terminal if it is
+ * encrypted. A file that cannot be parsed is still passed on, so that the AuthError says why it was unusable.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const identities = (
+  settings: Settings,
+  interactive: boolean
+): Effect.Effect<ReadonlyArray<Auth.AuthMethod>, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const explicit = settings.identityFiles !== undefined
+    const out: Array<Auth.AuthMethod> = []
+    for (const file of settings.identityFiles ?? DEFAULT_IDENTITIES) {
+      const full = expandHome(file, path)
+      const text = yield* Effect.either(fs.readFileString(full))
+      if (Either.isLeft(text)) {
+        // ssh warns only about files it was told to use, and skips missing default ones silently.
+        if (explicit) yield* Tty.printError(`Warning: Identity file ${file} not accessible: ${why(text.left)}.`)
+        continue
+      }
+      const parsed = parsePrivateKey(text.right)
+      if (Either.isRight(parsed)) out.push(Auth.privateKeyFile(full))
+      else if (parsed.left.reason === "Passphrase" && interactive) {
+        const key = yield* askPassphrase(file, text.right)
+        if (Option.isSome(key)) out.push(key.value)
+      } else out.push(Auth.privateKeyFile(full))
+    }
+    return out
+  })
+
+const why = (e: PlatformError.PlatformError): string =>
+  e._tag === "SystemError" && e.reason === "NotFound"
+    ? "No such file or directory"
+    : e._tag === "SystemError" && e.reason === "PermissionDenied"
+    ? "Permission denied"
+    : e.message
+
+const askPassphrase = (file: string, text: string, attempt = 1): Effect.Effect<Option.Option<Auth.AuthMethod>> =>
+  Tty.prompt(`Enter passphrase for key '${file}': `, { echo: false }).pipe(
+    Effect.flatMap((passphrase) => {
+      // ssh skips the key on an empty answer.
+      if (passphrase === "") return Effect.succeed(Option.none())
+      const parsed = parsePrivateKey(text, Redacted.make(passphrase))
+      if (Either.isRight(parsed)) return Effect.succeed(Option.some(Auth.privateKey(parsed.right)))
+      if (attempt >= PASSWORD_PROMPTS) return Effect.succeed(Option.none())
+      return Effect.zipRight(
+        Tty.printError(parsed.left.reason === "Passphrase" ? "Bad passphrase, try again." : parsed.left.message),
+        askPassphrase(file, text, attempt + 1)
+      )
+    }),
+    Effect.orElseSucceed(() => Option.none())
+  )
+
+/** RFC 4256 challenges answered on the terminal, as ssh shows them. */
+const keyboardInteractive = Auth.keyboardInteractive((challenge) =>
+  Effect.gen(function*() {
+    if (challenge.name !== "") yield* Tty.printError(challenge.name)
+    if (challenge.instruction !== "") yield* Tty.printError(challenge.instruction)
+    const answers: Array<string> = []
+    for (const p of challenge.prompts) answers.push(yield* Tty.prompt(p.prompt, { echo: p.echo }))
+    return answers
+  })
+)
+
+/** Runs `effect` in a child of the current Scope that is closed at once if `effect` fails (a failed attempt). */
+const attempt = <A, E, R>(effect: Effect.Effect<A, E, R | Scope.Scope>): Effect.Effect<A, E, R | Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (child) =>
+      Scope.extend(effect, child).pipe(
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(child, exit) : Effect.void)
+      )))
+
+/**
+ * Connects and logs in as `user`, asking for a password on the terminal if the other credentials were not
+ * enough and the server allows passwords.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  settings: Settings,
+  user: string,
+  interactive: boolean
+): Effect.Effect<
+  SshConnection,
+  TransportError | AuthError | Tty.PromptCancelled,
+  Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const keys = yield* identities(settings, interactive)
+    const verified = yield* Ref.make(Option.none<string>())
+    const base = HostKeys.policy({
+      mode: settings.strictHostKeyChecking,
+      files: settings.userKnownHostsFiles.map((f) => expandHome(f, path)),
+      interactive
+    })
+    const recording: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> = {
+      verify: (info) => Effect.zipRight(base.verify(info), Ref.set(verified, Option.some(info.fingerprint)))
+    }
+    const timeout = settings.connectTimeout === undefined ? undefined : Duration.seconds(settings.connectTimeout)
+    const options = (
+      auth: ReadonlyArray<Auth.AuthMethod>,
+      hostKeys: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path>
+    ): SshClient.SshClientOptions => ({
+      host: settings.host,
+      port: settings.port,
+      username: user,
+      auth,
+      hostKeys,
+      algorithms: settings.algorithms,
+      // ssh_config(5): ConnectTimeout covers the TCP connect and the SSH handshake and key exchange.
+      timeouts: timeout === undefined ? undefined : { connect: timeout, handshake: timeout },
+      keepalive: settings.serverAliveInterval > 0
+        ? { interval: Duration.seconds(settings.serverAliveInterval), countMax: settings.serverAliveCountMax }
+        : undefined,
+      onBanner: (text) => Tty.printError(text)
+    })
+    yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
+    const auth = interactive && settings.kbdInteractiveAuthentication ? [...keys, keyboardInteractive] : keys
+    const wantsPassword = (e: TransportError | AuthError | Tty.PromptCancelled): e is AuthError =>
+      e._tag === "AuthError" && e.allowed.includes("password") && settings.passwordAuthentication && interactive
+    const withPassword = (n: number): Effect.Effect<
+      SshConnection,
+      TransportError | AuthError | Tty.PromptCancelled,
+      Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
+    > =>
+      Effect.gen(function*() {
+        const fingerprint = yield* Ref.get(verified)
+        const password = yield* Tty.prompt(`${user}@${settings.host}'s password: `, { echo: false })
+        // The same server as the first connection, without asking about (or warning of) its key again.
+        const pinned = Option.match(fingerprint, {
+          onNone: () => recording,
+          onSome: (fp) => HostKeyPolicy.pinned([fp])
+        })
+        return yield* attempt(SshClient.connect(options([Auth.password(password)], pinned)))
+      }).pipe(
+        Effect.catchIf(
+          (e) => wantsPassword(e) && n < PASSWORD_PROMPTS,
+          () => Effect.zipRight(Tty.printError("Permission denied, please try again."), withPassword(n + 1))
+        )
+      )
+    return yield* attempt(SshClient.connect(options(auth, recording))).pipe(
+      Effect.catchIf(wantsPassword, () => withPassword(1))
+    )
+  })
