@@ -5,7 +5,13 @@
  * 1. packet sealing and opening for every cipher × MAC on both crypto backends (bench/packets.ts);
  * 2. connection set-up against OpenSSH's sshd: our client transport beside `ssh-keyscan` (bench/handshake.ts);
  * 3. bulk transport throughput of our client ↔ our server over TCP, beside OpenSSH's ssh ← sshd
- *    (bench/throughput.ts).
+ *    (bench/throughput.ts);
+ * 4. bulk exec throughput (1 GiB of `head -c` from sshd) of our client, OpenSSH's ssh and the npm ssh2 client,
+ *    per cipher (bench/exec.ts);
+ * 5. sequential connection set-up (kex + publickey auth + exec `true`) of the same three clients (bench/exec.ts).
+ *
+ * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
+ * setup; none means all). `--exec-mib=N` changes the size of section 4 (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -16,11 +22,31 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as os from "node:os"
+import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Packets from "./packets.js"
 import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "cipher", "mac", "backend"])
+
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup"] as const
+type SectionName = typeof SECTIONS[number]
+
+/** The sections named on the command line (all when none is), and the size of the exec transfers. */
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  let execMiB = 1024
+  const named: Array<SectionName> = []
+  for (const arg of argv) {
+    const size = /^--exec-mib=(\d+)$/.exec(arg)
+    if (size !== null) execMiB = Number(size[1])
+    else if ((SECTIONS as ReadonlyArray<string>).includes(arg)) named.push(arg as SectionName)
+    else {
+      console.error(`unknown argument ${arg}; sections: ${SECTIONS.join(", ")}; option: --exec-mib=N`)
+      process.exit(2)
+    }
+  }
+  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB }
+}
 
 /** Fixed-width table: text columns left-aligned, figures right-aligned. */
 const formatTable = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -31,8 +57,16 @@ const formatTable = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join("\n")
 }
 
+let sectionStarted = 0
 const section = (title: string, notes: ReadonlyArray<string>) =>
-  Console.log(`\n== ${title}\n${notes.map((n) => `   ${n}`).join("\n")}\n`)
+  Effect.zipRight(
+    Effect.sync(() => (sectionStarted = performance.now())),
+    Console.log(`\n== ${title}\n${notes.map((n) => `   ${n}`).join("\n")}\n`)
+  )
+/** How long the current section took. */
+const sectionDone = Effect.suspend(() =>
+  Console.log(`(section: ${((performance.now() - sectionStarted) / 1000).toFixed(0)} s)`)
+)
 
 const opensshVersion = (): string => {
   const r = spawnSync("/usr/bin/ssh", ["-V"], { stdio: ["ignore", "ignore", "pipe"] })
@@ -62,54 +96,129 @@ const backendRatios = (rows: ReadonlyArray<Packets.PacketBenchRow>, payload: num
 
 const program = Effect.gen(function*() {
   const started = performance.now()
+  const { execMiB, sections } = parseArgs(process.argv.slice(2))
   const haveSshd = Handshake.available()
   yield* Console.log(
     `effect-ssh bench — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ` +
       `load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n` +
       `OpenSSH: ${opensshVersion()}\n` +
+      `Sections: ${SECTIONS.map((s) => `${s} ${sections.has(s) ? "(runs)" : "(skipped)"}`).join(", ")}\n` +
       "The machine may be shared: figures are best-of or medians, and every ratio compares figures of this run."
   )
 
   // (a) ---------------------------------------------------------------------------------------------------------
-  yield* section("1. Packet seal/open (bench/packets.ts): one thread, no I/O; MB/s of payload", [
-    "Each figure: the best of three slices of ~0.08 s. Sealing reuses one packet; opening replays a sealed batch."
-  ])
-  const packetRows = yield* Effect.sync(() => Packets.run())
-  yield* Console.log(Packets.format(packetRows))
-  yield* Console.log("\nportable (@noble) ÷ node:crypto, 32 KiB payloads:\n")
-  yield* Console.log(formatTable(backendRatios(packetRows, 32768)))
+  let packetRows: ReadonlyArray<Packets.PacketBenchRow> = []
+  if (sections.has("packets")) {
+    yield* section("1. Packet seal/open (bench/packets.ts): one thread, no I/O; MB/s of payload", [
+      "Each figure: the best of three slices of ~0.08 s. Sealing reuses one packet; opening replays a sealed batch."
+    ])
+    packetRows = yield* Effect.sync(() => Packets.run())
+    yield* Console.log(Packets.format(packetRows))
+    yield* Console.log("\nportable (@noble) ÷ node:crypto, 32 KiB payloads:\n")
+    yield* Console.log(formatTable(backendRatios(packetRows, 32768)))
+    yield* sectionDone
+  }
 
   // (b) ---------------------------------------------------------------------------------------------------------
-  yield* section("2. Connection set-up against OpenSSH sshd on 127.0.0.1 (TCP), sequential, median", [
-    "ours: TCP connect + version exchange + key exchange through NEWKEYS (host key ssh-ed25519, pinned),",
-    "      our client transport on node:crypto, in this warm process; closing is not timed.",
-    "ssh-keyscan -t ed25519: process start + TCP connect + version exchange + key exchange up to the signed",
-    "      KEX reply (it sends no NEWKEYS), then exit. The same work on the wire, plus a process start; `spawn`",
-    "      (ssh-keyscan against a closed port) estimates the latter, so the last column compares the protocol part.",
-    "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both."
-  ])
-  if (haveSshd) {
-    const rows = yield* Handshake.run()
-    yield* Console.log(formatTable(Handshake.table(rows)))
-  } else {
-    yield* Console.log("SKIPPED: /usr/sbin/sshd or ssh-keyscan is not installed (apt-get install openssh-server).")
+  if (sections.has("handshake")) {
+    yield* section("2. Connection set-up against OpenSSH sshd on 127.0.0.1 (TCP), sequential, median", [
+      "ours: TCP connect + version exchange + key exchange through NEWKEYS (host key ssh-ed25519, pinned),",
+      "      our client transport on node:crypto, in this warm process; closing is not timed.",
+      "ssh-keyscan -t ed25519: process start + TCP connect + version exchange + key exchange up to the signed",
+      "      KEX reply (it sends no NEWKEYS), then exit. The same work on the wire, plus a process start; `spawn`",
+      "      (ssh-keyscan against a closed port) estimates the latter, so the last column compares the protocol part.",
+      "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both."
+    ])
+    if (haveSshd) {
+      const rows = yield* Handshake.run()
+      yield* Console.log(formatTable(Handshake.table(rows)))
+    } else {
+      yield* Console.log("SKIPPED: /usr/sbin/sshd or ssh-keyscan is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
   }
 
   // (c) ---------------------------------------------------------------------------------------------------------
-  yield* section("3. Bulk transport throughput, 256 MiB as 32 KiB CHANNEL_DATA (type 94) payloads, server → client", [
-    "ours: our server (NodeTransport.serve) → our client (NodeTransport.connect) over TCP on 127.0.0.1, node:crypto,",
-    "      client takes messages with receiveAll. 1 proc: both ends in this process (one JS thread);",
-    "      2 procs: the server in a child process. The faster of two transfers, after an 8 MiB warm-up.",
-    "OpenSSH: ssh -c CIPHER [-m MAC] host head -c 268435456 /dev/zero (stdout to /dev/null) against sshd, the faster",
-    "      of two, minus the median of three of the same ssh with `true` (start, kex, auth, session): the transfer alone.",
-    "seal+open est.: 1/(1/seal + 1/open) from table 1 (node, 32 KiB): what one thread doing both ends could reach",
-    "      on crypto alone (measured at another moment: on a busy machine it is off either way)."
-  ])
-  const throughputRows = yield* Throughput.run({ openssh: haveSshd })
-  yield* Console.log(formatTable(Throughput.table(throughputRows, packetRows)))
-  if (!haveSshd) yield* Console.log("(OpenSSH column SKIPPED: sshd is not installed.)")
+  if (sections.has("throughput")) {
+    yield* section("3. Bulk transport throughput, 256 MiB as 32 KiB CHANNEL_DATA (type 94) payloads, server → client", [
+      "ours: our server (NodeTransport.serve) → our client (NodeTransport.connect) over TCP on 127.0.0.1, node:crypto,",
+      "      client takes messages with receiveAll. 1 proc: both ends in this process (one JS thread);",
+      "      2 procs: the server in a child process. The faster of two transfers, after an 8 MiB warm-up.",
+      "OpenSSH: ssh -c CIPHER [-m MAC] host head -c 268435456 /dev/zero (stdout to /dev/null) against sshd, the faster",
+      "      of two, minus the median of three of the same ssh with `true` (start, kex, auth, session): the transfer alone.",
+      "seal+open est.: 1/(1/seal + 1/open) from table 1 (node, 32 KiB): what one thread doing both ends could reach",
+      "      on crypto alone (measured at another moment: on a busy machine it is off either way; n/a without table 1)."
+    ])
+    const throughputRows = yield* Throughput.run({ openssh: haveSshd })
+    yield* Console.log(formatTable(Throughput.table(throughputRows, packetRows)))
+    if (!haveSshd) yield* Console.log("(OpenSSH column SKIPPED: sshd is not installed.)")
+    yield* sectionDone
+  }
 
-  yield* Console.log(`\nTotal ${((performance.now() - started) / 1000).toFixed(0)} s.`)
+  // (d) ---------------------------------------------------------------------------------------------------------
+  const ssh2Native = Exec.ssh2Native()
+  const ssh2Note = `ssh2 ${Exec.ssh2Version()}: its native crypto addon is ${
+    ssh2Native ? "built and loaded in this run" : "NOT available here, so the \"ssh2\" column is pure JS too"
+  }.`
+  if (sections.has("exec")) {
+    const bytes = execMiB * 1024 * 1024
+    yield* section(
+      `4. Bulk exec throughput: \`head -c ${bytes} /dev/zero\` (${execMiB} MiB) from OpenSSH sshd on 127.0.0.1 (TCP), MB/s`,
+      [
+        "The cipher (and MAC) forced on both sides; one sshd per row. Two rounds of ours, ssh, ssh2, ssh2 JS in turn,",
+        `one transfer each per round; each figure is the client's faster transfer (CPU: of that transfer). Every figure`,
+        `of a row moves the same ${execMiB} MiB.`,
+        "ours: SshClient.connect (NodeSsh.layer, node:crypto, host key pinned) in this process; from conn.exec to the end",
+        "      of the stdout Stream (folded into a byte count), after a 16 MiB warm-up on the same connection.",
+        "ssh: ssh -F /dev/null -o Ciphers=… [-o MACs=…] -i KEY -p PORT user@127.0.0.1 'head -c …' > /dev/null, minus",
+        "      the median of three `ssh … true` (process start, kex, auth, session): the transfer alone.",
+        "ssh2: Client.connect (OpenSSH key file, algorithms.cipher/hmac forced) in this process, conn.exec, bytes counted",
+        "      in 'data' until 'close', after a 16 MiB warm-up on the same connection.",
+        `${ssh2Note} "ssh2 JS": the same client in a child process where loading the`,
+        "      addon is made to fail, so that it falls back to JavaScript (and its WebAssembly Poly1305).",
+        "CPU s/GiB: user + system CPU seconds per GiB during the transfer: of this process for ours and ssh2 (1 s/GiB",
+        "      ≈ 1074 MB/s on one core), of the ssh process (from `times`, minus its `true` runs) for ssh.",
+        "open bound: 1 GiB at the node:crypto open rate of 32 KiB packets from table 1 (n/a without it): the CPU time",
+        "      opening alone needs; the client does little else than open packets and hand the payload on.",
+        "Goals (DESIGN.md §10): aes128-gcm ≥ 1.1× ssh and ≥ 1.1× ssh2 with its addon; chacha20-poly1305 ≥ 1.0× ssh;",
+        "CPU per GiB within 1.5× OpenSSH."
+      ]
+    )
+    if (haveSshd) {
+      const rows = yield* Exec.runThroughput({ bytes, pureJs: true })
+      yield* Console.log(formatTable(Exec.throughputTable(rows)))
+      yield* Console.log("")
+      yield* Console.log(formatTable(Exec.cpuTable(rows, packetRows)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
+  }
+
+  // (e) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("setup")) {
+    yield* section("5. Sequential connection set-up: TCP connect + kex + publickey auth + exec `true` + close, median ms", [
+      "sshd restricted to curve25519-sha256 and ssh-ed25519 so that all clients do the same key exchange; ed25519",
+      "user key; every client verifies the host key. One warm-up each, then 20 rounds of ours, ssh, ssh2 in turn.",
+      "ours: SshClient.connect + conn.run(\"true\") in a Scope closed per iteration (DISCONNECT and socket close timed).",
+      "ssh: the whole `ssh … true` process (start, config, kex, auth, session, exit); `ssh spawn` is the same ssh",
+      "      against a closed port (process start and a refused connect), so `ssh − spawn` estimates the protocol part.",
+      "ssh2: new Client().connect() to 'ready', conn.exec(\"true\") to the channel's 'close', end() to the connection's",
+      `      'close'. ${ssh2Note}`,
+      "Goal (DESIGN.md §10): ours ≤ 0.4× OpenSSH's time."
+    ])
+    if (haveSshd) {
+      const row = yield* Exec.runSetup({ runs: 20 })
+      yield* Console.log(formatTable(Exec.setupTable(row)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
+  }
+
+  yield* Console.log(
+    `\nRan ${SECTIONS.filter((s) => sections.has(s)).join(", ")} in ${((performance.now() - started) / 1000).toFixed(0)} s.`
+  )
 })
 
 NodeRuntime.runMain(program)
