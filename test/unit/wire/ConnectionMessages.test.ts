@@ -4,6 +4,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as ChannelRequests from "../../../src/wire/ChannelRequests.js"
 import * as ConnectionMessages from "../../../src/wire/ConnectionMessages.js"
+import * as ForwardingMessages from "../../../src/wire/ForwardingMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
@@ -98,7 +99,7 @@ const arbPayload: FastCheck.Arbitrary<ChannelRequests.ChannelRequestPayload> = F
 )
 
 const arbTcpip = FastCheck.record({ host: arbHost, port: arbPort, originatorAddress: arbHost, originatorPort: arbPort })
-const arbOpenKind: FastCheck.Arbitrary<ConnectionMessages.ChannelOpenKind> = FastCheck.oneof(
+const arbOpenKind: FastCheck.Arbitrary<ForwardingMessages.ChannelOpenKind> = FastCheck.oneof(
   FastCheck.constant({ _tag: "Session" as const }),
   FastCheck.record({ _tag: tag("DirectTcpip"), target: arbTcpip }),
   FastCheck.record({ _tag: tag("ForwardedTcpip"), target: arbTcpip }),
@@ -138,9 +139,9 @@ const assertNoBug = (e: Either.Either<unknown, { readonly reason: string }>) => 
 const allDecoders = (bytes: Uint8Array) => {
   assertNoBug(ConnectionMessages.decode(bytes))
   assertNoBug(ConnectionMessages.decodeChannelData(bytes))
-  assertNoBug(ConnectionMessages.decodeTcpipForward(bytes))
-  assertNoBug(ConnectionMessages.decodeTcpipForwardReply(bytes))
-  assertNoBug(ConnectionMessages.decodeTcpipChannel(bytes))
+  assertNoBug(ForwardingMessages.decodeTcpipForward(bytes))
+  assertNoBug(ForwardingMessages.decodeTcpipForwardReply(bytes))
+  assertNoBug(ForwardingMessages.decodeTcpipChannel(bytes))
   assertNoBug(ChannelRequests.decodeTerminalModes(bytes))
   for (const name of KNOWN_REQUESTS) assertNoBug(ChannelRequests.decodeRequest(name, bytes))
 }
@@ -184,7 +185,7 @@ describe("ConnectionMessages", () => {
     )
     assert.deepStrictEqual(
       ConnectionMessages.encode(
-        ConnectionMessages.channelOpen({ sender: 0, initialWindow: 2097152, maxPacket: 32768 }, { _tag: "Session" })
+        ForwardingMessages.channelOpen({ sender: 0, initialWindow: 2097152, maxPacket: 32768 }, { _tag: "Session" })
       ),
       hex("5a 00000007 73657373696f6e 00000000 00200000 00008000")
     )
@@ -193,7 +194,7 @@ describe("ConnectionMessages", () => {
       Either.right({ _tag: "ChannelOpenFailure", recipient: 2, reason: 1, description: "", language: "" })
     )
     assert.deepStrictEqual(
-      ConnectionMessages.encode(ConnectionMessages.tcpipForwardRequest("tcpip-forward", { address: "", port: 0 })),
+      ConnectionMessages.encode(ForwardingMessages.tcpipForwardRequest("tcpip-forward", { address: "", port: 0 })),
       hex("50 0000000d 74637069702d666f7277617264 01 00000000 00000000")
     )
     assert.deepStrictEqual(ConnectionMessages.encode({ _tag: "ChannelClose", recipient: 7 }), hex("61 00000007"))
@@ -243,41 +244,41 @@ describe("ConnectionMessages", () => {
 describe("ConnectionMessages typed payloads (RFC 4254 §7)", () => {
   it.prop("tcpip-forward data and its reply round-trip", [arbHost, arbPort], ([address, port]) => {
     assert.deepStrictEqual(
-      ConnectionMessages.decodeTcpipForward(ConnectionMessages.encodeTcpipForward({ address, port })),
+      ForwardingMessages.decodeTcpipForward(ForwardingMessages.encodeTcpipForward({ address, port })),
       Either.right({ address, port })
     )
     assert.deepStrictEqual(
-      ConnectionMessages.decodeTcpipForwardReply(ConnectionMessages.encodeTcpipForwardReply(port)),
+      ForwardingMessages.decodeTcpipForwardReply(ForwardingMessages.encodeTcpipForwardReply(port)),
       Either.right(Option.some(port))
     )
   }, fuzz)
 
   it.prop("decodeChannelOpenKind ∘ channelOpen = id, through encode/decode", [arbParams, arbOpenKind], ([params, kind]) => {
-    const decoded = Either.getOrThrow(ConnectionMessages.decode(ConnectionMessages.encode(ConnectionMessages.channelOpen(params, kind))))
+    const decoded = Either.getOrThrow(ConnectionMessages.decode(ConnectionMessages.encode(ForwardingMessages.channelOpen(params, kind))))
     assert.strictEqual(decoded._tag, "ChannelOpen")
     if (decoded._tag !== "ChannelOpen") return
-    assert.deepStrictEqual(ConnectionMessages.decodeChannelOpenKind(decoded), Either.right(kind))
+    assert.deepStrictEqual(ForwardingMessages.decodeChannelOpenKind(decoded), Either.right(kind))
   }, fuzz)
 
   it("direct-tcpip vector; an empty REQUEST_SUCCESS means no bound port", () => {
     const target = { host: "db", port: 5432, originatorAddress: "127.0.0.1", originatorPort: 40000 }
     const data = hex("00000002 6462 00001538 00000009 3132372e302e302e31 00009c40")
-    assert.deepStrictEqual(ConnectionMessages.encodeTcpipChannel(target), data)
-    assert.deepStrictEqual(ConnectionMessages.decodeTcpipChannel(data), Either.right(target))
-    assert.deepStrictEqual(ConnectionMessages.decodeTcpipForwardReply(hex("")), Either.right(Option.none()))
+    assert.deepStrictEqual(ForwardingMessages.encodeTcpipChannel(target), data)
+    assert.deepStrictEqual(ForwardingMessages.decodeTcpipChannel(data), Either.right(target))
+    assert.deepStrictEqual(ForwardingMessages.decodeTcpipForwardReply(hex("")), Either.right(Option.none()))
   })
 
   it("SEC-09: ports over 65535, NUL or control bytes in hosts, extra data and data on `session` are rejected", () => {
     const fwd = (host: Uint8Array | string, port: number) => Writer.build((w) => w.string(host).uint32(port))
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(fwd("h", 65536))), "Invalid")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(fwd("a\x00b", 22))), "Invalid")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(fwd("a\nb", 22))), "Invalid")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(fwd(hex("c328"), 22))), "BadUtf8")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(fwd("x".repeat(1025), 22))), "TooLarge")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForward(trailing(fwd("h", 22)))), "TrailingBytes")
-    assert.strictEqual(reason(ConnectionMessages.decodeTcpipForwardReply(hex("000000"))), "Truncated")
-    const session = ConnectionMessages.channelOpen({ sender: 0, initialWindow: 0, maxPacket: 0 }, { _tag: "Session" })
-    assert.strictEqual(reason(ConnectionMessages.decodeChannelOpenKind({ ...session, data: hex("00") })), "TrailingBytes")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(fwd("h", 65536))), "Invalid")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(fwd("a\x00b", 22))), "Invalid")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(fwd("a\nb", 22))), "Invalid")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(fwd(hex("c328"), 22))), "BadUtf8")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(fwd("x".repeat(1025), 22))), "TooLarge")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForward(trailing(fwd("h", 22)))), "TrailingBytes")
+    assert.strictEqual(reason(ForwardingMessages.decodeTcpipForwardReply(hex("000000"))), "Truncated")
+    const session = ForwardingMessages.channelOpen({ sender: 0, initialWindow: 0, maxPacket: 0 }, { _tag: "Session" })
+    assert.strictEqual(reason(ForwardingMessages.decodeChannelOpenKind({ ...session, data: hex("00") })), "TrailingBytes")
   })
 })
 
