@@ -96,50 +96,71 @@ export class PacketReader {
   wrapped = false
   packets = 0
   bytes = 0
-  /** Unread bytes are `data[pos, end)`; `data` is either a pushed chunk or, when `owned`, our own buffer. */
+  /** Unread bytes are `data[pos, end)` then `tail`; `data` is a pushed chunk or, when `owned`, our own buffer. */
   private data: Uint8Array = EMPTY
   private pos = 0
   private end = 0
   private owned = false
+  /** Received bytes after `data`, still in the chunk they came in (not copied). */
+  private tail: Uint8Array = EMPTY
   private pendingLength = -1
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
   /**
-   * Appends received bytes. A chunk is used in place when nothing is pending; otherwise bytes go into a buffer of
-   * our own that grows geometrically (never beyond one packet plus the chunk), so a packet that arrives in many
-   * small chunks costs linear time, not quadratic (SEC-01). Bytes are never moved once a payload may view them.
+   * Appends received bytes. A chunk is used in place; only a packet that straddles two chunks is assembled in a
+   * buffer of our own, and only its own bytes are copied there (not the rest of the next chunk), so a packet that
+   * arrives in many small chunks costs linear time (SEC-01) and bulk data is copied at most once. Bytes are never
+   * moved or overwritten once a payload may view them.
    */
   push(chunk: Uint8Array): void {
-    const rest = this.end - this.pos
-    if (rest === 0) {
+    if (chunk.length === 0) return
+    if (this.tail.length > 0) {
+      // Two pushes without a `next` in between: keep the order, at the cost of one copy.
+      const merged = new Uint8Array(this.tail.length + chunk.length)
+      merged.set(this.tail)
+      merged.set(chunk, this.tail.length)
+      this.tail = merged
+      return
+    }
+    if (this.end === this.pos) {
       this.data = chunk
       this.pos = 0
       this.end = chunk.length
       this.owned = false
       return
     }
-    if (this.owned && this.end + chunk.length <= this.data.length) {
-      this.data.set(chunk, this.end)
-      this.end += chunk.length
-      return
+    this.tail = chunk
+  }
+
+  /**
+   * Makes `need` bytes contiguous at `data[pos..]` by moving what is missing from `tail` into our own buffer.
+   * `capacity` is what the buffer should hold when it has to be (re)allocated: the whole packet once its length
+   * is known (SEC-01: never more than one packet).
+   */
+  private fill(need: number, capacity: number): boolean {
+    const avail = this.end - this.pos
+    if (avail >= need) return true
+    if (this.tail.length === 0) return false
+    const take = Math.min(need - avail, this.tail.length)
+    if (!this.owned || this.end + take > this.data.length) {
+      // A fresh buffer: a payload returned earlier may still view the old one.
+      const grown = new Uint8Array(Math.max(need, capacity))
+      grown.set(this.data.subarray(this.pos, this.end))
+      this.data = grown
+      this.pos = 0
+      this.end = avail
+      this.owned = true
     }
-    const needed = rest + chunk.length
-    // SEC-01: at most the largest packet (with length field and the longest MAC) or what is needed now.
-    const bound = this.maxPacket + 4 + 64
-    const capacity = Math.max(needed, Math.min(Math.max(2 * (this.owned ? this.data.length : 0), 4096), bound))
-    const grown = new Uint8Array(capacity)
-    grown.set(this.data.subarray(this.pos, this.end))
-    grown.set(chunk, rest)
-    this.data = grown
-    this.pos = 0
-    this.end = needed
-    this.owned = true
+    this.data.set(this.tail.subarray(0, take), this.end)
+    this.end += take
+    this.tail = take === this.tail.length ? EMPTY : this.tail.subarray(take)
+    return this.end - this.pos >= need
   }
 
   /** Bytes received but not yet consumed as packets. */
   get buffered(): number {
-    return this.end - this.pos
+    return this.end - this.pos + this.tail.length
   }
 
   /**
@@ -147,9 +168,8 @@ export class PacketReader {
    */
   next(): Uint8Array | undefined | PacketError {
     const o = this.opener
-    const avail = this.end - this.pos
     if (this.pendingLength < 0) {
-      if (avail < o.headerLength) return undefined
+      if (!this.fill(o.headerLength, 4096)) return undefined
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
       // SEC-01: bound the length before buffering anything more; LIM-06: at least padding_length + 4 bytes.
       if (len > this.maxPacket) {
@@ -164,10 +184,7 @@ export class PacketReader {
       this.pendingLength = len
     }
     const total = 4 + this.pendingLength + o.macLength
-    if (avail < total) {
-      // Compact early so that a large packet does not keep an old big chunk alive.
-      return undefined
-    }
+    if (!this.fill(total, total)) return undefined
     const wire = this.data.subarray(this.pos, this.pos + total)
     const plain = o.open(this.seq, wire)
     if (plain === undefined) return packetError("MacMismatch", "message authentication code incorrect")
@@ -181,10 +198,12 @@ export class PacketReader {
     const payload = plain.subarray(1, this.pendingLength - padding)
     this.pos += total
     if (this.pos === this.end) {
-      this.data = EMPTY
+      // Continue in the next chunk where it is, without copying it.
+      this.data = this.tail
       this.pos = 0
-      this.end = 0
+      this.end = this.tail.length
       this.owned = false
+      this.tail = EMPTY
     }
     this.bytes += total
     this.packets++
