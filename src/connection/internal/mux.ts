@@ -231,7 +231,11 @@ export const make = (
       for (;;) {
         const batch = yield* transport.receiveAll
         lastHeard++
-        for (const payload of batch) yield* dispatch(payload)
+        for (const payload of batch) {
+          // The data path answers Effect.void synchronously: skip the yield for it (one per packet).
+          const step = dispatch(payload)
+          if (step !== Effect.void) yield* step
+        }
       }
     }).pipe(Effect.catchAll(failAll))
     yield* Effect.forkScoped(dispatcher)
