@@ -25,15 +25,12 @@ import type { Transport } from "../../transport/Transport.js"
 import * as AuthMessages from "../../wire/AuthMessages.js"
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
-import type {
-  Factor,
-  KbdIntSession,
-  MethodName,
-  PublicKeyInfo,
-  ServerAuthenticated,
-  ServerAuthHandlers,
-  ServerAuthOptions
-} from "../ServerAuth.js"
+import type * as ServerAuth from "../ServerAuth.js"
+
+type Factor = ServerAuth.Factor
+type KbdIntSession = ServerAuth.KbdIntSession
+type MethodName = ServerAuth.MethodName
+type ServerAuthenticated = ServerAuth.ServerAuthenticated
 
 const SERVICE = "ssh-connection"
 const DEFAULT_GRACE = Duration.minutes(2)
@@ -41,12 +38,7 @@ const DEFAULT_FAILURE_DELAY = Duration.millis(5)
 const DEFAULT_MAX_TRIES = 6
 const DEFAULT_MAX_REQUESTS = 128
 const DEFAULT_PK_ALGORITHMS: ReadonlyArray<string> = [
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "rsa-sha2-512",
-  "rsa-sha2-256"
+  "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256"
 ]
 const ORDER: ReadonlyArray<MethodName> = ["publickey", "password", "keyboard-interactive", "none"]
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -56,7 +48,7 @@ type Prompting = Extract<KbdIntSession, { _tag: "Prompt" }>
 
 interface Ctx {
   readonly transport: Transport
-  readonly handlers: ServerAuthHandlers
+  readonly handlers: ServerAuth.ServerAuthHandlers
   readonly backend: CryptoBackend
   readonly chains: ReadonlyArray<ReadonlyArray<MethodName>>
   readonly pkAlgorithms: ReadonlyArray<string>
@@ -96,7 +88,7 @@ export const nextMethods = (
 export const isComplete = (chains: ReadonlyArray<ReadonlyArray<MethodName>>, done: ReadonlyArray<MethodName>): boolean =>
   chains.some((c) => c.length === done.length && prefixOf(c, done))
 
-const defaultChains = (h: ServerAuthHandlers): ReadonlyArray<ReadonlyArray<MethodName>> => {
+const defaultChains = (h: ServerAuth.ServerAuthHandlers): ReadonlyArray<ReadonlyArray<MethodName>> => {
   const chains: Array<Array<MethodName>> = []
   if (h.publicKey) chains.push(["publickey"])
   if (h.password) chains.push(["password"])
@@ -167,7 +159,7 @@ const publickey = (
     if (handler === undefined || keyType === undefined || !ctx.pkAlgorithms.includes(m.algorithm)) return "Failure"
     const decoded = HostKey.decodePublicKey(m.publicKey)
     if (decoded._tag === "Left" || decoded.right.keyType !== keyType) return "Failure"
-    const key: PublicKeyInfo = {
+    const key: ServerAuth.PublicKeyInfo = {
       algorithm: m.algorithm,
       blob: m.publicKey,
       keyType,
@@ -376,8 +368,8 @@ const serve = (ctx: Ctx): Effect.Effect<ServerAuthenticated, TransportError | Au
 /** @internal */
 export const authenticate = (
   transport: Transport,
-  handlers: ServerAuthHandlers,
-  options: ServerAuthOptions
+  handlers: ServerAuth.ServerAuthHandlers,
+  options: ServerAuth.ServerAuthOptions
 ): Effect.Effect<ServerAuthenticated, AuthError | TransportError> =>
   Effect.gen(function*() {
     // SEC-37: "running" → "succeeded" (by the driver) or "closing" (by the grace timer), exactly once.

@@ -239,6 +239,49 @@ describe("ServerAuth against a raw client", () => {
       assert.deepStrictEqual(verified, [])
     }))
 
+  it.scoped("SEC-31: query key A (PK_OK), sign with key B → FAILURE when only A is authorised", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const a = blobOf(key)
+      const b = blobOf(other)
+      const { out } = yield* raw({
+        publicKey: (r) =>
+          Effect.sync(() => seen.push(`${r.verified}:${r.key.fingerprint}`)).pipe(
+            Effect.as(r.key.fingerprint === HostKey.fingerprintSha256(a))
+          )
+      }, (t) =>
+        Effect.gen(function*() {
+          yield* service(t)
+          yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: a })
+          const pkOk = yield* t.receive
+          const data = AuthMessages.publickeySignedData(t.sessionId, "alice", "ssh-connection", "ssh-ed25519", b)
+          const signature = HostKey.sign(backend, "ssh-ed25519", other, data)
+          yield* req(t, { _tag: "publickey", hasSignature: true, algorithm: "ssh-ed25519", publicKey: b, signature })
+          const reply = yield* t.receive
+          yield* t.disconnect(11, "done")
+          return [pkOk[0], reply[0]]
+        }))
+      assert(Either.isRight(out))
+      assert.deepStrictEqual(out.right, [60, 51])
+      assert.deepStrictEqual(seen, [`false:${HostKey.fingerprintSha256(a)}`, `true:${HostKey.fingerprintSha256(b)}`])
+    }))
+
+  it.scoped("SEC-32: an algorithm that does not fit the key is refused", () =>
+    Effect.gen(function*() {
+      let asked = false
+      const blob = blobOf(key)
+      const { out } = yield* raw({ publicKey: () => Effect.sync(() => (asked = true)) }, (t) =>
+        Effect.gen(function*() {
+          yield* service(t)
+          yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "rsa-sha2-256", publicKey: blob })
+          const reply = yield* t.receive
+          yield* t.disconnect(11, "done")
+          return reply[0]
+        }))
+      assert.deepStrictEqual(out, Either.right(51))
+      assert.isFalse(asked)
+    }))
+
   it.scoped("MaxAuthTries: the 6th failure is DISCONNECT 14 (LIM-16); none does not count", () =>
     Effect.gen(function*() {
       let failures = 0
