@@ -20,6 +20,11 @@ export interface IncomingRequest {
   readonly request: string
   readonly wantReply: boolean
   readonly data: Uint8Array
+  /**
+   * On a channel the peer opened (server role), the answer to a request that wants one: SUCCESS or FAILURE,
+   * sent once (RFC 4254 §5.4). Absent where the connection layer answers by itself.
+   */
+  readonly reply?: ((ok: boolean) => Effect.Effect<void, TransportError>) | undefined
 }
 
 /**

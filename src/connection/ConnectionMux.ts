@@ -41,7 +41,25 @@ export interface ConnectionMuxOptions {
    * `ChannelError` (the connection stays up). No limit by default.
    */
   readonly requestTimeout?: Duration.DurationInput | undefined
+  /**
+   * Decides on channels the peer opens (the server role; RFC 4254 §5.1). Without it every CHANNEL_OPEN is refused
+   * (SEC-47). A failure or defect refuses too (deny by default). An accepted channel runs `run` and is closed
+   * when it ends; requests that want a reply carry `reply` for the handler to answer.
+   */
+  readonly acceptChannel?:
+    | ((open: { readonly channelType: string; readonly data: Uint8Array }) => Effect.Effect<ChannelAcceptance, unknown>)
+    | undefined
 }
+
+/**
+ * The answer to a CHANNEL_OPEN from the peer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChannelAcceptance =
+  | { readonly _tag: "Accept"; readonly run: (channel: Channel) => Effect.Effect<void, unknown> }
+  | { readonly _tag: "Reject"; readonly reason: number; readonly description: string }
 
 /**
  * The connection layer of one authenticated connection.

@@ -10,6 +10,7 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -22,7 +23,7 @@ import { MessageId } from "../../wire/MessageId.js"
 import type { Channel, IncomingRequest } from "../Channel.js"
 import { ChannelIds, ChannelState } from "../ChannelState.js"
 import type { ConnectionMux, ConnectionMuxOptions } from "../ConnectionMux.js"
-import { isViolation, type Violation } from "../FlowControl.js"
+import { isRefused, isViolation, type Violation } from "../FlowControl.js"
 
 interface Rec {
   /** Our channel number, set once allocated. */
@@ -36,6 +37,8 @@ interface Rec {
   readonly replies: Array<Deferred.Deferred<boolean, ChannelError | TransportError>>
   readonly window: Effect.Latch
   readonly closed: Deferred.Deferred<void, TransportError>
+  /** Opened by the peer: its requests are answered by our handler, not automatically. */
+  readonly accepted: boolean
 }
 
 const closedError = (rec: Rec, description: string) =>
@@ -48,6 +51,7 @@ export const make = (
   options: ConnectionMuxOptions
 ): Effect.Effect<ConnectionMux, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const scope = yield* Effect.scope
     const ids = new ChannelIds<Rec>(options.maxChannels)
     /** Channels that are not yet closed on both sides, for failing them all at once. */
     const live = new Set<Rec>()
@@ -188,6 +192,23 @@ export const make = (
           const ev = rec.state.onRequest(m.wantReply)
           if (isViolation(ev)) return violated(ev)
           if (ev._tag === "Ignored") return Effect.void
+          if (rec.accepted && m.wantReply) {
+            // A channel the peer opened: our handler answers (RFC 4254 §5.4), exactly once.
+            let answered = false
+            rec.requests.unsafeOffer({
+              request: m.request,
+              wantReply: true,
+              data: m.data,
+              reply: (ok) =>
+                Effect.suspend(() => {
+                  if (answered || rec.state.closeSent) return Effect.void
+                  answered = true
+                  rec.state.replies.replied()
+                  return send({ _tag: ok ? "ChannelSuccess" : "ChannelFailure", recipient: rec.state.remoteId! })
+                })
+            })
+            return Effect.void
+          }
           rec.requests.unsafeOffer({ request: m.request, wantReply: m.wantReply, data: m.data })
           if (!m.wantReply) return Effect.void
           // The client serves no channel requests that need an answer (keepalive@openssh.com expects FAILURE).
@@ -205,7 +226,8 @@ export const make = (
           return waiter === undefined ? Effect.void : Deferred.succeed(waiter, m._tag === "ChannelSuccess")
         }
         case "ChannelOpen":
-          // SEC-47: the client accepts no channels it did not ask for.
+          if (options.acceptChannel !== undefined) return Effect.asVoid(Effect.forkIn(accept(m), scope))
+          // SEC-47: without a handler (the client role) no channel is accepted that we did not ask for.
           return send({
             _tag: "ChannelOpenFailure",
             recipient: m.sender,
@@ -283,13 +305,8 @@ export const make = (
         return sent.pipe(Effect.zipRight(rec.window.await), Effect.zipRight(Effect.suspend(() => loop(offset))))
       })
 
-    const open = (channelType: string, extra?: Uint8Array) =>
+    const makeRec = (channelType: string, state: ChannelState, accepted: boolean) =>
       Effect.gen(function*() {
-        if (failure !== undefined) return yield* Effect.fail(failure)
-        const state = ChannelState.opening({
-          initialWindow: options.window,
-          maxPacket: options.maxPacket
-        })
         const rec: Rec = {
           id: -1,
           channelType,
@@ -300,8 +317,99 @@ export const make = (
           requests: yield* Mailbox.make<IncomingRequest, TransportError>(),
           replies: [],
           window: yield* Effect.makeLatch(true),
-          closed: yield* Deferred.make<void, TransportError>()
+          closed: yield* Deferred.make<void, TransportError>(),
+          accepted
         }
+        return rec
+      })
+
+    const closeChannel = (rec: Rec) =>
+      Effect.suspend(() => {
+        if (failure !== undefined || rec.state.phase === "Closed") return Effect.void
+        const how = rec.state.sendClose()
+        return how === "Send" ? Effect.ignore(send({ _tag: "ChannelClose", recipient: rec.state.remoteId! })) : Effect.void
+      })
+
+    const makeChannel = (rec: Rec): Channel => ({
+      id: rec.id,
+      channelType: rec.channelType,
+      data: Mailbox.toStream(rec.data).pipe(Stream.mapChunksEffect(consumed(rec))),
+      stderr: Mailbox.toStream(rec.stderr).pipe(Stream.mapChunksEffect(consumed(rec))),
+      requests: Mailbox.toStream(rec.requests),
+      write: (data) => writeData(rec, data, false),
+      writeStderr: (data) => writeData(rec, data, true),
+      eof: Effect.suspend(() =>
+        rec.state.sendEof() ? send({ _tag: "ChannelEof", recipient: rec.state.remoteId! }) : Effect.void
+      ),
+      request: (request, data, wantReply) =>
+        Effect.gen(function*() {
+          if (failure !== undefined) return yield* Effect.fail(failure)
+          if (!rec.state.sendRequest(wantReply)) return yield* Effect.fail(closedError(rec, `${request}: channel closing`))
+          const reply = yield* Deferred.make<boolean, ChannelError | TransportError>()
+          if (wantReply) rec.replies.push(reply)
+          yield* send({ _tag: "ChannelRequest", recipient: rec.state.remoteId!, request, wantReply, data })
+          if (!wantReply) return true
+          return yield* awaitReply(Deferred.await(reply), () =>
+            new ChannelError({
+              reason: "RequestFailed",
+              channelType: rec.channelType,
+              request,
+              description: `no reply to ${request} within ${Duration.format(requestTimeout!)}`
+            }))
+        }),
+      close: Effect.suspend(() =>
+        rec.state.sendClose() === "Send" ? send({ _tag: "ChannelClose", recipient: rec.state.remoteId! }) : Effect.void
+      ),
+      closed: Deferred.await(rec.closed)
+    })
+
+    const refuseOpen = (recipient: number, reason: number, description: string) =>
+      send({ _tag: "ChannelOpenFailure", recipient, reason, description, language: "" })
+
+    /** A CHANNEL_OPEN from the peer, decided by `acceptChannel` (deny on any failure, SEC-10). */
+    const accept = (m: ConnectionMessages.ChannelOpen) =>
+      Effect.gen(function*() {
+        const decision = yield* Effect.suspend(() => options.acceptChannel!({ channelType: m.channelType, data: m.data })).pipe(
+          Effect.exit
+        )
+        if (Exit.isFailure(decision) || decision.value._tag === "Reject") {
+          const reject = Exit.isSuccess(decision) && decision.value._tag === "Reject" ? decision.value : undefined
+          return yield* refuseOpen(m.sender, reject?.reason ?? 1, reject?.description ?? "channel refused")
+        }
+        const state = ChannelState.accept(m.sender, m.initialWindow, m.maxPacket, {
+          initialWindow: options.window,
+          maxPacket: options.maxPacket
+        })
+        // SEC-42 / LIM-21: unusable parameters are refused and nothing is allocated.
+        if (isRefused(state)) return yield* refuseOpen(m.sender, 2, state.description)
+        const rec = yield* makeRec(m.channelType, state, true)
+        const id = ids.allocate(rec)
+        if (id === undefined) return yield* refuseOpen(m.sender, 4, "too many channels (LIM-22)")
+        rec.id = id
+        live.add(rec)
+        yield* Deferred.succeed(rec.opened, undefined)
+        yield* send({
+          _tag: "ChannelOpenConfirmation",
+          recipient: m.sender,
+          sender: id,
+          initialWindow: state.inbound.initialWindow,
+          maxPacket: state.inbound.maxPacket,
+          data: new Uint8Array(0)
+        })
+        yield* decision.value.run(makeChannel(rec)).pipe(
+          Effect.catchAllCause((cause) => Effect.logDebug("channel handler failed", cause)),
+          Effect.ensuring(closeChannel(rec))
+        )
+      }).pipe(Effect.catchAll(() => Effect.void))
+
+    const open = (channelType: string, extra?: Uint8Array) =>
+      Effect.gen(function*() {
+        if (failure !== undefined) return yield* Effect.fail(failure)
+        const state = ChannelState.opening({
+          initialWindow: options.window,
+          maxPacket: options.maxPacket
+        })
+        const rec = yield* makeRec(channelType, state, false)
         const id = ids.allocate(rec)
         if (id === undefined) {
           return yield* Effect.fail(new ChannelError({
@@ -313,13 +421,7 @@ export const make = (
         }
         rec.id = id
         live.add(rec)
-        yield* Effect.addFinalizer(() =>
-          Effect.suspend(() => {
-            if (failure !== undefined || rec.state.phase === "Closed") return Effect.void
-            const how = rec.state.sendClose()
-            return how === "Send" ? Effect.ignore(send({ _tag: "ChannelClose", recipient: rec.state.remoteId! })) : Effect.void
-          })
-        )
+        yield* Effect.addFinalizer(() => closeChannel(rec))
         yield* send({
           _tag: "ChannelOpen",
           channelType,
@@ -334,39 +436,7 @@ export const make = (
             channelType,
             description: `no answer to the ${channelType} channel open within ${Duration.format(requestTimeout!)}`
           }))
-        const channel: Channel = {
-          id,
-          channelType,
-          data: Mailbox.toStream(rec.data).pipe(Stream.mapChunksEffect(consumed(rec))),
-          stderr: Mailbox.toStream(rec.stderr).pipe(Stream.mapChunksEffect(consumed(rec))),
-          requests: Mailbox.toStream(rec.requests),
-          write: (data) => writeData(rec, data, false),
-          writeStderr: (data) => writeData(rec, data, true),
-          eof: Effect.suspend(() =>
-            rec.state.sendEof() ? send({ _tag: "ChannelEof", recipient: rec.state.remoteId! }) : Effect.void
-          ),
-          request: (request, data, wantReply) =>
-            Effect.gen(function*() {
-              if (failure !== undefined) return yield* Effect.fail(failure)
-              if (!rec.state.sendRequest(wantReply)) return yield* Effect.fail(closedError(rec, `${request}: channel closing`))
-              const reply = yield* Deferred.make<boolean, ChannelError | TransportError>()
-              if (wantReply) rec.replies.push(reply)
-              yield* send({ _tag: "ChannelRequest", recipient: rec.state.remoteId!, request, wantReply, data })
-              if (!wantReply) return true
-              return yield* awaitReply(Deferred.await(reply), () =>
-                new ChannelError({
-                  reason: "RequestFailed",
-                  channelType,
-                  request,
-                  description: `no reply to ${request} within ${Duration.format(requestTimeout!)}`
-                }))
-            }),
-          close: Effect.suspend(() =>
-            rec.state.sendClose() === "Send" ? send({ _tag: "ChannelClose", recipient: rec.state.remoteId! }) : Effect.void
-          ),
-          closed: Deferred.await(rec.closed)
-        }
-        return channel
+        return makeChannel(rec)
       })
 
     const globalRequest = (name: string, data: Uint8Array, wantReply: boolean) =>
