@@ -151,3 +151,17 @@ export * as SshConnection from "./client/SshConnection.js"
  * @since 0.1.0
  */
 export * as SshProcess from "./session/SshProcess.js"
+
+/**
+ * Server-side user authentication handlers (RFC 4252, deny by default).
+ *
+ * @since 0.1.0
+ */
+export * as ServerAuth from "./auth/ServerAuth.js"
+
+/**
+ * The server's per-connection logic: authentication, then session handlers.
+ *
+ * @since 0.1.0
+ */
+export * as SshServer from "./server/SshServer.js"

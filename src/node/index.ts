@@ -31,3 +31,10 @@ export * as NodeDialer from "./NodeDialer.js"
  * @since 0.1.0
  */
 export * as NodeSsh from "./NodeSsh.js"
+
+/**
+ * An SSH server on a Node TCP listener.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSshServer from "./NodeSshServer.js"
