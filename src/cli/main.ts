@@ -17,6 +17,7 @@ import * as Ref from "effect/Ref"
 import * as NodeSsh from "../node/NodeSsh.js"
 import * as Argv from "./Argv.js"
 import * as Exec from "./Exec.js"
+import * as Serve from "./Serve.js"
 import * as Tty from "./Tty.js"
 
 /**
@@ -50,7 +51,10 @@ export const main = (argv: ReadonlyArray<string>) =>
       () => Effect.zipRight(Tty.printError(USAGE), Ref.set(code, Exec.FAILURE_EXIT_CODE))
     ).pipe(
       Command.withDescription("An SSH client built on effect-ssh."),
-      Command.withSubcommands([Exec.command(split.command, (n) => Ref.set(code, n))])
+      Command.withSubcommands([
+        Exec.command(split.command, (n) => Ref.set(code, n)),
+        Serve.command((n) => Ref.set(code, n))
+      ])
     )
     // @effect/cli skips the first two entries (node and the script).
     yield* Command.run(root, { name: "effect-ssh", version: VERSION })(["node", "effect-ssh", ...split.cli])

@@ -1,0 +1,383 @@
+/**
+ * `effect-ssh serve [--listen host:port] [--host-key FILE]... [--authorized-keys FILE] [--password USER]
+ * [--exec local] [-v]`: an SSH server on `SshServer` / `NodeSshServer`. Host keys are read from OpenSSH
+ * private key files (generated as ed25519 and saved with mode 0600 when missing); logins by publickey from an
+ * authorized_keys file and/or by password for one user (the password from `EFFECT_SSH_PASSWORD`). Sessions are
+ * served by a built-in echo service, or with `--exec local` by local child processes (`/bin/sh -c command`).
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import type { PrivateKeyMaterial } from "../crypto/Backend.js"
+import * as HostKey from "../crypto/HostKey.js"
+import * as PrivateKey from "../keys/PrivateKey.js"
+import { NodeCrypto } from "../node/NodeCrypto.js"
+import * as NodeSshServer from "../node/NodeSshServer.js"
+import type * as SshServer from "../server/SshServer.js"
+import * as Writer from "../wire/Writer.js"
+import * as Tty from "./Tty.js"
+
+/**
+ * A bad command line or configuration of `serve` (reported before listening).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServeError extends Data.TaggedError("ServeError")<{ readonly message: string }> {}
+
+/**
+ * The default `--listen` address.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_LISTEN = "127.0.0.1:2222"
+
+/**
+ * The default host key file, used when no `--host-key` is given.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_HOST_KEY = "./ssh_host_ed25519_key"
+
+/**
+ * The environment variable that holds the password of `--password USER`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PASSWORD_ENV = "EFFECT_SSH_PASSWORD"
+
+const listen = Options.text("listen").pipe(
+  Options.withDescription(`host:port to listen on (default ${DEFAULT_LISTEN}; port 0 picks a free port).`),
+  Options.withDefault(DEFAULT_LISTEN)
+)
+const hostKeys = Options.file("host-key").pipe(
+  Options.withDescription(
+    `OpenSSH private key file (unencrypted); repeatable. Generated (ed25519, mode 0600) when missing. ` +
+      `Default ${DEFAULT_HOST_KEY}.`
+  ),
+  Options.repeated
+)
+const authorizedKeys = Options.file("authorized-keys").pipe(
+  Options.withDescription("authorized_keys file: its keys may log in as any user (lines with options are skipped)."),
+  Options.optional
+)
+const password = Options.text("password").pipe(
+  Options.withDescription(`Accept password login for this user, with the password in $${PASSWORD_ENV}.`),
+  Options.optional
+)
+const execMode = Options.choice("exec", ["local"]).pipe(
+  Options.withDescription("`local`: run commands as local child processes (/bin/sh -c). Default: an echo service."),
+  Options.optional
+)
+const verbose = Options.boolean("verbose").pipe(
+  Options.withAlias("v"),
+  Options.withDescription("Print debugging messages on stderr.")
+)
+
+/**
+ * The flags of `serve`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Flags {
+  readonly listen: string
+  readonly hostKeys: ReadonlyArray<string>
+  readonly authorizedKeys: Option.Option<string>
+  readonly password: Option.Option<string>
+  readonly exec: Option.Option<"local">
+  readonly verbose: boolean
+}
+
+/**
+ * The `serve` subcommand; `onExit` receives the process exit code (when the server could not start).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const command = (onExit: (code: number) => Effect.Effect<void>) =>
+  Command.make(
+    "serve",
+    { listen, hostKeys, authorizedKeys, password, exec: execMode, verbose },
+    (flags) => Effect.flatMap(run(flags), onExit)
+  ).pipe(Command.withDescription("Run an SSH server (an echo service, or local commands with --exec local)."))
+
+/**
+ * Starts the server and serves until interrupted. Returns 1 when it could not start (the error is printed).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (flags: Flags): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const { host, port } = yield* parseListen(flags.listen)
+    const files = flags.hostKeys.length > 0 ? flags.hostKeys : [DEFAULT_HOST_KEY]
+    const keys: Array<PrivateKeyMaterial> = []
+    for (const file of files) keys.push(yield* loadOrGenerateHostKey(file))
+    const auth: {
+      publicKey?: SshServer.ServerHandlers["auth"]["publicKey"]
+      password?: SshServer.ServerHandlers["auth"]["password"]
+    } = {}
+    if (Option.isSome(flags.authorizedKeys)) {
+      const blobs = yield* readAuthorizedKeys(flags.authorizedKeys.value)
+      auth.publicKey = ({ key, username }) =>
+        Effect.gen(function*() {
+          const ok = blobs.some((b) => b.length === key.blob.length && crypto.timingSafeEqual(b, key.blob))
+          yield* Effect.logDebug(`publickey ${key.fingerprint} for ${username}: ${ok ? "accepted" : "refused"}`)
+          return ok
+        })
+    }
+    if (Option.isSome(flags.password)) {
+      const secret = process.env[PASSWORD_ENV]
+      if (secret === undefined || secret === "") {
+        return yield* new ServeError({ message: `--password needs the password in $${PASSWORD_ENV}` })
+      }
+      const user = flags.password.value
+      const expected = sha256(secret)
+      auth.password = ({ password: given, username }) =>
+        Effect.sync(() => {
+          // Hash both sides so that the comparison is constant-time whatever the lengths.
+          const same = crypto.timingSafeEqual(sha256(Redacted.value(given)), expected)
+          return same && username === user
+        })
+    }
+    if (auth.publicKey === undefined && auth.password === undefined) {
+      yield* Effect.logWarning("no --authorized-keys and no --password: every login will be refused")
+    }
+    const local = Option.isSome(flags.exec)
+    const handlers: SshServer.ServerHandlers = {
+      auth,
+      exec: local ? (ctx) => runLocal(ctx, ctx.command) : echoExec,
+      shell: local ? (ctx) => runLocal(ctx, undefined) : echoShell
+    }
+    const address = yield* NodeSshServer.serve({ host, port, hostKeys: keys }, handlers).pipe(
+      Effect.mapError((e) => new ServeError({ message: `cannot listen on ${flags.listen}: ${e.message}` }))
+    )
+    const shown = address._tag === "TcpAddress"
+      ? `${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
+      : address.path
+    yield* Console.log(`effect-ssh serve: listening on ${shown}`)
+    for (let i = 0; i < keys.length; i++) {
+      yield* Console.log(`effect-ssh serve: host key ${describeKey(keys[i]!, files[i]!)}`)
+    }
+    yield* Console.log(`effect-ssh serve: ${local ? "running commands locally (/bin/sh -c)" : "echo service"}`)
+    return yield* Effect.never
+  }).pipe(
+    Effect.scoped,
+    Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${e.message}`), 1)),
+    Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Warning)
+  )
+
+// ---- configuration ----
+
+/**
+ * Parses `host:port` (`[v6]:port` for IPv6 literals).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseListen = (text: string): Effect.Effect<{ host: string; port: number }, ServeError> => {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || !(port >= 0 && port <= 65535)) {
+    return Effect.fail(new ServeError({ message: `--listen ${text}: expected host:port` }))
+  }
+  return Effect.succeed({ host: (m[1] ?? m[2])!, port })
+}
+
+const sha256 = (s: string): Buffer => crypto.createHash("sha256").update(s, "utf8").digest()
+
+/**
+ * Reads an unencrypted OpenSSH private key; when the file does not exist, generates an ed25519 key and saves it
+ * (openssh-key-v1, mode 0600).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const loadOrGenerateHostKey = (file: string): Effect.Effect<PrivateKeyMaterial, ServeError> =>
+  Effect.gen(function*() {
+    if (!fs.existsSync(file)) {
+      const key = NodeCrypto.generateKey({ type: "ed25519" })
+      if (key.type !== "ed25519") return yield* new ServeError({ message: "ed25519 key generation failed" })
+      yield* Effect.try({
+        try: () => fs.writeFileSync(file, encodeOpenSshPrivateKey(key, "effect-ssh host key"), { mode: 0o600, flag: "wx" }),
+        catch: (e) => new ServeError({ message: `cannot save host key ${file}: ${errorText(e)}` })
+      })
+      yield* Console.log(`effect-ssh serve: generated host key ${file}`)
+      return key
+    }
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new ServeError({ message: `cannot read host key ${file}: ${errorText(e)}` })
+    })
+    const parsed = PrivateKey.parsePrivateKey(text)
+    if (Either.isLeft(parsed)) {
+      return yield* new ServeError({ message: `host key ${file}: ${parsed.left.message}` })
+    }
+    return parsed.right.material
+  })
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/**
+ * An ed25519 private key as an unencrypted openssh-key-v1 file (PROTOCOL.key), as `ssh-keygen -N ""` writes it.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeOpenSshPrivateKey = (
+  key: Extract<PrivateKeyMaterial, { type: "ed25519" }>,
+  comment: string
+): string => {
+  const publicBlob = HostKey.encodePublicKey(HostKey.publicKeyOf(key))
+  const check = crypto.randomBytes(4).readUInt32BE(0)
+  const privateSection = Writer.build((w) => {
+    w.uint32(check).uint32(check)
+    w.string("ssh-ed25519").string(key.publicKey)
+    const secret = new Uint8Array(64)
+    secret.set(key.seed, 0)
+    secret.set(key.publicKey, 32)
+    w.string(secret).string(comment)
+    // Padding 1, 2, 3, … to the cipher block size (8 for "none").
+    for (let i = 1; w.pos % 8 !== 0; i++) w.byte(i)
+  })
+  const body = Writer.build((w) => {
+    w.raw(new TextEncoder().encode("openssh-key-v1\0"))
+    w.string("none").string("none").string(new Uint8Array(0)).uint32(1)
+    w.string(publicBlob).string(privateSection)
+  })
+  const b64 = Buffer.from(body).toString("base64")
+  const lines = b64.match(/.{1,70}/g) ?? []
+  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`
+}
+
+/**
+ * A host key as `ssh-keygen -l` prints it: `256 SHA256:… FILE (ED25519)`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describeKey = (key: PrivateKeyMaterial, file: string): string => {
+  const blob = HostKey.encodePublicKey(HostKey.publicKeyOf(key))
+  const [bits, type] = key.type === "ed25519"
+    ? [256, "ED25519"]
+    : key.type === "ecdsa"
+    ? [key.curve === "nistp256" ? 256 : key.curve === "nistp384" ? 384 : 521, "ECDSA"]
+    : [key.n.toString(2).length, "RSA"]
+  return `${bits} ${HostKey.fingerprintSha256(blob)} ${file} (${type})`
+}
+
+const KEY_TYPES = new Set([
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "ssh-rsa"
+])
+
+/**
+ * The key blobs of an authorized_keys file: plain `type base64 [comment]` lines. Lines with options are skipped
+ * with a warning (options come with the keys issue), as are lines that do not parse.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const readAuthorizedKeys = (file: string): Effect.Effect<ReadonlyArray<Buffer>, ServeError> =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new ServeError({ message: `cannot read ${file}: ${errorText(e)}` })
+    })
+    const blobs: Array<Buffer> = []
+    const lines = text.split("\n")
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n]!.trim()
+      if (line === "" || line.startsWith("#")) continue
+      const [type, data] = line.split(/\s+/)
+      if (!KEY_TYPES.has(type!)) {
+        yield* Effect.logWarning(`${file}:${n + 1}: options or unknown key type, line skipped (not supported yet)`)
+        continue
+      }
+      const blob = Buffer.from(data ?? "", "base64")
+      const decoded = HostKey.decodePublicKey(blob)
+      if (blob.length === 0 || Either.isLeft(decoded) || HostKey.keyTypeOf(decoded.right.material) !== type) {
+        yield* Effect.logWarning(`${file}:${n + 1}: malformed key, line skipped`)
+        continue
+      }
+      blobs.push(blob)
+    }
+    if (blobs.length === 0) yield* Effect.logWarning(`${file}: no keys`)
+    return blobs
+  })
+
+// ---- sessions ----
+
+const encoder = new TextEncoder()
+
+const echoExec: SshServer.SessionHandler<{ readonly command: string }> = ({ command, stdout }) =>
+  Effect.as(Stream.run(Stream.make(encoder.encode(`you ran: ${command}\n`)), stdout), 0)
+
+const echoShell: SshServer.SessionHandler = ({ stdin, stdout }) => Effect.as(Stream.run(stdin, stdout), 0)
+
+/**
+ * Runs `command` (or a login-less `/bin/sh` when undefined) as a local child process with piped stdin, stdout
+ * and stderr; returns its exit status, or the signal that killed it. The child is killed when the session ends
+ * first.
+ */
+const runLocal = (
+  ctx: SshServer.SessionContext,
+  command: string | undefined
+): Effect.Effect<SshServer.SessionExit, unknown> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn("/bin/sh", command === undefined ? [] : ["-c", command], { stdio: ["pipe", "pipe", "pipe"] })
+      ),
+      (c) => Effect.sync(() => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL"))
+    )
+    yield* Effect.logDebug(`${ctx.username} runs ${command === undefined ? "a shell" : JSON.stringify(command)}`)
+    const closed = Effect.async<SshServer.SessionExit>((resume) => {
+      child.once("error", () => resume(Effect.succeed(127)))
+      child.once("close", (code, signal) =>
+        resume(Effect.succeed(signal !== null ? { signal: signal.replace(/^SIG/, "") } : (code ?? 255))))
+    })
+    const exitFiber = yield* Effect.fork(closed)
+    child.stdin.on("error", () => {}) // EPIPE when the command does not read its stdin
+    const stdinFiber = yield* Effect.fork(
+      Stream.runForEach(ctx.stdin, (chunk) =>
+        Effect.async<void>((resume) => {
+          if (!child.stdin.writable) return resume(Effect.void)
+          child.stdin.write(chunk, () => resume(Effect.void))
+        })).pipe(Effect.ensuring(Effect.sync(() => child.stdin.end())), Effect.ignore)
+    )
+    const out = yield* Effect.fork(
+      Stream.run(NodeStream.fromReadable(() => child.stdout, (e) => e), ctx.stdout)
+    )
+    const err = yield* Effect.fork(
+      Stream.run(NodeStream.fromReadable(() => child.stderr, (e) => e), ctx.stderr)
+    )
+    const exit = yield* Fiber.join(exitFiber)
+    yield* Fiber.join(out)
+    yield* Fiber.join(err)
+    yield* Fiber.interrupt(stdinFiber)
+    yield* Effect.logDebug(`exit ${JSON.stringify(exit)}`)
+    return exit
+  }).pipe(Effect.scoped)
