@@ -1,122 +1,111 @@
 /**
- * `npm start`: the transport layer end to end on 127.0.0.1, needing no outside host. Our server role listens
- * with a freshly generated ed25519 host key; our client connects with that key's fingerprint pinned, runs the
- * version exchange and key exchange, rekeys, and asks for the ssh-userauth service, which the server side
- * accepts. Every step is timed. Authentication, sessions and SFTP are later releases, so the demo stops at the
- * service request (DESIGN.md §2 describes the full demo).
+ * `npm start`: effect-ssh end to end on 127.0.0.1, needing no outside host (DESIGN.md §2). An in-process
+ * SshServer listens with a freshly generated ed25519 host key and a small command service; our client connects
+ * with that key's fingerprint pinned, logs in with a generated user key, runs commands, streams output, sends
+ * stdin through `cat`, rekeys, and prints what it did and how long each step took. SFTP and forwarding are later
+ * releases.
  *
  * @since 0.1.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import type * as SocketServer from "@effect/platform/SocketServer"
-import * as Console from "effect/Console"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ClientTransport from "../src/client/ClientTransport.js"
+import { Chunk, Console, Duration, Effect, Stream } from "effect"
+import * as Auth from "../src/auth/AuthMethod.js"
 import * as HostKeyPolicy from "../src/client/HostKeyPolicy.js"
+import * as SshClient from "../src/client/SshClient.js"
 import * as HostKey from "../src/crypto/HostKey.js"
-import * as NodeCrypto from "../src/node/NodeCrypto.js"
-import * as NodeTransport from "../src/node/NodeTransport.js"
-import { DisconnectReason } from "../src/SshError.js"
-import type { Negotiated } from "../src/transport/KexMachine.js"
-import type * as Transport from "../src/transport/Transport.js"
-import * as TransportMessages from "../src/wire/TransportMessages.js"
+import { NodeCrypto } from "../src/node/NodeCrypto.js"
+import * as NodeSsh from "../src/node/NodeSsh.js"
+import * as NodeSshServer from "../src/node/NodeSshServer.js"
+import type * as SshServer from "../src/server/SshServer.js"
 
 const ms = (d: Duration.Duration): string => `${Duration.toMillis(d).toFixed(1).padStart(7)} ms`
-
-const step = (label: string, d: Duration.Duration, detail = "") =>
-  Console.log(`  ${label.padEnd(38)}${ms(d)}${detail ? `   ${detail}` : ""}`)
-
-const showNegotiated = (n: Negotiated) =>
-  Console.log(
-    [
-      `    kex          ${n.kex}`,
-      `    host key     ${n.hostKey}`,
-      `    cipher       ${n.cipherC2S === n.cipherS2C ? n.cipherC2S : `${n.cipherC2S} / ${n.cipherS2C}`}`,
-      `    mac          ${n.macC2S ?? "(implicit: AEAD)"}${n.macS2C !== n.macC2S ? ` / ${n.macS2C ?? "(implicit)"}` : ""}`,
-      `    compression  ${n.compressionC2S}`
-    ].join("\n")
+const timed = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>, detail: (a: A) => string = () => "") =>
+  Effect.timed(effect).pipe(
+    Effect.tap(([d, a]) => Console.log(`  ${label.padEnd(40)}${ms(d)}   ${detail(a)}`)),
+    Effect.map(([, a]) => a)
   )
 
-const showStats = (who: string, s: Transport.TransportStats) =>
-  Console.log(
-    `  ${who.padEnd(7)} sent ${String(s.packetsOut).padStart(3)} packets / ${String(s.bytesOut).padStart(5)} bytes,` +
-      ` received ${String(s.packetsIn).padStart(3)} packets / ${String(s.bytesIn).padStart(5)} bytes,` +
-      ` ${s.kexCount} key exchanges`
-  )
+const encoder = new TextEncoder()
+const userKey = NodeCrypto.generateKey({ type: "ed25519" })
+const userBlob = HostKey.encodePublicKey(HostKey.publicKeyOf(userKey))
+const sameBlob = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i])
 
-/**
- * The server side's stand-in for the layers above the transport: it accepts the ssh-userauth service and
- * refuses any other (RFC 4253 §10), until the client goes away.
- */
-const serviceDesk = (t: Transport.Transport) =>
-  Effect.forever(Effect.gen(function*() {
-    const message = TransportMessages.decode(yield* t.receive)
-    if (Either.isRight(message) && message.right._tag === "ServiceRequest") {
-      if (message.right.name === "ssh-userauth") {
-        yield* t.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
-      } else {
-        yield* t.disconnect(DisconnectReason.ServiceNotAvailable, `no service ${message.right.name}`)
-      }
+/** The demo's command service: a few built-in commands, nothing from the host's shell. */
+const handlers: SshServer.ServerHandlers = {
+  auth: { publicKey: ({ key }) => Effect.succeed(sameBlob(key.blob, userBlob)) },
+  exec: ({ command, stdin, stdout, stderr, username }) => {
+    const say = (sink: typeof stdout, text: string) => Stream.run(Stream.make(encoder.encode(text)), sink)
+    switch (command.split(" ")[0]) {
+      case "whoami":
+        return Effect.as(say(stdout, `${username}\n`), 0)
+      case "count":
+        return Effect.as(
+          Stream.range(1, Number(command.split(" ")[1] ?? 5)).pipe(
+            Stream.map((i) => encoder.encode(`line ${i}\n`)),
+            Stream.run(stdout)
+          ),
+          0
+        )
+      case "cat":
+        return Effect.as(Stream.run(stdin, stdout), 0)
+      default:
+        return Effect.as(say(stderr, `${command}: command not found\n`), 127)
     }
-  }))
-
-const hex = (bytes: Uint8Array): string =>
-  Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("") + "…"
-
-const portOf = (address: SocketServer.Address): number => address._tag === "TcpAddress" ? address.port : 0
+  }
+}
 
 const program = Effect.gen(function*() {
-  yield* Console.log("effect-ssh demo: our SSH server and client talking over TCP on 127.0.0.1\n")
-
-  const [keygen, hostKey] = yield* Effect.timed(Effect.sync(() => NodeCrypto.NodeCrypto.generateKey({ type: "ed25519" })))
+  yield* Console.log("effect-ssh demo: an SSH server and client in one process, on 127.0.0.1\n")
+  const hostKey = NodeCrypto.generateKey({ type: "ed25519" })
   const fingerprint = HostKey.fingerprintSha256(HostKey.encodePublicKey(HostKey.publicKeyOf(hostKey)))
-  yield* step("generate ed25519 host key", keygen, fingerprint)
-
-  const serverSide = yield* Deferred.make<Transport.Transport>()
-  const [listen, address] = yield* Effect.timed(
-    NodeTransport.serve({ host: "127.0.0.1", port: 0, hostKeys: [hostKey] }, (t) =>
-      Deferred.succeed(serverSide, t).pipe(Effect.zipRight(serviceDesk(t))))
+  const address = yield* timed("server: listen", NodeSshServer.serve({ hostKeys: [hostKey] }, handlers), (a) =>
+    a._tag === "TcpAddress" ? `127.0.0.1:${a.port}, host key ${fingerprint}` : "")
+  if (address._tag !== "TcpAddress") return
+  const ssh = yield* timed(
+    "client: connect, kex, publickey login",
+    SshClient.connect({
+      host: "127.0.0.1",
+      port: address.port,
+      username: "demo",
+      auth: [Auth.privateKey(userKey)],
+      hostKeys: HostKeyPolicy.pinned([fingerprint])
+    }),
+    () => `host key pinned`
   )
-  const port = portOf(address)
-  yield* step("listen", listen, `127.0.0.1:${port}`)
-
-  const [dial, socket] = yield* Effect.timed(NodeTransport.dial({ host: "127.0.0.1", port }))
-  yield* step("TCP connect (TCP_NODELAY)", dial)
-  const [handshake, client] = yield* Effect.timed(
-    ClientTransport.make(socket, { host: "127.0.0.1", port, hostKeys: HostKeyPolicy.pinned([fingerprint]) })
+  const n = yield* ssh.transport.negotiated
+  yield* Console.log(`    negotiated ${n.kex}, ${n.hostKey}, ${n.cipherC2S}${n.macC2S ? ` + ${n.macC2S}` : ""}`)
+  yield* timed("exec whoami", ssh.string("whoami"), (s) => JSON.stringify(s))
+  yield* timed(
+    "exec count 5 (streamed line by line)",
+    Effect.scoped(Effect.gen(function*() {
+      const p = yield* ssh.exec("count 5")
+      return yield* p.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect)
+    })),
+    (lines) => Chunk.toReadonlyArray(lines).join(" | ")
   )
-  yield* step("version exchange + key exchange", handshake, `host key pinned: ${fingerprint}`)
-  yield* Console.log(`    server says  ${client.peerVersion}`)
-  yield* showNegotiated(yield* client.negotiated)
-
-  const [rekey] = yield* Effect.timed(client.rekey)
-  const after = yield* client.negotiated
-  yield* step("rekey (client-initiated, RFC 4253 §9)", rekey, `key exchanges so far: ${(yield* client.stats).kexCount}`)
-  yield* Console.log(`    fresh keys by ${after.kex}, ${after.cipherC2S}; session id unchanged: ${hex(client.sessionId)}`)
-
-  const [service, accepted] = yield* Effect.timed(
-    client.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" })).pipe(
-      Effect.zipRight(client.receive),
-      Effect.map(TransportMessages.decode)
-    )
+  yield* timed("exec nope (a typed failure)", Effect.either(ssh.string("nope")), (r) =>
+    r._tag === "Left" ? `${r.left._tag}: ${r.left.message.trim()}` : "unexpected success")
+  const size = 64 * 1024 * 1024
+  yield* timed(
+    "stdin → cat → stdout, 64 MiB",
+    Effect.scoped(Effect.gen(function*() {
+      const p = yield* ssh.exec("cat")
+      const block = new Uint8Array(1024 * 1024).fill(0x61)
+      const [, bytes] = yield* Effect.all([
+        Stream.run(Stream.range(1, size / block.length).pipe(Stream.as(block)), p.stdin),
+        p.stdout.pipe(Stream.runFold(0, (total, c) => total + c.length))
+      ], { concurrency: 2 })
+      return bytes
+    })),
+    (bytes) => `${bytes} bytes back`
   )
-  const answer = Either.isRight(accepted) && accepted.right._tag === "ServiceAccept"
-    ? `SERVICE_ACCEPT ${accepted.right.name}`
-    : "unexpected reply"
-  yield* step("SERVICE_REQUEST ssh-userauth", service, answer)
-
-  yield* Console.log("\nTraffic:")
-  yield* showStats("client", yield* client.stats)
-  yield* showStats("server", yield* Effect.flatMap(Deferred.await(serverSide), (t) => t.stats))
-
-  yield* client.disconnect(DisconnectReason.ByApplication, "demo finished")
+  yield* timed("rekey", ssh.transport.rekey, () => "new keys in both directions")
+  const stats = yield* ssh.transport.stats
   yield* Console.log(
-    "\nThis release is the SSH transport layer (RFC 4253). Authentication, sessions (exec, shell), port forwarding" +
-      "\nand SFTP come in later releases; the full demo of DESIGN.md §2 will run them here."
+    `\n  client transport: ${stats.packetsOut} packets / ${stats.bytesOut} bytes out, ` +
+      `${stats.packetsIn} packets / ${stats.bytesIn} bytes in, ${stats.kexCount} key exchanges`
   )
-}).pipe(Effect.scoped, Effect.provide(NodeCrypto.layer))
+  yield* Console.log("\nSFTP and port forwarding come in later releases.")
+}).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
 
 NodeRuntime.runMain(program)
