@@ -129,6 +129,11 @@ export const command = (onExit: (code: number) => Effect.Effect<void>) =>
 export const run = (flags: Flags): Effect.Effect<number> =>
   Effect.gen(function*() {
     const { host, port } = yield* parseListen(flags.listen)
+    // Checked before any host key is generated: a configuration error leaves nothing behind.
+    const secret = process.env[PASSWORD_ENV]
+    if (Option.isSome(flags.password) && (secret === undefined || secret === "")) {
+      return yield* new ServeError({ message: `--password needs the password in $${PASSWORD_ENV}` })
+    }
     const files = flags.hostKeys.length > 0 ? flags.hostKeys : [DEFAULT_HOST_KEY]
     const keys: Array<PrivateKeyMaterial> = []
     for (const file of files) keys.push(yield* loadOrGenerateHostKey(file))
@@ -146,12 +151,8 @@ export const run = (flags: Flags): Effect.Effect<number> =>
         })
     }
     if (Option.isSome(flags.password)) {
-      const secret = process.env[PASSWORD_ENV]
-      if (secret === undefined || secret === "") {
-        return yield* new ServeError({ message: `--password needs the password in $${PASSWORD_ENV}` })
-      }
       const user = flags.password.value
-      const expected = sha256(secret)
+      const expected = sha256(secret!)
       auth.password = ({ password: given, username }) =>
         Effect.sync(() => {
           // Hash both sides so that the comparison is constant-time whatever the lengths.

@@ -177,5 +177,6 @@ describe.skipIf(!has)("effect-ssh serve ↔ OpenSSH ssh", () => {
       }
       assert.strictEqual(code, 1)
       assert.include(stderr, "EFFECT_SSH_PASSWORD")
+      assert.isFalse(fs.existsSync(path.join(dir, "host_nopw")))
     }))
 })
