@@ -3,6 +3,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Identification from "../../../src/transport/Identification.js"
+import { countCopies } from "../../helpers/Fuzz.js"
 
 const enc = (s: string) => new TextEncoder().encode(s)
 
@@ -20,26 +21,6 @@ const parse = (role: "client" | "server", text: string | Uint8Array, chunk?: num
 
 const roles = ["client", "server"] as const
 
-/** Bytes copied by `Uint8Array.prototype.set` while `f` runs (synchronously, so no other test interleaves). */
-const countCopies = (f: () => void): number => {
-  const proto = Uint8Array.prototype
-  const original = proto.set
-  let copied = 0
-  Object.defineProperty(proto, "set", {
-    configurable: true,
-    writable: true,
-    value: function(this: Uint8Array, array: ArrayLike<number>, offset?: number) {
-      copied += array.length
-      return original.call(this, array, offset)
-    }
-  })
-  try {
-    f()
-  } finally {
-    Object.defineProperty(proto, "set", { configurable: true, writable: true, value: original })
-  }
-  return copied
-}
 
 describe("Identification (SEC-11, LIM-01…LIM-04)", () => {
   it("SEC-11: C→S SSH-1.5-HALLO is refused (proto-mismatch.sh)", () => {

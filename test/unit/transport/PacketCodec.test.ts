@@ -18,6 +18,7 @@ import {
   PacketWriter
 } from "../../../src/transport/PacketCodec.js"
 import { plainPacket } from "../../helpers/RawPeer.js"
+import { countCopies } from "../../helpers/Fuzz.js"
 
 const backend = NodeCrypto
 const random = (n: number) => backend.randomBytes(n)
@@ -69,29 +70,6 @@ const IGNORE = (n: number) => {
   return p
 }
 
-/**
- * Bytes copied by `Uint8Array.prototype.set` while `f` runs (synchronously, so no other test interleaves), plus the
- * decrypted bytes the cipher itself writes, which are not counted.
- */
-const countCopies = (f: () => void): number => {
-  const proto = Uint8Array.prototype
-  const original = proto.set
-  let copied = 0
-  Object.defineProperty(proto, "set", {
-    configurable: true,
-    writable: true,
-    value: function(this: Uint8Array, array: ArrayLike<number>, offset?: number) {
-      copied += array.length
-      return original.call(this, array, offset)
-    }
-  })
-  try {
-    f()
-  } finally {
-    Object.defineProperty(proto, "set", { configurable: true, writable: true, value: original })
-  }
-  return copied
-}
 
 const expectError = (r: ReturnType<PacketReader["next"]>, reason?: PacketError["reason"]): PacketError => {
   assert.isTrue(isPacketError(r), `expected a packet error, got ${r === undefined ? "undefined (waiting)" : "a payload"}`)

@@ -4,13 +4,12 @@ import * as FastCheck from "effect/FastCheck"
 import * as AuthMessages from "../../../src/wire/AuthMessages.js"
 import type { WireError } from "../../../src/wire/WireError.js"
 import * as Writer from "../../../src/wire/Writer.js"
+import { arbEdit, assertNoBug, mutate, reason } from "../../helpers/Fuzz.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
 // FUZZ=1 runs take minutes per property; the default 60 s test timeout would cut them short.
 const fuzz = { fastCheck: { numRuns }, ...(process.env.FUZZ ? { timeout: 3_600_000 } : {}) }
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
-const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
-  Either.isLeft(e) ? e.left.reason : undefined
 const field = <A>(e: Either.Either<A, WireError>) => Either.isLeft(e) ? AuthMessages.requestErrorField(e.left) : "no error"
 
 // RFC 4251 §6 names: printable US-ASCII without comma, 1..64 characters.
@@ -99,28 +98,6 @@ const arbAny: FastCheck.Arbitrary<AuthMessages.AuthMessage> = FastCheck.oneof(
   arbInfoRequest
 )
 
-// Start from a valid encoding and flip, truncate, insert or delete bytes (STYLE §10: mutated-input fuzzing).
-const arbEdit = FastCheck.tuple(
-  FastCheck.constantFrom("flip", "truncate", "insert", "delete"),
-  FastCheck.nat(),
-  FastCheck.integer({ min: 0, max: 255 })
-)
-const mutate = (bytes: Uint8Array, edits: ReadonlyArray<readonly [string, number, number]>): Uint8Array => {
-  let out = Array.from(bytes)
-  for (const [kind, at, value] of edits) {
-    const i = out.length === 0 ? 0 : at % out.length
-    if (kind === "flip" && out.length > 0) out[i] = out[i]! ^ (value || 1)
-    else if (kind === "truncate") out = out.slice(0, i)
-    else if (kind === "insert") out.splice(i, 0, value)
-    else if (kind === "delete") out.splice(i, 1)
-  }
-  return Uint8Array.from(out)
-}
-const assertNoBug = (e: Either.Either<unknown, { readonly reason: string }>) => {
-  assert.isTrue(Either.isEither(e))
-  // Reader.run maps an exception that is not a WireError (a decoder bug) to "Unknown".
-  assert.notStrictEqual(reason(e), "Unknown")
-}
 const allDecoders = (bytes: Uint8Array) => {
   assertNoBug(AuthMessages.decode(bytes))
   assertNoBug(AuthMessages.decodePkOk(bytes))

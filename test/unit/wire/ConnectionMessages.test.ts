@@ -6,13 +6,12 @@ import * as ChannelRequests from "../../../src/wire/ChannelRequests.js"
 import * as ConnectionMessages from "../../../src/wire/ConnectionMessages.js"
 import * as ForwardingMessages from "../../../src/wire/ForwardingMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
+import { assertNoBug, mutate, reason } from "../../helpers/Fuzz.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
 // FUZZ=1 runs take minutes per property; the default 60 s test timeout would cut them short.
 const fuzz = { fastCheck: { numRuns }, ...(process.env.FUZZ ? { timeout: 3_600_000 } : {}) }
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
-const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
-  Either.isLeft(e) ? e.left.reason : undefined
 
 const arbAscii = (max: number) => FastCheck.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${Math.min(max, 40)}}$`))
 // A leading U+FEFF is included on purpose: a default TextDecoder would strip it and break the round trip.
@@ -115,27 +114,10 @@ const arbModes = FastCheck.array(
   { maxLength: 204 }
 )
 
-// Start from a valid encoding and flip, truncate, insert or delete bytes (STYLE §10: mutated-input fuzzing).
 const arbEdits = FastCheck.array(
   FastCheck.tuple(FastCheck.constantFrom("flip", "truncate", "insert", "delete"), FastCheck.nat(), FastCheck.integer({ min: 0, max: 255 })),
   { minLength: 1, maxLength: 4 }
 )
-const mutate = (bytes: Uint8Array, edits: ReadonlyArray<readonly [string, number, number]>): Uint8Array => {
-  let out = Array.from(bytes)
-  for (const [kind, at, value] of edits) {
-    const i = out.length === 0 ? 0 : at % out.length
-    if (kind === "flip" && out.length > 0) out[i] = out[i]! ^ (value || 1)
-    else if (kind === "truncate") out = out.slice(0, i)
-    else if (kind === "insert") out.splice(i, 0, value)
-    else if (kind === "delete") out.splice(i, 1)
-  }
-  return Uint8Array.from(out)
-}
-const assertNoBug = (e: Either.Either<unknown, { readonly reason: string }>) => {
-  assert.isTrue(Either.isEither(e))
-  // Reader.run maps an exception that is not a WireError (a decoder bug) to "Unknown".
-  assert.notStrictEqual(reason(e), "Unknown")
-}
 const allDecoders = (bytes: Uint8Array) => {
   assertNoBug(ConnectionMessages.decode(bytes))
   assertNoBug(ConnectionMessages.decodeChannelData(bytes))

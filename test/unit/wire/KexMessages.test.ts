@@ -3,16 +3,10 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as KexMessages from "../../../src/wire/KexMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
+import { arbEdit, assertNoBug, mutate, reason } from "../../helpers/Fuzz.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
-const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
-  Either.isLeft(e) ? e.left.reason : undefined
-const assertNoBug = (e: Either.Either<unknown, { readonly reason: string }>) => {
-  assert.isTrue(Either.isEither(e))
-  // Reader.run maps an exception that is not a WireError (a decoder bug) to "Unknown".
-  assert.notStrictEqual(reason(e), "Unknown")
-}
 
 const arbBytes = FastCheck.uint8Array({ maxLength: 300 })
 const arbU32 = FastCheck.nat({ max: 0xffffffff })
@@ -40,22 +34,6 @@ const arbGex: FastCheck.Arbitrary<KexMessages.GexMessage> = FastCheck.oneof(
 const arbMessage: FastCheck.Arbitrary<KexMessages.KexMessage> = FastCheck.oneof(arbEcdh, arbGex)
 const arbFamily = FastCheck.constantFrom<KexMessages.KexFamily>("ecdh", "gex")
 
-const arbEdit = FastCheck.tuple(
-  FastCheck.constantFrom("flip", "truncate", "insert", "delete"),
-  FastCheck.nat(),
-  FastCheck.integer({ min: 0, max: 255 })
-)
-const mutate = (bytes: Uint8Array, edits: ReadonlyArray<readonly [string, number, number]>): Uint8Array => {
-  let out = Array.from(bytes)
-  for (const [kind, at, value] of edits) {
-    const i = out.length === 0 ? 0 : at % out.length
-    if (kind === "flip" && out.length > 0) out[i] = out[i]! ^ (value || 1)
-    else if (kind === "truncate") out = out.slice(0, i)
-    else if (kind === "insert") out.splice(i, 0, value)
-    else if (kind === "delete") out.splice(i, 1)
-  }
-  return Uint8Array.from(out)
-}
 
 describe("KexMessages", () => {
   it.prop("decode ∘ encode = id (in the message's family)", [arbMessage], ([msg]) => {

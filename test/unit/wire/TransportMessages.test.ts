@@ -4,11 +4,10 @@ import * as FastCheck from "effect/FastCheck"
 import { MessageId, messageName } from "../../../src/wire/MessageId.js"
 import * as TransportMessages from "../../../src/wire/TransportMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
+import { arbEdit, assertNoBug, mutate, reason } from "../../helpers/Fuzz.js"
 
 const numRuns = process.env.FUZZ ? 100_000 : 100
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((b) => parseInt(b, 16)))
-const reason = <A>(e: Either.Either<A, { readonly reason: string }>): string | undefined =>
-  Either.isLeft(e) ? e.left.reason : undefined
 
 // Captured from `ssh` (OpenSSH_9.2p1 Debian-2+deb12u10) against a test listener: its first packet's payload.
 const OPENSSH_9_2_CLIENT_KEXINIT = [
@@ -95,28 +94,6 @@ const arbMessage: FastCheck.Arbitrary<TransportMessages.TransportMessage> = Fast
   FastCheck.constant({ _tag: "NewKeys" as const })
 )
 
-// Start from a valid encoding and flip, truncate, insert or delete bytes (STYLE §10: mutated-input fuzzing).
-const arbEdit = FastCheck.tuple(
-  FastCheck.constantFrom("flip", "truncate", "insert", "delete"),
-  FastCheck.nat(),
-  FastCheck.integer({ min: 0, max: 255 })
-)
-const mutate = (bytes: Uint8Array, edits: ReadonlyArray<readonly [string, number, number]>): Uint8Array => {
-  let out = Array.from(bytes)
-  for (const [kind, at, value] of edits) {
-    const i = out.length === 0 ? 0 : at % out.length
-    if (kind === "flip" && out.length > 0) out[i] = out[i]! ^ (value || 1)
-    else if (kind === "truncate") out = out.slice(0, i)
-    else if (kind === "insert") out.splice(i, 0, value)
-    else if (kind === "delete") out.splice(i, 1)
-  }
-  return Uint8Array.from(out)
-}
-const assertNoBug = (e: Either.Either<unknown, { readonly reason: string }>) => {
-  assert.isTrue(Either.isEither(e))
-  // Reader.run maps an exception that is not a WireError (a decoder bug) to "Unknown".
-  assert.notStrictEqual(reason(e), "Unknown")
-}
 
 const extInfoBytes = (count: number, body: Uint8Array = new Uint8Array(0)) =>
   Writer.build((w) => w.byte(MessageId.EXT_INFO).uint32(count).raw(body))
