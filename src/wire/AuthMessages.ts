@@ -16,17 +16,7 @@ import { WireError } from "./WireError.js"
 import * as Writer from "./Writer.js"
 
 const utf8Encoder = new TextEncoder()
-// `ignoreBOM: true` keeps a leading U+FEFF: text round-trips exactly, and a password or user name that starts
-// with one is not silently shortened (a default TextDecoder strips it).
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
-const utf8 = (b: Uint8Array, what: string): string => {
-  try {
-    return utf8Decoder.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
-  }
-}
+const utf8 = Reader.decodeUtf8
 
 // RFC 4251 §5: a `string` holding ISO-10646 UTF-8 text.
 const text = (r: Reader.Reader): string => utf8(r.string(), "string")

@@ -284,8 +284,6 @@ export const channelRequest = (
 // decode
 // ---------------------------------------------------------------------------------------------------------------
 
-// `ignoreBOM: true` keeps a leading U+FEFF, so text round-trips exactly (a default TextDecoder strips it).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const latin1 = new TextDecoder("latin1")
 
 const tooLarge = (what: string, n: number, max: number) =>
@@ -308,11 +306,7 @@ const text = (r: Reader.Reader, max: number, what: string): string => {
   const b = r.string()
   if (b.length > max) throw tooLarge(what, b.length, max)
   if (b.includes(0)) throw new WireError({ reason: "Invalid", description: `NUL in ${what}` })
-  try {
-    return utf8.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
-  }
+  return Reader.decodeUtf8(b, what)
 }
 
 const HEX = /^[0-9a-fA-F]*$/

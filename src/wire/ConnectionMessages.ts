@@ -333,16 +333,7 @@ export const encodeChannelData = (recipient: number, data: Uint8Array): Uint8Arr
 
 type Decoder = (r: Reader.Reader) => ConnectionMessage
 
-// `ignoreBOM: true` keeps a leading U+FEFF, so text round-trips exactly (a default TextDecoder strips it).
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
-const utf8 = (b: Uint8Array, what: string): string => {
-  try {
-    return utf8Decoder.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
-  }
-}
+const utf8 = Reader.decodeUtf8
 
 // RFC 4251 §5: a `string` holding ISO-10646 UTF-8 text.
 const text = (r: Reader.Reader): string => utf8(r.string(), "string")

@@ -18,15 +18,7 @@ import * as Reader from "./Reader.js"
 import { WireError } from "./WireError.js"
 import * as Writer from "./Writer.js"
 
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
-const utf8 = (b: Uint8Array, what: string): string => {
-  try {
-    return utf8Decoder.decode(b)
-  } catch {
-    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
-  }
-}
+const utf8 = Reader.decodeUtf8
 
 
 

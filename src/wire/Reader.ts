@@ -87,12 +87,7 @@ export class Reader {
 
   /** A `string` that must be UTF-8 (RFC 4251 §5), decoded strictly (SEC-09). */
   utf8(): string {
-    const b = this.string()
-    try {
-      return utf8.decode(b)
-    } catch {
-      throw new WireError({ reason: "BadUtf8", description: "string is not valid UTF-8" })
-    }
+    return decodeUtf8(this.string(), "string")
   }
 
   /** A `string` of printable US-ASCII (service and extension names); control bytes and NUL are rejected (SEC-09). */
@@ -145,6 +140,20 @@ export class Reader {
     if (this.pos !== this.end) {
       throw new WireError({ reason: "TrailingBytes", description: `${this.end - this.pos} trailing bytes` })
     }
+  }
+}
+
+/**
+ * Decodes UTF-8 strictly (SEC-09), keeping a leading U+FEFF so that text round-trips exactly (a default
+ * TextDecoder strips it); throws a `WireError` naming `what` — for decoders run under `Reader.run`.
+ *
+ * @since 0.1.0
+ */
+export const decodeUtf8 = (bytes: Uint8Array, what: string): string => {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new WireError({ reason: "BadUtf8", description: `${what} is not valid UTF-8` })
   }
 }
 
