@@ -2,33 +2,83 @@
  * An SSH server on a Node TCP listener: the server-role transport (TCP_NODELAY, node:crypto) on every accepted
  * socket, then `SshServer.handleConnection` with your handlers, one Scope per connection.
  *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { SshServer } from "effect-ssh"
+ * import { NodeCrypto, NodeSshServer } from "effect-ssh/node"
+ *
+ * const hostKey = NodeCrypto.generateKey({ type: "ed25519" })
+ * SshServer.run({ auth: { password: ({ username }) => Effect.succeed(username === "demo") } }).pipe(
+ *   Effect.provide(NodeSshServer.layer({ port: 2222, hostKeys: [hostKey] })),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
-import type * as SocketServer from "@effect/platform/SocketServer"
+import * as SocketServer from "@effect/platform/SocketServer"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as SshServer from "../server/SshServer.js"
-import type { AlgorithmOptions } from "../transport/Transport.js"
+import { NodeCrypto } from "./NodeCrypto.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 /**
- * Where to listen and which host keys to present.
+ * Where to listen, plus the server configuration (host keys, algorithms, limits).
  *
  * @since 0.1.0
  * @category models
  */
-export interface NodeSshServerOptions {
+export interface NodeSshServerOptions extends SshServer.ServerConfig {
   /** Default 127.0.0.1. */
   readonly host?: string | undefined
-  /** Default 0 (any free port; read it from the returned address). */
+  /** Default 0 (any free port; read it from the address). */
   readonly port?: number | undefined
-  readonly hostKeys: ReadonlyArray<PrivateKeyMaterial>
-  readonly algorithms?: AlgorithmOptions | undefined
+}
+
+const config = (options: NodeSshServerOptions): SshServer.ServerConfig => {
+  const { host: _host, port: _port, ...rest } = options
+  return { ...rest, crypto: options.crypto ?? NodeCrypto }
 }
 
 /**
- * Starts listening; connections are served until the Scope closes. Returns the bound address.
+ * A TCP `SocketServer` whose sockets have TCP_NODELAY set (DESIGN.md §6).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSocketServer = (options: {
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+}): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError> =>
+  Layer.scoped(
+    SocketServer.SocketServer,
+    Effect.map(NodeSocketServer.make({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 }), (server) =>
+      SocketServer.SocketServer.of({
+        address: server.address,
+        run: (handler) => server.run((socket) => Effect.zipRight(NodeTransport.setNoDelay, handler(socket)))
+      }))
+  )
+
+/**
+ * The TCP listener and the server configuration for `SshServer.run`, on node:crypto unless `crypto` names
+ * another backend. The listener closes with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: NodeSshServerOptions
+): Layer.Layer<SocketServer.SocketServer | SshServer.SshServerConfig, SocketServer.SocketServerError> =>
+  Layer.merge(layerSocketServer(options), SshServer.layerConfig(config(options)))
+
+/**
+ * Starts listening and serves connections with `handlers` until the Scope closes. Returns the bound address.
  *
  * @since 0.1.0
  * @category constructors
@@ -37,10 +87,9 @@ export const serve = (
   options: NodeSshServerOptions,
   handlers: SshServer.ServerHandlers
 ): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError, Scope.Scope> =>
-  NodeTransport.serve(
-    { host: options.host, port: options.port, hostKeys: options.hostKeys, algorithms: options.algorithms },
-    (transport) =>
-      SshServer.handleConnection(transport, handlers).pipe(
-        Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
-      )
-  )
+  Effect.gen(function*() {
+    const context = yield* Layer.build(layer(options))
+    const server = Context.get(context, SocketServer.SocketServer)
+    yield* SshServer.run(handlers).pipe(Effect.provide(context), Effect.forkScoped)
+    return server.address
+  })

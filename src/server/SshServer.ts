@@ -1,17 +1,36 @@
 /**
  * An SSH server's per-connection logic: user authentication with `ServerAuth` handlers, then session channels
  * served by exec / shell / subsystem handlers (RFC 4254 §6). Everything is refused unless a handler allows it
- * (deny by default, DESIGN.md §3). `effect-ssh/node`'s `NodeSshServer.serve` runs it on a TCP listener.
+ * (deny by default, DESIGN.md §3). `run` serves every connection of an `@effect/platform` `SocketServer`;
+ * `effect-ssh/node`'s `NodeSshServer.layer` provides one on TCP together with the host keys.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { SshServer } from "effect-ssh"
+ *
+ * const server = SshServer.run({
+ *   auth: { publicKey: ({ key }) => Effect.succeed(key.fingerprint === "SHA256:…") },
+ *   exec: ({ command, stdout }) =>
+ *     Stream.make(`you ran: ${command}\n`).pipe(Stream.encodeText, Stream.run(stdout), Effect.as(0))
+ * })
+ * ```
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import type * as Socket from "@effect/platform/Socket"
+import type * as SocketServer from "@effect/platform/SocketServer"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
 import type { ChannelError, TransportError } from "../SshError.js"
+import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type * as Transport from "../transport/Transport.js"
+import * as runInternal from "./internal/run.js"
 import * as internal from "./internal/session.js"
 
 /**
@@ -44,6 +63,26 @@ export interface SessionContext {
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
   readonly stderr: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
+  /**
+   * The client's window-change requests (RFC 4254 §6.7) while the program runs; the latest 16 are kept for a
+   * handler that does not take them. A single consumer.
+   */
+  readonly windowChanges: Stream.Stream<WindowSize>
+  /** Signal names the client sends, without "SIG" (RFC 4254 §6.9: `"INT"`, `"TERM"` …); the latest 16 are kept. */
+  readonly signals: Stream.Stream<string>
+}
+
+/**
+ * A terminal size from a window-change request (RFC 4254 §6.7).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WindowSize {
+  readonly cols: number
+  readonly rows: number
+  readonly widthPx: number
+  readonly heightPx: number
 }
 
 /**
@@ -92,3 +131,81 @@ export const handleConnection = (
   transport: Transport.Transport,
   handlers: ServerHandlers
 ): Effect.Effect<void, unknown, Scope.Scope> => internal.handleConnection(transport, handlers)
+
+/**
+ * sshd's MaxStartups `start:rate:full` (LIM-19, SEC-38): from `start` unauthenticated connections on, a new
+ * one is refused with probability `rate` %, rising to 100 % at `full`. Refused connections are closed before
+ * our version string is sent. Default 10:30:100.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MaxStartups {
+  readonly start: number
+  readonly rate: number
+  readonly full: number
+}
+
+/**
+ * How the server presents itself and which transport limits it applies to every connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerConfig {
+  /** The host keys to offer (at least one; one per type). */
+  readonly hostKeys: ReadonlyArray<PrivateKeyMaterial>
+  readonly algorithms?: Transport.AlgorithmOptions | undefined
+  /** The crypto backend; default: the `Crypto` service in context (`NodeSshServer.layer` passes node:crypto). */
+  readonly crypto?: CryptoBackend | undefined
+  readonly version?: string | undefined
+  readonly rekey?: Transport.TransportOptions["rekey"]
+  readonly timeouts?: Transport.TransportOptions["timeouts"]
+  readonly limits?: Transport.TransportOptions["limits"]
+  readonly maxStartups?: MaxStartups | undefined
+}
+
+/**
+ * The server's configuration as a service, so that `run` can be written once and served by any layer that
+ * provides a `SocketServer` and this (`NodeSshServer.layer` on TCP).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {}
+
+/**
+ * Provides `SshServerConfig`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (config: ServerConfig): Layer.Layer<SshServerConfig> =>
+  Layer.succeed(SshServerConfig, config)
+
+/**
+ * Serves every connection of the `SocketServer` in context with `handlers`, each in its own Scope (closed with
+ * all its fibers and channels when the connection ends), until interrupted. Unauthenticated connections are
+ * limited by `maxStartups`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (
+  handlers: ServerHandlers
+): Effect.Effect<never, SocketServer.SocketServerError, SocketServer.SocketServer | SshServerConfig> =>
+  SshServerConfig.pipe(Effect.flatMap((config) => runInternal.run(config, handlers)))
+
+/**
+ * Serves one accepted socket: the server-role transport, then `handleConnection`, in its own Scope. For custom
+ * listeners; `run` does this for every connection of a `SocketServer`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serveSocket = (
+  socket: Socket.Socket,
+  config: ServerConfig,
+  handlers: ServerHandlers
+): Effect.Effect<void> =>
+  runInternal.serveSocket(socket, config, handlers, runInternal.makeGate({ start: 1 << 30, rate: 100, full: 1 << 30 }))

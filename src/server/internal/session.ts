@@ -7,16 +7,20 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as ServerAuth from "../../auth/ServerAuth.js"
-import type { Channel } from "../../connection/Channel.js"
+import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
-import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler } from "../SshServer.js"
+import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
 const utf8 = new TextDecoder()
+
+/** Window changes and signals kept for a handler that has not taken them yet: the latest win (SEC-45). */
+const EVENT_BUFFER = 16
 
 /** Sends how the session ended (RFC 4254 §6.10), then EOF; the mux closes the channel when `run` returns. */
 const finish = (channel: Channel, exit: SessionExit) =>
@@ -29,19 +33,39 @@ const finish = (channel: Channel, exit: SessionExit) =>
     yield* Effect.ignore(channel.request(request, data, false))
   })
 
-const session = (username: string, handlers: ServerHandlers) => (channel: Channel) =>
+const reply = (req: IncomingRequest, ok: boolean) => (req.reply ? req.reply(ok) : Effect.void)
+
+/** What the session knows about who is on the other end. */
+interface SessionOwner {
+  readonly username: string
+}
+
+type Started = {
+  readonly handler: SessionHandler<{ readonly command: string }>
+  readonly command: string
+}
+
+/**
+ * Serves one session channel: pty-req and env before the program (RFC 4254 §6.2, §6.4), then exactly one of
+ * exec / shell / subsystem (§6.5). Once the program runs, window-change (§6.7) and signal (§6.9) requests go to
+ * the handler; anything else that wants an answer is refused.
+ */
+const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Channel) =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(channel.requests)
     let pty: PtyInfo | undefined
     const env: Record<string, string> = {}
-    for (;;) {
+    let started: Started | undefined
+    let pending: ReadonlyArray<IncomingRequest> = []
+    while (started === undefined) {
       const next = yield* Effect.option(pull)
       if (next._tag === "None") return
-      for (const req of Chunk.toReadonlyArray(next.value)) {
-        const reply = (ok: boolean) => (req.reply ? req.reply(ok) : Effect.void)
+      const batch = Chunk.toReadonlyArray(next.value)
+      for (let i = 0; i < batch.length; i++) {
+        const req = batch[i]!
         const d = ChannelRequests.decodeRequest(req.request, req.data)
         if (d._tag === "Left") {
-          yield* reply(false)
+          yield* reply(req, false)
           continue
         }
         const r = d.right
@@ -50,11 +74,11 @@ const session = (username: string, handlers: ServerHandlers) => (channel: Channe
         switch (r._tag) {
           case "PtyReq":
             pty = { term: r.term, cols: r.cols, rows: r.rows, widthPx: r.widthPx, heightPx: r.heightPx, modes: r.modes }
-            yield* reply(true)
+            yield* reply(req, true)
             continue
           case "Env":
             env[r.name] = r.value
-            yield* reply(true)
+            yield* reply(req, true)
             continue
           case "Exec":
             handler = handlers.exec
@@ -64,39 +88,66 @@ const session = (username: string, handlers: ServerHandlers) => (channel: Channe
             handler = handlers.shell
             break
           case "Subsystem":
-            handler = handlers.subsystems?.[r.name]
+            // SEC-70: subsystem names match exactly (`sftp ` is not `sftp`).
+            handler = Object.hasOwn(handlers.subsystems ?? {}, r.name) ? handlers.subsystems![r.name] : undefined
             break
           default:
-            // window-change, signal, keepalive@openssh.com …: nothing to do here; refuse what wants a reply.
-            yield* reply(false)
+            // window-change, signal, keepalive@openssh.com … before a program: nothing to deliver them to.
+            yield* reply(req, false)
             continue
         }
         if (handler === undefined) {
-          // Deny by default: no handler, no program (RFC 4254 §6.5 FAILURE).
-          yield* reply(false)
+          // Deny by default: no handler, no program (RFC 4254 §6.5 FAILURE, SEC-70).
+          yield* reply(req, false)
           continue
         }
-        yield* reply(true)
-        const exit = yield* handler({
-          username,
-          pty,
-          env: { ...env },
-          command,
-          stdin: channel.data,
-          stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
-          stderr: Sink.forEach((chunk: Uint8Array) => channel.writeStderr(chunk))
-        }).pipe(Effect.exit)
-        if (Exit.isFailure(exit)) yield* Effect.logDebug("session handler failed", exit.cause)
-        yield* finish(channel, Exit.isSuccess(exit) ? exit.value : 255)
-        return
+        yield* reply(req, true)
+        started = { handler, command }
+        pending = batch.slice(i + 1)
+        break
       }
     }
+    const windowChanges = yield* Queue.sliding<WindowSize>(EVENT_BUFFER)
+    const signals = yield* Queue.sliding<string>(EVENT_BUFFER)
+    const route = (req: IncomingRequest) => {
+      const d = ChannelRequests.decodeRequest(req.request, req.data)
+      if (d._tag === "Right" && d.right._tag === "WindowChange") {
+        const w = d.right
+        return Queue.offer(windowChanges, { cols: w.cols, rows: w.rows, widthPx: w.widthPx, heightPx: w.heightPx })
+      }
+      if (d._tag === "Right" && d.right._tag === "Signal") return Queue.offer(signals, d.right.name)
+      // A second exec/shell, a late pty-req or env, or anything unknown: refused (RFC 4254 §6.5 allows one).
+      return reply(req, false)
+    }
+    // Requests keep being taken while the program runs, so the channel's request mailbox never grows.
+    yield* Effect.forEach(pending, route, { discard: true })
+    yield* Effect.forkScoped(
+      Stream.runForEach(Stream.fromPull(Effect.succeed(pull)), route).pipe(Effect.ignore)
+    )
+    const exit = yield* started.handler({
+      username: owner.username,
+      pty,
+      env: { ...env },
+      command: started.command,
+      stdin: channel.data,
+      stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
+      stderr: Sink.forEach((chunk: Uint8Array) => channel.writeStderr(chunk)),
+      windowChanges: Stream.fromQueue(windowChanges),
+      signals: Stream.fromQueue(signals)
+    }).pipe(Effect.exit)
+    if (Exit.isFailure(exit)) yield* Effect.logDebug("session handler failed", exit.cause)
+    yield* finish(channel, Exit.isSuccess(exit) ? exit.value : 255)
   }).pipe(Effect.scoped)
 
 /** @internal */
-export const handleConnection = (transport: Transport.Transport, handlers: ServerHandlers) =>
+export const handleConnection = (
+  transport: Transport.Transport,
+  handlers: ServerHandlers,
+  onAuthenticated?: Effect.Effect<void>
+) =>
   Effect.gen(function*() {
     const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, handlers.authOptions)
+    if (onAuthenticated !== undefined) yield* onAuthenticated
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
     yield* ConnectionMux.make(transport, authenticated, {
@@ -110,7 +161,7 @@ export const handleConnection = (transport: Transport.Transport, handlers: Serve
           return {
             _tag: "Accept",
             run: (channel) =>
-              session(authenticated.username, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
+              session(authenticated, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
           }
         })
     })

@@ -1,0 +1,86 @@
+/**
+ * Serving a listener: every accepted socket gets the server-role transport and `handleConnection` in its own
+ * Scope, behind the MaxStartups gate (LIM-19, SEC-38).
+ *
+ * @since 0.1.0
+ */
+import type * as Socket from "@effect/platform/Socket"
+import * as SocketServer from "@effect/platform/SocketServer"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Transport from "../../transport/Transport.js"
+import type { ServerConfig, ServerHandlers } from "../SshServer.js"
+import { handleConnection } from "./session.js"
+import * as Startups from "./startups.js"
+
+/** Counts connections that have not authenticated yet, for the MaxStartups gate. */
+export interface StartupGate {
+  /** Admits a new connection (true) or refuses it (false); an admitted one must call the returned release. */
+  readonly admit: Effect.Effect<Effect.Effect<void> | undefined>
+  readonly pending: () => number
+}
+
+/** @internal */
+export const makeGate = (limits: Startups.MaxStartups): StartupGate => {
+  let pending = 0
+  return {
+    pending: () => pending,
+    admit: Effect.map(Random.next, (r) => {
+      if (Startups.shouldDrop(limits, pending, r)) return undefined
+      pending++
+      let released = false
+      // Idempotent: called when authentication succeeds and again when the connection ends (SEC-37).
+      return Effect.sync(() => {
+        if (!released) {
+          released = true
+          pending--
+        }
+      })
+    })
+  }
+}
+
+/** @internal */
+export const serveSocket = (
+  socket: Socket.Socket,
+  config: ServerConfig,
+  handlers: ServerHandlers,
+  gate: StartupGate
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const release = yield* gate.admit
+    if (release === undefined) {
+      // SEC-38: refused before our version string is sent, so a flood costs no crypto work.
+      yield* Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`)
+      return
+    }
+    yield* Effect.addFinalizer(() => release)
+    const transport = yield* Transport.make(socket, {
+      role: "server",
+      hostKeys: config.hostKeys,
+      algorithms: config.algorithms,
+      crypto: config.crypto,
+      version: config.version,
+      rekey: config.rekey,
+      timeouts: config.timeouts,
+      limits: config.limits
+    })
+    yield* handleConnection(transport, handlers, release)
+  }).pipe(
+    Effect.scoped,
+    Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
+  )
+
+/** @internal */
+export const run = (
+  config: ServerConfig,
+  handlers: ServerHandlers
+): Effect.Effect<never, SocketServer.SocketServerError, SocketServer.SocketServer> =>
+  Effect.gen(function*() {
+    const invalid = Startups.validate(config.maxStartups ?? Startups.DEFAULT)
+    if (invalid !== undefined) return yield* Effect.dieMessage(invalid)
+    if (config.hostKeys.length === 0) return yield* Effect.dieMessage("SshServer: at least one host key is needed")
+    const gate = makeGate(config.maxStartups ?? Startups.DEFAULT)
+    const server = yield* SocketServer.SocketServer
+    return yield* server.run((socket) => serveSocket(socket, config, handlers, gate))
+  })
