@@ -9,24 +9,22 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as PrivateKey from "../keys/PrivateKey.js"
 import { NodeCrypto } from "../node/NodeCrypto.js"
+import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
 import type * as SshServer from "../server/SshServer.js"
 import * as Writer from "../wire/Writer.js"
@@ -166,8 +164,7 @@ export const run = (flags: Flags): Effect.Effect<number> =>
     const local = Option.isSome(flags.exec)
     const handlers: SshServer.ServerHandlers = {
       auth,
-      exec: local ? (ctx) => runLocal(ctx, ctx.command) : echoExec,
-      shell: local ? (ctx) => runLocal(ctx, undefined) : echoShell
+      ...(local ? NodeLocalProcess.handlers({ acceptEnv: ["LANG", "LC_*"] }) : { exec: echoExec, shell: echoShell })
     }
     const address = yield* NodeSshServer.serve({ host, port, hostKeys: keys }, handlers).pipe(
       Effect.mapError((e) => new ServeError({ message: `cannot listen on ${flags.listen}: ${e.message}` }))
@@ -337,48 +334,3 @@ const echoExec: SshServer.SessionHandler<{ readonly command: string }> = ({ comm
   Effect.as(Stream.run(Stream.make(encoder.encode(`you ran: ${command}\n`)), stdout), 0)
 
 const echoShell: SshServer.SessionHandler = ({ stdin, stdout }) => Effect.as(Stream.run(stdin, stdout), 0)
-
-/**
- * Runs `command` (or a login-less `/bin/sh` when undefined) as a local child process with piped stdin, stdout
- * and stderr; returns its exit status, or the signal that killed it. The child is killed when the session ends
- * first.
- */
-const runLocal = (
-  ctx: SshServer.SessionContext,
-  command: string | undefined
-): Effect.Effect<SshServer.SessionExit, unknown> =>
-  Effect.gen(function*() {
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        spawn("/bin/sh", command === undefined ? [] : ["-c", command], { stdio: ["pipe", "pipe", "pipe"] })
-      ),
-      (c) => Effect.sync(() => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL"))
-    )
-    yield* Effect.logDebug(`${ctx.username} runs ${command === undefined ? "a shell" : JSON.stringify(command)}`)
-    const closed = Effect.async<SshServer.SessionExit>((resume) => {
-      child.once("error", () => resume(Effect.succeed(127)))
-      child.once("close", (code, signal) =>
-        resume(Effect.succeed(signal !== null ? { signal: signal.replace(/^SIG/, "") } : (code ?? 255))))
-    })
-    const exitFiber = yield* Effect.fork(closed)
-    child.stdin.on("error", () => {}) // EPIPE when the command does not read its stdin
-    const stdinFiber = yield* Effect.fork(
-      Stream.runForEach(ctx.stdin, (chunk) =>
-        Effect.async<void>((resume) => {
-          if (!child.stdin.writable) return resume(Effect.void)
-          child.stdin.write(chunk, () => resume(Effect.void))
-        })).pipe(Effect.ensuring(Effect.sync(() => child.stdin.end())), Effect.ignore)
-    )
-    const out = yield* Effect.fork(
-      Stream.run(NodeStream.fromReadable(() => child.stdout, (e) => e), ctx.stdout)
-    )
-    const err = yield* Effect.fork(
-      Stream.run(NodeStream.fromReadable(() => child.stderr, (e) => e), ctx.stderr)
-    )
-    const exit = yield* Fiber.join(exitFiber)
-    yield* Fiber.join(out)
-    yield* Fiber.join(err)
-    yield* Fiber.interrupt(stdinFiber)
-    yield* Effect.logDebug(`exit ${JSON.stringify(exit)}`)
-    return exit
-  }).pipe(Effect.scoped)

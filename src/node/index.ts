@@ -38,3 +38,10 @@ export * as NodeSsh from "./NodeSsh.js"
  * @since 0.1.0
  */
 export * as NodeSshServer from "./NodeSshServer.js"
+
+/**
+ * Ready-made session handlers that run commands as local child processes (off unless installed).
+ *
+ * @since 0.1.0
+ */
+export * as NodeLocalProcess from "./NodeLocalProcess.js"

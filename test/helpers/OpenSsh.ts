@@ -170,3 +170,36 @@ export const runSsh = (args: ReadonlyArray<string>, timeoutMs = 20_000): Effect.
     })
     return Effect.sync(() => child.kill("SIGKILL"))
   })
+
+/**
+ * Runs OpenSSH's `ssh` (never through a shell) with `input` on its stdin and extra environment variables;
+ * resolves with its exit code, raw stdout and stderr text. Killed after `timeoutMs` or when interrupted.
+ */
+export const ssh = (
+  args: ReadonlyArray<string>,
+  options: { readonly input?: Uint8Array; readonly env?: Record<string, string>; readonly timeoutMs?: number } = {}
+): Effect.Effect<{ code: number | null; signal: string | null; stdout: Buffer; stderr: string }> =>
+  Effect.async((resume) => {
+    const child = spawn(SSH, [...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, ...options.env }
+    })
+    const out: Array<Buffer> = []
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => out.push(d))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.input ?? new Uint8Array(0))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000)
+    child.once("close", (code, signal) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, signal, stdout: Buffer.concat(out), stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+/** The `ssh` options for a test login with `identity` to 127.0.0.1:`port`, trusting any host key. */
+export const sshLogin = (port: number, identity: string): ReadonlyArray<string> => [
+  "-F", "/dev/null", "-p", String(port), "-i", identity, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"
+]

@@ -1,0 +1,146 @@
+/**
+ * Ready-made session handlers that run the client's command as a local child process through pipes, as sshd
+ * does: `exec` runs `shell -c command`, `shell` runs `shell` without a terminal. Nothing runs unless you
+ * install these handlers (off by default, SEC-70). The client's command reaches the shell as one argument; the
+ * library adds no interpolation of its own (SEC-69). Node has no pseudo-terminal without a native addon, so a
+ * requested pty is reported through TERM / COLUMNS / LINES only.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { SshServer } from "effect-ssh"
+ * import { NodeLocalProcess } from "effect-ssh/node"
+ *
+ * const handlers: SshServer.ServerHandlers = {
+ *   auth: { publicKey: () => Effect.succeed(false) },
+ *   ...NodeLocalProcess.handlers({ acceptEnv: ["LANG", "LC_*"] })
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import type * as SshServer from "../server/SshServer.js"
+
+/**
+ * Options of the local process handlers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocalProcessOptions {
+  /** The shell that runs commands (`shell -c command`); default `/bin/sh`. */
+  readonly shell?: string | undefined
+  /** Working directory; default the server's. */
+  readonly cwd?: string | undefined
+  /** The environment of every child; default the server's own. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /**
+   * Client environment variables passed on (sshd's AcceptEnv): exact names or a prefix ending in `*`.
+   * Default none.
+   */
+  readonly acceptEnv?: ReadonlyArray<string> | undefined
+}
+
+/** RFC 4254 §6.10 signal names a client may deliver to the child. */
+const SIGNALS: ReadonlyMap<string, NodeJS.Signals> = new Map<string, NodeJS.Signals>([
+  ["ABRT", "SIGABRT"], ["ALRM", "SIGALRM"], ["FPE", "SIGFPE"], ["HUP", "SIGHUP"], ["ILL", "SIGILL"], ["INT", "SIGINT"],
+  ["KILL", "SIGKILL"], ["PIPE", "SIGPIPE"], ["QUIT", "SIGQUIT"], ["SEGV", "SIGSEGV"], ["TERM", "SIGTERM"],
+  ["USR1", "SIGUSR1"], ["USR2", "SIGUSR2"]
+])
+
+const accepted = (patterns: ReadonlyArray<string>, name: string) =>
+  patterns.some((p) => (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : p === name))
+
+const environment = (ctx: SshServer.SessionContext, options: LocalProcessOptions): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(options.env ?? process.env)) if (v !== undefined) env[k] = v
+  for (const [k, v] of Object.entries(ctx.env)) {
+    if (accepted(options.acceptEnv ?? [], k) && !k.includes("=") && !v.includes("\0")) env[k] = v
+  }
+  if (ctx.pty !== undefined) {
+    env.TERM = ctx.pty.term
+    env.COLUMNS = String(ctx.pty.cols)
+    env.LINES = String(ctx.pty.rows)
+  }
+  env.USER = ctx.username
+  env.LOGNAME = ctx.username
+  return env
+}
+
+/**
+ * Runs `command` (or the shell itself when undefined) as a child process with piped stdin, stdout and stderr,
+ * delivering the client's signals to it; returns its exit status, or the signal that killed it (RFC 4254
+ * §6.10). The child is killed when the session ends first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (
+  ctx: SshServer.SessionContext,
+  command: string | undefined,
+  options: LocalProcessOptions = {}
+): Effect.Effect<SshServer.SessionExit> =>
+  Effect.gen(function*() {
+    const shell = options.shell ?? "/bin/sh"
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(shell, command === undefined ? [] : ["-c", command], {
+          stdio: ["pipe", "pipe", "pipe"],
+          cwd: options.cwd,
+          env: environment(ctx, options)
+        })
+      ),
+      (c) => Effect.sync(() => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL"))
+    )
+    yield* Effect.logDebug(`${ctx.username} runs ${command === undefined ? "a shell" : JSON.stringify(command)}`)
+    const closed = Effect.async<SshServer.SessionExit>((resume) => {
+      child.once("error", () => resume(Effect.succeed(127)))
+      child.once("close", (code, signal) =>
+        resume(Effect.succeed(signal !== null ? { signal: signal.replace(/^SIG/, "") } : (code ?? 255))))
+    })
+    const exitFiber = yield* Effect.fork(closed)
+    child.stdin.on("error", () => {}) // EPIPE when the command does not read its stdin
+    const stdinFiber = yield* Effect.fork(
+      Stream.runForEach(ctx.stdin, (chunk) =>
+        Effect.async<void>((resume) => {
+          if (!child.stdin.writable) return resume(Effect.void)
+          child.stdin.write(chunk, () => resume(Effect.void))
+        })).pipe(Effect.ensuring(Effect.sync(() => child.stdin.end())), Effect.ignore)
+    )
+    const signalFiber = yield* Effect.fork(
+      Stream.runForEach(ctx.signals, (name) =>
+        Effect.sync(() => {
+          const signal = SIGNALS.get(name)
+          if (signal !== undefined && child.exitCode === null) child.kill(signal)
+        }))
+    )
+    const out = yield* Effect.fork(Stream.run(NodeStream.fromReadable(() => child.stdout, (e) => e), ctx.stdout))
+    const err = yield* Effect.fork(Stream.run(NodeStream.fromReadable(() => child.stderr, (e) => e), ctx.stderr))
+    const exit = yield* Fiber.join(exitFiber)
+    // The child's output is delivered in full before the exit status (RFC 4254 §6.10 comes last).
+    yield* Effect.ignore(Fiber.join(out))
+    yield* Effect.ignore(Fiber.join(err))
+    yield* Fiber.interrupt(stdinFiber)
+    yield* Fiber.interrupt(signalFiber)
+    yield* Effect.logDebug(`exit ${JSON.stringify(exit)}`)
+    return exit
+  }).pipe(Effect.scoped)
+
+/**
+ * `exec` and `shell` handlers running local child processes; spread them into `ServerHandlers`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handlers = (options: LocalProcessOptions = {}): {
+  readonly exec: SshServer.SessionHandler<{ readonly command: string }>
+  readonly shell: SshServer.SessionHandler
+} => ({
+  exec: (ctx) => run(ctx, ctx.command, options),
+  shell: (ctx) => run(ctx, undefined, options)
+})
