@@ -6,6 +6,7 @@
  */
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Transport from "../../transport/Transport.js"
@@ -40,6 +41,19 @@ export const makeGate = (limits: Startups.MaxStartups): StartupGate => {
   }
 }
 
+/**
+ * Closes a socket without sending a byte. A platform Socket opens its connection only inside `run`, so it is
+ * opened and its scope closed at once, which closes the connection.
+ */
+const closeUnused = (socket: Socket.Socket) =>
+  Effect.gen(function*() {
+    const opened = yield* Deferred.make<void>()
+    yield* socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) }).pipe(
+      Effect.raceFirst(Deferred.await(opened)),
+      Effect.ignore
+    )
+  })
+
 /** @internal */
 export const serveSocket = (
   socket: Socket.Socket,
@@ -52,7 +66,7 @@ export const serveSocket = (
     if (release === undefined) {
       // SEC-38: refused before our version string is sent, so a flood costs no crypto work.
       yield* Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`)
-      return
+      return yield* closeUnused(socket)
     }
     yield* Effect.addFinalizer(() => release)
     const transport = yield* Transport.make(socket, {
