@@ -165,3 +165,24 @@ export * as ServerAuth from "./auth/ServerAuth.js"
  * @since 0.1.0
  */
 export * as SshServer from "./server/SshServer.js"
+
+/**
+ * authorized_keys files with their options (SEC-64).
+ *
+ * @since 0.1.0
+ */
+export * as AuthorizedKeys from "./keys/AuthorizedKeys.js"
+
+/**
+ * A ready-made publickey handler from authorized_keys entries, enforcing their options.
+ *
+ * @since 0.1.0
+ */
+export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
+
+/**
+ * OpenSSH-style patterns, pattern lists and address/CIDR lists with bounded cost (SEC-68).
+ *
+ * @since 0.1.0
+ */
+export * as Match from "./keys/Match.js"

@@ -85,7 +85,41 @@ export interface PublicKeyRequest {
   readonly username: string
   readonly key: PublicKeyInfo
   readonly verified: boolean
+  /** The client's address, when the server knows it (TCP). */
+  readonly remoteAddress?: string | undefined
 }
+
+/**
+ * What an accepted publickey login may do, as authorized_keys options and certificate critical options say
+ * (SEC-64, SEC-66). The server enforces these on every session of the connection. Absent fields allow.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Restrictions {
+  /** Run this instead of whatever the client asks for (exec, shell or subsystem). */
+  readonly forceCommand?: string | undefined
+  /** Environment variables set for every session. */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  /** `false`: pty requests are refused. */
+  readonly pty?: boolean | undefined
+  readonly portForwarding?: boolean | undefined
+  readonly agentForwarding?: boolean | undefined
+  readonly x11Forwarding?: boolean | undefined
+  readonly userRc?: boolean | undefined
+  /** When present, the only `host:port` destinations direct-tcpip may reach. */
+  readonly permitOpen?: ReadonlyArray<string> | undefined
+  /** When present, the only `[host:]port` listeners tcpip-forward may open. */
+  readonly permitListen?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A publickey handler's answer: accept or refuse, or accept with restrictions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PublicKeyDecision = boolean | { readonly _tag: "Accept"; readonly restrictions: Restrictions }
 
 /**
  * The start of a keyboard-interactive exchange (RFC 4256 §3.1).
@@ -138,7 +172,7 @@ export type KbdIntSession =
 export interface ServerAuthHandlers {
   readonly none?: ((request: NoneRequest) => Effect.Effect<boolean, unknown>) | undefined
   readonly password?: ((request: PasswordRequest) => Effect.Effect<boolean, unknown>) | undefined
-  readonly publicKey?: ((request: PublicKeyRequest) => Effect.Effect<boolean, unknown>) | undefined
+  readonly publicKey?: ((request: PublicKeyRequest) => Effect.Effect<PublicKeyDecision, unknown>) | undefined
   readonly keyboardInteractive?:
     | ((request: KeyboardInteractiveRequest) => Effect.Effect<KbdIntSession, unknown>)
     | undefined
@@ -175,6 +209,8 @@ export interface ServerAuthOptions {
   readonly publicKeyAlgorithms?: ReadonlyArray<string> | undefined
   /** The backend that verifies signatures; default: the `Crypto` service in context. */
   readonly crypto?: CryptoBackend | undefined
+  /** The client's address, passed to handlers; `SshServer` sets it per connection when the socket has one. */
+  readonly remoteAddress?: string | undefined
 }
 
 /**
@@ -186,6 +222,7 @@ export interface ServerAuthOptions {
 export interface Factor {
   readonly method: MethodName
   readonly publicKey?: PublicKeyInfo | undefined
+  readonly restrictions?: Restrictions | undefined
 }
 
 /**
@@ -196,6 +233,8 @@ export interface Factor {
  */
 export interface ServerAuthenticated extends Authenticated {
   readonly factors: ReadonlyArray<Factor>
+  /** The restrictions of every factor together (the most restrictive wins). */
+  readonly restrictions: Restrictions
 }
 
 /**

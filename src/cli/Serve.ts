@@ -22,10 +22,12 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
+import * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
 import * as PrivateKey from "../keys/PrivateKey.js"
 import { NodeCrypto } from "../node/NodeCrypto.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
+import * as AuthorizedKeysHandler from "../server/AuthorizedKeysHandler.js"
 import type * as SshServer from "../server/SshServer.js"
 import * as Writer from "../wire/Writer.js"
 import * as Tty from "./Tty.js"
@@ -74,7 +76,7 @@ const hostKeys = Options.file("host-key").pipe(
   Options.repeated
 )
 const authorizedKeys = Options.file("authorized-keys").pipe(
-  Options.withDescription("authorized_keys file: its keys may log in as any user (lines with options are skipped)."),
+  Options.withDescription("authorized_keys file: its keys may log in as any user, with their options enforced."),
   Options.optional
 )
 const password = Options.text("password").pipe(
@@ -140,13 +142,10 @@ export const run = (flags: Flags): Effect.Effect<number> =>
       password?: SshServer.ServerHandlers["auth"]["password"]
     } = {}
     if (Option.isSome(flags.authorizedKeys)) {
-      const blobs = yield* readAuthorizedKeys(flags.authorizedKeys.value)
-      auth.publicKey = ({ key, username }) =>
-        Effect.gen(function*() {
-          const ok = blobs.some((b) => b.length === key.blob.length && crypto.timingSafeEqual(b, key.blob))
-          yield* Effect.logDebug(`publickey ${key.fingerprint} for ${username}: ${ok ? "accepted" : "refused"}`)
-          return ok
-        })
+      const accept = AuthorizedKeysHandler.make(yield* readAuthorizedKeys(flags.authorizedKeys.value))
+      auth.publicKey = (request) =>
+        Effect.tap(accept(request), (ok) =>
+          Effect.logDebug(`publickey ${request.key.fingerprint} for ${request.username}: ${ok === false ? "refused" : "accepted"}`))
     }
     if (Option.isSome(flags.password)) {
       const user = flags.password.value
@@ -283,47 +282,23 @@ export const describeKey = (key: PrivateKeyMaterial, file: string): string => {
   return `${bits} ${HostKey.fingerprintSha256(blob)} ${file} (${type})`
 }
 
-const KEY_TYPES = new Set([
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "ssh-rsa"
-])
-
 /**
- * The key blobs of an authorized_keys file: plain `type base64 [comment]` lines. Lines with options are skipped
- * with a warning (options come with the keys issue), as are lines that do not parse.
+ * The entries of an authorized_keys file, with their options (AuthorizedKeys.parse); rejected lines are
+ * reported as warnings and authorise nothing.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const readAuthorizedKeys = (file: string): Effect.Effect<ReadonlyArray<Buffer>, ServeError> =>
+export const readAuthorizedKeys = (file: string): Effect.Effect<ReadonlyArray<AuthorizedKeys.Entry>, ServeError> =>
   Effect.gen(function*() {
     const text = yield* Effect.try({
       try: () => fs.readFileSync(file, "utf8"),
       catch: (e) => new ServeError({ message: `cannot read ${file}: ${errorText(e)}` })
     })
-    const blobs: Array<Buffer> = []
-    const lines = text.split("\n")
-    for (let n = 0; n < lines.length; n++) {
-      const line = lines[n]!.trim()
-      if (line === "" || line.startsWith("#")) continue
-      const [type, data] = line.split(/\s+/)
-      if (!KEY_TYPES.has(type!)) {
-        yield* Effect.logWarning(`${file}:${n + 1}: options or unknown key type, line skipped (not supported yet)`)
-        continue
-      }
-      const blob = Buffer.from(data ?? "", "base64")
-      const decoded = HostKey.decodePublicKey(blob)
-      if (blob.length === 0 || Either.isLeft(decoded) || HostKey.keyTypeOf(decoded.right.material) !== type) {
-        yield* Effect.logWarning(`${file}:${n + 1}: malformed key, line skipped`)
-        continue
-      }
-      blobs.push(blob)
-    }
-    if (blobs.length === 0) yield* Effect.logWarning(`${file}: no keys`)
-    return blobs
+    const { entries, errors } = AuthorizedKeys.parse(text)
+    for (const e of errors) yield* Effect.logWarning(`${file}:${e.line}: ${e.message}; line skipped`)
+    if (entries.length === 0) yield* Effect.logWarning(`${file}: no keys`)
+    return entries
   })
 
 // ---- sessions ----

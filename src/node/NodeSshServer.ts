@@ -19,10 +19,12 @@
  * @since 0.1.0
  */
 import * as SocketServer from "@effect/platform/SocketServer"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SshServer from "../server/SshServer.js"
 import { NodeCrypto } from "./NodeCrypto.js"
@@ -46,8 +48,12 @@ const config = (options: NodeSshServerOptions): SshServer.ServerConfig => {
   return { ...rest, crypto: options.crypto ?? NodeCrypto }
 }
 
+/** `::ffff:127.0.0.1` (an IPv4 client of a dual-stack listener) → `127.0.0.1`, as sshd shows it. */
+const unmapped = (address: string) => (address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address)
+
 /**
- * A TCP `SocketServer` whose sockets have TCP_NODELAY set (DESIGN.md §6).
+ * A TCP `SocketServer` whose sockets have TCP_NODELAY set (DESIGN.md §6) and whose connection handlers see
+ * the client's address as `SshServer.PeerAddress`.
  *
  * @since 0.1.0
  * @category layers
@@ -61,7 +67,15 @@ export const layerSocketServer = (options: {
     Effect.map(NodeSocketServer.make({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 }), (server) =>
       SocketServer.SocketServer.of({
         address: server.address,
-        run: (handler) => server.run((socket) => Effect.zipRight(NodeTransport.setNoDelay, handler(socket)))
+        run: (handler) =>
+          server.run((socket) =>
+            Effect.zipRight(NodeTransport.setNoDelay, Effect.flatMap(Effect.serviceOption(NodeSocket.NetSocket), (net) => {
+              const address = Option.getOrUndefined(net)?.remoteAddress
+              const port = Option.getOrUndefined(net)?.remotePort ?? 0
+              return address === undefined
+                ? handler(socket)
+                : Effect.provideService(handler(socket), SshServer.PeerAddress, { address: unmapped(address), port })
+            })))
       }))
   )
 

@@ -45,3 +45,10 @@ export * as NodeSshServer from "./NodeSshServer.js"
  * @since 0.1.0
  */
 export * as NodeLocalProcess from "./NodeLocalProcess.js"
+
+/**
+ * authorized_keys files read from disk per attempt, with `%u`/`%h` and StrictModes-style checks.
+ *
+ * @since 0.1.0
+ */
+export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"

@@ -57,6 +57,8 @@ export interface PtyInfo {
  */
 export interface SessionContext {
   readonly username: string
+  /** The client's address, when the listener knows it (TCP). */
+  readonly remoteAddress?: string | undefined
   readonly pty: PtyInfo | undefined
   readonly env: Readonly<Record<string, string>>
   /** The client's stdin; ends at its EOF. A single consumer. */
@@ -173,6 +175,18 @@ export interface ServerConfig {
  * @category tags
  */
 export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {}
+
+/**
+ * The address of the client on the other end of a socket, provided by listeners that know it (NodeSshServer);
+ * used for authorized_keys `from=` and certificate `source-address`, and shown to handlers.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class PeerAddress extends Context.Tag("effect-ssh/PeerAddress")<
+  PeerAddress,
+  { readonly address: string; readonly port: number }
+>() {}
 
 /**
  * Provides `SshServerConfig`.

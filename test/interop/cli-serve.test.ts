@@ -23,7 +23,7 @@ if (has) {
   execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-f", otherKey])
   fs.writeFileSync(
     authorized,
-    `# a comment\nno-pty ${fs.readFileSync(`${keyFile}.pub`, "utf8")}${fs.readFileSync(`${keyFile}.pub`, "utf8")}`
+    `# a comment\nno-such-option ${fs.readFileSync(`${keyFile}.pub`, "utf8")}${fs.readFileSync(`${keyFile}.pub`, "utf8")}`
   )
 }
 
@@ -102,7 +102,7 @@ describe.skipIf(!has)("effect-ssh serve ↔ OpenSSH ssh", () => {
       const fingerprint = execFileSync(OpenSsh.SSH_KEYGEN, ["-l", "-f", hostKey]).toString().split(" ")[1]!
       assert.match(fingerprint, /^SHA256:/)
       assert.include(server.stdout(), `256 ${fingerprint} ${hostKey} (ED25519)`)
-      // The line with options was skipped with a warning.
+      // The line with an unknown option was skipped with a warning (SEC-64).
       assert.include(server.stderr(), "line skipped")
     }))
 

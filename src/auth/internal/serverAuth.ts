@@ -26,6 +26,7 @@ import * as AuthMessages from "../../wire/AuthMessages.js"
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
 import type * as ServerAuth from "../ServerAuth.js"
+import * as Restrict from "./restrictions.js"
 
 type Factor = ServerAuth.Factor
 type KbdIntSession = ServerAuth.KbdIntSession
@@ -59,6 +60,7 @@ interface Ctx {
   /** Claims the right to send USERAUTH_SUCCESS; false once LoginGraceTime has fired (SEC-37). */
   readonly claimSuccess: Effect.Effect<boolean>
   readonly factors: Array<Factor>
+  readonly remoteAddress: string | undefined
   readonly tried: Array<string>
   identity: { readonly user: string; readonly service: string } | undefined
   failures: number
@@ -116,6 +118,8 @@ const sendBanner = (ctx: Ctx): Effect.Effect<void, TransportError> => {
   return ctx.transport.send(AuthMessages.encode({ _tag: "UserauthBanner", message: ctx.banner, language: "" }))
 }
 
+const accepted = (d: ServerAuth.PublicKeyDecision): boolean => d === true || (typeof d === "object" && d._tag === "Accept")
+
 /** A handler's answer; a failure, defect or throw is a refusal (SEC-10, fail closed). */
 const ask = <A>(what: string, f: () => Effect.Effect<A, unknown>, refusal: A): Effect.Effect<A> =>
   Effect.suspend(f).pipe(
@@ -166,8 +170,8 @@ const publickey = (
       fingerprint: HostKey.fingerprintSha256(m.publicKey)
     }
     if (!m.hasSignature) {
-      const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: false }), false)
-      if (ok !== true) return "Failure"
+      const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: false, remoteAddress: ctx.remoteAddress }), false)
+      if (!accepted(ok)) return "Failure"
       // RFC 4252 §7 / SEC-32: PK_OK echoes exactly the queried algorithm and blob.
       yield* sendBanner(ctx)
       yield* ctx.transport.send(
@@ -182,8 +186,9 @@ const publickey = (
     if (!valid) return "Failure"
     // A chain such as publickey,publickey needs two different keys (as sshd).
     if (ctx.factors.some((f) => f.publicKey?.fingerprint === key.fingerprint)) return "Failure"
-    const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: true }), false)
-    return ok === true ? { method: "publickey", publicKey: key } : "Failure"
+    const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: true, remoteAddress: ctx.remoteAddress }), false)
+    if (ok === false || !accepted(ok)) return "Failure"
+    return ok === true ? { method: "publickey", publicKey: key } : { method: "publickey", publicKey: key, restrictions: ok.restrictions }
   })
 
 const password = (
@@ -281,7 +286,8 @@ const settle = (
     if (!(yield* ctx.claimSuccess)) return yield* Effect.never
     yield* sendBanner(ctx)
     yield* ctx.transport.send(AuthMessages.encode({ _tag: "UserauthSuccess" }))
-    return { username: user, methods: done(ctx), factors: [...ctx.factors] }
+    const restrictions = Restrict.merge(ctx.factors.map((f) => f.restrictions))
+    return { username: user, methods: done(ctx), factors: [...ctx.factors], restrictions }
   })
 
 const request = (ctx: Ctx, payload: Uint8Array) =>
@@ -387,6 +393,7 @@ export const authenticate = (
       maxRequests: options.limits?.maxRequests ?? DEFAULT_MAX_REQUESTS,
       failureDelay: Duration.toMillis(Duration.decode(options.timeouts?.minFailureDelay ?? DEFAULT_FAILURE_DELAY)),
       banner: options.banner,
+      remoteAddress: options.remoteAddress,
       claimSuccess: claim("succeeded"),
       factors: [],
       tried: [],

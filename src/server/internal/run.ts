@@ -10,7 +10,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Transport from "../../transport/Transport.js"
-import type { ServerConfig, ServerHandlers } from "../SshServer.js"
+import * as Option from "effect/Option"
+import { PeerAddress, type ServerConfig, type ServerHandlers } from "../SshServer.js"
 import { handleConnection } from "./session.js"
 import * as Startups from "./startups.js"
 
@@ -79,7 +80,8 @@ export const serveSocket = (
       timeouts: config.timeouts,
       limits: config.limits
     })
-    yield* handleConnection(transport, handlers, release)
+    const peer = yield* Effect.serviceOption(PeerAddress)
+    yield* handleConnection(transport, handlers, release, Option.getOrUndefined(peer)?.address)
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))

@@ -35,9 +35,11 @@ const finish = (channel: Channel, exit: SessionExit) =>
 
 const reply = (req: IncomingRequest, ok: boolean) => (req.reply ? req.reply(ok) : Effect.void)
 
-/** What the session knows about who is on the other end. */
+/** What the session knows about who is on the other end, and what they may do (SEC-64, SEC-66). */
 interface SessionOwner {
   readonly username: string
+  readonly remoteAddress: string | undefined
+  readonly restrictions: ServerAuth.Restrictions
 }
 
 type Started = {
@@ -73,6 +75,11 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
         let command = ""
         switch (r._tag) {
           case "PtyReq":
+            if (owner.restrictions.pty === false) {
+              // authorized_keys no-pty / restrict (SEC-64).
+              yield* reply(req, false)
+              continue
+            }
             pty = { term: r.term, cols: r.cols, rows: r.rows, widthPx: r.widthPx, heightPx: r.heightPx, modes: r.modes }
             yield* reply(req, true)
             continue
@@ -95,6 +102,15 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
             // window-change, signal, keepalive@openssh.com … before a program: nothing to deliver them to.
             yield* reply(req, false)
             continue
+        }
+        const forced = owner.restrictions.forceCommand
+        if (forced !== undefined) {
+          // SEC-66: a forced command replaces exec, shell and subsystem alike (never a subsystem such as sftp);
+          // the client's request is shown as SSH_ORIGINAL_COMMAND, as sshd does.
+          if (r._tag === "Exec") env.SSH_ORIGINAL_COMMAND = command
+          else delete env.SSH_ORIGINAL_COMMAND
+          handler = handlers.exec
+          command = forced
         }
         if (handler === undefined) {
           // Deny by default: no handler, no program (RFC 4254 §6.5 FAILURE, SEC-70).
@@ -126,8 +142,10 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
     )
     const exit = yield* started.handler({
       username: owner.username,
+      remoteAddress: owner.remoteAddress,
       pty,
-      env: { ...env },
+      // authorized_keys environment= wins over what the client sent.
+      env: { ...env, ...owner.restrictions.environment },
       command: started.command,
       stdin: channel.data,
       stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
@@ -143,10 +161,14 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
 export const handleConnection = (
   transport: Transport.Transport,
   handlers: ServerHandlers,
-  onAuthenticated?: Effect.Effect<void>
+  onAuthenticated?: Effect.Effect<void>,
+  remoteAddress?: string
 ) =>
   Effect.gen(function*() {
-    const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, handlers.authOptions)
+    const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, {
+      ...handlers.authOptions,
+      remoteAddress: remoteAddress ?? handlers.authOptions?.remoteAddress
+    })
     if (onAuthenticated !== undefined) yield* onAuthenticated
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
@@ -161,7 +183,7 @@ export const handleConnection = (
           return {
             _tag: "Accept",
             run: (channel) =>
-              session(authenticated, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
+              session({ ...authenticated, remoteAddress }, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
           }
         })
     })
