@@ -69,7 +69,12 @@ export const patternList = (subject: string, list: string, lowercase = false): -
   return result
 }
 
-/** An IPv4 or IPv6 address as 4 or 16 bytes, or undefined when `text` is not a literal address. */
+/**
+ * An IPv4 or IPv6 address as 4 or 16 bytes, or undefined when `text` is not a literal address.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
 export const parseAddress = (text: string): Uint8Array | undefined => {
   if (text.includes(":")) return parseIpv6(text)
   const parts = text.split(".")

@@ -177,16 +177,12 @@ export interface ServerConfig {
 export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {}
 
 /**
- * The address of the client on the other end of a socket, provided by listeners that know it (NodeSshServer);
- * used for authorized_keys `from=` and certificate `source-address`, and shown to handlers.
+ * The address of the client on the other end of a socket (see `PeerAddress.ts`).
  *
  * @since 0.1.0
  * @category tags
  */
-export class PeerAddress extends Context.Tag("effect-ssh/PeerAddress")<
-  PeerAddress,
-  { readonly address: string; readonly port: number }
->() {}
+export { PeerAddress } from "./PeerAddress.js"
 
 /**
  * Provides `SshServerConfig`.
