@@ -126,6 +126,22 @@ const ask = <A>(what: string, f: () => Effect.Effect<A, unknown>, refusal: A): E
     Effect.catchAllCause((cause) => Effect.as(Effect.logDebug(`${what} handler failed: refused`, cause), refusal))
   )
 
+/**
+ * The secret behind the per-user failure delay: one per process, so a user's delay is the same on every
+ * connection and an attacker cannot average it away by reconnecting.
+ */
+let delaySecret: Uint8Array | undefined
+
+/**
+ * SEC-33/SEC-34: 0–4.2 ms added to the minimum failure delay, fixed per user name and unpredictable without the
+ * secret (openssh auth2.c user_specific_delay), so valid and invalid names cannot be told apart by timing.
+ */
+const userDelay = (backend: CryptoBackend, user: string): number => {
+  delaySecret ??= backend.randomBytes(32)
+  const h = backend.hmac("sha256", delaySecret, [new TextEncoder().encode(user)])
+  return (((h[0]! << 8) | h[1]!) % 4200) / 1000
+}
+
 /** USERAUTH_FAILURE, no sooner than `failureDelay` after the request (SEC-33/SEC-34); LIM-16 counts it. */
 const failure = (ctx: Ctx, note: string, counts: boolean): Effect.Effect<void, TransportError | AuthError> =>
   Effect.gen(function*() {
@@ -144,7 +160,8 @@ const failure = (ctx: Ctx, note: string, counts: boolean): Effect.Effect<void, T
       })
     }
     const elapsed = (yield* Clock.currentTimeMillis) - ctx.requestStart
-    if (elapsed < ctx.failureDelay) yield* Effect.sleep(Duration.millis(ctx.failureDelay - elapsed))
+    const delay = ctx.failureDelay === 0 ? 0 : ctx.failureDelay + userDelay(ctx.backend, ctx.identity?.user ?? "")
+    if (elapsed < delay) yield* Effect.sleep(Duration.micros(BigInt(Math.round((delay - elapsed) * 1000))))
     yield* sendBanner(ctx)
     yield* ctx.transport.send(
       AuthMessages.encode({ _tag: "UserauthFailure", methods: listed(ctx), partialSuccess: false })

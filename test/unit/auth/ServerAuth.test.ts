@@ -5,7 +5,7 @@
  * against a late success (SEC-37).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Redacted } from "effect"
+import { Effect, Either, Fiber, Redacted, TestClock } from "effect"
 import * as Auth from "../../../src/auth/AuthMethod.js"
 import * as ClientAuth from "../../../src/auth/ClientAuth.js"
 import { isComplete, nextMethods } from "../../../src/auth/internal/serverAuth.js"
@@ -397,4 +397,88 @@ describe("ServerAuth against a raw client", () => {
       assert.strictEqual(server.left.reason, "Timeout")
       assert(Either.isLeft(out))
     }).pipe(Effect.scoped))
+
+  it.scoped("SEC-34: a valid and an invalid user get byte-identical replies and methods lists", () =>
+    Effect.gen(function*() {
+      const handlers: ServerAuth.ServerAuthHandlers = {
+        password: ({ username, password }) => Effect.succeed(username === "alice" && Redacted.value(password) === "right"),
+        publicKey: ({ username, key: k }) => Effect.succeed(username === "alice" && k.fingerprint === HostKey.fingerprintSha256(blobOf(key)))
+      }
+      const replies = (user: string) =>
+        Effect.gen(function*() {
+          const { out } = yield* raw(handlers, (t) =>
+            Effect.gen(function*() {
+              yield* service(t)
+              const got: Array<string> = []
+              yield* req(t, { _tag: "none" }, user)
+              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              yield* req(t, { _tag: "password", changing: false, password: "wrong" }, user)
+              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              // An unknown key of a real user and any key of an unknown user: the same answer.
+              yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: blobOf(other) }, user)
+              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              yield* t.disconnect(11, "done")
+              return got
+            }))
+          assert(Either.isRight(out))
+          return out.right
+        })
+      assert.deepStrictEqual(yield* replies("alice"), yield* replies("mallory"))
+    }))
+
+  it.scoped("SEC-34: the CVE-2018-15473 probe (a truncated publickey request) gets the same reaction for any user", () =>
+    Effect.gen(function*() {
+      const probe = (user: string) =>
+        Effect.gen(function*() {
+          const { out, server } = yield* raw({ publicKey: ({ username }) => Effect.succeed(username === "alice") }, (t) =>
+            Effect.gen(function*() {
+              yield* service(t)
+              // A publickey request whose blob length says 100 while 10 bytes follow.
+              const head = AuthMessages.encode({
+                _tag: "UserauthRequest", user, service: "ssh-connection",
+                method: { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: new Uint8Array(10) }
+              })
+              const forged = new Uint8Array(head)
+              const dv = new DataView(forged.buffer)
+              dv.setUint32(forged.length - 14, 100)
+              yield* t.send(forged)
+              return Buffer.from(yield* t.receive).toString("hex")
+            }))
+          return { out: Either.isRight(out) ? out.right : `closed ${disconnectCode(out)}`, server: Either.isLeft(server) ? server.left._tag : "ok" }
+        })
+      assert.deepStrictEqual(yield* probe("alice"), yield* probe("mallory"))
+    }))
+
+  it.effect("SEC-37: decisions racing LoginGraceTime (TestClock, ±20 ms around the deadline): never a late SUCCESS", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 41; i++) {
+        const decideAt = 980 + ((i * 17) % 41) // every ms of 980 … 1020 once, the deadline at 1000 ms
+        const run = Effect.gen(function*() {
+          const { out, server } = yield* raw(
+            { password: () => Effect.as(Effect.sleep(`${decideAt} millis`), true) },
+            (t) =>
+              Effect.gen(function*() {
+                yield* service(t)
+                yield* req(t, { _tag: "password", changing: false, password: "x" })
+                return (yield* t.receive)[0]
+              }),
+            { timeouts: { loginGrace: "1000 millis", minFailureDelay: 0 } }
+          )
+          return { out, server }
+        }).pipe(Effect.scoped)
+        const fiber = yield* Effect.fork(run)
+        yield* TestClock.adjust("975 millis")
+        for (let ms = 975; ms < 1025; ms++) yield* TestClock.adjust("1 millis")
+        yield* TestClock.adjust("100 millis")
+        const { out, server } = yield* Fiber.join(fiber)
+        const succeeded = Either.isRight(out) && out.right === 52
+        const timedOut = Either.isLeft(server) && server.left instanceof TransportError && server.left.reason === "Timeout"
+        // Exactly one of the two, never both: a SUCCESS is never sent once the timer has claimed the connection.
+        assert.notStrictEqual(succeeded, timedOut, `decided at ${decideAt} ms`)
+        assert.strictEqual(succeeded, Either.isRight(server), `decided at ${decideAt} ms`)
+        // Clear of the deadline the winner is fixed; at exactly 1000 ms either may win, atomically.
+        if (decideAt < 1000) assert.isTrue(succeeded, `decided at ${decideAt} ms`)
+        if (decideAt > 1000) assert.isTrue(timedOut, `decided at ${decideAt} ms`)
+      }
+    }))
 })
