@@ -96,16 +96,17 @@ const deflater = (): Compression.Deflater => {
   }
 }
 
-const failure = (reason: Compression.InflateFailure["reason"], description: string): Compression.InflateFailure => ({
-  _tag: "InflateFailure",
-  reason,
-  description
-})
+const failure = (
+  reason: Compression.InflateFailure["reason"],
+  description: string,
+  produced: number
+): Compression.InflateFailure => ({ _tag: "InflateFailure", reason, description, produced })
 
 const inflater = (): Compression.Inflater => {
   const s = open(zlib.createInflate())
   let failed: Compression.InflateFailure | undefined
-  const fail = (reason: Compression.InflateFailure["reason"], description: string) => (failed = failure(reason, description))
+  const fail = (reason: Compression.InflateFailure["reason"], description: string, produced: number) =>
+    (failed = failure(reason, description, produced))
   return {
     decompress: (data, limit) => {
       if (failed !== undefined) return failed
@@ -118,14 +119,14 @@ const inflater = (): Compression.Inflater => {
       let inLen = data.length
       for (;;) {
         const r = step(s, zlib.constants.Z_SYNC_FLUSH, data, inOff, inLen, out, total)
-        if (r === undefined) return fail("Malformed", "invalid compressed data")
+        if (r === undefined) return fail("Malformed", "invalid compressed data", total)
         total = out.length - r.availOut
         inOff += inLen - r.availIn
         inLen = r.availIn
-        if (total > limit) return fail("TooLarge", `the payload inflates to more than ${limit} bytes`)
+        if (total > limit) return fail("TooLarge", `the payload inflates to more than ${limit} bytes`, total)
         if (r.availOut !== 0) {
           // Room left in the output yet input left over: the stream ended (a final block) or stalled.
-          if (inLen !== 0) return fail("Malformed", "compressed data after the end of the zlib stream")
+          if (inLen !== 0) return fail("Malformed", "compressed data after the end of the zlib stream", total)
           return out.subarray(0, total)
         }
         out = grow(out, Math.min(cap, out.length * 2))

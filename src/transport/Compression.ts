@@ -45,6 +45,8 @@ export interface InflateFailure {
   readonly _tag: "InflateFailure"
   readonly reason: "TooLarge" | "Malformed"
   readonly description: string
+  /** Bytes inflated from this packet when inflation stopped (for `TooLarge`: just past the limit). */
+  readonly produced: number
 }
 
 /**
