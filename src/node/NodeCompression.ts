@@ -38,8 +38,11 @@ const isNativeStream = (s: unknown): s is NativeStream =>
   typeof s._handle === "object" && s._handle !== null && "writeSync" in s._handle &&
   typeof s._handle.writeSync === "function" && s._writeState instanceof Uint32Array
 
-/** The first output buffer's size; buffers double from there as needed. */
+/** The first output buffers' sizes; they double from there as needed. */
 const CHUNK = 16 * 1024
+/** Room for a full 32 KiB CHANNEL_DATA payload (RFC 4254 §5.2 plus its 9-byte header) without growing. */
+const FIRST_INFLATE = 64 * 1024
+const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0)
 
 const open = (stream: zlib.Deflate | zlib.Inflate): NativeStream => {
   // A data error destroys the stream and emits "error" on the next tick; without a listener that would crash
@@ -107,13 +110,17 @@ const inflater = (): Compression.Inflater => {
   let failed: Compression.InflateFailure | undefined
   const fail = (reason: Compression.InflateFailure["reason"], description: string, produced: number) =>
     (failed = failure(reason, description, produced))
+  // Reused across packets (allocated at the first one, grown only up to the limit); each payload is copied out
+  // at its exact size, so a queued payload holds no more memory than its length.
+  let scratch = EMPTY
   return {
     decompress: (data, limit) => {
       if (failed !== undefined) return failed
-      // LIM-08 / SEC-51: the output buffer never grows past limit + 1 bytes; filling it means the payload is
-      // too large, and inflation stops there without reading the rest of the input.
+      // LIM-08 / SEC-51: the output never grows past limit + 1 bytes; filling that means the payload is too
+      // large, and inflation stops there without reading the rest of the input.
       const cap = limit + 1
-      let out = new Uint8Array(Math.min(cap, Math.max(CHUNK, data.length * 4)))
+      if (scratch.length === 0) scratch = new Uint8Array(Math.min(cap, FIRST_INFLATE))
+      let out = scratch.length <= cap ? scratch : scratch.subarray(0, cap)
       let total = 0
       let inOff = 0
       let inLen = data.length
@@ -127,9 +134,9 @@ const inflater = (): Compression.Inflater => {
         if (r.availOut !== 0) {
           // Room left in the output yet input left over: the stream ended (a final block) or stalled.
           if (inLen !== 0) return fail("Malformed", "compressed data after the end of the zlib stream", total)
-          return out.subarray(0, total)
+          return out.slice(0, total)
         }
-        out = grow(out, Math.min(cap, out.length * 2))
+        scratch = out = grow(out, Math.min(cap, out.length * 2))
       }
     },
     close: () => s.close()
