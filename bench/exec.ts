@@ -59,6 +59,8 @@ import type { PacketBenchRow } from "./packets.js"
 export interface ExecCase {
   readonly cipher: string
   readonly mac?: string | undefined
+  /** Compression for every client (ours: this method; ssh: `-C`; ssh2: this method); none by default. */
+  readonly compression?: "zlib@openssh.com" | undefined
 }
 
 /**
@@ -69,7 +71,8 @@ export const CASES: ReadonlyArray<ExecCase> = [
   { cipher: "aes128-gcm@openssh.com" },
   { cipher: "aes256-gcm@openssh.com" },
   { cipher: "chacha20-poly1305@openssh.com" },
-  { cipher: "aes128-ctr", mac: "hmac-sha2-256-etm@openssh.com" }
+  { cipher: "aes128-ctr", mac: "hmac-sha2-256-etm@openssh.com" },
+  { cipher: "aes128-gcm@openssh.com", compression: "zlib@openssh.com" }
 ]
 
 /**
@@ -195,7 +198,13 @@ const oursOptions = (f: Fixture, port: number, c: ExecCase | undefined): SshClie
   username: USER,
   auth: [Auth.privateKey(f.parsed)],
   hostKeys: HostKeyPolicy.pinned([hostKey().fingerprint]),
-  ...(c === undefined ? {} : { algorithms: { cipher: [c.cipher], ...(c.mac !== undefined ? { mac: [c.mac] } : {}) } })
+  ...(c === undefined ? {} : {
+    algorithms: {
+      cipher: [c.cipher],
+      ...(c.mac !== undefined ? { mac: [c.mac] } : {}),
+      ...(c.compression !== undefined ? { compression: [c.compression] } : {})
+    }
+  })
 })
 
 /** Bytes of the command's stdout, counted chunk by chunk as an application would consume them. */
@@ -248,6 +257,7 @@ const sshArgs = (f: Fixture, port: number, c: ExecCase | undefined, command: str
   "-o", `UserKnownHostsFile=${knownHostsFile(f, port)}`,
   "-o", "LogLevel=ERROR",
   ...(c === undefined ? [] : ["-o", `Ciphers=${c.cipher}`, ...(c.mac !== undefined ? ["-o", `MACs=${c.mac}`] : [])]),
+  ...(c?.compression !== undefined ? ["-C"] : []),
   `${USER}@127.0.0.1`,
   command
 ]
@@ -325,6 +335,7 @@ interface Ssh2Options {
   readonly hostKey: Buffer
   readonly cipher?: string | undefined
   readonly mac?: string | undefined
+  readonly compression?: string | undefined
 }
 
 /** Connects; resolves with the ready client. */
@@ -343,7 +354,8 @@ const ssh2Connect = (o: Ssh2Options) =>
       ...(o.cipher === undefined ? {} : {
         algorithms: {
           cipher: [o.cipher as never],
-          ...(o.mac === undefined ? {} : { hmac: [o.mac as never] })
+          ...(o.mac === undefined ? {} : { hmac: [o.mac as never] }),
+          ...(o.compression === undefined ? {} : { compress: [o.compression as never] })
         }
       })
     })
@@ -462,7 +474,8 @@ export const runThroughput = (options?: {
     const f = yield* fixture
     const rows: Array<ExecRow> = []
     for (const c of options?.cases ?? CASES) {
-      const name = c.cipher + (c.mac === undefined ? "" : ` + ${c.mac}`)
+      const name = c.cipher + (c.mac === undefined ? "" : ` + ${c.mac}`) +
+        (c.compression === undefined ? "" : ` + ${c.compression}`)
       const row = yield* Effect.scoped(Effect.gen(function*() {
         const { port } = yield* OpenSsh.sshdTcp({
           ciphers: c.cipher,
@@ -470,7 +483,14 @@ export const runThroughput = (options?: {
           authorizedKeys: [f.authorizedKey],
           logLevel: "INFO"
         })
-        const o: Ssh2Options = { port, keyText: f.keyText, hostKey: hostKey().blob, cipher: c.cipher, mac: c.mac }
+        const o: Ssh2Options = {
+          port,
+          keyText: f.keyText,
+          hostKey: hostKey().blob,
+          cipher: c.cipher,
+          mac: c.mac,
+          compression: c.compression
+        }
         const sshSetup = yield* opensshSetup(f, port, c).pipe(warnNa(`ssh set-up, ${name}`))
         const ours: Array<{ mbps: number; cpu: number } | undefined> = []
         const ssh: Array<{ mbps: number; cpu: number } | undefined> = []
@@ -548,6 +568,8 @@ export const runSetup = (options?: { readonly runs?: number | undefined }) =>
 
 // ---- formatting ----
 
+/** The cipher column: the cipher, and the compression when there is one. */
+const label = (r: ExecCase): string => r.compression === undefined ? r.cipher : `${r.cipher} + ${r.compression}`
 const mbps = (x: number | undefined): string => x === undefined ? "n/a" : x.toFixed(0)
 const ms = (x: number | undefined): string => x === undefined ? "n/a" : x.toFixed(1)
 const ratio = (a: number | undefined, b: number | undefined): string =>
@@ -575,7 +597,7 @@ export const throughputTable = (rows: ReadonlyArray<ExecRow>): ReadonlyArray<Rea
       ...(pure ? ["ours ÷ ssh2 JS"] : [])
     ],
     ...rows.map((r) => [
-      r.cipher,
+      label(r),
       r.mac ?? "(aead)",
       String(r.bytes / 1024 / 1024),
       mbps(r.ours),
@@ -602,6 +624,8 @@ export const cpuTable = (
 ): ReadonlyArray<ReadonlyArray<string>> => {
   const pure = rows.some((r) => r.cpu.ssh2PureJs !== undefined)
   const bound = (r: ExecRow) => {
+    // The packet bench has no compression: no bound for compressed rows.
+    if (r.compression !== undefined) return undefined
     const p = packets.find((p) =>
       p.backend === "node" && p.payload === 32768 && p.cipher === r.cipher && p.mac === (r.mac ?? "(aead)")
     )
@@ -621,7 +645,7 @@ export const cpuTable = (
       "ours ÷ bound"
     ],
     ...rows.map((r) => [
-      r.cipher,
+      label(r),
       r.mac ?? "(aead)",
       s(r.cpu.ours),
       s(r.cpu.openssh),

@@ -69,6 +69,13 @@ export * as PortableCrypto from "./crypto/portable/PortableCrypto.js"
 export * as SshError from "./SshError.js"
 
 /**
+ * Payload compression (zlib, zlib@openssh.com): the backend interface and service.
+ *
+ * @since 0.1.0
+ */
+export * as Compression from "./transport/Compression.js"
+
+/**
  * The SSH transport layer service.
  *
  * @since 0.1.0

@@ -138,12 +138,13 @@ export type HostKeyAlgorithmName = typeof HOST_KEY_ALGORITHMS[number]
 export const DEFAULT_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName> = HOST_KEY_ALGORITHMS.slice(0, 6)
 
 /**
- * The compression methods we implement: only `none`.
+ * The compression methods we implement (RFC 4253 §6.2; OpenSSH PROTOCOL §1.2). The zlib methods need a
+ * compression backend with zlib streams (`effect-ssh/node` has one); without it only `none` is offered.
  *
  * @since 0.1.0
  * @category models
  */
-export const COMPRESSION = ["none"] as const
+export const COMPRESSION = ["none", "zlib@openssh.com", "zlib"] as const
 
 /**
  * The name of a compression method we implement.
@@ -152,6 +153,24 @@ export const COMPRESSION = ["none"] as const
  * @category models
  */
 export type CompressionName = typeof COMPRESSION[number]
+
+/**
+ * The client's default compression list: none (compression is opt-in on the client, as in OpenSSH's
+ * `Compression no` and asyncssh).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_COMPRESSION: ReadonlyArray<CompressionName> = ["none"]
+
+/**
+ * The server's default compression list, as OpenSSH sshd's: `zlib@openssh.com` (after authentication only) is
+ * accepted when a client asks for it; `zlib`, active before authentication, never by default (SEC-51).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_SERVER_COMPRESSION: ReadonlyArray<CompressionName> = ["none", "zlib@openssh.com"]
 
 /**
  * The algorithm preferences of one side, by kind, in preference order.
@@ -178,5 +197,5 @@ export const defaults: AlgorithmPreferences = {
   hostKey: DEFAULT_HOST_KEY_ALGORITHMS,
   cipher: DEFAULT_CIPHERS,
   mac: DEFAULT_MACS,
-  compression: COMPRESSION
+  compression: DEFAULT_COMPRESSION
 }

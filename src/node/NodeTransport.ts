@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as ClientTransport from "../client/ClientTransport.js"
+import { NodeCompression } from "./NodeCompression.js"
 import { NodeCrypto } from "./NodeCrypto.js"
 import type { TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
@@ -40,7 +41,7 @@ export const dial = (options: {
 
 /**
  * A client transport to `host:port` over TCP, with the host key policy of the options (default: the user's
- * known_hosts, strict), on node:crypto unless `crypto` names another backend.
+ * known_hosts, strict), on node:crypto and node:zlib unless `crypto` / `compression` name other backends.
  *
  * @since 0.1.0
  * @category constructors
@@ -49,7 +50,11 @@ export const connect = <R = FileSystem.FileSystem | Path.Path>(
   options: ClientTransport.ClientTransportOptions<R> & { readonly connectTimeout?: Duration.DurationInput | undefined }
 ): Effect.Effect<Transport.Transport, TransportError | Socket.SocketError, Scope.Scope | R> =>
   Effect.flatMap(dial({ host: options.host, port: options.port, timeout: options.connectTimeout }), (socket) =>
-    ClientTransport.make(socket, { ...options, crypto: options.crypto ?? NodeCrypto }))
+    ClientTransport.make(socket, {
+      ...options,
+      crypto: options.crypto ?? NodeCrypto,
+      compression: options.compression ?? NodeCompression
+    }))
 
 /**
  * A client transport to `host:port` over TCP as a layer; the connection lives as long as the layer's scope.
@@ -73,8 +78,8 @@ export const setNoDelay: Effect.Effect<void> = Effect.serviceOption(NodeSocket.N
 )
 
 /**
- * Listens on TCP and runs the server role of the transport (on node:crypto unless `crypto` names another
- * backend) on every accepted socket, then `handler` with the
+ * Listens on TCP and runs the server role of the transport (on node:crypto and node:zlib unless `crypto` /
+ * `compression` name other backends) on every accepted socket, then `handler` with the
  * established transport. Each connection lives in its own Scope, closed when the handler ends or fails.
  * Returns the bound address; serving stops when the enclosing Scope closes.
  *
@@ -94,6 +99,7 @@ export const serve = <E, R>(
         const transport = yield* Transport.make(socket, {
           ...transportOptions,
           crypto: transportOptions.crypto ?? NodeCrypto,
+          compression: transportOptions.compression ?? NodeCompression,
           role: "server"
         })
         yield* handler(transport)

@@ -12,6 +12,13 @@
 export * as NodeCrypto from "./NodeCrypto.js"
 
 /**
+ * The node:zlib compression backend (zlib, zlib@openssh.com) and its layer.
+ *
+ * @since 0.1.0
+ */
+export * as NodeCompression from "./NodeCompression.js"
+
+/**
  * Client and server transports over Node TCP sockets.
  *
  * @since 0.1.0

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
+import type { Deflater, Inflater } from "./Compression.js"
 
 /**
  * LIM-05: the default maximum inbound packet_length (OpenSSH `PACKET_MAX_SIZE`).
@@ -27,13 +28,14 @@ export const MIN_MAX_PACKET = 35_000
 /**
  * Why an inbound packet was refused. `MacMismatch` covers every failure after the MAC check so that no
  * padding or length oracle exists (SEC-04); in the plaintext phase (no MAC) a bad padding is `ProtocolViolation`.
+ * `CompressionError`: the payload does not inflate, or inflates past the limit (SEC-51, LIM-08: D(6)).
  *
  * @since 0.1.0
  * @category models
  */
 export interface PacketError {
   readonly _tag: "PacketError"
-  readonly reason: "PacketTooLarge" | "ProtocolViolation" | "MacMismatch"
+  readonly reason: "PacketTooLarge" | "ProtocolViolation" | "MacMismatch" | "CompressionError"
   readonly description: string
 }
 
@@ -104,6 +106,10 @@ export class PacketReader {
   /** Received bytes after `data`, still in the chunk they came in (not copied). */
   private tail: Uint8Array = EMPTY
   private pendingLength = -1
+  /** The inbound zlib stream while compression is active (RFC 4253 §6.2); set by the transport. */
+  inflater: Inflater | undefined = undefined
+  /** Packets inflated so far (TST-05). */
+  inflated = 0
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -210,7 +216,16 @@ export class PacketReader {
     this.pendingLength = -1
     this.seq = (this.seq + 1) >>> 0
     if (this.seq === 0) this.wrapped = true
-    return payload
+    return this.inflater === undefined ? payload : this.inflate(this.inflater, payload)
+  }
+
+  /** RFC 4253 §6.2: decompressed after decryption; LIM-08: at most `maxPacket` bytes per packet. */
+  private inflate(inflater: Inflater, compressed: Uint8Array): Uint8Array | PacketError {
+    const r = inflater.decompress(compressed, this.maxPacket)
+    if (!(r instanceof Uint8Array)) return packetError("CompressionError", `decompression failed: ${r.description}`)
+    if (r.length === 0) return packetError("ProtocolViolation", "the decompressed payload is empty")
+    this.inflated++
+    return r
   }
 
   /** Installs the opener for the next packet, after NEWKEYS (RFC 4253 §7.3). */
@@ -234,11 +249,20 @@ export class PacketWriter {
   bytes = 0
   private pool: Uint8Array = EMPTY
   private poolPos = 0
+  /** The outbound zlib stream while compression is active (RFC 4253 §6.2); set by the transport. */
+  deflater: Deflater | undefined = undefined
+  /** Packets compressed so far (TST-05). */
+  deflated = 0
 
   constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
 
-  /** Seals one payload into the bytes to write. */
-  seal(payload: Uint8Array): Uint8Array {
+  /** Seals one payload into the bytes to write (compressing it first while compression is active). */
+  seal(data: Uint8Array): Uint8Array {
+    let payload = data
+    if (this.deflater !== undefined) {
+      payload = this.deflater.compress(data)
+      this.deflated++
+    }
     const s = this.sealer
     const bs = s.blockSize
     // RFC 4253 §6: 4 ≤ padding ≤ 255 and the packet (less the length field for ETM/AEAD) is block aligned.

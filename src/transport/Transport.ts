@@ -14,6 +14,7 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type { TransportError } from "../SshError.js"
+import type { CompressionBackend } from "./Compression.js"
 import * as internal from "./internal/transport.js"
 import type { Negotiated } from "./KexMachine.js"
 
@@ -95,6 +96,12 @@ export interface TransportOptions {
    */
   readonly crypto?: CryptoBackend | undefined
   /**
+   * The compression backend (zlib streams) for this connection; by default the `Compression` service in context
+   * (`Compression.none`, which offers only `none`, unless a layer provides another). `effect-ssh/node` transports
+   * pass node:zlib here. Which methods are offered is `algorithms.compression`.
+   */
+  readonly compression?: CompressionBackend | undefined
+  /**
    * Test hooks (TST-04): start the sequence numbers elsewhere than 0 and rekey after fewer packets, so that
    * wrap and rekey rules can be shown without sending 2^31 packets. Not for production use.
    */
@@ -120,6 +127,9 @@ export interface TransportStats {
   readonly bytesOut: number
   /** Completed key exchanges, the first included. */
   readonly kexCount: number
+  /** Packets received compressed (inflated), and sent compressed (RFC 4253 §6.2). */
+  readonly compressedIn: number
+  readonly compressedOut: number
 }
 
 /**

@@ -12,10 +12,14 @@ import type { AlgorithmOptions } from "../Transport.js"
 
 /**
  * Each list resolved against the names we implement (SEC-26: exact allow-list); a string describing the first
- * problem otherwise.
+ * problem otherwise. Compression defaults depend on the role (SEC-51); without zlib streams only `none` exists.
  * @internal
  */
-export const resolvePreferences = (o: AlgorithmOptions | undefined): Algorithms.AlgorithmPreferences | string => {
+export const resolvePreferences = (
+  o: AlgorithmOptions | undefined,
+  role: "client" | "server" = "client",
+  zlib = false
+): Algorithms.AlgorithmPreferences | string => {
   const resolve = (
     kind: string,
     spec: string | ReadonlyArray<string> | undefined,
@@ -35,8 +39,15 @@ export const resolvePreferences = (o: AlgorithmOptions | undefined): Algorithms.
   if (typeof cipher === "string") return cipher
   const mac = resolve("MAC", o?.mac, Algorithms.MACS, Algorithms.DEFAULT_MACS)
   if (typeof mac === "string") return mac
-  const compression = resolve("compression", o?.compression, Algorithms.COMPRESSION, Algorithms.COMPRESSION)
-  if (typeof compression === "string") return compression
+  const compression = resolve(
+    "compression",
+    o?.compression,
+    zlib ? Algorithms.COMPRESSION : ["none"],
+    role === "server" ? Algorithms.DEFAULT_SERVER_COMPRESSION : Algorithms.DEFAULT_COMPRESSION
+  )
+  if (typeof compression === "string") {
+    return zlib ? compression : `${compression} (zlib needs a compression backend: effect-ssh/node provides node:zlib)`
+  }
   return { kex, hostKey, cipher, mac, compression }
 }
 

@@ -15,6 +15,8 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Crypto } from "../../crypto/Crypto.js"
+import { Compression } from "../Compression.js"
+import { PacketCompression } from "./compression.js"
 import { DisconnectReason, sanitizePeerText, TransportError } from "../../SshError.js"
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
@@ -55,7 +57,8 @@ export const make = (
   Effect.gen(function*() {
     const backend = options.crypto ?? (yield* Crypto)
     const role = options.role
-    const algorithms = resolvePreferences(options.algorithms)
+    const zlib = (options.compression ?? (yield* Compression)).zlib
+    const algorithms = resolvePreferences(options.algorithms, role, zlib !== undefined)
     if (typeof algorithms === "string") {
       return yield* Effect.fail(localError("NoCommonAlgorithm", DisconnectReason.KeyExchangeFailed, algorithms))
     }
@@ -79,6 +82,7 @@ export const make = (
     const writer = new PacketWriter(undefined, (n) => backend.randomBytes(n))
     reader.seq = (options.testing?.initialRecvSeq ?? 0) >>> 0
     writer.seq = (options.testing?.initialSendSeq ?? 0) >>> 0
+    const compression = new PacketCompression(role, zlib, reader, writer)
     let machine: KexMachine | undefined
     let closedError: TransportError | undefined
     let socketEnded = false
@@ -129,6 +133,7 @@ export const make = (
         yield* Deferred.fail(ready, err)
         yield* Deferred.fail(kexDone, err)
         yield* incoming.fail(err)
+        compression.close()
         syncLatch()
         // The platform socket's write waits for it to be open: never wait on one that has already ended.
         if (!socketEnded) {
@@ -150,11 +155,13 @@ export const make = (
             case "SendNewKeys":
               enqueue(writer.seal(NEWKEYS))
               writer.setSealer(o.sealer)
+              compression.newKeysSent(machine!.negotiated!)
               // OpenSSH PROTOCOL §1.9 strict KEX: reset the send sequence number after NEWKEYS.
               if (o.resetSeq) writer.seq = 0
               break
             case "InstallOpener":
               reader.setOpener(o.opener)
+              compression.newKeysReceived(machine!.negotiated!)
               if (o.resetSeq) reader.seq = 0
               break
             case "VerifyHostKey": {
@@ -301,6 +308,10 @@ export const make = (
         if (r === undefined) break
         if (isPacketError(r)) {
           if (batch.length > 0) yield* incoming.offerAll(batch)
+          if (r.reason === "CompressionError") {
+            // SEC-51 / LIM-08: a payload that does not inflate, or inflates past the limit.
+            return yield* failWith(localError("ProtocolViolation", DisconnectReason.CompressionError, r.description))
+          }
           const code = r.reason === "MacMismatch" ? DisconnectReason.MacError : DisconnectReason.ProtocolError
           return yield* failWith(localError(r.reason, code, r.description))
         }
@@ -319,6 +330,7 @@ export const make = (
             enqueue(writer.seal(TransportMessages.encode({ _tag: "Unimplemented", seq })))
           } else {
             batch.push(r)
+            compression.received(r)
           }
           continue
         }
@@ -452,7 +464,10 @@ export const make = (
           syncLatch()
           return Effect.zipRight(sendLatch.await, Effect.suspend(loop))
         }
-        for (const p of payloads) enqueue(writer.seal(p))
+        for (const p of payloads) {
+          enqueue(writer.seal(p))
+          compression.sent(p)
+        }
         return needsRekey() ? rekeyNow : Effect.void
       })
 
@@ -461,7 +476,9 @@ export const make = (
       packetsOut: writer.packets,
       bytesIn: reader.bytes,
       bytesOut: writer.bytes,
-      kexCount: machine?.completed ?? 0
+      kexCount: machine?.completed ?? 0,
+      compressedIn: reader.inflated,
+      compressedOut: writer.deflated
     }))
 
     return {
