@@ -419,6 +419,33 @@ export const check = (
   })
 
 /**
+ * The authorization step after `validate` (sshd's TrustedUserCAKeys / authorized_keys `cert-authority` with
+ * `principals=`): the CA must be one of `trustedCaKeys` and one certificate principal must equal one of
+ * `principals` exactly (no wildcards; an empty certificate list matches nothing, SEC-65 (5)). For the
+ * authorized_keys parser and `ServerAuth` handlers.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const authorize = (
+  valid: ValidCertificate,
+  options: { readonly trustedCaKeys: ReadonlyArray<Uint8Array>; readonly principals: ReadonlyArray<string> }
+): Either.Either<ValidCertificate, CertificateError> => {
+  const cert = valid.certificate
+  const caOk = options.trustedCaKeys.some((k) => k.length === cert.signatureKey.length && k.every((b, i) => b === cert.signatureKey[i]))
+  if (!caOk) {
+    return Either.left(new CertificateError({ reason: "UntrustedCa", description: `CA ${valid.caFingerprint} is not trusted` }))
+  }
+  if (cert.principals.length === 0) {
+    return Either.left(new CertificateError({ reason: "NoPrincipals", description: "the certificate lists no principals" }))
+  }
+  if (!cert.principals.some((p) => options.principals.includes(p))) {
+    return Either.left(new CertificateError({ reason: "PrincipalMismatch", description: "no certificate principal is allowed" }))
+  }
+  return Either.right(valid)
+}
+
+/**
  * Whether a certificate certifies the public half of `key` (the pairing of a private key with its `-cert.pub`).
  *
  * @since 0.1.0
