@@ -13,6 +13,13 @@
 export * as Algorithms from "./crypto/Algorithms.js"
 
 /**
+ * OpenSSH certificates: decoding, issuing with a CA key, validation (PROTOCOL.certkeys).
+ *
+ * @since 0.1.0
+ */
+export * as Certificate from "./keys/Certificate.js"
+
+/**
  * The client transport with a host key policy.
  *
  * @since 0.1.0

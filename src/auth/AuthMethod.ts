@@ -9,9 +9,11 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
+import * as Certificate from "../keys/Certificate.js"
 import type { ParsedPrivateKey } from "../keys/PrivateKey.js"
 
 /**
@@ -81,11 +83,17 @@ export interface PrivateKey {
   readonly comment: string
   /** RFC 8332 §3: allow the SHA-1 "ssh-rsa" signature for an RSA key when the server offers nothing better. */
   readonly allowSshRsa: boolean
+  /**
+   * An OpenSSH user certificate for this key (PROTOCOL.certkeys): the request then carries the certificate blob
+   * under the `*-cert-v01@openssh.com` algorithm, signed by the key.
+   */
+  readonly certificate?: Uint8Array | undefined
 }
 
 /**
  * RFC 4252 §7 "publickey" with an OpenSSH private key file (openssh-key-v1, encrypted or not), read and parsed
  * only when the server allows publickey. Reading needs `ClientAuthOptions.readFile`; `~` is not expanded here.
+ * As `ssh` does, a certificate in `<path>-cert.pub` that certifies the key is offered first, then the plain key.
  *
  * @since 0.1.0
  * @category models
@@ -213,6 +221,29 @@ export const privateKey = (key: PrivateKeyMaterial | ParsedPrivateKey, options?:
 }
 
 /**
+ * A private key with its OpenSSH user certificate (the blob, or the text of a `-cert.pub` file): the
+ * publickey request carries the certificate (`ssh-ed25519-cert-v01@openssh.com` …) and is signed by the key.
+ * Fails (as `Left`) when the text is not a certificate or it certifies another key.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const certificate = (
+  key: PrivateKeyMaterial | ParsedPrivateKey,
+  cert: Uint8Array | string,
+  options?: PrivateKeyOptions
+): Either.Either<PrivateKey, Certificate.CertificateError> => {
+  const decoded = typeof cert === "string" ? Certificate.fromText(cert) : Certificate.decode(cert)
+  return Either.flatMap(decoded, (c) => {
+    const base = privateKey(key, options)
+    if (!Certificate.certifies(c, Redacted.value(base.key))) {
+      return Either.left(new Certificate.CertificateError({ reason: "InvalidRequest", description: "the certificate certifies another key" }))
+    }
+    return Either.right({ ...base, keyType: c.certType, certificate: c.blob, comment: c.keyId })
+  })
+}
+
+/**
  * An OpenSSH private key file, read and decrypted (with `passphrase`) only if the server allows publickey.
  *
  * @since 0.1.0
@@ -269,7 +300,9 @@ export const methodName = (method: AuthMethod): MethodName => {
 export const describe = (method: AuthMethod): string => {
   switch (method._tag) {
     case "PrivateKey":
-      return `publickey ${method.keyType} ${method.fingerprint}`
+      return method.certificate === undefined
+        ? `publickey ${method.keyType} ${method.fingerprint}`
+        : `publickey certificate ${method.keyType} ${method.fingerprint} (id ${JSON.stringify(method.comment)})`
     case "PrivateKeyFile":
       return `publickey file ${method.path}`
     default:

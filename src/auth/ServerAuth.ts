@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type { CryptoBackend } from "../crypto/Backend.js"
+import type * as Certificate from "../keys/Certificate.js"
 import type { AuthError, TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
 import { Authenticated } from "./Authenticated.js"
@@ -48,8 +49,27 @@ export interface PublicKeyInfo {
   readonly blob: Uint8Array
   /** The key type inside the blob (`ssh-rsa`, `ssh-ed25519`, `ecdsa-sha2-nistp256` …). */
   readonly keyType: string
-  /** `SHA256:…` as `ssh-keygen -l` prints it. */
+  /** `SHA256:…` as `ssh-keygen -l` prints it; for a certificate, of the key it certifies. */
   readonly fingerprint: string
+  /**
+   * Set when the client presented an OpenSSH user certificate: it has already passed validation (CA signature
+   * and signature algorithm, user type, validity, critical options, `source-address` against `remoteAddress`;
+   * SEC-65, SEC-66). `trusted` says whether `trustedUserCaKeys` and the user name already authorize it; otherwise
+   * the handler decides, e.g. with `Certificate.authorize`. `forceCommand` must replace any command the client
+   * asks for (SEC-66).
+   */
+  readonly certificate?: VerifiedCertificate | undefined
+}
+
+/**
+ * A validated user certificate as the handler sees it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VerifiedCertificate extends Certificate.ValidCertificate {
+  /** The CA is in `trustedUserCaKeys` and a principal is the user name. */
+  readonly trusted: boolean
 }
 
 /**
@@ -205,11 +225,25 @@ export interface ServerAuthOptions {
     /** Every FAILURE is sent no sooner than this after its request (SEC-33/SEC-34, default 5 ms). */
     readonly minFailureDelay?: Duration.DurationInput | undefined
   } | undefined
-  /** Signature algorithms accepted for publickey (default: ssh-ed25519, ecdsa-sha2-*, rsa-sha2-512/256). */
+  /**
+   * Signature algorithms accepted for publickey (default: ssh-ed25519, ecdsa-sha2-*, rsa-sha2-512/256 and their
+   * `-cert-v01@openssh.com` forms).
+   */
   readonly publicKeyAlgorithms?: ReadonlyArray<string> | undefined
   /** The backend that verifies signatures; default: the `Crypto` service in context. */
   readonly crypto?: CryptoBackend | undefined
-  /** The client's address, passed to handlers; `SshServer` sets it per connection when the socket has one. */
+  /**
+   * sshd's TrustedUserCAKeys: CA public-key blobs whose user certificates are accepted for any user named among
+   * their principals, without asking the `publicKey` handler. Certificates of other CAs still reach the handler.
+   */
+  readonly trustedUserCaKeys?: ReadonlyArray<Uint8Array> | undefined
+  /** CA signature algorithms accepted on user certificates (default `Certificate.DEFAULT_CA_SIGNATURE_ALGORITHMS`). */
+  readonly caSignatureAlgorithms?: ReadonlyArray<string> | undefined
+  /**
+   * The client's address as the socket reports it: passed to handlers, and checked against certificates
+   * restricted by `source-address` (SEC-66; when unknown, such certificates are refused). `SshServer` sets it per
+   * connection when the listener knows it.
+   */
   readonly remoteAddress?: string | undefined
 }
 

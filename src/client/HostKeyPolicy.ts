@@ -14,19 +14,25 @@ import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Crypto } from "../crypto/Crypto.js"
+import * as HostKey from "../crypto/HostKey.js"
+import * as Certificate from "../keys/Certificate.js"
 import * as KnownHosts from "../keys/KnownHosts.js"
 import { sanitizePeerText, TypeId } from "../SshError.js"
+import * as Algorithms from "../crypto/Algorithms.js"
+import * as internal from "./internal/knownHostsCheck.js"
 
 /**
  * What the transport knows about the presented host key. `keyType` is the type named inside `blob`
- * (`ssh-rsa` even when the signature algorithm is `rsa-sha2-256`); policies re-derive it, and the
- * fingerprint, from `blob`, so a wrong value can only cause a rejection.
+ * (`ssh-rsa` even when the signature algorithm is `rsa-sha2-256`; `ssh-ed25519-cert-v01@openssh.com` for a host
+ * certificate); policies re-derive it, and the fingerprint, from `blob`, so a wrong value can only cause a
+ * rejection.
  *
  * @since 0.1.0
  * @category models
@@ -36,8 +42,13 @@ export interface HostKeyInfo {
   readonly port: number
   readonly keyType: string
   readonly blob: Uint8Array
-  /** `SHA256:` + unpadded base64, as `ssh-keygen -l` prints it. */
+  /**
+   * `SHA256:` + unpadded base64, as `ssh-keygen -l` prints it; for a certificate, the fingerprint of the key it
+   * certifies (as OpenSSH prints it).
+   */
   readonly fingerprint: string
+  /** The address actually connected to (for `checkHostIp`), when the dialer knows it. */
+  readonly address?: string | undefined
 }
 
 /**
@@ -48,6 +59,12 @@ export interface HostKeyInfo {
  */
 export interface HostKeyPolicy<out R = never> {
   readonly verify: (info: HostKeyInfo) => Effect.Effect<void, HostKeyRejected, R>
+  /**
+   * Host key algorithms to move to the front of the default list for this destination, before the key exchange
+   * (used only when the connection does not configure `algorithms.hostKey`). The known_hosts policies prefer the
+   * certificate algorithms when an `@cert-authority` line matches the host, as OpenSSH's `order_hostkeyalgs`.
+   */
+  readonly preferredAlgorithms?: ((host: string, port: number) => Effect.Effect<ReadonlyArray<string>, never, R>) | undefined
 }
 
 /**
@@ -84,7 +101,9 @@ export type KnownLine = typeof KnownLine.Type
  * The host key was not trusted. `Unknown`: no known_hosts line for the host; `Changed`: the host is known with
  * other keys; `Revoked`: the key is marked `@revoked`; `NotPinned`: not among the pinned fingerprints;
  * `Refused`: the callback said no, failed or died; `Unverifiable`: known_hosts could not be read or written,
- * so the key could not be checked (fail closed, SEC-20).
+ * so the key could not be checked (fail closed, SEC-20); `CertificateRejected`: a host certificate signed by a CA
+ * trusted for the host is not valid for it (SEC-63: wrong principal, expired, wrong type …) and its key is not
+ * known on its own.
  *
  * @since 0.1.0
  * @category errors
@@ -92,7 +111,7 @@ export type KnownLine = typeof KnownLine.Type
 export class HostKeyRejected extends Schema.TaggedError<HostKeyRejected>("effect-ssh/HostKeyRejected")(
   "HostKeyRejected",
   {
-    reason: Schema.Literal("Unknown", "Changed", "NotPinned", "Refused", "Revoked", "Unverifiable"),
+    reason: Schema.Literal("Unknown", "Changed", "NotPinned", "Refused", "Revoked", "Unverifiable", "CertificateRejected"),
     host: Schema.String,
     port: Schema.Number,
     keyType: Schema.String,
@@ -130,6 +149,15 @@ export interface KnownHostsOptions {
   readonly acceptNew?: boolean | undefined
   /** Write recorded hosts hashed (`|1|…`), as `HashKnownHosts yes` does. Default false. */
   readonly hash?: boolean | undefined
+  /**
+   * OpenSSH `CheckHostIP`: also check the key recorded for the address connected to (`HostKeyInfo.address`). A
+   * different key recorded for the address rejects the connection (reason `Changed`), as strict checking does;
+   * with `acceptNew` an unknown address is recorded. Not applied to host certificates, nor when the host name is
+   * the address. Default false (OpenSSH's default since 8.5).
+   */
+  readonly checkHostIp?: boolean | undefined
+  /** Signature algorithms accepted from a host certificate's CA (default `Certificate.DEFAULT_CA_SIGNATURE_ALGORITHMS`). */
+  readonly caSignatureAlgorithms?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -138,18 +166,21 @@ export interface KnownHostsOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const makeInfo = (host: string, port: number, blob: Uint8Array): HostKeyInfo => ({
+export const makeInfo = (host: string, port: number, blob: Uint8Array, address?: string): HostKeyInfo => ({
   host,
   port,
   blob,
   keyType: Option.getOrElse(KnownHosts.keyTypeOfBlob(blob), () => ""),
-  fingerprint: KnownHosts.fingerprintSha256(blob)
+  fingerprint: fingerprintOf(blob),
+  ...(address === undefined ? {} : { address })
 })
 
 /**
- * Trusts the keys listed for the host in known_hosts files, strictly (OpenSSH `StrictHostKeyChecking yes`). A
- * changed key, a revoked key or an unreadable file is always rejected. With `acceptNew`, the key of an unknown
- * host is appended to the first file (created with mode 0600) and trusted.
+ * Trusts the keys listed for the host in known_hosts files, strictly (OpenSSH `StrictHostKeyChecking yes`), and
+ * host certificates signed by a CA that an `@cert-authority` line for the host names (SEC-63). A changed key, a
+ * revoked key or CA (`@revoked`) or an unreadable file is always rejected. With `acceptNew`, the key of an unknown
+ * host is appended to the first file (created with mode 0600) and trusted. The files are read in order and
+ * decided on together: a revocation in any file wins.
  *
  * @since 0.1.0
  * @category constructors
@@ -164,7 +195,12 @@ export const knownHosts = (
     verify: (info) => {
       const run = verifyKnownHosts(files, options, info)
       return options.acceptNew === true ? lock.withPermits(1)(run) : run
-    }
+    },
+    preferredAlgorithms: (host, port) =>
+      Effect.map(
+        loadFiles(files, makeInfo(host, port, new Uint8Array(0))),
+        ({ loaded }) => internal.hasCertAuthority(loaded, host, port) ? Algorithms.HOST_KEY_CERT_ALGORITHMS : []
+      ).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
   }
 }
 
@@ -269,6 +305,11 @@ export const any = <const P extends ReadonlyArray<HostKeyPolicy<unknown>>>(
           )
         )
     return go(0, undefined) as Effect.Effect<void, HostKeyRejected, Context<P[number]>>
+  },
+  preferredAlgorithms: (host, port) => {
+    const first = policies.find((p) => p.preferredAlgorithms !== undefined)
+    const prefer = first?.preferredAlgorithms?.(host, port) ?? Effect.succeed([])
+    return prefer as Effect.Effect<ReadonlyArray<string>, never, Context<P[number]>>
   }
 })
 
@@ -281,8 +322,19 @@ const factsOf = (info: HostKeyInfo): HostKeyInfo => ({
   port: info.port,
   blob: info.blob,
   keyType: Option.getOrElse(KnownHosts.keyTypeOfBlob(info.blob), () => info.keyType),
-  fingerprint: KnownHosts.fingerprintSha256(info.blob)
+  fingerprint: fingerprintOf(info.blob),
+  ...(info.address === undefined ? {} : { address: info.address })
 })
+
+/** As OpenSSH (sshkey_fingerprint hashes the plain key): a certificate has the fingerprint of the key it certifies. */
+const fingerprintOf = (blob: Uint8Array): string => {
+  const type = KnownHosts.keyTypeOfBlob(blob)
+  if (Option.isSome(type) && HostKey.certifiedKeyType(type.value) !== undefined) {
+    const cert = Certificate.decode(blob)
+    if (Either.isRight(cert)) return KnownHosts.fingerprintSha256(cert.right.publicKeyBlob)
+  }
+  return KnownHosts.fingerprintSha256(blob)
+}
 
 const reject = (
   facts: HostKeyInfo,
@@ -306,77 +358,94 @@ const reject = (
     ...(extra.cause !== undefined ? { cause: extra.cause } : {})
   })
 
+/** Reads and parses the files in order; a missing file is empty, any other read error is fatal (SEC-20). */
+const loadFiles = (files: ReadonlyArray<string>, facts: HostKeyInfo) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const paths: Array<string> = []
+    for (const file of files) paths.push(yield* expandHome(file, path, facts))
+    const loaded: Array<internal.LoadedFile> = []
+    const texts: Array<string> = []
+    for (const file of paths) {
+      const text = yield* fs.readFileString(file).pipe(
+        Effect.catchIf(isNotFound, () => Effect.succeed("")),
+        Effect.catchAll((cause) =>
+          Effect.fail(reject(facts, "Unverifiable", { files: paths, description: `cannot read ${file}`, cause }))
+        )
+      )
+      texts.push(text)
+      const parsed = KnownHosts.parse(text)
+      for (const w of parsed.warnings) yield* Effect.logDebug(`${file}:${w.line}: ${w.reason}; line ignored`)
+      loaded.push({ path: file, entries: parsed.entries })
+    }
+    return { paths, loaded, texts, fs, path }
+  })
+
 const verifyKnownHosts = Effect.fn("HostKeyPolicy.knownHosts")(function*(
   files: ReadonlyArray<string>,
   options: KnownHostsOptions,
   info: HostKeyInfo
 ) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
   const facts = factsOf(info)
-  const paths: Array<string> = []
-  for (const file of files) paths.push(yield* expandHome(file, path, facts))
+  const { fs, loaded, path, paths, texts } = yield* loadFiles(files, facts)
   const fail = (reason: HostKeyRejected["reason"], extra: Parameters<typeof reject>[2] = {}) =>
     Effect.fail(reject(facts, reason, { files: paths, ...extra }))
-
-  const texts: Array<string> = []
-  const revoked: Array<KnownLine> = []
-  const known: Array<KnownLine> = []
-  let matched = false
-  for (const file of paths) {
-    const text = yield* fs.readFileString(file).pipe(
-      Effect.catchIf(isNotFound, () => Effect.succeed("")),
-      Effect.catchAll((cause) => fail("Unverifiable", { description: `cannot read ${file}`, cause }))
-    )
-    texts.push(text)
-    const parsed = KnownHosts.parse(text)
-    for (const w of parsed.warnings) {
-      yield* Effect.logDebug(`${file}:${w.line}: ${w.reason}; line ignored`)
-    }
-    const verdict = KnownHosts.check(parsed.entries, facts.host, facts.port, facts.keyType, facts.blob)
-    const toLine = (e: KnownHosts.KnownHostsEntry): KnownLine => ({
-      path: file,
-      line: e.line,
-      text: e.text,
-      keyType: e.keyType,
-      fingerprint: KnownHosts.fingerprintSha256(e.blob)
-    })
-    KnownHosts.CheckResult.$match(verdict, {
-      Revoked: ({ entries }) => revoked.push(...entries.map(toLine)),
-      Match: () => (matched = true),
-      Mismatch: ({ known: lines }) => known.push(...lines.map(toLine)),
-      Unknown: () => undefined
-    })
+  const verdict = internal.decide({
+    files: loaded,
+    host: facts.host,
+    port: facts.port,
+    blob: facts.blob,
+    address: options.checkHostIp === true ? info.address : undefined,
+    now: BigInt(Math.floor((yield* Clock.currentTimeMillis) / 1000)),
+    backend: yield* Crypto,
+    caSignatureAlgorithms: options.caSignatureAlgorithms
+  })
+  const toRecord: Array<{ readonly name: string; readonly keyType: string; readonly blob: Uint8Array }> = []
+  switch (verdict._tag) {
+    case "Rejected":
+      return yield* fail(verdict.reason, {
+        knownLines: verdict.knownLines,
+        ...(verdict.description === undefined ? {} : { description: verdict.description })
+      })
+    case "Trusted":
+      if (verdict.note !== undefined) yield* Effect.logDebug(`${target(facts.host, facts.port)}: ${verdict.note}`)
+      if (!verdict.recordAddress) return
+      if (options.acceptNew !== true) {
+        return yield* Effect.logInfo(`the host key for the address ${info.address} is not in the list of known hosts`)
+      }
+      toRecord.push({ name: info.address!, keyType: facts.keyType, blob: facts.blob })
+      break
+    case "Unknown":
+      if (options.acceptNew !== true || paths.length === 0) {
+        return yield* fail("Unknown", verdict.description === undefined ? {} : { description: verdict.description })
+      }
+      if (verdict.keyType === "") {
+        return yield* fail("Unverifiable", { description: "the host key blob does not name its key type" })
+      }
+      toRecord.push({ name: facts.host, keyType: verdict.keyType, blob: verdict.blob })
+      if (verdict.withAddress) toRecord.push({ name: info.address!, keyType: verdict.keyType, blob: verdict.blob })
   }
-  // SEC-62 precedence across all files: revoked anywhere beats a match anywhere.
-  if (revoked.length > 0) return yield* fail("Revoked", { knownLines: revoked })
-  if (matched) return
-  if (known.length > 0) return yield* fail("Changed", { knownLines: known })
-  if (options.acceptNew !== true || paths.length === 0) return yield* fail("Unknown")
-  if (Option.isNone(KnownHosts.keyTypeOfBlob(facts.blob))) {
-    return yield* fail("Unverifiable", { description: "the host key blob does not name its key type" })
+  const lines: Array<string> = []
+  for (const r of toRecord) {
+    const salt = options.hash === true ? yield* randomSalt : undefined
+    const line = KnownHosts.formatLine(r.name, facts.port, r.keyType, r.blob, salt === undefined ? { hash: false } : { hash: true, salt })
+    if (Either.isLeft(line)) return yield* fail("Unverifiable", { description: line.left })
+    lines.push(line.right)
   }
-
-  const salt = options.hash === true ? yield* randomSalt : undefined
-  const line = KnownHosts.formatLine(
-    facts.host,
-    facts.port,
-    facts.keyType,
-    facts.blob,
-    salt === undefined ? { hash: false } : { hash: true, salt }
-  )
-  if (Either.isLeft(line)) return yield* fail("Unverifiable", { description: line.left })
   const file = paths[0]!
   const existing = texts[0]!
   const separator = existing.length > 0 && !existing.endsWith("\n") ? "\n" : ""
   yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
     // A single append write with O_APPEND; mode 0600 applies from creation, never chmod afterwards (SEC-28).
-    Effect.zipRight(fs.writeFileString(file, `${separator}${line.right}\n`, { flag: "a", mode: 0o600 })),
+    Effect.zipRight(fs.writeFileString(file, `${separator}${lines.join("\n")}\n`, { flag: "a", mode: 0o600 })),
     Effect.catchAll((cause) => fail("Unverifiable", { description: `cannot record the new key in ${file}`, cause }))
   )
-  yield* Effect.logInfo(
-    `Permanently added ${target(facts.host, facts.port)} (${facts.keyType} ${facts.fingerprint}) to ${file}`
-  )
+  for (const r of toRecord) {
+    yield* Effect.logInfo(
+      `Permanently added ${target(r.name, facts.port)} (${r.keyType} ${facts.fingerprint}) to ${file}`
+    )
+  }
 })
 
 const expandHome = (file: string, path: Path.Path, facts: HostKeyInfo): Effect.Effect<string, HostKeyRejected> => {
@@ -436,6 +505,13 @@ const rejectionMessage = (e: HostKeyRejected): string => {
       return `Host key for ${where} (${key}) was refused by the host key callback${detail ? `: ${detail}` : ""}.`
     case "Unverifiable":
       return `Host key for ${where} (${key}) could not be verified, so it was rejected${detail ? `: ${detail}` : ""}.`
+    case "CertificateRejected":
+      return [
+        `Host certificate for ${where} (${key}) is signed by a CA trusted for this host, but is not valid for it` +
+        `${detail ? `: ${detail}` : ""}.`,
+        "Trusted by:",
+        ...lines
+      ].join("\n")
   }
 }
 

@@ -138,6 +138,67 @@ export type HostKeyAlgorithmName = typeof HOST_KEY_ALGORITHMS[number]
 export const DEFAULT_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName> = HOST_KEY_ALGORITHMS.slice(0, 6)
 
 /**
+ * The OpenSSH certificate algorithms (PROTOCOL.certkeys), in the order of `HOST_KEY_ALGORITHMS`: the key is a
+ * `*-cert-v01@openssh.com` blob and the signature is made by the certified key under the plain algorithm
+ * (`rsa-sha2-512-cert-v01@openssh.com` signs with rsa-sha2-512). `ssh-rsa-cert-v01@openssh.com` is RSA with
+ * SHA-1: off by default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const HOST_KEY_CERT_ALGORITHMS = [
+  "ssh-ed25519-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+  "rsa-sha2-512-cert-v01@openssh.com",
+  "rsa-sha2-256-cert-v01@openssh.com",
+  "ssh-rsa-cert-v01@openssh.com"
+] as const
+
+/**
+ * The name of a certificate algorithm we implement.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HostKeyCertAlgorithmName = typeof HOST_KEY_CERT_ALGORITHMS[number]
+
+/**
+ * The certificate algorithms on by default: all but `ssh-rsa-cert-v01@openssh.com` (SHA-1).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_HOST_KEY_CERT_ALGORITHMS: ReadonlyArray<HostKeyCertAlgorithmName> = HOST_KEY_CERT_ALGORITHMS
+  .slice(0, 6)
+
+/**
+ * Every host key algorithm a transport accepts in its `hostKey` list: the plain ones, then the certificate ones.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ALL_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName | HostKeyCertAlgorithmName> = [
+  ...HOST_KEY_ALGORITHMS,
+  ...HOST_KEY_CERT_ALGORITHMS
+]
+
+/**
+ * The host key algorithms a transport offers when none are configured: the plain defaults first, then the
+ * certificate ones. The order is fixed whatever the host (SEC-62: an order that depends on known_hosts reveals
+ * what is known); a `knownHosts` policy with an `@cert-authority` line for the host moves the certificate ones
+ * first, as OpenSSH does, so that the server presents its certificate.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_ALL_HOST_KEY_ALGORITHMS: ReadonlyArray<HostKeyAlgorithmName | HostKeyCertAlgorithmName> = [
+  ...DEFAULT_HOST_KEY_ALGORITHMS,
+  ...DEFAULT_HOST_KEY_CERT_ALGORITHMS
+]
+
+/**
  * The compression methods we implement (RFC 4253 §6.2; OpenSSH PROTOCOL §1.2). The zlib methods need a
  * compression backend with zlib streams (`effect-ssh/node` has one); without it only `none` is offered.
  *
@@ -194,7 +255,7 @@ export interface AlgorithmPreferences {
  */
 export const defaults: AlgorithmPreferences = {
   kex: DEFAULT_KEX,
-  hostKey: DEFAULT_HOST_KEY_ALGORITHMS,
+  hostKey: DEFAULT_ALL_HOST_KEY_ALGORITHMS,
   cipher: DEFAULT_CIPHERS,
   mac: DEFAULT_MACS,
   compression: DEFAULT_COMPRESSION

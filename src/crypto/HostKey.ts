@@ -1,7 +1,9 @@
 /**
  * Host key and signature algorithms: the public-key blobs and signature blobs of ssh-ed25519 (RFC 8709),
  * ecdsa-sha2-nistp256/384/521 (RFC 5656 §3.1), rsa-sha2-256/512 (RFC 8332) and ssh-rsa (RFC 4253 §6.6), on top of
- * the raw primitives of a `CryptoBackend`, plus OpenSSH's SHA256 and MD5 fingerprints.
+ * the raw primitives of a `CryptoBackend`, plus OpenSSH's SHA256 and MD5 fingerprints. Certificate algorithms
+ * (`*-cert-v01@openssh.com`, PROTOCOL.certkeys) sign and verify with the certified key under the plain algorithm;
+ * validating the certificate itself is `keys/Certificate.ts`'s job.
  *
  * `verify` never throws: any malformed key or signature is `false` (SEC-10, SEC-19, SEC-25).
  *
@@ -14,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Reader from "../wire/Reader.js"
 import { WireError } from "../wire/WireError.js"
 import * as Writer from "../wire/Writer.js"
-import type { HostKeyAlgorithmName } from "./Algorithms.js"
+import type { HostKeyAlgorithmName, HostKeyCertAlgorithmName } from "./Algorithms.js"
 import type { CryptoBackend, NistCurve, PrivateKeyMaterial, PublicKeyMaterial } from "./Backend.js"
 
 /**
@@ -75,6 +77,90 @@ const RSA_HASH: ReadonlyMap<string, "sha1" | "sha256" | "sha512"> = new Map([
   ["ssh-rsa", "sha1"]
 ])
 
+// PROTOCOL.certkeys: each certificate algorithm, the plain signature algorithm it signs with, and the
+// certificate key type inside its blob (the rsa-sha2-*-cert names never appear inside a blob).
+const CERT_ALGORITHMS: ReadonlyMap<string, { readonly signature: string; readonly certType: string; readonly plainType: string }> =
+  new Map([
+    ["ssh-ed25519-cert-v01@openssh.com", { signature: "ssh-ed25519", certType: "ssh-ed25519-cert-v01@openssh.com", plainType: "ssh-ed25519" }],
+    ...(["nistp256", "nistp384", "nistp521"] as const).map((c) =>
+      [`ecdsa-sha2-${c}-cert-v01@openssh.com`, {
+        signature: `ecdsa-sha2-${c}`,
+        certType: `ecdsa-sha2-${c}-cert-v01@openssh.com`,
+        plainType: `ecdsa-sha2-${c}`
+      }] as const
+    ),
+    ["rsa-sha2-512-cert-v01@openssh.com", { signature: "rsa-sha2-512", certType: "ssh-rsa-cert-v01@openssh.com", plainType: "ssh-rsa" }],
+    ["rsa-sha2-256-cert-v01@openssh.com", { signature: "rsa-sha2-256", certType: "ssh-rsa-cert-v01@openssh.com", plainType: "ssh-rsa" }],
+    ["ssh-rsa-cert-v01@openssh.com", { signature: "ssh-rsa", certType: "ssh-rsa-cert-v01@openssh.com", plainType: "ssh-rsa" }]
+  ])
+
+// The certificate key types that appear inside blobs, and the plain type each certifies.
+const CERT_KEY_TYPES: ReadonlyMap<string, string> = new Map([
+  ["ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519"],
+  ["ecdsa-sha2-nistp256-cert-v01@openssh.com", "ecdsa-sha2-nistp256"],
+  ["ecdsa-sha2-nistp384-cert-v01@openssh.com", "ecdsa-sha2-nistp384"],
+  ["ecdsa-sha2-nistp521-cert-v01@openssh.com", "ecdsa-sha2-nistp521"],
+  ["ssh-rsa-cert-v01@openssh.com", "ssh-rsa"]
+])
+
+/**
+ * A host key (or client key) with its OpenSSH certificate: the private key signs, the certificate blob is what the
+ * peer sees (`ssh-keygen -s ca -h` output, base64-decoded).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CertifiedKey {
+  readonly key: PrivateKeyMaterial
+  /** The `*-cert-v01@openssh.com` blob; its certified key must be the public half of `key`. */
+  readonly certificate: Uint8Array
+}
+
+/**
+ * Whether `algorithm` is a certificate algorithm (`*-cert-v01@openssh.com`) we implement.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const isCertAlgorithm = (algorithm: string): boolean => CERT_ALGORITHMS.has(algorithm)
+
+/**
+ * The plain signature algorithm behind an algorithm name: `rsa-sha2-512-cert-v01@openssh.com` → `rsa-sha2-512`;
+ * a plain name is returned as it is.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const signatureAlgorithm = (algorithm: string): string => CERT_ALGORITHMS.get(algorithm)?.signature ?? algorithm
+
+/**
+ * The plain key type a certificate key type certifies (`ssh-rsa-cert-v01@openssh.com` → `ssh-rsa`), or
+ * `undefined` when `keyType` is not a certificate type.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const certifiedKeyType = (keyType: string): string | undefined => CERT_KEY_TYPES.get(keyType)
+
+/**
+ * The certificate algorithms a key can be used with, strongest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const certAlgorithmsForKey = (
+  material: PublicKeyMaterial | PrivateKeyMaterial
+): ReadonlyArray<HostKeyCertAlgorithmName> => {
+  switch (material.type) {
+    case "ed25519":
+      return ["ssh-ed25519-cert-v01@openssh.com"]
+    case "ecdsa":
+      return [`ecdsa-sha2-${material.curve}-cert-v01@openssh.com`]
+    case "rsa":
+      return ["rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-256-cert-v01@openssh.com", "ssh-rsa-cert-v01@openssh.com"]
+  }
+}
+
 const bitLength = (v: bigint): number => (v <= 0n ? 0 : v.toString(2).length)
 
 const invalid = (description: string): WireError => new WireError({ reason: "Invalid", description })
@@ -105,34 +191,65 @@ export const decodePublicKey = (
 ): Either.Either<DecodedPublicKey, WireError> =>
   Reader.run(blob, (r): DecodedPublicKey => {
     const keyType = r.ascii()
-    if (keyType === "ssh-ed25519") {
-      const publicKey = r.string()
-      r.end_()
-      if (publicKey.length !== 32) throw invalid(`ssh-ed25519 key of ${publicKey.length} bytes, expected 32`)
-      return { keyType, material: { type: "ed25519", publicKey: publicKey.slice() } }
-    }
-    const curve = ECDSA_TYPES.get(keyType)
-    if (curve !== undefined) {
-      const identifier = r.ascii()
-      const q = r.string()
-      r.end_()
-      // RFC 5656 §3.1: the curve identifier must be the one the key type names (SEC-25).
-      if (identifier !== curve) throw invalid(`${keyType} key names curve ${identifier}`)
-      if (!isValidPoint(curve, q)) throw invalid(`${keyType} key is not a valid uncompressed point`)
-      return { keyType, material: { type: "ecdsa", curve, q: q.slice() } }
-    }
-    if (keyType === "ssh-rsa") {
-      const e = r.mpint()
-      const n = r.mpint()
-      r.end_()
-      const bits = bitLength(n)
-      const min = Math.max(RSA_FLOOR_BITS, options?.minRsaBits ?? DEFAULT_MIN_RSA_BITS)
-      if (bits < min || bits > MAX_RSA_BITS) throw invalid(`ssh-rsa modulus of ${bits} bits, allowed ${min}..${MAX_RSA_BITS}`)
-      if ((n & 1n) === 0n) throw invalid("ssh-rsa modulus is even")
-      if (e < 3n || (e & 1n) === 0n || e >= n) throw invalid("ssh-rsa exponent must be odd, at least 3 and below n")
-      return { keyType, material: { type: "rsa", n, e } }
-    }
-    throw invalid(`unsupported public key type ${keyType}`)
+    const material = readKeyFields(r, keyType, options)
+    r.end_()
+    return { keyType, material }
+  })
+
+/**
+ * Reads the key fields that follow the key type in a public-key blob, or after the nonce in a certificate
+ * (PROTOCOL.certkeys: the same fields in the same order), with the checks of `decodePublicKey`. Throws a
+ * `WireError`: for decoders run under `Reader.run`.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const readKeyFields = (r: Reader.Reader, keyType: string, options?: HostKeyOptions): PublicKeyMaterial => {
+  if (keyType === "ssh-ed25519") {
+    const publicKey = r.string()
+    if (publicKey.length !== 32) throw invalid(`ssh-ed25519 key of ${publicKey.length} bytes, expected 32`)
+    return { type: "ed25519", publicKey: publicKey.slice() }
+  }
+  const curve = ECDSA_TYPES.get(keyType)
+  if (curve !== undefined) {
+    const identifier = r.ascii()
+    const q = r.string()
+    // RFC 5656 §3.1: the curve identifier must be the one the key type names (SEC-25).
+    if (identifier !== curve) throw invalid(`${keyType} key names curve ${identifier}`)
+    if (!isValidPoint(curve, q)) throw invalid(`${keyType} key is not a valid uncompressed point`)
+    return { type: "ecdsa", curve, q: q.slice() }
+  }
+  if (keyType === "ssh-rsa") {
+    const e = r.mpint()
+    const n = r.mpint()
+    const bits = bitLength(n)
+    const min = Math.max(RSA_FLOOR_BITS, options?.minRsaBits ?? DEFAULT_MIN_RSA_BITS)
+    if (bits < min || bits > MAX_RSA_BITS) throw invalid(`ssh-rsa modulus of ${bits} bits, allowed ${min}..${MAX_RSA_BITS}`)
+    if ((n & 1n) === 0n) throw invalid("ssh-rsa modulus is even")
+    if (e < 3n || (e & 1n) === 0n || e >= n) throw invalid("ssh-rsa exponent must be odd, at least 3 and below n")
+    return { type: "rsa", n, e }
+  }
+  throw invalid(`unsupported public key type ${keyType}`)
+}
+
+/**
+ * The key a certificate blob certifies, read from its head (type, nonce, key fields) without validating the rest:
+ * what a signature made under a certificate algorithm is checked with. The certificate as a whole is checked by
+ * `Certificate.decode` and `Certificate.validate`.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeCertifiedKey = (
+  blob: Uint8Array,
+  options?: HostKeyOptions
+): Either.Either<DecodedPublicKey, WireError> =>
+  Reader.run(blob, (r): DecodedPublicKey => {
+    const certType = r.ascii()
+    const keyType = CERT_KEY_TYPES.get(certType)
+    if (keyType === undefined) throw invalid(`${certType} is not a certificate type`)
+    r.string()
+    return { keyType: certType, material: readKeyFields(r, keyType, options) }
   })
 
 /**
@@ -185,12 +302,16 @@ export const publicKeyOf = (key: PrivateKeyMaterial): PublicKeyMaterial => {
 
 /**
  * The key type a signature algorithm uses: rsa-sha2-256, rsa-sha2-512 and ssh-rsa all sign with `ssh-rsa` keys
- * (RFC 8332 §3); the others are their own key type. `undefined` for an algorithm we do not implement.
+ * (RFC 8332 §3); a certificate algorithm uses the certificate type in its blob (`rsa-sha2-512-cert-v01@openssh.com`
+ * → `ssh-rsa-cert-v01@openssh.com`); the others are their own key type. `undefined` for an algorithm we do not
+ * implement.
  *
  * @since 0.1.0
  * @category accessors
  */
 export const keyTypeForAlgorithm = (algorithm: string): string | undefined => {
+  const cert = CERT_ALGORITHMS.get(algorithm)
+  if (cert !== undefined) return cert.certType
   if (algorithm === "ssh-ed25519" || ECDSA_TYPES.has(algorithm)) return algorithm
   if (RSA_HASH.has(algorithm)) return "ssh-rsa"
   return undefined
@@ -216,12 +337,15 @@ export const algorithmsForKey = (material: PublicKeyMaterial | PrivateKeyMateria
 /**
  * Signs `data` and returns the signature blob `string algorithm ‖ string signature`: 64 bytes for Ed25519
  * (RFC 8709 §6), `mpint r ‖ mpint s` for ECDSA (RFC 5656 §3.1.2), the modulus-length PKCS#1 v1.5 signature for
- * RSA (RFC 8332 §3). An algorithm that does not fit the key is our own bug and throws.
+ * RSA (RFC 8332 §3). A certificate algorithm signs under its plain algorithm, with the certified key. An algorithm
+ * that does not fit the key is our own bug and throws.
  *
  * @since 0.1.0
  * @category signing
  */
-export const sign = (backend: CryptoBackend, algorithm: string, key: PrivateKeyMaterial, data: Uint8Array): Uint8Array => {
+export const sign = (backend: CryptoBackend, requested: string, key: PrivateKeyMaterial, data: Uint8Array): Uint8Array => {
+  // PROTOCOL.certkeys: a certificate algorithm signs with the certified key under the plain algorithm.
+  const algorithm = signatureAlgorithm(requested)
   if (keyTypeForAlgorithm(algorithm) !== keyTypeOf(key)) {
     throw new Error(`HostKey.sign: algorithm ${algorithm} does not fit a ${keyTypeOf(key)} key`)
   }
@@ -301,7 +425,8 @@ const verifyDecoded = (
  * Verifies a signature blob over `data` with a public-key blob under the negotiated `algorithm`. False — never an
  * exception — when the key or signature is malformed, the key type does not fit the algorithm, the algorithm
  * named inside the signature blob is not exactly `algorithm` (no ssh-rsa signature when rsa-sha2-512 was
- * negotiated), or the signature does not verify (SEC-19, SEC-25).
+ * negotiated), or the signature does not verify (SEC-19, SEC-25). Under a certificate algorithm the blob is a
+ * certificate, and the signature is checked with the key it certifies; the certificate is not validated here.
  *
  * @since 0.1.0
  * @category verifying
@@ -317,11 +442,16 @@ export const verify = (
   try {
     const keyType = keyTypeForAlgorithm(algorithm)
     if (keyType === undefined) return false
-    const key = decodePublicKey(publicKeyBlob, options)
+    const key = isCertAlgorithm(algorithm)
+      ? decodeCertifiedKey(publicKeyBlob, options)
+      : decodePublicKey(publicKeyBlob, options)
     if (Either.isLeft(key) || key.right.keyType !== keyType) return false
+    // PROTOCOL.certkeys: under a certificate algorithm the signature names the plain one (rsa-sha2-512-cert… →
+    // rsa-sha2-512), and is made by the certified key.
+    const plain = signatureAlgorithm(algorithm)
     const sig = Reader.run(signatureBlob, decodeSignature)
-    if (Either.isLeft(sig) || sig.right.algorithm !== algorithm) return false
-    return verifyDecoded(backend, algorithm, key.right.material, data, sig.right.signature)
+    if (Either.isLeft(sig) || sig.right.algorithm !== plain) return false
+    return verifyDecoded(backend, plain, key.right.material, data, sig.right.signature)
   } catch {
     return false
   }

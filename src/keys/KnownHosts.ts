@@ -281,6 +281,32 @@ export const fingerprintSha256 = (blob: Uint8Array): string =>
 export const keyTypeOfBlob = (blob: Uint8Array): Option.Option<string> =>
   Either.getRight(Reader.run(blob, (r) => r.ascii())).pipe(Option.filter((t) => t.length > 0))
 
+/**
+ * One `*`/`?` glob against a name, as openssh match.c `match_pattern` (no negation, no lists), with bounded cost
+ * (SEC-68): used for host certificate principals, which may hold wildcards.
+ *
+ * @since 0.1.0
+ * @category matching
+ */
+export const matchPattern = (name: string, pattern: string): boolean =>
+  name.length <= MAX_NAME_LENGTH && pattern.length <= MAX_PATTERN_LENGTH && globMatch(name, pattern)
+
+/**
+ * Standard base64 with padding (RFC 4648 §4), as key files and known_hosts write key blobs.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const toBase64 = (bytes: Uint8Array): string => encodeBase64(bytes)
+
+/**
+ * Canonical padded base64 only (what `toBase64` writes); anything else is `undefined`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const fromBase64 = (text: string): Uint8Array | undefined => decodeBase64(text)
+
 // ---------------------------------------------------------------------------------------------------------------
 // internals
 

@@ -2,7 +2,8 @@
  * A ready-made publickey handler from authorized_keys entries (sshd(8) AUTHORIZED_KEYS FILE FORMAT): a key is
  * accepted when its blob equals an entry's, the entry's `from=` allows the client's address and its
  * `expiry-time` has not passed; the entry's options become the connection's `Restrictions`, which the server
- * enforces on every session (SEC-64). `cert-authority` entries never authorise a plain key.
+ * enforces on every session (SEC-64). `cert-authority` entries authorise user certificates of that CA (for the
+ * user name, or the names of `principals=`), never a plain key.
  *
  * @example
  * ```ts
@@ -17,8 +18,10 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as ServerAuth from "../auth/ServerAuth.js"
 import type * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
+import * as Certificate from "../keys/Certificate.js"
 import * as Match from "../keys/Match.js"
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
@@ -73,7 +76,17 @@ export const make = (
 ): (request: ServerAuth.PublicKeyRequest) => Effect.Effect<ServerAuth.PublicKeyDecision> =>
 (request) =>
   Effect.map(Clock.currentTimeMillis, (now): ServerAuth.PublicKeyDecision => {
+    const cert = request.key.certificate
     for (const entry of entries) {
+      if (cert !== undefined) {
+        // A certificate (already validated by ServerAuth, SEC-65) is authorised only by a cert-authority line for
+        // its CA, with a principal equal to the user name or listed in principals= (compared whole, SEC-64).
+        if (!entry.options.certAuthority) continue
+        const principals = entry.options.principals ?? [request.username]
+        if (Either.isLeft(Certificate.authorize(cert, { trustedCaKeys: [entry.blob], principals }))) continue
+        if (!allows(entry, request.remoteAddress, now)) continue
+        return { _tag: "Accept", restrictions: restrictionsOf(entry.options) }
+      }
       if (entry.options.certAuthority || !sameBytes(entry.blob, request.key.blob)) continue
       if (!allows(entry, request.remoteAddress, now)) continue
       return { _tag: "Accept", restrictions: restrictionsOf(entry.options) }

@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
+import type { CertifiedKey } from "../crypto/HostKey.js"
 import type { TransportError } from "../SshError.js"
 import type { CompressionBackend } from "./Compression.js"
 import * as internal from "./internal/transport.js"
@@ -68,8 +69,11 @@ export interface TransportOptions {
    * than the handshake timeout rejects the key: DISCONNECT with code 9 (SEC-20, fail closed).
    */
   readonly verifyHostKey?: ((key: PresentedHostKey) => Effect.Effect<void, unknown>) | undefined
-  /** Server role, required: the host keys to offer (at least one). */
-  readonly hostKeys?: ReadonlyArray<PrivateKeyMaterial> | undefined
+  /**
+   * Server role, required: the host keys to offer (at least one). A `CertifiedKey` (key plus OpenSSH host
+   * certificate) is offered under the `*-cert-v01@openssh.com` algorithms; list the plain key too to offer both.
+   */
+  readonly hostKeys?: ReadonlyArray<PrivateKeyMaterial | CertifiedKey> | undefined
   /** Our identification string without CR LF; defaults to `SSH-2.0-effect_ssh_<version>`. */
   readonly version?: string | undefined
   readonly rekey?: {

@@ -151,18 +151,19 @@ const publickey = (ctx: Ctx, key: Auth.PrivateKey, label: string): Effect.Effect
     }
     const what = `${label} (${algorithm})`
     yield* Effect.logDebug(`trying ${what}`)
+    // PROTOCOL.certkeys: with a certificate, the request carries the certificate blob; the key signs.
+    const publicKey = key.certificate ?? key.publicKey
     // The query costs no private-key operation for a key the server would refuse anyway.
-    yield* send(ctx, { _tag: "publickey", hasSignature: false, algorithm, publicKey: key.publicKey })
+    yield* send(ctx, { _tag: "publickey", hasSignature: false, algorithm, publicKey })
     const answer = yield* reply(ctx, "pkok")
     if (answer._tag === "UserauthFailure") return failed(answer, what)
     if (answer._tag === "UserauthSuccess") {
       return { _tag: "Success", trivial: true, note: `${what} accepted without a signature` }
     }
     // SEC-40 (golang ebb717d): PK_OK must name exactly the algorithm and key just queried.
-    if (answer._tag !== "UserauthPkOk" || answer.algorithm !== algorithm || !bytesEqual(answer.publicKey, key.publicKey)) {
+    if (answer._tag !== "UserauthPkOk" || answer.algorithm !== algorithm || !bytesEqual(answer.publicKey, publicKey)) {
       return yield* violation(ctx, "USERAUTH_PK_OK for another algorithm or key than the one queried")
     }
-    const { publicKey } = key
     const data = AuthMessages.publickeySignedData(ctx.transport.sessionId, ctx.options.username, SERVICE, algorithm, publicKey)
     const signature = yield* Effect.option(
       Effect.try(() => HostKey.sign(ctx.backend, algorithm, Redacted.value(key.key), data))
@@ -188,6 +189,18 @@ const keyFile = (ctx: Ctx, m: Auth.PrivateKeyFile): Effect.Effect<Outcome, Trans
     const parsed = parsePrivateKey(text.right, m.passphrase, { backend: ctx.backend })
     if (parsed._tag === "Left") return skipped(`${label} unusable: ${parsed.left.message}`, true)
     const key = Auth.privateKey(parsed.right, { allowSshRsa: m.allowSshRsa })
+    // As ssh: a certificate in <path>-cert.pub for this key is offered first, then the plain key.
+    const certText = yield* Effect.option(ctx.options.readFile(`${m.path}-cert.pub`))
+    const certified = Option.isSome(certText)
+      ? Auth.certificate(parsed.right, certText.value, { allowSshRsa: m.allowSshRsa })
+      : undefined
+    if (certified !== undefined && certified._tag === "Right") {
+      const outcome = yield* publickey(ctx, certified.right, `${label} ${Auth.describe(certified.right)}`)
+      const again = outcome._tag === "Failure" && !outcome.failure.partialSuccess &&
+        outcome.failure.methods.includes("publickey")
+      if (!again) return outcome
+      ctx.tried.push(outcome.note)
+    }
     return yield* publickey(ctx, key, `${label} ${key.keyType} ${key.fingerprint}`)
   })
 

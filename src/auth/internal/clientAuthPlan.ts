@@ -69,9 +69,16 @@ export const skipCurrent = (plan: AuthPlan): PlanStep => nextMethod(plan, { meth
  * @internal
  */
 export const pickAlgorithm = (
-  key: Pick<Auth.PrivateKey, "keyType" | "allowSshRsa">,
+  key: Pick<Auth.PrivateKey, "keyType" | "allowSshRsa"> & { readonly certificate?: Uint8Array | undefined },
   serverSigAlgs: Option.Option<ReadonlyArray<string>>
 ): string | undefined => {
+  if (key.certificate !== undefined) {
+    // PROTOCOL.certkeys: the certificate algorithm of the plain one (rsa-sha2-512 → rsa-sha2-512-cert-v01@…),
+    // chosen from server-sig-algs as for the plain key (OpenSSH lists only plain names there).
+    const plainType = key.keyType === "ssh-rsa-cert-v01@openssh.com" ? "ssh-rsa" : key.keyType.replace(/-cert-v01@openssh\.com$/, "")
+    const plain = pickAlgorithm({ keyType: plainType, allowSshRsa: key.allowSshRsa }, serverSigAlgs)
+    return plain === undefined ? undefined : `${plain}-cert-v01@openssh.com`
+  }
   if (key.keyType !== "ssh-rsa") return key.keyType
   if (Option.isNone(serverSigAlgs)) return "rsa-sha2-256"
   const offered = serverSigAlgs.value

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Restrictions } from "../ServerAuth.js"
+import type { Restrictions, VerifiedCertificate } from "../ServerAuth.js"
 
 const both = (a: boolean | undefined, b: boolean | undefined) => (a === false || b === false ? false : undefined)
 
@@ -32,4 +32,21 @@ export const merge = (all: ReadonlyArray<Restrictions | undefined>): Restriction
     }
   }
   return out
+}
+
+/**
+ * What a user certificate allows (PROTOCOL.certkeys): its `force-command` critical option, and only the
+ * capabilities its `permit-*` extensions grant — a certificate without `permit-pty` gets no pty, as with sshd.
+ */
+export const ofCertificate = (cert: VerifiedCertificate): Restrictions => {
+  const has = (name: string) => cert.certificate.extensions.some((e) => e.name === name)
+  const permit = (name: string) => (has(name) ? undefined : false)
+  return {
+    forceCommand: cert.forceCommand,
+    pty: permit("permit-pty"),
+    portForwarding: permit("permit-port-forwarding"),
+    agentForwarding: permit("permit-agent-forwarding"),
+    x11Forwarding: permit("permit-X11-forwarding"),
+    userRc: permit("permit-user-rc")
+  }
 }

@@ -19,6 +19,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type { CryptoBackend } from "../../crypto/Backend.js"
 import { Crypto } from "../../crypto/Crypto.js"
+import * as Algorithms from "../../crypto/Algorithms.js"
 import * as HostKey from "../../crypto/HostKey.js"
 import { AuthError, DisconnectReason, TransportError } from "../../SshError.js"
 import type { Transport } from "../../transport/Transport.js"
@@ -27,6 +28,7 @@ import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
 import type * as ServerAuth from "../ServerAuth.js"
 import * as Restrict from "./restrictions.js"
+import { checkCertificate } from "./serverAuthCert.js"
 
 type Factor = ServerAuth.Factor
 type KbdIntSession = ServerAuth.KbdIntSession
@@ -39,7 +41,8 @@ const DEFAULT_FAILURE_DELAY = Duration.millis(5)
 const DEFAULT_MAX_TRIES = 6
 const DEFAULT_MAX_REQUESTS = 128
 const DEFAULT_PK_ALGORITHMS: ReadonlyArray<string> = [
-  "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256"
+  "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256",
+  ...Algorithms.DEFAULT_HOST_KEY_CERT_ALGORITHMS
 ]
 const ORDER: ReadonlyArray<MethodName> = ["publickey", "password", "keyboard-interactive", "none"]
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -53,6 +56,7 @@ interface Ctx {
   readonly backend: CryptoBackend
   readonly chains: ReadonlyArray<ReadonlyArray<MethodName>>
   readonly pkAlgorithms: ReadonlyArray<string>
+  readonly options: ServerAuth.ServerAuthOptions
   readonly maxTries: number
   readonly maxRequests: number
   readonly failureDelay: number
@@ -90,9 +94,12 @@ export const nextMethods = (
 export const isComplete = (chains: ReadonlyArray<ReadonlyArray<MethodName>>, done: ReadonlyArray<MethodName>): boolean =>
   chains.some((c) => c.length === done.length && prefixOf(c, done))
 
-const defaultChains = (h: ServerAuth.ServerAuthHandlers): ReadonlyArray<ReadonlyArray<MethodName>> => {
+const defaultChains = (
+  h: ServerAuth.ServerAuthHandlers,
+  o: ServerAuth.ServerAuthOptions
+): ReadonlyArray<ReadonlyArray<MethodName>> => {
   const chains: Array<Array<MethodName>> = []
-  if (h.publicKey) chains.push(["publickey"])
+  if (h.publicKey || o.trustedUserCaKeys !== undefined) chains.push(["publickey"])
   if (h.password) chains.push(["password"])
   if (h.keyboardInteractive) chains.push(["keyboard-interactive"])
   if (h.none) chains.push(["none"])
@@ -177,17 +184,40 @@ const publickey = (
     const handler = ctx.handlers.publicKey
     // SEC-32: the algorithm must be allowed and fit the key inside the blob.
     const keyType = HostKey.keyTypeForAlgorithm(m.algorithm)
-    if (handler === undefined || keyType === undefined || !ctx.pkAlgorithms.includes(m.algorithm)) return "Failure"
-    const decoded = HostKey.decodePublicKey(m.publicKey)
+    const isCert = HostKey.isCertAlgorithm(m.algorithm)
+    const byCa = isCert && ctx.options.trustedUserCaKeys !== undefined
+    if ((handler === undefined && !byCa) || keyType === undefined || !ctx.pkAlgorithms.includes(m.algorithm)) {
+      return "Failure"
+    }
+    const decoded = isCert ? HostKey.decodeCertifiedKey(m.publicKey) : HostKey.decodePublicKey(m.publicKey)
     if (decoded._tag === "Left" || decoded.right.keyType !== keyType) return "Failure"
+    // SEC-65: a certificate is validated before the signature, and before any handler sees it.
+    const certificate = isCert
+      ? checkCertificate(ctx.backend, m.publicKey, user, BigInt(Math.floor((yield* Clock.currentTimeMillis) / 1000)), ctx.options)
+      : undefined
+    if (certificate !== undefined && typeof certificate === "string") {
+      yield* Effect.logDebug(`user certificate refused: ${certificate}`)
+      return "Failure"
+    }
     const key: ServerAuth.PublicKeyInfo = {
       algorithm: m.algorithm,
       blob: m.publicKey,
       keyType,
-      fingerprint: HostKey.fingerprintSha256(m.publicKey)
+      fingerprint: HostKey.fingerprintSha256(certificate?.certificate.publicKeyBlob ?? m.publicKey),
+      ...(certificate === undefined ? {} : { certificate })
     }
+    // TrustedUserCAKeys: a trusted CA and a principal equal to the user authorize without the handler.
+    const decide = (verified: boolean): Effect.Effect<ServerAuth.PublicKeyDecision> =>
+      certificate?.trusted === true || handler === undefined
+        ? Effect.succeed(certificate?.trusted === true)
+        : ask(
+          "publicKey",
+          (): Effect.Effect<ServerAuth.PublicKeyDecision, unknown> =>
+            handler({ username: user, key, verified, remoteAddress: ctx.remoteAddress }),
+          false
+        )
     if (!m.hasSignature) {
-      const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: false, remoteAddress: ctx.remoteAddress }), false)
+      const ok = yield* decide(false)
       if (!accepted(ok)) return "Failure"
       // RFC 4252 §7 / SEC-32: PK_OK echoes exactly the queried algorithm and blob.
       yield* sendBanner(ctx)
@@ -203,9 +233,13 @@ const publickey = (
     if (!valid) return "Failure"
     // A chain such as publickey,publickey needs two different keys (as sshd).
     if (ctx.factors.some((f) => f.publicKey?.fingerprint === key.fingerprint)) return "Failure"
-    const ok = yield* ask("publicKey", () => handler({ username: user, key, verified: true, remoteAddress: ctx.remoteAddress }), false)
+    const ok = yield* decide(true)
     if (ok === false || !accepted(ok)) return "Failure"
-    return ok === true ? { method: "publickey", publicKey: key } : { method: "publickey", publicKey: key, restrictions: ok.restrictions }
+    const restrictions = Restrict.merge([
+      ok === true ? undefined : ok.restrictions,
+      certificate === undefined ? undefined : Restrict.ofCertificate(certificate)
+    ])
+    return { method: "publickey", publicKey: key, restrictions }
   })
 
 const password = (
@@ -404,8 +438,9 @@ export const authenticate = (
       transport,
       handlers,
       backend: options.crypto ?? (yield* Crypto),
-      chains: options.required ?? defaultChains(handlers),
+      chains: options.required ?? defaultChains(handlers, options),
       pkAlgorithms: options.publicKeyAlgorithms ?? DEFAULT_PK_ALGORITHMS,
+      options,
       maxTries: options.limits?.maxAuthTries ?? DEFAULT_MAX_TRIES,
       maxRequests: options.limits?.maxRequests ?? DEFAULT_MAX_REQUESTS,
       failureDelay: Duration.toMillis(Duration.decode(options.timeouts?.minFailureDelay ?? DEFAULT_FAILURE_DELAY)),

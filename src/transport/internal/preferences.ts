@@ -33,7 +33,7 @@ export const resolvePreferences = (
   }
   const kex = resolve("kex", o?.kex, Algorithms.KEX, Algorithms.DEFAULT_KEX)
   if (typeof kex === "string") return kex
-  const hostKey = resolve("host key", o?.hostKey, Algorithms.HOST_KEY_ALGORITHMS, Algorithms.DEFAULT_HOST_KEY_ALGORITHMS)
+  const hostKey = resolve("host key", o?.hostKey, Algorithms.ALL_HOST_KEY_ALGORITHMS, Algorithms.DEFAULT_ALL_HOST_KEY_ALGORITHMS)
   if (typeof hostKey === "string") return hostKey
   const cipher = resolve("cipher", o?.cipher, Algorithms.CIPHERS, Algorithms.DEFAULT_CIPHERS)
   if (typeof cipher === "string") return cipher
@@ -52,8 +52,14 @@ export const resolvePreferences = (
 }
 
 /** @internal */
-export const serverHostKeys = (keys: ReadonlyArray<PrivateKeyMaterial>): ReadonlyArray<ServerHostKey> =>
-  keys.map((key) => {
-    const pub = HostKey.publicKeyOf(key)
-    return { key, blob: HostKey.encodePublicKey(pub), algorithms: HostKey.algorithmsForKey(pub) }
+export const serverHostKeys = (
+  keys: ReadonlyArray<PrivateKeyMaterial | HostKey.CertifiedKey>
+): ReadonlyArray<ServerHostKey> =>
+  keys.map((k) => {
+    if ("certificate" in k) {
+      // PROTOCOL.certkeys: the certificate is K_S, offered under the certificate algorithms of its key.
+      return { key: k.key, blob: k.certificate, algorithms: HostKey.certAlgorithmsForKey(k.key) }
+    }
+    const pub = HostKey.publicKeyOf(k)
+    return { key: k, blob: HostKey.encodePublicKey(pub), algorithms: HostKey.algorithmsForKey(pub) }
   })
