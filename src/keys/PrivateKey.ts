@@ -144,11 +144,16 @@ export const parse = (input: string | Uint8Array, options?: ParseOptions): Eithe
     }
   })
 
-/** Binary DER: PKCS#8 first (the common form), then PKCS#1, then SEC1; the PKCS#8 error if none fits. */
+/**
+ * Binary DER: PKCS#8 first (the common form), then encrypted PKCS#8, PKCS#1 and SEC1; the PKCS#8 error if none
+ * fits.
+ */
 const parseDer = (der: Uint8Array, options: ParseOptions | undefined): ParsedPrivateKey => {
   const pkcs8 = Pkcs8.decode(der)
   if (Either.isRight(pkcs8)) return toParsed(pkcs8.right, "", options)
   if (pkcs8.left.reason === "Unsupported") throw pkcs8.left
+  const encrypted = Pkcs8.decrypt(der, options?.passphrase, options)
+  if (Either.isRight(encrypted) || encrypted.left.reason !== "Parse") return toParsed(orThrow(encrypted), "", options)
   const other = Either.orElse(PemKey.decodeRsa(der), () => PemKey.decodeEc(der))
   return toParsed(Either.isRight(other) ? other.right : orThrow(pkcs8), "", options)
 }
