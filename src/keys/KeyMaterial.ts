@@ -11,7 +11,7 @@ import { equalBytes, numberToBytesBE } from "@noble/curves/utils.js"
 import * as Either from "effect/Either"
 import type { NistCurve, PrivateKeyMaterial, SymmetricPrimitives } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
-import { KeyError } from "../SshError.js"
+import { KeyError, sanitizePeerText } from "../SshError.js"
 import { WireError } from "../wire/WireError.js"
 
 /**
@@ -246,6 +246,21 @@ export const keyTypeFromName = (name: string): PrivateKeyType | undefined => KEY
  * @category constants
  */
 export const SUPPORTED_TYPES = KEY_TYPES.join(", ")
+
+/**
+ * The "Unsupported" error for a key type we cannot use, saying why for the ones users meet.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const unsupportedType = (name: string): KeyError =>
+  unsupported(
+    name === "ssh-ed448"
+      ? "ssh-ed448 keys: no crypto backend implements Ed448; use an Ed25519 key"
+      : name === "ssh-dss"
+      ? "ssh-dss (DSA) keys are obsolete; generate an Ed25519 key"
+      : `key type ${sanitizePeerText(name, 64)} (supported: ${SUPPORTED_TYPES})`
+  )
 
 /**
  * Refuses RSA keys below `minRsaBits` (default 2 048; SEC-25, LIM-15). This is where every parsed private key

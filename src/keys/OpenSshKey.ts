@@ -31,9 +31,9 @@ import {
   parseError,
   passphraseRequired,
   rsaFromPrimes,
-  SUPPORTED_TYPES,
   toParsed,
   unsupported,
+  unsupportedType,
   wrongPassphrase
 } from "./KeyMaterial.js"
 
@@ -115,7 +115,7 @@ const kdfFor = (kdfName: string, cipherName: string, kdfOptions: Uint8Array, opt
 const checkPublicKey = (blob: Uint8Array): PrivateKeyType => {
   const keyType = orThrow(Either.mapLeft(Reader.run(blob, (r) => r.ascii()), (e) => parseError(e.description)))
   const type = keyTypeFromName(keyType)
-  if (type === undefined) throw unsupported(`key type ${sanitizePeerText(keyType, 64)} (supported: ${SUPPORTED_TYPES})`)
+  if (type === undefined) throw unsupportedType(keyType)
   const decoded = HostKey.decodePublicKey(blob, { minRsaBits: 1024 })
   if (Either.isLeft(decoded)) throw parseError(`public key: ${decoded.left.description}`)
   return type

@@ -36,9 +36,9 @@ import {
   parseError,
   passphraseRequired,
   rsaFromPrimes,
-  SUPPORTED_TYPES,
   toParsed,
   unsupported,
+  unsupportedType,
   wrongPassphrase
 } from "./KeyMaterial.js"
 
@@ -123,9 +123,7 @@ export const decode = (
       throw unsupported(`PPK encryption ${sanitizePeerText(encryption, 32)} (supported: none, aes256-cbc)`)
     }
     const type = keyTypeFromName(algorithm)
-    if (type === undefined) {
-      throw unsupported(`key type ${sanitizePeerText(algorithm, 64)} (supported: ${SUPPORTED_TYPES})`)
-    }
+    if (type === undefined) throw unsupportedType(algorithm)
     const secret = passphrase === undefined ? "" : Redacted.value(passphrase)
     const password = new TextEncoder().encode(encryption === "none" ? "" : secret)
     let keys: { cipherKey: Uint8Array; iv: Uint8Array; macKey: Uint8Array }
