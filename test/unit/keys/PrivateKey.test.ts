@@ -107,10 +107,10 @@ describe("Bcrypt.pbkdf", () => {
     assert.strictEqual(reason(Bcrypt.pbkdf(enc("pw"), enc("salt"), 1, 1025)), "Parse")
   })
 
-  it("the default 16 rounds for a 48-byte key ‖ IV (aes256-ctr) take well under a second", () => {
+  it("the default 16 rounds for a 48-byte key ‖ IV (aes256-ctr) finish: a 2 s bound only catches a pathological blow-up, never performance", () => {
     const start = performance.now()
     Either.getOrThrow(Bcrypt.pbkdf(enc(PASS), new Uint8Array(16).fill(7), 16, 48))
-    assert.isBelow(performance.now() - start, 1000)
+    assert.isBelow(performance.now() - start, 2000)
   })
 })
 
@@ -288,11 +288,11 @@ describe.skipIf(!haveKeygen)("PrivateKey.parsePrivateKey ↔ ssh-keygen", () => 
     assert.strictEqual(reasonOf(PrivateKey.parsePrivateKey(file.text, undefined, { maxKdfRounds: 8 })), "Unsupported")
   })
 
-  it("a default (16-round) encrypted key parses in well under a second", () => {
+  it("a default (16-round) encrypted key parses: a 2 s bound only catches a pathological blow-up, never performance", () => {
     const [, file] = encrypted[0]!
     const start = performance.now()
     right(PrivateKey.parsePrivateKey(file.text, pass))
-    assert.isBelow(performance.now() - start, 1000)
+    assert.isBelow(performance.now() - start, 2000)
   })
 
   it("CBC-encrypted keys (aes256-cbc, 3des-cbc) decrypt to the same key; a wrong passphrase is Passphrase", () => {
