@@ -139,11 +139,19 @@ export * as ConnectionMux from "./connection/ConnectionMux.js"
 export * as Dialer from "./client/Dialer.js"
 
 /**
- * OpenSSH private keys (openssh-key-v1).
+ * Private keys: parse every common format (openssh-key-v1, PKCS#1, SEC1, PKCS#8, PuTTY PPK), write openssh-key-v1
+ * and PKCS#8, generate.
  *
  * @since 0.1.0
  */
 export * as PrivateKey from "./keys/PrivateKey.js"
+
+/**
+ * Public keys: OpenSSH one-line, RFC 4716 and PKCS#8 forms; SHA256/MD5 fingerprints and randomart.
+ *
+ * @since 0.1.0
+ */
+export * as PublicKey from "./keys/PublicKey.js"
 
 /**
  * Connecting to SSH servers.

@@ -29,7 +29,6 @@ import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
 import * as AuthorizedKeysHandler from "../server/AuthorizedKeysHandler.js"
 import type * as SshServer from "../server/SshServer.js"
-import * as Writer from "../wire/Writer.js"
 import * as Tty from "./Tty.js"
 
 /**
@@ -215,7 +214,11 @@ export const loadOrGenerateHostKey = (file: string): Effect.Effect<PrivateKeyMat
       const key = NodeCrypto.generateKey({ type: "ed25519" })
       if (key.type !== "ed25519") return yield* new ServeError({ message: "ed25519 key generation failed" })
       yield* Effect.try({
-        try: () => fs.writeFileSync(file, encodeOpenSshPrivateKey(key, "effect-ssh host key"), { mode: 0o600, flag: "wx" }),
+        try: () =>
+          fs.writeFileSync(file, Either.getOrThrow(PrivateKey.encode(key, { comment: "effect-ssh host key" })), {
+            mode: 0o600,
+            flag: "wx"
+          }),
         catch: (e) => new ServeError({ message: `cannot save host key ${file}: ${errorText(e)}` })
       })
       yield* Console.log(`effect-ssh serve: generated host key ${file}`)
@@ -233,38 +236,6 @@ export const loadOrGenerateHostKey = (file: string): Effect.Effect<PrivateKeyMat
   })
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
-
-/**
- * An ed25519 private key as an unencrypted openssh-key-v1 file (PROTOCOL.key), as `ssh-keygen -N ""` writes it.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const encodeOpenSshPrivateKey = (
-  key: Extract<PrivateKeyMaterial, { type: "ed25519" }>,
-  comment: string
-): string => {
-  const publicBlob = HostKey.encodePublicKey(HostKey.publicKeyOf(key))
-  const check = crypto.randomBytes(4).readUInt32BE(0)
-  const privateSection = Writer.build((w) => {
-    w.uint32(check).uint32(check)
-    w.string("ssh-ed25519").string(key.publicKey)
-    const secret = new Uint8Array(64)
-    secret.set(key.seed, 0)
-    secret.set(key.publicKey, 32)
-    w.string(secret).string(comment)
-    // Padding 1, 2, 3, … to the cipher block size (8 for "none").
-    for (let i = 1; w.pos % 8 !== 0; i++) w.byte(i)
-  })
-  const body = Writer.build((w) => {
-    w.raw(new TextEncoder().encode("openssh-key-v1\0"))
-    w.string("none").string("none").string(new Uint8Array(0)).uint32(1)
-    w.string(publicBlob).string(privateSection)
-  })
-  const b64 = Buffer.from(body).toString("base64")
-  const lines = b64.match(/.{1,70}/g) ?? []
-  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`
-}
 
 /**
  * A host key as `ssh-keygen -l` prints it: `256 SHA256:… FILE (ED25519)`.

@@ -107,10 +107,10 @@ describe("Bcrypt.pbkdf", () => {
     assert.strictEqual(reason(Bcrypt.pbkdf(enc("pw"), enc("salt"), 1, 1025)), "Parse")
   })
 
-  it("the default 16 rounds for a 48-byte key ‖ IV (aes256-ctr) take well under a second", () => {
+  it("the default 16 rounds for a 48-byte key ‖ IV (aes256-ctr) finish: a 2 s bound only catches a pathological blow-up, never performance", () => {
     const start = performance.now()
     Either.getOrThrow(Bcrypt.pbkdf(enc(PASS), new Uint8Array(16).fill(7), 16, 48))
-    assert.isBelow(performance.now() - start, 1000)
+    assert.isBelow(performance.now() - start, 2000)
   })
 })
 
@@ -288,24 +288,21 @@ describe.skipIf(!haveKeygen)("PrivateKey.parsePrivateKey ↔ ssh-keygen", () => 
     assert.strictEqual(reasonOf(PrivateKey.parsePrivateKey(file.text, undefined, { maxKdfRounds: 8 })), "Unsupported")
   })
 
-  it("a default (16-round) encrypted key parses in well under a second", () => {
+  it("a default (16-round) encrypted key parses: a 2 s bound only catches a pathological blow-up, never performance", () => {
     const [, file] = encrypted[0]!
     const start = performance.now()
     right(PrivateKey.parsePrivateKey(file.text, pass))
-    assert.isBelow(performance.now() - start, 1000)
+    assert.isBelow(performance.now() - start, 2000)
   })
 
-  it("CBC-encrypted keys are Unsupported with the ssh-keygen remedy, which works", () => {
+  it("CBC-encrypted keys (aes256-cbc, 3des-cbc) decrypt to the same key; a wrong passphrase is Passphrase", () => {
     const base = byName("ed25519")
-    const cbc = encrypt(base, "aes256-cbc", ["-Z", "aes256-cbc"])
-    const r = PrivateKey.parsePrivateKey(cbc.text, pass)
-    assert.strictEqual(reasonOf(r), "Unsupported")
-    const message = Either.isLeft(r) ? r.left.message : ""
-    assert.include(message, "aes256-cbc")
-    assert.include(message, "ssh-keygen -p -Z aes256-ctr")
-    const fixed = encrypt(cbc, "fixed", ["-Z", "aes256-ctr"], PASS)
-    const key = right(PrivateKey.parsePrivateKey(fixed.text, pass))
-    assert.deepStrictEqual(key.material, right(PrivateKey.parsePrivateKey(base.text)).material)
+    for (const cipher of ["aes256-cbc", "3des-cbc"]) {
+      const cbc = encrypt(base, cipher, ["-Z", cipher])
+      const key = right(PrivateKey.parsePrivateKey(cbc.text, pass))
+      assert.deepStrictEqual(key.material, right(PrivateKey.parsePrivateKey(base.text)).material, cipher)
+      assert.strictEqual(reasonOf(PrivateKey.parsePrivateKey(cbc.text, Redacted.make("wrong"))), "Passphrase", cipher)
+    }
   })
 
   it("cipher none with KDF bcrypt (ssh-keygen -Z none -N …) needs a passphrase, as OpenSSH does", () => {
@@ -314,14 +311,13 @@ describe.skipIf(!haveKeygen)("PrivateKey.parsePrivateKey ↔ ssh-keygen", () => 
     assertMatches(right(PrivateKey.parsePrivateKey(none.text, pass)), none)
   })
 
-  it("PEM and PKCS#8 files are Unsupported with a hint; RSA below minRsaBits is Unsupported", () => {
+  it("PEM and PKCS#8 files parse to the same key; RSA below minRsaBits is Unsupported", () => {
     for (const format of ["PEM", "PKCS8"]) {
       const file = `${byName("ecdsa256").file}-${format}`
       copyFileSync(byName("ecdsa256").file, file)
       keygen(["-p", "-P", "", "-N", "", "-m", format, "-f", file])
-      const r = PrivateKey.parsePrivateKey(readFileSync(file, "utf8"))
-      assert.strictEqual(reasonOf(r), "Unsupported", format)
-      assert.match(Either.isLeft(r) ? r.left.message : "", /ssh-keygen -p/)
+      const key = right(PrivateKey.parsePrivateKey(readFileSync(file, "utf8")))
+      assert.deepStrictEqual(key.material, right(PrivateKey.parsePrivateKey(byName("ecdsa256").text)).material, format)
     }
     assert.strictEqual(reasonOf(PrivateKey.parsePrivateKey(byName("rsa2048").text, undefined, { minRsaBits: 3072 })), "Unsupported")
   })
