@@ -12,7 +12,6 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -23,8 +22,7 @@ import * as fs from "node:fs"
 import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
-import * as PrivateKey from "../keys/PrivateKey.js"
-import { NodeCrypto } from "../node/NodeCrypto.js"
+import * as NodeHostKeys from "../node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
 import * as AuthorizedKeysHandler from "../server/AuthorizedKeysHandler.js"
@@ -209,31 +207,11 @@ const sha256 = (s: string): Buffer => crypto.createHash("sha256").update(s, "utf
  * @category constructors
  */
 export const loadOrGenerateHostKey = (file: string): Effect.Effect<PrivateKeyMaterial, ServeError> =>
-  Effect.gen(function*() {
-    if (!fs.existsSync(file)) {
-      const key = NodeCrypto.generateKey({ type: "ed25519" })
-      if (key.type !== "ed25519") return yield* new ServeError({ message: "ed25519 key generation failed" })
-      yield* Effect.try({
-        try: () =>
-          fs.writeFileSync(file, Either.getOrThrow(PrivateKey.encode(key, { comment: "effect-ssh host key" })), {
-            mode: 0o600,
-            flag: "wx"
-          }),
-        catch: (e) => new ServeError({ message: `cannot save host key ${file}: ${errorText(e)}` })
-      })
-      yield* Console.log(`effect-ssh serve: generated host key ${file}`)
-      return key
-    }
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new ServeError({ message: `cannot read host key ${file}: ${errorText(e)}` })
-    })
-    const parsed = PrivateKey.parsePrivateKey(text)
-    if (Either.isLeft(parsed)) {
-      return yield* new ServeError({ message: `host key ${file}: ${parsed.left.message}` })
-    }
-    return parsed.right.material
-  })
+  NodeHostKeys.loadOrGenerate(file, { type: "ed25519" }).pipe(
+    Effect.mapError((e) => new ServeError({ message: e.message })),
+    Effect.tap(({ generated }) => (generated ? Console.log(`effect-ssh serve: generated host key ${file}`) : Effect.void)),
+    Effect.map(({ key }) => key)
+  )
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
 

@@ -11,7 +11,11 @@
  *
  * const hostKey = NodeCrypto.generateKey({ type: "ed25519" })
  * SshServer.run({ auth: { password: ({ username }) => Effect.succeed(username === "demo") } }).pipe(
- *   Effect.provide(NodeSshServer.layer({ port: 2222, hostKeys: [hostKey] })),
+ *   Effect.provide(NodeSshServer.layer({
+ *     port: 2222,
+ *     hostKeys: [hostKey],
+ *     hostKeyFiles: [{ path: "./ssh_host_ecdsa_key", generate: { type: "ecdsa" } }]
+ *   })),
  *   NodeRuntime.runMain
  * )
  * ```
@@ -28,6 +32,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SshServer from "../server/SshServer.js"
 import { NodeCrypto } from "./NodeCrypto.js"
+import * as NodeHostKeys from "./NodeHostKeys.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 /**
@@ -36,17 +41,25 @@ import * as NodeTransport from "./NodeTransport.js"
  * @since 0.1.0
  * @category models
  */
-export interface NodeSshServerOptions extends SshServer.ServerConfig {
+export interface NodeSshServerOptions extends Omit<SshServer.ServerConfig, "hostKeys"> {
+  /** Host keys in memory. */
+  readonly hostKeys?: SshServer.ServerConfig["hostKeys"] | undefined
+  /**
+   * Host key files, loaded when the layer is built (a `{ path, generate }` entry is generated and saved when
+   * missing). Together with `hostKeys`, at least one key is needed.
+   */
+  readonly hostKeyFiles?: ReadonlyArray<string | NodeHostKeys.HostKeyFile> | undefined
   /** Default 127.0.0.1. */
   readonly host?: string | undefined
   /** Default 0 (any free port; read it from the address). */
   readonly port?: number | undefined
 }
 
-const config = (options: NodeSshServerOptions): SshServer.ServerConfig => {
-  const { host: _host, port: _port, ...rest } = options
-  return { ...rest, crypto: options.crypto ?? NodeCrypto }
-}
+const config = (options: NodeSshServerOptions): Effect.Effect<SshServer.ServerConfig, NodeHostKeys.HostKeyFileError> =>
+  Effect.map(NodeHostKeys.loadAll(options.hostKeyFiles ?? []), (fromFiles) => {
+    const { host: _host, port: _port, hostKeyFiles: _files, ...rest } = options
+    return { ...rest, hostKeys: [...(options.hostKeys ?? []), ...fromFiles], crypto: options.crypto ?? NodeCrypto }
+  })
 
 /** `::ffff:127.0.0.1` (an IPv4 client of a dual-stack listener) → `127.0.0.1`, as sshd shows it. */
 const unmapped = (address: string) => (address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address)
@@ -88,8 +101,14 @@ export const layerSocketServer = (options: {
  */
 export const layer = (
   options: NodeSshServerOptions
-): Layer.Layer<SocketServer.SocketServer | SshServer.SshServerConfig, SocketServer.SocketServerError> =>
-  Layer.merge(layerSocketServer(options), SshServer.layerConfig(config(options)))
+): Layer.Layer<
+  SocketServer.SocketServer | SshServer.SshServerConfig,
+  SocketServer.SocketServerError | NodeHostKeys.HostKeyFileError
+> =>
+  Layer.merge(
+    layerSocketServer(options),
+    Layer.effect(SshServer.SshServerConfig, config(options))
+  )
 
 /**
  * Starts listening and serves connections with `handlers` until the Scope closes. Returns the bound address.
@@ -100,7 +119,7 @@ export const layer = (
 export const serve = (
   options: NodeSshServerOptions,
   handlers: SshServer.ServerHandlers
-): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError, Scope.Scope> =>
+): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError | NodeHostKeys.HostKeyFileError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(layer(options))
     const server = Context.get(context, SocketServer.SocketServer)

@@ -59,3 +59,10 @@ export * as NodeLocalProcess from "./NodeLocalProcess.js"
  * @since 0.1.0
  */
 export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
+
+/**
+ * Host keys from files, generated and saved atomically when missing.
+ *
+ * @since 0.1.0
+ */
+export * as NodeHostKeys from "./NodeHostKeys.js"

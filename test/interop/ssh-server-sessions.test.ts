@@ -14,6 +14,7 @@ import * as Auth from "../../src/auth/AuthMethod.js"
 import * as HostKeyPolicy from "../../src/client/HostKeyPolicy.js"
 import * as SshClient from "../../src/client/SshClient.js"
 import * as PrivateKey from "../../src/keys/PrivateKey.js"
+import * as NodeHostKeys from "../../src/node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../../src/node/NodeLocalProcess.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as NodeSshServer from "../../src/node/NodeSshServer.js"
@@ -179,4 +180,41 @@ describe.skipIf(!has)("NodeLocalProcess: local child processes behind our SshSer
       }))
       assert.strictEqual(status.signal, "TERM")
     }).pipe(Effect.provide(NodeSsh.layer)))
+})
+
+describe.skipIf(!has)("NodeHostKeys: host keys from files, generated and saved when missing", () => {
+  it.scopedLive("ed25519, ecdsa and rsa keys generated on first start (0600, ssh-keygen reads them), reused after, each presented to ssh", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-hostkeys-"))
+      const files = [
+        { path: path.join(dir, "ed25519"), generate: { type: "ed25519" as const }, algorithm: "ssh-ed25519" },
+        { path: path.join(dir, "ecdsa"), generate: { type: "ecdsa" as const, curve: "nistp384" as const }, algorithm: "ecdsa-sha2-nistp384" },
+        { path: path.join(dir, "rsa"), generate: { type: "rsa" as const, bits: 2048 }, algorithm: "rsa-sha2-512" }
+      ]
+      const first = yield* Effect.forEach(files, (f) => NodeHostKeys.loadOrGenerate(f.path, f.generate))
+      assert.deepStrictEqual(first.map((r) => r.generated), [true, true, true])
+      const fingerprints = files.map((f) => {
+        assert.strictEqual(fs.statSync(f.path).mode & 0o777, 0o600)
+        return execFileSync(OpenSsh.SSH_KEYGEN, ["-l", "-f", f.path]).toString().split(" ")[1]!
+      })
+      const again = yield* Effect.forEach(files, (f) => NodeHostKeys.loadOrGenerate(f.path, f.generate))
+      assert.deepStrictEqual(again.map((r) => r.generated), [false, false, false])
+      assert.deepStrictEqual(again.map((r) => r.key), first.map((r) => r.key))
+      // A plain path that does not exist is an error naming the file, not a silent generation.
+      const missing = yield* Effect.flip(NodeHostKeys.load(path.join(dir, "nope")))
+      assert.include(missing.message, path.join(dir, "nope"))
+
+      const context = yield* Layer.build(NodeSshServer.layer({ hostKeyFiles: files }))
+      yield* SshServer.run(handlers).pipe(Effect.provide(context), Effect.forkScoped)
+      const address = Context.get(context, SocketServer.SocketServer).address
+      const port = address._tag === "TcpAddress" ? address.port : -1
+      for (let i = 0; i < files.length; i++) {
+        const r = yield* OpenSsh.ssh([
+          ...OpenSsh.sshLogin(port, keyFile).map((a) => (a === "LogLevel=ERROR" ? "LogLevel=DEBUG" : a)),
+          "-o", `HostKeyAlgorithms=${files[i]!.algorithm}`, "alice@127.0.0.1", "env"
+        ])
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.include(r.stderr, `Server host key: ${files[i]!.algorithm.replace(/^rsa-sha2-512$/, "ssh-rsa")} ${fingerprints[i]}`)
+      }
+    }), { timeout: 60_000 })
 })
