@@ -8,6 +8,8 @@ import * as FastCheck from "effect/FastCheck"
 import * as TestClock from "effect/TestClock"
 import * as HostKey from "../../../src/crypto/HostKey.js"
 import * as AuthorizedKeys from "../../../src/keys/AuthorizedKeys.js"
+import * as Certificate from "../../../src/keys/Certificate.js"
+import { NodeCrypto } from "../../../src/node/NodeCrypto.js"
 import * as Match from "../../../src/keys/Match.js"
 import * as AuthorizedKeysHandler from "../../../src/server/AuthorizedKeysHandler.js"
 import * as Loopback from "../../helpers/Loopback.js"
@@ -225,4 +227,56 @@ describe("AuthorizedKeysHandler", () => {
       const decide = AuthorizedKeysHandler.make(AuthorizedKeys.parse(`cert-authority ${edLine}`).entries)
       assert.isFalse(yield* decide(request(ed)))
     }))
+
+  describe("cert-authority lines (SEC-64, SEC-65)", () => {
+    const ca = keys[0]!
+    const user = keys[1]!
+    const caLine = (options: string) => `${options} ssh-ed25519 ${b64(ed)} ca`
+    const certRequest = (principals: ReadonlyArray<string>, username: string) =>
+      Effect.gen(function*() {
+        const cert = yield* Either.mapLeft(
+          Certificate.signWith(NodeCrypto, { key: user, caKey: ca, type: "user", keyId: "id", principals }),
+          (e) => new Error(e.message)
+        )
+        const valid = yield* Either.mapLeft(Certificate.validate(NodeCrypto, cert, 1000n, { type: "user" }), (e) => new Error(e.message))
+        const blob = HostKey.encodePublicKey(HostKey.publicKeyOf(user))
+        return {
+          username,
+          key: {
+            algorithm: "ssh-ed25519-cert-v01@openssh.com",
+            blob,
+            keyType: HostKey.keyTypeOf(user),
+            fingerprint: HostKey.fingerprintSha256(blob),
+            certificate: { ...valid, trusted: false }
+          },
+          verified: true
+        }
+      })
+
+    it.effect("a certificate of the CA is accepted for a listed principal or the user name; never for a plain line", () =>
+      Effect.gen(function*() {
+        const byName = AuthorizedKeysHandler.make(AuthorizedKeys.parse(caLine("cert-authority")).entries)
+        assert.notStrictEqual(yield* byName(yield* certRequest(["alice"], "alice")), false)
+        assert.isFalse(yield* byName(yield* certRequest(["bob"], "alice")))
+        const listed = AuthorizedKeysHandler.make(AuthorizedKeys.parse(caLine("cert-authority,principals=\"ops,deploy\"")).entries)
+        assert.notStrictEqual(yield* listed(yield* certRequest(["deploy"], "alice")), false)
+        assert.isFalse(yield* listed(yield* certRequest(["alice"], "alice")))
+        // The CA's key as a plain authorized key does not authorise its certificates.
+        const plain = AuthorizedKeysHandler.make(AuthorizedKeys.parse(caLine("")).entries)
+        assert.isFalse(yield* plain(yield* certRequest(["alice"], "alice")))
+      }))
+
+    it.effect("SEC-64: principals=\"alice,bob\" and a certificate whose one principal is \"alice,bob\": refused for both", () =>
+      Effect.gen(function*() {
+        const decide = AuthorizedKeysHandler.make(AuthorizedKeys.parse(caLine("cert-authority,principals=\"alice,bob\"")).entries)
+        assert.isFalse(yield* decide(yield* certRequest(["alice,bob"], "alice")))
+        assert.isFalse(yield* decide(yield* certRequest(["alice,bob"], "bob")))
+      }))
+
+    it.effect("SEC-65: a certificate with no principals never matches, even with principals= on the line", () =>
+      Effect.gen(function*() {
+        const decide = AuthorizedKeysHandler.make(AuthorizedKeys.parse(caLine("cert-authority,principals=\"alice\"")).entries)
+        assert.isFalse(yield* decide(yield* certRequest([], "alice")))
+      }))
+  })
 })
