@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import * as Match from "../keys/Match.js"
 
 /**
  * The algorithm lists of one KEXINIT (a `TransportMessages.KexInit` is one), in preference order.
@@ -255,31 +256,8 @@ const MAX_SPEC_LENGTH = 8192
  * @since 0.1.0
  * @category utils
  */
-export const matchPattern = (pattern: string, subject: string): boolean => {
-  if (pattern.length > MAX_PATTERN_LENGTH) return false
-  let p = 0
-  let s = 0
-  let starP = -1
-  let starS = 0
-  while (s < subject.length) {
-    const c = pattern[p]
-    if (p < pattern.length && (c === "?" || c === subject[s])) {
-      p++
-      s++
-    } else if (c === "*") {
-      starP = p++
-      starS = s
-    } else if (starP >= 0) {
-      // Let the last star absorb one more character; earlier stars never need revisiting.
-      p = starP + 1
-      s = ++starS
-    } else {
-      return false
-    }
-  }
-  while (pattern[p] === "*") p++
-  return p === pattern.length
-}
+export const matchPattern = (pattern: string, subject: string): boolean =>
+  pattern.length <= MAX_PATTERN_LENGTH && Match.glob(subject, pattern)
 
 const hasWildcard = (pattern: string): boolean => pattern.includes("*") || pattern.includes("?")
 

@@ -13,6 +13,7 @@ import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Reader from "../wire/Reader.js"
+import * as Match from "./Match.js"
 
 /**
  * Line markers (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"). Certificates are not supported yet, so
@@ -289,7 +290,7 @@ export const keyTypeOfBlob = (blob: Uint8Array): Option.Option<string> =>
  * @category matching
  */
 export const matchPattern = (name: string, pattern: string): boolean =>
-  name.length <= MAX_NAME_LENGTH && pattern.length <= MAX_PATTERN_LENGTH && globMatch(name, pattern)
+  name.length <= MAX_NAME_LENGTH && pattern.length <= MAX_PATTERN_LENGTH && Match.glob(name, pattern)
 
 /**
  * Standard base64 with padding (RFC 4648 §4), as key files and known_hosts write key blobs.
@@ -380,7 +381,7 @@ const matchPatternList = (name: string, patterns: ReadonlyArray<HostPattern>): -
   for (const p of patterns) {
     // LIM-33: an over-long sub-pattern ends the whole list with "no match", as OpenSSH's fixed buffer does.
     if (p.pattern.length > MAX_PATTERN_LENGTH) return 0
-    if (globMatch(name, p.pattern)) {
+    if (Match.glob(name, p.pattern)) {
       if (p.negated) return -1
       positive = true
     }
@@ -392,28 +393,6 @@ const matchPatternList = (name: string, patterns: ReadonlyArray<HostPattern>): -
  * `*` and `?` glob matching without recursion or RegExp (SEC-68): on a mismatch, retry from the last `*` with
  * one more character consumed. Equivalent to openssh match.c `match_pattern`, in O(name × pattern) steps.
  */
-const globMatch = (s: string, p: string): boolean => {
-  let si = 0
-  let pi = 0
-  let star = -1
-  let mark = 0
-  while (si < s.length) {
-    if (pi < p.length && (p[pi] === "?" || p[pi] === s[si])) {
-      si++
-      pi++
-    } else if (pi < p.length && p[pi] === "*") {
-      star = pi++
-      mark = si
-    } else if (star !== -1) {
-      pi = star + 1
-      si = ++mark
-    } else {
-      return false
-    }
-  }
-  while (pi < p.length && p[pi] === "*") pi++
-  return pi === p.length
-}
 
 /** OpenSSH lowercases with `tolower` in the C locale: ASCII letters only. */
 const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())

@@ -159,18 +159,9 @@ describe("Match (SEC-68)", () => {
     assert.strictEqual(Match.addressList("127.0.0.1", "127.0.0.*"), 1)
     assert.strictEqual(Match.addressList("::1", "::1/128"), 1)
     assert.strictEqual(Match.addressList("2001:db8::5", "2001:db8::/32"), 1)
-    assert.strictEqual(Match.addressList("::ffff:10.0.0.1", "::ffff:10.0.0.0/104"), 1)
     assert.strictEqual(Match.addressList("10.0.0.1", "10.0.0.1/33"), "invalid")
     assert.strictEqual(Match.addressList("10.0.0.1", "10.0.0.1/8"), "invalid") // host bits set
     assert.strictEqual(Match.addressList("10.0.0.1", ""), "invalid")
-  })
-
-  it("SEC-66: source-address lists deny when empty or malformed", () => {
-    assert.isTrue(Match.sourceAddress("127.0.0.1", "127.0.0.0/8"))
-    assert.isFalse(Match.sourceAddress("127.0.0.1", "10.0.0.0/8"))
-    assert.isFalse(Match.sourceAddress("127.0.0.1", ""))
-    assert.isFalse(Match.sourceAddress("10.0.0.1", "10.0.0.1/33"))
-    assert.isFalse(Match.sourceAddress("10.0.0.1", "10.0.0.0/8,bogus"))
   })
 })
 
