@@ -27,6 +27,15 @@ export interface Dialer {
     port: number,
     timeout?: Duration.DurationInput
   ) => Effect.Effect<Socket.Socket, TransportError, Scope.Scope>
+  /**
+   * `dial`, also returning the address actually connected to (for a HostKeyPolicy's `checkHostIp`), for dialers
+   * that know it.
+   */
+  readonly dialAddress?: (
+    host: string,
+    port: number,
+    timeout?: Duration.DurationInput
+  ) => Effect.Effect<{ readonly socket: Socket.Socket; readonly address: string | undefined }, TransportError, Scope.Scope>
 }
 
 /**

@@ -21,14 +21,8 @@ const connectFailed = (host: string, port: number, cause: unknown) =>
     cause
   })
 
-/**
- * The Node TCP dialer.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const dialer: Dialer = {
-  dial: (host, port, timeout) =>
+/** Opens the TCP connection eagerly: refused or unreachable is `ConnectFailed` at once. */
+const open = (host: string, port: number, timeout: Duration.DurationInput | undefined) =>
     Effect.acquireRelease(
       Effect.async<Net.Socket, TransportError>((resume) => {
         const socket = Net.createConnection({ host, port, noDelay: true })
@@ -56,7 +50,20 @@ export const dialer: Dialer = {
         })
       ),
       (socket) => Effect.sync(() => socket.destroy())
-    ).pipe(Effect.flatMap((socket) => NodeSocket.fromDuplex(Effect.succeed(socket))))
+    )
+
+/**
+ * The Node TCP dialer.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialer: Dialer = {
+  dial: (host, port, timeout) =>
+    Effect.flatMap(open(host, port, timeout), (socket) => NodeSocket.fromDuplex(Effect.succeed(socket))),
+  dialAddress: (host, port, timeout) =>
+    Effect.flatMap(open(host, port, timeout), (net) =>
+      Effect.map(NodeSocket.fromDuplex(Effect.succeed(net)), (socket) => ({ socket, address: net.remoteAddress })))
 }
 
 /**

@@ -23,13 +23,14 @@ const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
   s.pipe(Stream.decodeText(), Stream.runCollect, Effect.map((c) => Chunk.join(c, "")))
 
 /** @internal */
-export const connectOver = (socket: Socket.Socket, options: SshClientOptions) =>
+export const connectOver = (socket: Socket.Socket, options: SshClientOptions, hostAddress?: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const port = options.port ?? 22
     const transport = yield* ClientTransport.make(socket, {
       host: options.host,
+      hostAddress,
       port,
       hostKeys: options.hostKeys,
       algorithms: options.algorithms,
@@ -88,7 +89,12 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions) =>
 export const connect = (options: SshClientOptions) =>
   Effect.gen(function*() {
     const dialer = yield* Dialer
-    const socket = yield* dialer.dial(options.host, options.port ?? 22, options.timeouts?.connect)
+    const port = options.port ?? 22
+    if (dialer.dialAddress !== undefined) {
+      const { address, socket } = yield* dialer.dialAddress(options.host, port, options.timeouts?.connect)
+      return yield* connectOver(socket, options, address)
+    }
+    const socket = yield* dialer.dial(options.host, port, options.timeouts?.connect)
     return yield* connectOver(socket, options)
   })
 
