@@ -1,0 +1,339 @@
+/**
+ * Polynomial arithmetic of Streamlined NTRU Prime 761 (NTRU Prime round 3 specification, §3 "Streamlined NTRU
+ * Prime Core"): the rings R/3 = Z3[x]/(x^p − x − 1) and R/q = Zq[x]/(x^p − x − 1) with p = 761, q = 4591,
+ * coefficients kept centred (F3 in {−1, 0, 1}, Fq in [−(q−1)/2, (q−1)/2]).
+ *
+ * Constant-time habits (the specification asks for them wherever secrets are involved): no branch and no
+ * array index depends on a secret; choices are made with arithmetic masks (0 or −1) and reductions use
+ * multiplications and shifts instead of `%`. JavaScript cannot guarantee constant time — the JIT may compile
+ * a mask into a branch, and number representations (Smi vs heap double) can change under it — so this is the
+ * best a portable implementation can do, not a proof.
+ *
+ * Sizes: products of a Fq polynomial and a small polynomial stay below 3·761·2295 < 2^23 before reduction, so
+ * all intermediate values are exact in 32-bit integer arithmetic; no BigInt anywhere.
+ *
+ * @since 0.1.0
+ */
+
+// The parameters as module-private constants: V8 loads exported module bindings through a cell on every use
+// and does not fold them into the hot loops (measured: rqRecip3 took twice as long reading an exported P and Q).
+const p = 761
+const q = 4591
+const w = 286
+
+/** The degree p of x^p − x − 1. @since 0.1.0 @category constants */
+export const P = p
+/** The modulus q. @since 0.1.0 @category constants */
+export const Q = q
+/** The weight w of short polynomials (exactly w non-zero coefficients). @since 0.1.0 @category constants */
+export const W = w
+/** (q − 1) / 2, the bound of centred Fq values. @since 0.1.0 @category constants */
+export const Q12 = 2295
+
+/**
+ * Reduces an integer with |x| < 2^26 to its centred representative in [−Q12, Q12], by three Barrett steps
+ * with the rounded reciprocals ⌊2^16/q⌉ = 14, ⌊2^20/q⌉ = 228 and ⌊2^28/q⌉ = 58470 (each step shrinks |x|, the
+ * last one rounds to nearest). Every product stays inside int32, so `>>` is an exact floor division.
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const freezeQ = (x: number): number => {
+  x -= q * ((14 * x) >> 16)
+  x -= q * ((228 * x) >> 20)
+  return x - q * ((58470 * x + 0x8000000) >> 28)
+}
+
+/**
+ * Reduces an integer with |x| < 16384 to {−1, 0, 1}: x − 3·round(x/3), with 10923/32768 standing in for 1/3
+ * (its error x/98304 stays below 1/6 in that range, so the rounding is exact).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const freeze3 = (x: number): number => x - 3 * ((10923 * x + 16384) >> 15)
+
+/** −1 when x < 0, else 0 (x an int32). */
+const negativeMask = (x: number): number => x >> 31
+/** −1 when x ≠ 0, else 0 (x an int32 other than −2^31). */
+const nonzeroMask = (x: number): number => (x | -x) >> 31
+
+/**
+ * h = f·g in R/q, f in Fq and g small (coefficients in {−1, 0, 1}). Schoolbook: 761² multiply-adds, then the
+ * reduction x^p = x + 1 folds each coefficient k ≥ p onto k − p and k − p + 1.
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => {
+  const fg = new Int32Array(2 * p - 1)
+  for (let i = 0; i < p; i++) {
+    const fi = f[i]
+    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
+  }
+  for (let k = 2 * p - 2; k >= p; k--) {
+    fg[k - p] += fg[k]
+    fg[k - p + 1] += fg[k]
+  }
+  const h = new Int16Array(p)
+  for (let i = 0; i < p; i++) h[i] = freezeQ(fg[i])
+  return h
+}
+
+/**
+ * h = f·g in R/3, both small.
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => {
+  const fg = new Int16Array(2 * p - 1)
+  for (let i = 0; i < p; i++) {
+    const fi = f[i]
+    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
+  }
+  for (let k = 2 * p - 2; k >= p; k--) {
+    fg[k - p] += fg[k]
+    fg[k - p + 1] += fg[k]
+  }
+  const h = new Int8Array(p)
+  for (let i = 0; i < p; i++) h[i] = freeze3(fg[i])
+  return h
+}
+
+/**
+ * The start of the constant-time extended gcd ("divsteps", Bernstein–Yang, as the NTRU Prime specification
+ * uses it for reciprocals): f = x^p − x − 1 and g = the input, both written in reverse (index 0 holds the
+ * leading coefficient); v and r track the Bézout coefficient of g. After 2p − 1 steps δ = 0 exactly when the
+ * input is invertible, and the reciprocal is v (reversed) divided by f's constant.
+ *
+ * Lengths used by the steps depend only on the step number, never on data: before step k the degree bounds of
+ * f and g add up to 2p − 1 − k (each step lowers one of them by one), so both fit in min(p, 2p − 1 − k) + 1
+ * entries; v and r have degree at most k + 1. Int32Array everywhere keeps the loops monomorphic (mixing
+ * Int8Array and Int16Array in one helper made V8 three times slower here).
+ */
+const divstepStart = (input: Int8Array) => {
+  const f = new Int32Array(p + 1)
+  const g = new Int32Array(p + 1)
+  f[0] = 1
+  f[p - 1] = -1
+  f[p] = -1
+  for (let i = 0; i < p; i++) g[p - 1 - i] = input[i]
+  return { f, g, v: new Int32Array(p + 1), r: new Int32Array(p + 1) }
+}
+
+/**
+ * The reciprocal of a small polynomial in R/3, and whether it exists (the caller retries key generation with a
+ * fresh g when it does not; only that fact is revealed, as in the specification's KeyGen).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readonly invertible: boolean } => {
+  const { f, g, r, v } = divstepStart(input)
+  r[0] = 1
+  let delta = 1
+  for (let k = 0; k < 2 * p - 1; k++) {
+    const fLen = Math.min(p, 2 * p - 1 - k) + 1
+    const vLen = Math.min(k + 2, p + 1)
+    const swap = negativeMask(-delta) & nonzeroMask(g[0])
+    delta ^= swap & (delta ^ -delta)
+    delta += 1
+    // v ← x·v, then swap (f, g) and (v, r) under the mask (written out in both functions: a shared helper
+    // called from here was not inlined by V8 and cost half the speed).
+    v.copyWithin(1, 0, vLen - 1)
+    v[0] = 0
+    for (let i = 0; i < fLen; i++) {
+      const t = swap & (f[i] ^ g[i])
+      f[i] ^= t
+      g[i] ^= t
+    }
+    for (let i = 0; i < vLen; i++) {
+      const t = swap & (v[i] ^ r[i])
+      v[i] ^= t
+      r[i] ^= t
+    }
+    // In F3, 1/f0 = f0: g ← (g − g0·f0·f)/x cancels g's leading term and drops it; r follows with v.
+    const c = -(g[0] * f[0])
+    for (let i = 1; i < fLen; i++) g[i - 1] = freeze3(g[i] + c * f[i])
+    g[fLen - 1] = 0
+    for (let i = 0; i < vLen; i++) r[i] = freeze3(r[i] + c * v[i])
+  }
+  const inverse = new Int8Array(p)
+  const s = f[0]
+  for (let i = 0; i < p; i++) inverse[i] = s * v[p - 1 - i]
+  return { inverse, invertible: delta === 0 }
+}
+
+/** a^(q−2) = 1/a in Fq (Fermat), by square-and-multiply over the public exponent. */
+const fqRecip = (a: number): number => {
+  let result = 1
+  let base = a
+  for (let e = q - 2; e > 0; e >>>= 1) {
+    // The exponent is a public constant: branching on its bits reveals nothing.
+    if ((e & 1) === 1) result = freezeQ(result * base)
+    base = freezeQ(base * base)
+  }
+  return result
+}
+
+/**
+ * 1/(3·input) in R/q for a small input, which is invertible whenever it is non-zero (x^p − x − 1 is
+ * irreducible modulo q). Used by key generation: h = g / (3f).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqRecip3 = (input: Int8Array): Int16Array => {
+  const { f, g, r, v } = divstepStart(input)
+  r[0] = fqRecip(3)
+  let delta = 1
+  for (let k = 0; k < 2 * p - 1; k++) {
+    const fLen = Math.min(p, 2 * p - 1 - k) + 1
+    const vLen = Math.min(k + 2, p + 1)
+    const swap = negativeMask(-delta) & nonzeroMask(g[0])
+    delta ^= swap & (delta ^ -delta)
+    delta += 1
+    // v ← x·v, then swap (f, g) and (v, r) under the mask (written out in both functions: a shared helper
+    // called from here was not inlined by V8 and cost half the speed).
+    v.copyWithin(1, 0, vLen - 1)
+    v[0] = 0
+    for (let i = 0; i < fLen; i++) {
+      const t = swap & (f[i] ^ g[i])
+      f[i] ^= t
+      g[i] ^= t
+    }
+    for (let i = 0; i < vLen; i++) {
+      const t = swap & (v[i] ^ r[i])
+      v[i] ^= t
+      r[i] ^= t
+    }
+    // g ← (f0·g − g0·f)/x (no division in the loop); r follows with v. Products stay below 2·2295².
+    const f0 = f[0]
+    const g0 = g[0]
+    for (let i = 1; i < fLen; i++) g[i - 1] = freezeQ(f0 * g[i] - g0 * f[i])
+    g[fLen - 1] = 0
+    for (let i = 0; i < vLen; i++) r[i] = freezeQ(f0 * r[i] - g0 * v[i])
+  }
+  const scale = fqRecip(f[0])
+  const out = new Int16Array(p)
+  for (let i = 0; i < p; i++) out[i] = freezeQ(scale * v[p - 1 - i])
+  return out
+}
+
+/**
+ * Round: each coefficient to the nearest multiple of 3 (spec §3: c = Round(h·r)).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const round3 = (a: Int16Array): Int16Array => {
+  const out = new Int16Array(p)
+  for (let i = 0; i < p; i++) out[i] = a[i] - freeze3(a[i])
+  return out
+}
+
+/**
+ * 3·a in R/q.
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqMult3 = (a: Int16Array): Int16Array => {
+  const out = new Int16Array(p)
+  for (let i = 0; i < p; i++) out[i] = freezeQ(3 * a[i])
+  return out
+}
+
+/**
+ * R/3 image of an R/q element (each centred coefficient reduced modulo 3).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3FromRq = (a: Int16Array): Int8Array => {
+  const out = new Int8Array(p)
+  for (let i = 0; i < p; i++) out[i] = freeze3(a[i])
+  return out
+}
+
+/**
+ * −1 when the small polynomial does not have weight w, else 0 (counted without branches: r & 1 is 1 for ±1).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const weightMask = (r: Int8Array): number => {
+  let weight = 0
+  for (let i = 0; i < p; i++) weight += r[i] & 1
+  return nonzeroMask(weight - w)
+}
+
+/**
+ * A small polynomial from p random 32-bit words (spec: Small_random): each word's low 30 bits pick −1, 0 or 1
+ * with probabilities within 2^−30 of uniform.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const smallFromWords = (words: Uint32Array): Int8Array => {
+  const out = new Int8Array(p)
+  // (x·3) < 2^32 fits an unsigned shift; `>>> 30` is then ⌊3x / 2^30⌋ ∈ {0, 1, 2}.
+  for (let i = 0; i < p; i++) out[i] = (((words[i] & 0x3fffffff) * 3) >>> 30) - 1
+  return out
+}
+
+/**
+ * A short polynomial (weight exactly w, coefficients in {−1, 0, 1}) from p random 32-bit words (spec:
+ * Short_fromlist): the first w words get an even low part (→ ±1), the others low bits 01 (→ 0), and sorting
+ * the words shuffles those coefficients into random positions. The sort is a data-oblivious network.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shortFromWords = (words: Uint32Array): Int8Array => {
+  const list = new Int32Array(p)
+  // XOR with 2^31 maps unsigned order onto signed int32 order; the low two bits are unchanged by it.
+  for (let i = 0; i < w; i++) list[i] = (words[i] & ~1) ^ 0x80000000
+  for (let i = w; i < p; i++) list[i] = ((words[i] & ~3) | 1) ^ 0x80000000
+  sortInt32(list)
+  const out = new Int8Array(p)
+  for (let i = 0; i < p; i++) out[i] = (list[i] & 3) - 1
+  return out
+}
+
+/**
+ * Sorts int32 values in place with Batcher's merge-exchange network (Knuth, TAOCP vol. 3, §5.2.2, Algorithm M):
+ * which pairs are compared depends only on the length, and each compare-exchange swaps under a mask computed
+ * from the exact difference of the two values (a double, exact below 2^53), never a branch on their order.
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const sortInt32 = (x: Int32Array): void => {
+  const n = x.length
+  if (n < 2) return
+  let t = 0
+  while (1 << t < n) t++
+  for (let span = 1 << (t - 1); span > 0; span >>= 1) {
+    let top = 1 << (t - 1)
+    let r = 0
+    let d = span
+    for (;;) {
+      for (let i = 0; i < n - d; i++) {
+        if ((i & span) !== r) continue
+        const a = x[i]
+        const b = x[i + d]
+        // ⌊(b − a) / 2^32⌋ is −1 exactly when b < a (|b − a| < 2^32), else 0.
+        const mask = Math.floor((b - a) / 4294967296) | 0
+        const s = mask & (a ^ b)
+        x[i] = a ^ s
+        x[i + d] = b ^ s
+      }
+      if (top === span) break
+      d = top - span
+      top >>= 1
+      r = span
+    }
+  }
+}
