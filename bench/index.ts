@@ -27,7 +27,7 @@ import * as Handshake from "./handshake.js"
 import * as Packets from "./packets.js"
 import * as Throughput from "./throughput.js"
 
-const LEFT = new Set(["kex", "cipher", "mac", "backend"])
+const LEFT = new Set(["kex", "server", "cipher", "mac", "backend"])
 
 const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup"] as const
 type SectionName = typeof SECTIONS[number]
@@ -127,7 +127,8 @@ const program = Effect.gen(function*() {
       "ssh-keyscan -t ed25519: process start + TCP connect + version exchange + key exchange up to the signed",
       "      KEX reply (it sends no NEWKEYS), then exit. The same work on the wire, plus a process start; `spawn`",
       "      (ssh-keyscan against a closed port) estimates the latter, so the last column compares the protocol part.",
-      "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both."
+      "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both.",
+      "server `ours`: a method this OpenSSH lacks (ssh -Q kex), measured against our own server, ours only."
     ])
     if (haveSshd) {
       const rows = yield* Handshake.run()
