@@ -1,8 +1,10 @@
 /**
  * sntrup761: the Streamlined NTRU Prime key encapsulation mechanism with p = 761, q = 4591, w = 286 (NTRU Prime
- * round 3 specification, §3 and §5; the parameter set and byte formats OpenSSH's sntrup761.c and SUPERCOP's
- * crypto_kem/sntrup761 use). Written here in TypeScript because no npm package is trusted for it (DESIGN.md
- * §4). Sizes: public key 1158 bytes, secret key 1763, ciphertext 1039, shared secret 32.
+ * round 3 specification: the "Streamlined NTRU Prime Core" and the KEM built on it; the parameter set and byte
+ * formats that OpenSSH's sntrup761.c and SUPERCOP's crypto_kem/sntrup761 use). Written here in TypeScript
+ * because no npm package is trusted for it (DESIGN.md §4). Sizes: public key 1158 bytes, secret key 1763,
+ * ciphertext 1039, shared secret 32. Checked against the NIST known-answer vector (test/unit/crypto/
+ * Sntrup761.test.ts) and against OpenSSH (test/interop).
  *
  * The KEM wraps the core (R/3 and R/q arithmetic in sntrup761/Arith.ts, encodings in sntrup761/Encoding.ts)
  * with the specification's hashing: `Hash_b(x)` is the first 32 bytes of SHA-512(b ‖ x); the ciphertext carries
@@ -69,7 +71,7 @@ export interface KeyPair {
   readonly secretKey: Uint8Array
 }
 
-/** Spec §5 Hash_b: the first 32 bytes of SHA-512(b ‖ parts…). */
+/** Spec (hashing) Hash_b: the first 32 bytes of SHA-512(b ‖ parts…). */
 const hashPrefix = (prims: KemPrimitives, b: number, ...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const h = prims.hash("sha512").update(Uint8Array.of(b))
   for (const part of parts) h.update(part)
@@ -86,15 +88,15 @@ const randomWords = (prims: KemPrimitives): Uint32Array => {
   return words
 }
 
-/** Spec §5 HashConfirm: Hash_2(Hash_3(r) ‖ Hash_4(pk)). */
+/** Spec (KEM) HashConfirm: Hash_2(Hash_3(r) ‖ Hash_4(pk)). */
 const hashConfirm = (prims: KemPrimitives, rEnc: Uint8Array, cache: Uint8Array): Uint8Array =>
   hashPrefix(prims, 2, hashPrefix(prims, 3, rEnc), cache)
 
-/** Spec §5 HashSession: Hash_b(Hash_3(r) ‖ C), b = 1 for a valid ciphertext, 0 for an implicit rejection. */
+/** Spec (KEM) HashSession: Hash_b(Hash_3(r) ‖ C), b = 1 for a valid ciphertext, 0 for an implicit rejection. */
 const hashSession = (prims: KemPrimitives, b: number, rEnc: Uint8Array, ciphertext: Uint8Array): Uint8Array =>
   hashPrefix(prims, b, hashPrefix(prims, 3, rEnc), ciphertext)
 
-/** Spec §5 Hide: C = Encode(Round(h·r)) ‖ HashConfirm(r, pk), with r's encoding alongside. */
+/** Spec (KEM) Hide: C = Encode(Round(h·r)) ‖ HashConfirm(r, pk), with r's encoding alongside. */
 const hide = (prims: KemPrimitives, r: Int8Array, publicKey: Uint8Array, cache: Uint8Array) => {
   const rEnc = smallEncode(r)
   const c = round3(rqMultSmall(rqDecode(publicKey), r))
@@ -105,7 +107,7 @@ const hide = (prims: KemPrimitives, r: Int8Array, publicKey: Uint8Array, cache: 
 }
 
 /**
- * Generates a key pair (spec §3 KeyGen and §5): g small and invertible in R/3 (retried otherwise), f short,
+ * Generates a key pair (spec: Core KeyGen and KEM KeyGen′): g small and invertible in R/3 (retried otherwise), f short,
  * h = g/(3f) in R/q; the secret key keeps f, 1/g, the public key, a random ρ for implicit rejection and
  * Hash_4(public key).
  *
@@ -152,7 +154,7 @@ export const encapsulate = (
 }
 
 /**
- * Decapsulates (spec §3 Decrypt and §5): recovers r, re-encrypts it, and derives the key from r when the
+ * Decapsulates (spec: Core Decrypt and KEM Decap): recovers r, re-encrypts it, and derives the key from r when the
  * ciphertext matches or from ρ when it does not (implicit rejection, so a forged ciphertext yields an
  * unrelated key instead of an error). `undefined` only for wrong lengths. No branch or index depends on the
  * secret key or on whether the ciphertext was valid.
@@ -168,7 +170,7 @@ export const decapsulate = (prims: KemPrimitives, ciphertext: Uint8Array, secret
   const rho = secretKey.subarray(2 * SMALL_BYTES + PUBLIC_KEY_BYTES, 3 * SMALL_BYTES + PUBLIC_KEY_BYTES)
   const cache = secretKey.subarray(3 * SMALL_BYTES + PUBLIC_KEY_BYTES)
 
-  // Spec §3 Decrypt: e = 3fc in R/3, r' = e/g; if r' does not have weight w, use (1,…,1,0,…,0) instead.
+  // Spec, Core Decrypt: e = 3fc in R/3, r' = e/g; if r' does not have weight w, use (1,…,1,0,…,0) instead.
   const c = roundedDecode(ciphertext.subarray(0, ROUNDED_BYTES))
   const ev = r3Mult(r3FromRq(rqMult3(rqMultSmall(c, f))), gInverse)
   const bad = weightMask(ev)

@@ -62,7 +62,7 @@ describe("post-quantum hybrids: round trips", () => {
 
 describe("post-quantum hybrids: our client against a server built here from the drafts", () => {
   // The server side is assembled from @noble directly: C_INIT = pk ‖ X25519 public, S_REPLY = ct ‖ X25519
-  // public, K = string(HASH(kem secret ‖ X25519 secret)) (draft-ietf-sshm-mlkem-hybrid-kex §2.2–2.4).
+  // public, K = string(HASH(kem secret ‖ X25519 secret)) (draft-ietf-sshm-mlkem-hybrid-kex).
   const serverX = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
   for (const backend of backends) {
     it(`mlkem768x25519-sha256 on ${backend.name}`, () => {

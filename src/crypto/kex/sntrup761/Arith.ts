@@ -1,5 +1,5 @@
 /**
- * Polynomial arithmetic of Streamlined NTRU Prime 761 (NTRU Prime round 3 specification, §3 "Streamlined NTRU
+ * Polynomial arithmetic of Streamlined NTRU Prime 761 (NTRU Prime round 3 specification, "Streamlined NTRU
  * Prime Core"): the rings R/3 = Z3[x]/(x^p − x − 1) and R/q = Zq[x]/(x^p − x − 1) with p = 761, q = 4591,
  * coefficients kept centred (F3 in {−1, 0, 1}, Fq in [−(q−1)/2, (q−1)/2]).
  *
@@ -224,7 +224,7 @@ export const rqRecip3 = (input: Int8Array): Int16Array => {
 }
 
 /**
- * Round: each coefficient to the nearest multiple of 3 (spec §3: c = Round(h·r)).
+ * Round: each coefficient to the nearest multiple of 3 (spec, Core Encrypt: c = Round(h·r)).
  *
  * @since 0.1.0
  * @category arithmetic

@@ -1,5 +1,5 @@
 /**
- * Byte encodings of Streamlined NTRU Prime 761 (NTRU Prime round 3 specification, §4 "Encoding"):
+ * Byte encodings of Streamlined NTRU Prime 761 (NTRU Prime round 3 specification, "Encoding"):
  *
  * - `Encode`/`Decode`: the specification's mixed-radix encoding of a list of integers 0 ≤ R[i] < M[i], which
  *   merges neighbours pairwise (R[i] + M[i]·R[i+1] with radix M[i]·M[i+1]) and emits low bytes whenever a
@@ -20,7 +20,7 @@ import { P, Q, Q12 } from "./Arith.js"
 const p = P
 const q12 = Q12
 
-/** Radix 2^14: the bound below which a merged radix is kept instead of emitting a byte (spec §4). */
+/** Radix 2^14: the bound below which a merged radix is kept instead of emitting a byte (spec, Encoding). */
 const LIMIT = 16384
 
 const encodeInto = (out: Array<number>, R: ArrayLike<number>, M: ArrayLike<number>): void => {
