@@ -123,48 +123,110 @@ const divstepStart = (input: Int8Array) => {
   return { f, g, v: new Int32Array(p + 1), r: new Int32Array(p + 1) }
 }
 
+/** 32-bit words of a bitsliced R/3 polynomial of p + 1 coefficients. */
+const words = (p + 1 + 31) >> 5
+
+/**
+ * F3 addition on 32 coefficients at once. An F3 vector is two bit vectors: `nz` (coefficient ≠ 0) and `sg`
+ * (coefficient = −1), with sg ⊆ nz. a + b: a or b alone if the other is 0; −a if both are equal and non-zero
+ * (2a ≡ −a); 0 if they are opposite.
+ */
+const addNz = (aNz: number, aSg: number, bNz: number, bSg: number): number => (aNz ^ bNz) | (aNz & bNz & ~(aSg ^ bSg))
+const addSg = (aNz: number, aSg: number, bNz: number, bSg: number): number =>
+  (aSg & ~bNz) | (bSg & ~aNz) | (aNz & bNz & ~(aSg ^ bSg) & ~aSg)
+
 /**
  * The reciprocal of a small polynomial in R/3, and whether it exists (the caller retries key generation with a
  * fresh g when it does not; only that fact is revealed, as in the specification's KeyGen).
+ *
+ * The same divsteps as `rqRecip3`, bitsliced: f, g, v, r are bit vectors (see `addNz`), so a step works on 24
+ * words instead of 762 coefficients (measured 8 ms → under 1 ms per reciprocal). Every step touches every word;
+ * the scalar c = −g0·f0 becomes two masks.
  *
  * @since 0.1.0
  * @category arithmetic
  */
 export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readonly invertible: boolean } => {
-  const { f, g, r, v } = divstepStart(input)
-  r[0] = 1
+  const fNz = new Int32Array(words)
+  const fSg = new Int32Array(words)
+  const gNz = new Int32Array(words)
+  const gSg = new Int32Array(words)
+  const vNz = new Int32Array(words)
+  const vSg = new Int32Array(words)
+  const rNz = new Int32Array(words)
+  const rSg = new Int32Array(words)
+  const setBit = (nz: Int32Array, sg: Int32Array, i: number, x: number) => {
+    // x ∈ {−1, 0, 1}: nz bit = x & 1, sign bit = (x >> 1) & 1 (−1 is all ones).
+    nz[i >> 5] |= (x & 1) << (i & 31)
+    sg[i >> 5] |= ((x >> 1) & 1) << (i & 31)
+  }
+  // f = x^p − x − 1 reversed: 1 at index 0, −1 at p − 1 and p; g = the input reversed; r = 1.
+  setBit(fNz, fSg, 0, 1)
+  setBit(fNz, fSg, p - 1, -1)
+  setBit(fNz, fSg, p, -1)
+  for (let i = 0; i < p; i++) setBit(gNz, gSg, p - 1 - i, input[i])
+  setBit(rNz, rSg, 0, 1)
+  // Bits above index p of v are dropped after each shift, as the fixed-length array would drop them.
+  const topMask = (1 << ((p + 1) & 31)) - 1
   let delta = 1
   for (let k = 0; k < 2 * p - 1; k++) {
-    const fLen = Math.min(p, 2 * p - 1 - k) + 1
-    const vLen = Math.min(k + 2, p + 1)
-    const swap = negativeMask(-delta) & nonzeroMask(g[0])
+    // v ← x·v.
+    for (let j = words - 1; j > 0; j--) {
+      vNz[j] = (vNz[j] << 1) | (vNz[j - 1] >>> 31)
+      vSg[j] = (vSg[j] << 1) | (vSg[j - 1] >>> 31)
+    }
+    vNz[0] <<= 1
+    vSg[0] <<= 1
+    vNz[words - 1] &= topMask
+    vSg[words - 1] &= topMask
+    const swap = negativeMask(-delta) & -(gNz[0] & 1)
     delta ^= swap & (delta ^ -delta)
     delta += 1
-    const s0 = swap & (f[0] ^ g[0])
-    const f0 = f[0] ^ s0
-    // In F3, 1/f0 = f0: g ← (g − g0·f0·f)/x cancels g's leading term and drops it.
-    const c = -((g[0] ^ s0) * f0)
-    f[0] = f0
-    // One pass: swap (f, g) under the mask, update g and shift it down by one.
-    for (let i = 1; i < fLen; i++) {
-      const t = swap & (f[i] ^ g[i])
-      const fi = f[i] ^ t
-      f[i] = fi
-      g[i - 1] = freeze3((g[i] ^ t) + c * fi)
+    for (let j = 0; j < words; j++) {
+      let t = swap & (fNz[j] ^ gNz[j])
+      fNz[j] ^= t
+      gNz[j] ^= t
+      t = swap & (fSg[j] ^ gSg[j])
+      fSg[j] ^= t
+      gSg[j] ^= t
+      t = swap & (vNz[j] ^ rNz[j])
+      vNz[j] ^= t
+      rNz[j] ^= t
+      t = swap & (vSg[j] ^ rSg[j])
+      vSg[j] ^= t
+      rSg[j] ^= t
     }
-    g[fLen - 1] = 0
-    // One pass, downwards so that v[i − 1] is still old: v ← x·v, swap (v, r) under the mask, update r.
-    for (let i = vLen - 1; i >= 0; i--) {
-      const vOld = i > 0 ? v[i - 1] : 0
-      const t = swap & (vOld ^ r[i])
-      const vi = vOld ^ t
-      v[i] = vi
-      r[i] = freeze3((r[i] ^ t) + c * vi)
+    // c = −g0·f0 as masks: non-zero when both are, −1 when their signs agree.
+    const cNz = -(gNz[0] & fNz[0] & 1)
+    const cSg = cNz & ~-((gSg[0] ^ fSg[0]) & 1)
+    for (let j = 0; j < words; j++) {
+      const cfNz = fNz[j] & cNz
+      const cfSg = (fSg[j] ^ cSg) & cfNz
+      const nz = addNz(gNz[j], gSg[j], cfNz, cfSg)
+      gSg[j] = addSg(gNz[j], gSg[j], cfNz, cfSg)
+      gNz[j] = nz
+      const cvNz = vNz[j] & cNz
+      const cvSg = (vSg[j] ^ cSg) & cvNz
+      const rn = addNz(rNz[j], rSg[j], cvNz, cvSg)
+      rSg[j] = addSg(rNz[j], rSg[j], cvNz, cvSg)
+      rNz[j] = rn
     }
+    // g ← g/x (its leading coefficient is now 0).
+    for (let j = 0; j < words - 1; j++) {
+      gNz[j] = (gNz[j] >>> 1) | (gNz[j + 1] << 31)
+      gSg[j] = (gSg[j] >>> 1) | (gSg[j + 1] << 31)
+    }
+    gNz[words - 1] >>>= 1
+    gSg[words - 1] >>>= 1
   }
+  // 1/input = v reversed, times 1/f0 = f0.
+  const f0 = (fNz[0] & 1) - 2 * (fSg[0] & 1)
   const inverse = new Int8Array(p)
-  const s = f[0]
-  for (let i = 0; i < p; i++) inverse[i] = s * v[p - 1 - i]
+  for (let i = 0; i < p; i++) {
+    const at = p - 1 - i
+    const c = ((vNz[at >> 5] >>> (at & 31)) & 1) - 2 * ((vSg[at >> 5] >>> (at & 31)) & 1)
+    inverse[i] = f0 * c
+  }
   return { inverse, invertible: delta === 0 }
 }
 
