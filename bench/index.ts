@@ -8,10 +8,11 @@
  *    (bench/throughput.ts);
  * 4. bulk exec throughput (1 GiB of `head -c` from sshd) of our client, OpenSSH's ssh and the npm ssh2 client,
  *    per cipher (bench/exec.ts);
- * 5. sequential connection set-up (kex + publickey auth + exec `true`) of the same three clients (bench/exec.ts).
+ * 5. sequential connection set-up (kex + publickey auth + exec `true`) of the same three clients (bench/exec.ts);
+ * 6. the post-quantum KEMs (sntrup761, ML-KEM-768): keygen, encapsulation, decapsulation per second (bench/kem.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup; none means all). `--exec-mib=N` changes the size of section 4 (default 1024).
+ * setup, kem; none means all). `--exec-mib=N` changes the size of section 4 (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -24,12 +25,13 @@ import { spawnSync } from "node:child_process"
 import * as os from "node:os"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
+import * as Kem from "./kem.js"
 import * as Packets from "./packets.js"
 import * as Throughput from "./throughput.js"
 
-const LEFT = new Set(["kex", "cipher", "mac", "backend"])
+const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
@@ -127,7 +129,8 @@ const program = Effect.gen(function*() {
       "ssh-keyscan -t ed25519: process start + TCP connect + version exchange + key exchange up to the signed",
       "      KEX reply (it sends no NEWKEYS), then exit. The same work on the wire, plus a process start; `spawn`",
       "      (ssh-keyscan against a closed port) estimates the latter, so the last column compares the protocol part.",
-      "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both."
+      "sshd restricted to one KexAlgorithms per row; it forks and re-executes itself per connection for both.",
+      "server `ours`: a method this OpenSSH lacks (ssh -Q kex), measured against our own server, ours only."
     ])
     if (haveSshd) {
       const rows = yield* Handshake.run()
@@ -213,6 +216,17 @@ const program = Effect.gen(function*() {
     } else {
       yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
     }
+    yield* sectionDone
+  }
+
+  // (f) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("kem")) {
+    yield* section("6. Post-quantum KEMs of the hybrid key exchanges: operations per CPU second, one thread (bench/kem.ts)", [
+      "sntrup761 is this project's TypeScript; ML-KEM-768 is @noble/post-quantum. The backend supplies the random",
+      "bytes and (sntrup761) SHA-512. A hybrid client pays keygen + decap per key exchange, the server one encap.",
+      "No OpenSSH figure: OpenSSH does not expose its KEMs on their own."
+    ])
+    yield* Console.log(formatTable(Kem.table(yield* Effect.sync(() => Kem.run()))))
     yield* sectionDone
   }
 

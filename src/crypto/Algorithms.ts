@@ -12,6 +12,9 @@
  * @category models
  */
 export const KEX = [
+  "mlkem768x25519-sha256",
+  "sntrup761x25519-sha512",
+  "sntrup761x25519-sha512@openssh.com",
   "curve25519-sha256",
   "curve25519-sha256@libssh.org",
   "ecdh-sha2-nistp256",
@@ -36,12 +39,13 @@ export type KexName = typeof KEX[number]
 
 /**
  * The key exchange methods offered by default: every method in `KEX` except the SHA-1 ones (group14-sha1,
- * group1-sha1, group-exchange-sha1).
+ * group1-sha1, group-exchange-sha1). The post-quantum hybrids come first (DESIGN.md §5): a peer that lacks them
+ * simply negotiates the next common method, curve25519-sha256 with most (RFC 4253 §7.1).
  *
  * @since 0.1.0
  * @category defaults
  */
-export const DEFAULT_KEX: ReadonlyArray<KexName> = KEX.slice(0, 9)
+export const DEFAULT_KEX: ReadonlyArray<KexName> = KEX.slice(0, 12)
 
 /**
  * Every packet cipher we implement, in default preference order.

@@ -15,9 +15,13 @@ import {
 } from "./kex/DhGroup.js"
 import { ecdhSha2Nistp256, ecdhSha2Nistp384, ecdhSha2Nistp521 } from "./kex/EcdhNist.js"
 import { diffieHellmanGroupExchangeSha1, diffieHellmanGroupExchangeSha256 } from "./kex/GroupExchange.js"
+import { mlkem768x25519Sha256, sntrup761x25519Sha512, sntrup761x25519Sha512OpenSsh } from "./kex/PqHybrid.js"
 
 // Typed by KexName: adding a name to Algorithms.KEX without a method here fails to compile.
 const METHODS: { readonly [K in KexName]: KexMethod } = {
+  "mlkem768x25519-sha256": mlkem768x25519Sha256,
+  "sntrup761x25519-sha512": sntrup761x25519Sha512,
+  "sntrup761x25519-sha512@openssh.com": sntrup761x25519Sha512OpenSsh,
   "curve25519-sha256": curve25519Sha256,
   "curve25519-sha256@libssh.org": curve25519Sha256Libssh,
   "ecdh-sha2-nistp256": ecdhSha2Nistp256,

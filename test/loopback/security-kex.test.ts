@@ -384,8 +384,8 @@ describe("SEC-14: KEX state machine", () => {
 
   it.scopedLive("SEC-14: first_kex_packet_follows with a right guess: the guessed packet is used", () =>
     Effect.gen(function*() {
-      const peer = yield* begin("server")
       // Both sides prefer curve25519-sha256 and ssh-ed25519: the raw client guesses before it sees our KEXINIT.
+      const peer = yield* begin("server", { victimOptions: { algorithms: { kex: ["curve25519-sha256"] } } })
       yield* peer.sendKexInit({ firstKexPacketFollows: true })
       const guess = KexRegistry.kexMethod("curve25519-sha256")
       assert.isTrue(guess?._tag === "Ephemeral")
