@@ -12,7 +12,7 @@
  * 6. bulk throughput of three servers, ours, OpenSSH's sshd and the npm ssh2 `Server`, each in its own process,
  *    read by OpenSSH's `ssh`, with each server's CPU time per GiB (bench/server.ts);
  * 7. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
- *    (bench/server.ts).
+ *    (bench/idle.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
  * setup, server, idle; none means all). `--exec-mib=N` changes the size of sections 4 and 6 (default 1024).
@@ -28,6 +28,7 @@ import { spawnSync } from "node:child_process"
 import * as os from "node:os"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
+import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
 import * as Throughput from "./throughput.js"
@@ -254,14 +255,15 @@ const program = Effect.gen(function*() {
     yield* section("7. Idle connections: RSS of the server process with 1 and with 1 000 authenticated connections", [
       "ours: our server (bench/serverProcess.ts, node --expose-gc) ← our client (SshClient.connect, ed25519 publickey,",
       "      host key pinned) in this process, opened 20 at a time and kept open. RSS read by the server's exec",
-      "      handler for `rss` (two full GCs, then process.memoryUsage().rss) on the first connection, once with it",
+      "      handler for `rss` (two full GCs, then process.memoryUsage()) on the first connection, once with it",
       "      alone (after one warm-up `rss`) and once with all open. `open N s`: time to open the other 999.",
+      "      heap: V8's heapUsed at the same moments (the JS objects; RSS also holds buffers, code and allocator slack).",
       "ssh2: the same with ssh2's Server and 1 000 ssh2 Clients.",
       "Goal (DESIGN.md §10): ≤ 25 KiB per extra connection."
     ])
     if (Exec.available()) {
-      const rows = yield* Server.runIdle()
-      yield* Console.log(formatTable(Server.idleTable(rows)))
+      const rows = yield* Idle.runIdle()
+      yield* Console.log(formatTable(Idle.idleTable(rows)))
     } else {
       yield* Console.log("SKIPPED: OpenSSH (ssh-keygen) is not installed (apt-get install openssh-client).")
     }

@@ -11,9 +11,7 @@
  *    sshd's work for the connection plus `head` writing into a pipe (ours and ssh2 make their zeros in process).
  *    Wall time and CPU time of a transfer are one run minus the medians of three `ssh … true` runs (process
  *    start, kex, auth, session), so that they cover the transfer alone, as in bench/exec.ts.
- * 2. idle connections: our client opens connections to our server (publickey auth, host key pinned), 20 at a
- *    time, and keeps them open; the server reports its RSS after a full GC (node --expose-gc) through an exec
- *    request `rss`, with one connection and with all of them. Likewise ssh2's clients against ssh2's server.
+ * 2. idle connections (bench/idle.ts, with the server processes and keys of this file).
  *
  * A benchmark, not a test: nothing is asserted; a server that cannot be measured shows "n/a" and a warning.
  *
@@ -21,23 +19,14 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import { fileURLToPath } from "node:url"
-import * as Auth from "../src/auth/AuthMethod.js"
-import * as HostKeyPolicy from "../src/client/HostKeyPolicy.js"
-import * as SshClient from "../src/client/SshClient.js"
-import type { SshConnection } from "../src/client/SshConnection.js"
-import * as HostKey from "../src/crypto/HostKey.js"
-import * as PrivateKey from "../src/keys/PrivateKey.js"
-import * as NodeSsh from "../src/node/NodeSsh.js"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 
 /**
@@ -62,21 +51,6 @@ export interface ServerRow {
 }
 
 /**
- * Resident set sizes of one server process (bytes) with one connection and with `connections` of them, and the
- * seconds it took to open all of them.
- *
- * @since 0.1.0
- * @category models
- */
-export interface IdleRow {
-  readonly server: ServerName
-  readonly connections: number
-  readonly rss1: number
-  readonly rssN: number
-  readonly openSeconds: number
-}
-
-/**
  * @since 0.1.0
  * @category defaults
  */
@@ -85,12 +59,17 @@ export const CIPHERS: ReadonlyArray<string> = ["aes128-gcm@openssh.com", "chacha
 const GIB = 1024 * 1024 * 1024
 const WARM_UP = 16 * 1024 * 1024
 const USER = os.userInfo().username
-const require = createRequire(import.meta.url)
 const serverProcessFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "serverProcess.ts")
 
 // ---- fixture: the user key and the host key of ours and ssh2 (sshd uses the test host keys) ----
 
-interface Fixture {
+/**
+ * The temp dir with the ed25519 user key and the ed25519 host key of ours and ssh2 (ssh-keygen made).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fixture {
   readonly dir: string
   readonly userKey: string
   readonly userPub: string
@@ -98,7 +77,13 @@ interface Fixture {
   readonly hostBlob: Buffer
 }
 
-const fixture = Effect.acquireRelease(
+/**
+ * Makes the keys; removes them when the Scope closes.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const fixture = Effect.acquireRelease(
   Effect.sync((): Fixture => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-bench-server-"))
     const key = (name: string) => {
@@ -116,7 +101,13 @@ const fixture = Effect.acquireRelease(
 
 // ---- the server processes ----
 
-interface Running {
+/**
+ * A listening server: its process (sshd: the listener) and port.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Running {
   readonly server: ServerName
   readonly port: number
   readonly pid: number
@@ -146,8 +137,14 @@ const awaitReady = (child: ChildProcess, stream: NodeJS.ReadableStream, ready: (
     )
   })
 
-/** Ours or ssh2 in bench/serverProcess.ts, with the tsx loader of this process and --expose-gc. */
-const nodeServer = (server: "ours" | "ssh2", f: Fixture): Effect.Effect<Running, Error, Scope.Scope> =>
+/**
+ * Ours or ssh2 in bench/serverProcess.ts, with the tsx loader of this process and --expose-gc; killed when the
+ * Scope closes.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const nodeServer = (server: "ours" | "ssh2", f: Fixture): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -279,7 +276,13 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
-const warnNa = (what: string) => <A, R>(self: Effect.Effect<A, unknown, R>) =>
+/**
+ * Turns a failure or a 300 s timeout into a warning and `undefined` ("n/a").
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const warnNa = (what: string) => <A, R>(self: Effect.Effect<A, unknown, R>) =>
   self.pipe(
     Effect.timeoutFail({ duration: "300 seconds", onTimeout: () => new Error("no result within 300 s") }),
     Effect.catchAllCause((cause) => Effect.as(Effect.logWarning(`${what}: not measured`, cause), undefined))
@@ -335,121 +338,6 @@ export const runThroughput = (options?: {
     return rows
   }).pipe(Effect.scoped)
 
-// ---- idle connections ----
-
-const oursRss = (conn: SshConnection) =>
-  Effect.flatMap(conn.run("rss"), (r) => {
-    const n = Number(r.stdout.trim())
-    return r.exitCode === 0 && n > 0 ? Effect.succeed(n) : Effect.fail(new Error(`rss: ${r.stdout} ${r.stderr}`))
-  })
-
-const oursIdle = (f: Fixture, connections: number, concurrency: number) =>
-  Effect.gen(function*() {
-    const s = yield* nodeServer("ours", f)
-    const parsed = PrivateKey.parsePrivateKey(fs.readFileSync(f.userKey, "utf8"))
-    if (Either.isLeft(parsed)) return yield* Effect.fail(new Error(parsed.left.message))
-    const options: SshClient.SshClientOptions = {
-      host: "127.0.0.1",
-      port: s.port,
-      username: USER,
-      auth: [Auth.privateKey(parsed.right)],
-      hostKeys: HostKeyPolicy.pinned([HostKey.fingerprintSha256(Uint8Array.from(f.hostBlob))])
-    }
-    const first = yield* SshClient.connect(options)
-    yield* oursRss(first) // the exec path's code and caches warm, so that both readings include them
-    const rss1 = yield* oursRss(first)
-    const t0 = performance.now()
-    const rest = yield* Effect.forEach(
-      Array.from({ length: connections - 1 }),
-      () => Effect.either(SshClient.connect(options)),
-      { concurrency }
-    )
-    const openSeconds = (performance.now() - t0) / 1000
-    const opened = 1 + rest.filter(Either.isRight).length
-    const rssN = yield* oursRss(first)
-    return { server: "ours", connections: opened, rss1, rssN, openSeconds } satisfies IdleRow
-  }).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
-
-type Ssh2Client = import("ssh2").Client
-
-const ssh2Connect = (f: Fixture, port: number, keyText: string): Effect.Effect<Ssh2Client, Error, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Ssh2Client, Error>((resume) => {
-      const conn = new (require("ssh2") as typeof import("ssh2")).Client()
-      conn.once("ready", () => resume(Effect.succeed(conn)))
-      // Kept for the connection's life: an error after 'ready' (resume then does nothing) must not crash the bench.
-      conn.on("error", (e) => resume(Effect.fail(e)))
-      conn.connect({
-        host: "127.0.0.1",
-        port,
-        username: USER,
-        privateKey: keyText,
-        hostVerifier: (key: Buffer) => key.equals(f.hostBlob),
-        readyTimeout: 60_000
-      })
-    }),
-    (conn) => Effect.sync(() => conn.end())
-  )
-
-const ssh2Rss = (conn: Ssh2Client) =>
-  Effect.async<number, Error>((resume) => {
-    conn.exec("rss", (err, stream) => {
-      if (err) return resume(Effect.fail(err))
-      let out = ""
-      stream.on("data", (d: Buffer) => (out += d.toString()))
-      stream.stderr.resume()
-      stream.once("close", () => {
-        const n = Number(out.trim())
-        resume(n > 0 ? Effect.succeed(n) : Effect.fail(new Error(`rss: ${out}`)))
-      })
-    })
-  })
-
-const ssh2Idle = (f: Fixture, connections: number, concurrency: number) =>
-  Effect.gen(function*() {
-    const s = yield* nodeServer("ssh2", f)
-    const keyText = fs.readFileSync(f.userKey, "utf8")
-    const first = yield* ssh2Connect(f, s.port, keyText)
-    yield* ssh2Rss(first)
-    const rss1 = yield* ssh2Rss(first)
-    const t0 = performance.now()
-    const rest = yield* Effect.forEach(
-      Array.from({ length: connections - 1 }),
-      () => Effect.either(ssh2Connect(f, s.port, keyText)),
-      { concurrency }
-    )
-    const openSeconds = (performance.now() - t0) / 1000
-    const opened = 1 + rest.filter(Either.isRight).length
-    const rssN = yield* ssh2Rss(first)
-    return { server: "ssh2", connections: opened, rss1, rssN, openSeconds } satisfies IdleRow
-  }).pipe(Effect.scoped)
-
-/**
- * RSS of our server (and, with `ssh2`, of ssh2's server) with one and with `connections` (default 1 000) idle
- * authenticated connections, opened `concurrency` (default 20) at a time; all are closed at the end.
- *
- * @since 0.1.0
- * @category benchmarks
- */
-export const runIdle = (options?: {
-  readonly connections?: number | undefined
-  readonly concurrency?: number | undefined
-  readonly ssh2?: boolean | undefined
-}) =>
-  Effect.gen(function*() {
-    const connections = options?.connections ?? 1000
-    const concurrency = options?.concurrency ?? 20
-    const f = yield* fixture
-    const rows: Array<IdleRow> = []
-    const ours = yield* oursIdle(f, connections, concurrency).pipe(warnNa("ours, idle connections"))
-    if (ours !== undefined) rows.push(ours)
-    if (options?.ssh2 !== false) {
-      const s2 = yield* ssh2Idle(f, connections, concurrency).pipe(warnNa("ssh2, idle connections"))
-      if (s2 !== undefined) rows.push(s2)
-    }
-    return rows
-  }).pipe(Effect.scoped)
-
 // ---- formatting ----
 
 const fixed = (x: number | undefined, digits: number): string =>
@@ -480,23 +368,4 @@ export const throughputTable = (rows: ReadonlyArray<ServerRow>): ReadonlyArray<R
       ours ? ratio(r.cpu, other("ssh2")?.cpu) : ""
     ]
   })
-]
-
-/**
- * RSS with one and with N connections, and the KiB each extra connection holds, beside the goal.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const idleTable = (rows: ReadonlyArray<IdleRow>): ReadonlyArray<ReadonlyArray<string>> => [
-  ["server", "connections", "RSS 1 conn MiB", "RSS N conns MiB", "KiB per extra conn", "goal KiB", "open N s"],
-  ...rows.map((r) => [
-    r.server,
-    String(r.connections),
-    (r.rss1 / 1024 / 1024).toFixed(1),
-    (r.rssN / 1024 / 1024).toFixed(1),
-    r.connections > 1 ? ((r.rssN - r.rss1) / (r.connections - 1) / 1024).toFixed(1) : "n/a",
-    r.server === "ours" ? "≤ 25" : "",
-    r.openSeconds.toFixed(1)
-  ])
 ]

@@ -12,7 +12,7 @@
  *   'drain' when `write` returns false), exit status 0; what sshd does with the real `head`;
  * - `true`: exit status 0 (the set-up measurement);
  * - `rss`: runs a full GC when the process was started with `--expose-gc`, then prints
- *   `process.memoryUsage().rss` in bytes.
+ *   `process.memoryUsage()`'s `rss` and `heapUsed` in bytes, separated by a space.
  *
  * A benchmark helper, not a test.
  *
@@ -33,11 +33,12 @@ import * as SshServer from "../src/server/SshServer.js"
 const CHUNK = 32 * 1024
 const HEAD = /^head -c (\d+) \/dev\/zero$/
 
-/** The resident set size after a full collection (when `global.gc` exists: node --expose-gc). */
-const rss = (): number => {
+/** "RSS heapUsed" after a full collection (when `global.gc` exists: node --expose-gc). */
+const rss = (): string => {
   globalThis.gc?.()
   globalThis.gc?.()
-  return process.memoryUsage().rss
+  const m = process.memoryUsage()
+  return `${m.rss} ${m.heapUsed}`
 }
 
 const ready = (port: number) => process.stdout.write(`${JSON.stringify({ port })}\n`)
