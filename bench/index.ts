@@ -9,10 +9,14 @@
  * 4. bulk exec throughput (1 GiB of `head -c` from sshd) of our client, OpenSSH's ssh and the npm ssh2 client,
  *    per cipher (bench/exec.ts);
  * 5. sequential connection set-up (kex + publickey auth + exec `true`) of the same three clients (bench/exec.ts);
- * 6. the post-quantum KEMs (sntrup761, ML-KEM-768): keygen, encapsulation, decapsulation per second (bench/kem.ts).
+ * 6. the post-quantum KEMs (sntrup761, ML-KEM-768): keygen, encapsulation, decapsulation per second (bench/kem.ts);
+ * 7. bulk throughput of three servers, ours, OpenSSH's sshd and the npm ssh2 `Server`, each in its own process,
+ *    read by OpenSSH's `ssh`, with each server's CPU time per GiB (bench/server.ts);
+ * 8. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
+ *    (bench/idle.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem; none means all). `--exec-mib=N` changes the size of section 4 (default 1024).
+ * setup, kem, server, idle; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -26,12 +30,14 @@ import * as os from "node:os"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Kem from "./kem.js"
+import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
+import * as Server from "./server.js"
 import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
@@ -227,6 +233,53 @@ const program = Effect.gen(function*() {
       "No OpenSSH figure: OpenSSH does not expose its KEMs on their own."
     ])
     yield* Console.log(formatTable(Kem.table(yield* Effect.sync(() => Kem.run()))))
+    yield* sectionDone
+  }
+
+  if (sections.has("server")) {
+    const bytes = execMiB * 1024 * 1024
+    yield* section(`7. Server bulk throughput: OpenSSH's ssh reads ${execMiB} MiB of zeros from each server on 127.0.0.1`, [
+      "Each server in its own process; one of each for the whole section, the cipher forced by ssh (-o Ciphers=…).",
+      `ssh -F /dev/null -o Ciphers=… -i KEY -p PORT user@127.0.0.1 'head -c ${bytes} /dev/zero' > /dev/null:`,
+      "ours: SshServer.run on NodeSshServer.layer (node:crypto) in bench/serverProcess.ts; its exec handler runs a",
+      "      Stream of 32 KiB zero chunks into ctx.stdout and returns 0.",
+      "sshd: OpenSSH's sshd -D (temp config) running the real `head -c … /dev/zero`.",
+      `ssh2: the npm ssh2 ${Exec.ssh2Version()} Server in bench/serverProcess.ts; its exec handler writes 32 KiB zero Buffers,`,
+      "      waiting for 'drain' whenever write returns false, then exit(0) and end().",
+      "Per cipher: a 16 MiB warm-up per server (bytes counted), three `ssh … true` per server (set-up medians), then",
+      "      two rounds of one transfer per server in turn; each figure is the server's faster transfer, its wall",
+      "      time and the server's CPU minus the set-up medians: the transfer alone.",
+      "CPU s/GiB (server): user + system seconds from /proc/PID/stat (utime+stime+cutime+cstime) of the server",
+      "      process, per GiB (1 s/GiB ≈ 1074 MB/s on one core). sshd: the listener, whose reaped children are the",
+      "      per-connection sshd processes and `head` (so its figure includes `head` writing into a pipe).",
+      "Ratios on our rows: MB/s (higher is better) and CPU s/GiB (lower is better)."
+    ])
+    if (haveSshd) {
+      const rows = yield* Server.runThroughput({ bytes })
+      yield* Console.log(formatTable(Server.throughputTable(rows)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
+  }
+
+  // (g) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("idle")) {
+    yield* section("8. Idle connections: RSS of the server process with 1 and with 1 000 authenticated connections", [
+      "ours: our server (bench/serverProcess.ts, node --expose-gc) ← our client (SshClient.connect, ed25519 publickey,",
+      "      host key pinned) in this process, opened 20 at a time and kept open. RSS read by the server's exec",
+      "      handler for `rss` (two full GCs, then process.memoryUsage()) on the first connection, once with it",
+      "      alone (after one warm-up `rss`) and once with all open. `open N s`: time to open the other 999.",
+      "      heap: V8's heapUsed at the same moments (the JS objects; RSS also holds buffers, code and allocator slack).",
+      "ssh2: the same with ssh2's Server and 1 000 ssh2 Clients.",
+      "Goal (DESIGN.md §10): ≤ 25 KiB per extra connection."
+    ])
+    if (Exec.available()) {
+      const rows = yield* Idle.runIdle()
+      yield* Console.log(formatTable(Idle.idleTable(rows)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (ssh-keygen) is not installed (apt-get install openssh-client).")
+    }
     yield* sectionDone
   }
 
