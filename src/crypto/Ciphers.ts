@@ -132,6 +132,17 @@ export const cipherSpec = (name: string): CipherSpec | undefined => ciphersByNam
 export const macSpec = (name: string): MacSpec | undefined => macsByName.get(name)
 
 /**
+ * How many bytes may pass under one key of `cipher` before a rekey: the configured `rekeyBytes`, lowered to the
+ * cipher's own bound (`CipherSpec.maxBytesPerKey`, SEC-22: 64 MiB for 3des-cbc). An unknown name keeps
+ * `rekeyBytes`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const rekeyLimit = (rekeyBytes: number, cipher: string): number =>
+  Math.min(rekeyBytes, cipherSpec(cipher)?.maxBytesPerKey ?? rekeyBytes)
+
+/**
  * The sealer before the first NEWKEYS: no encryption, no MAC, 8-byte alignment (RFC 4253 §6).
  *
  * @since 0.1.0
@@ -176,7 +187,8 @@ const cipherMac = (
     : backend.cbc(cipher.name === "3des-cbc" ? "3des" : "aes", keys.key, keys.iv, direction),
   blockSize: cipher.blockSize,
   mac: makePacketMac(backend, mac, keys.macKey),
-  etm: mac.etm
+  etm: mac.etm,
+  cbc: cipher.name.endsWith("-cbc")
 })
 
 /**

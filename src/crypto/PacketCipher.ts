@@ -45,6 +45,13 @@ export interface PacketOpener {
    * (SEC-03, SEC-04). Nothing is returned from an unverified packet.
    */
   open(seq: number, wire: Uint8Array): Uint8Array | undefined
+  /**
+   * Set for CBC with an encrypt-and-MAC MAC (SEC-05): after a bad length or a failed MAC the reader keeps
+   * reading and dropping bytes up to its packet limit before it reports the MAC failure, so neither the kind of
+   * error nor the point where the connection closes tells a peer anything about a decrypted length
+   * (CVE-2008-5161; OpenSSH packet.c `ssh_packet_start_discard`).
+   */
+  readonly discardOnError?: boolean | undefined
 }
 
 /**

@@ -104,6 +104,8 @@ export class PacketReader {
   /** Received bytes after `data`, still in the chunk they came in (not copied). */
   private tail: Uint8Array = EMPTY
   private pendingLength = -1
+  /** SEC-05: bytes still to drop from the start of the failed packet before the MAC error; -1 when not discarding. */
+  private discarding = -1
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -168,9 +170,14 @@ export class PacketReader {
    */
   next(): Uint8Array | undefined | PacketError {
     const o = this.opener
+    if (this.discarding >= 0) return this.drain()
     if (this.pendingLength < 0) {
       if (!this.fill(o.headerLength, 4096)) return undefined
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
+      // SEC-05: under CBC encrypt-and-MAC a bad length is a MAC failure reported only after a fixed amount of input.
+      if (o.discardOnError && (len > this.maxPacket || len < 5 || (len + 4) % o.blockSize !== 0)) {
+        return this.startDiscard(this.maxPacket)
+      }
       // SEC-01: bound the length before buffering anything more; LIM-06: at least padding_length + 4 bytes.
       if (len > this.maxPacket) {
         return packetError("PacketTooLarge", `packet_length ${len} exceeds the limit of ${this.maxPacket}`)
@@ -187,7 +194,10 @@ export class PacketReader {
     if (!this.fill(total, total)) return undefined
     const wire = this.data.subarray(this.pos, this.pos + total)
     const plain = o.open(this.seq, wire)
-    if (plain === undefined) return packetError("MacMismatch", "message authentication code incorrect")
+    if (plain === undefined) {
+      if (o.discardOnError) return this.startDiscard(Math.max(total, this.maxPacket))
+      return packetError("MacMismatch", "message authentication code incorrect")
+    }
     const padding = plain[0]!
     // SEC-02 / LIM-06: padding ≥ 4 and at least one payload byte (a message number). Under a MAC this looks
     // exactly like a MAC failure (SEC-04: no padding oracle); in the plaintext phase there is no MAC to protect,
@@ -211,6 +221,29 @@ export class PacketReader {
     this.seq = (this.seq + 1) >>> 0
     if (this.seq === 0) this.wrapped = true
     return payload
+  }
+
+  /** SEC-05: drop `count` bytes from the start of the current packet as they arrive, then fail. */
+  private startDiscard(count: number): undefined | PacketError {
+    this.discarding = count
+    return this.drain()
+  }
+
+  private drain(): undefined | PacketError {
+    while (this.discarding > 0) {
+      if (this.pos === this.end) {
+        if (this.tail.length === 0) return undefined
+        this.data = this.tail
+        this.pos = 0
+        this.end = this.tail.length
+        this.owned = false
+        this.tail = EMPTY
+      }
+      const n = Math.min(this.end - this.pos, this.discarding)
+      this.pos += n
+      this.discarding -= n
+    }
+    return packetError("MacMismatch", "message authentication code incorrect")
   }
 
   /** Installs the opener for the next packet, after NEWKEYS (RFC 4253 §7.3). */

@@ -29,6 +29,8 @@ export interface CipherMacParams {
   readonly mac: PacketMac
   /** Encrypt-then-MAC (OpenSSH PROTOCOL §1.5). */
   readonly etm: boolean
+  /** CBC: with encrypt-and-MAC, the opener asks the reader to discard before failing (SEC-05). */
+  readonly cbc: boolean
 }
 
 const readLength = (h: Uint8Array): number => ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0
@@ -105,6 +107,7 @@ export const makeCipherMacOpener = (
     macLength: length,
     lengthAligned: true,
     headerLength: blockSize,
+    discardOnError: p.cbc,
     packetLength(_seq, header) {
       cipher.update(header.subarray(0, blockSize), first)
       return readLength(first)
