@@ -222,3 +222,33 @@ export const defaults: AlgorithmPreferences = {
   mac: DEFAULT_MACS,
   compression: COMPRESSION
 }
+
+/**
+ * For a "no common algorithm" failure (DESIGN.md §7): when the peer offers algorithms of this kind that we
+ * implement but leave off by default (the legacy ciphers and MACs, SHA-1 key exchange, `ssh-rsa`), a sentence
+ * naming them and the one option that enables them, in OpenSSH's `+name` syntax; `undefined` otherwise.
+ * `kind` is the key of the `algorithms` option (`kex`, `hostKey`, `cipher`, `mac`, `compression`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const offByDefaultHint = (
+  kind: keyof AlgorithmPreferences,
+  ours: ReadonlyArray<string>,
+  theirs: ReadonlyArray<string>
+): string | undefined => {
+  const known: ReadonlyArray<string> = kind === "kex"
+    ? KEX
+    : kind === "hostKey"
+    ? HOST_KEY_ALGORITHMS
+    : kind === "cipher"
+    ? CIPHERS
+    : kind === "mac"
+    ? MACS
+    : COMPRESSION
+  const on = new Set<string>([...defaults[kind], ...ours])
+  const candidates = known.filter((name) => theirs.includes(name) && !on.has(name))
+  if (candidates.length === 0) return undefined
+  return `the peer offers ${candidates.join(", ")}, supported but not enabled here (off by default: weaker); ` +
+    `to accept ${candidates.length === 1 ? "it" : "one"}, set the option algorithms: { ${kind}: "+${candidates[0]}" }`
+}
