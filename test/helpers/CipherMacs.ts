@@ -30,5 +30,18 @@ export const cipherMacPairs: ReadonlyArray<CipherMac> = (() => {
   return out
 })()
 
+/**
+ * What old equipment typically speaks (CBC with HMAC-SHA1 or HMAC-MD5, 3DES), and UMAC under CBC: extra pairs for
+ * the interop matrices.
+ */
+export const APPLIANCE_PAIRS: ReadonlyArray<CipherMac> = [
+  ["aes128-cbc", "hmac-sha1"],
+  ["aes256-cbc", "hmac-sha1-96"],
+  ["3des-cbc", "hmac-sha1"],
+  ["3des-cbc", "hmac-md5"],
+  ["aes128-cbc", "umac-64@openssh.com"],
+  ["aes128-cbc", "umac-128-etm@openssh.com"]
+]
+
 /** The algorithm options that select one pair; both sides need them, since legacy names are off by default. */
 export const algorithmsFor = ([cipher, mac]: CipherMac) => ({ cipher: [cipher], ...(mac ? { mac: [mac] } : {}) })
