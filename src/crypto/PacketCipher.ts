@@ -22,6 +22,12 @@ export interface PacketSealer {
   readonly lengthAligned: boolean
   /** `packet` is the whole plaintext packet; it may be overwritten in place. Returns the wire bytes. */
   seal(seq: number, packet: Uint8Array): Uint8Array
+  /**
+   * Set for CBC (SEC-05): the writer puts an IGNORE with random content before each packet, so the chaining
+   * value a packet is encrypted under is the last block of a ciphertext sealed with it, which no one could see
+   * before choosing what to send (the chosen-plaintext attack on CBC's predictable IV; RFC 4251 §9.3.1).
+   */
+  readonly ignorePrefix?: boolean | undefined
 }
 
 /**

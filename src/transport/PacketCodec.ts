@@ -267,11 +267,31 @@ export class PacketWriter {
   bytes = 0
   private pool: Uint8Array = EMPTY
   private poolPos = 0
+  private sealedUnderKey = 0
 
   constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
 
   /** Seals one payload into the bytes to write. */
   seal(payload: Uint8Array): Uint8Array {
+    // SEC-05: under CBC, an IGNORE (RFC 4253 §11.2) of 1–32 random bytes first; see PacketSealer.ignorePrefix.
+    // Not before the first packet under new keys: its IV is the secret one from key derivation (RFC 4253 §7.2),
+    // and that packet may have to be EXT_INFO (RFC 8308 §2.4).
+    const first = this.sealedUnderKey++ === 0
+    if (this.sealer.ignorePrefix !== true || first) return this.sealOne(payload)
+    const noise = this.randomBytes(1)[0]! & 31
+    const ignore = new Uint8Array(5 + 1 + noise)
+    ignore[0] = 2
+    ignore[4] = 1 + noise
+    ignore.set(this.randomBytes(1 + noise), 5)
+    const a = this.sealOne(ignore)
+    const b = this.sealOne(payload)
+    const out = new Uint8Array(a.length + b.length)
+    out.set(a)
+    out.set(b, a.length)
+    return out
+  }
+
+  private sealOne(payload: Uint8Array): Uint8Array {
     const s = this.sealer
     const bs = s.blockSize
     // RFC 4253 §6: 4 ≤ padding ≤ 255 and the packet (less the length field for ETM/AEAD) is block aligned.
@@ -307,5 +327,6 @@ export class PacketWriter {
   /** Installs the sealer for the packets after our NEWKEYS (RFC 4253 §7.3). */
   setSealer(sealer: PacketSealer): void {
     this.sealer = sealer
+    this.sealedUnderKey = 0
   }
 }

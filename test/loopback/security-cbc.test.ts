@@ -2,7 +2,8 @@
  * SEC-05 and SEC-22 for the legacy CBC ciphers, through the Transport with a raw peer (H1): CBC and 3DES are never
  * offered unless named; under CBC with an encrypt-and-MAC MAC, a bad length and a bad MAC both end the connection
  * with the same MAC error after the same amount of input (the packet limit), so the point of closing reveals no
- * decrypted length (CVE-2008-5161); with -etm the length is in clear and a bad MAC ends it at once.
+ * decrypted length (CVE-2008-5161); with -etm the length is in clear and a bad MAC ends it at once. Under CBC
+ * every packet we send follows an IGNORE of random content (no predictable IV).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
@@ -11,6 +12,7 @@ import * as Algorithms from "../../src/crypto/Algorithms.js"
 import * as Ciphers from "../../src/crypto/Ciphers.js"
 import type * as Transport from "../../src/transport/Transport.js"
 import * as TransportMessages from "../../src/wire/TransportMessages.js"
+import * as Writer from "../../src/wire/Writer.js"
 import { algorithmsFor } from "../helpers/CipherMacs.js"
 import * as RawPeer from "../helpers/RawPeer.js"
 
@@ -82,6 +84,33 @@ describe("SEC-05: CBC", () => {
         yield* feed(peer, random(32768))
         const error = yield* peer.victimError
         assert.strictEqual(error.reason, "MacMismatch", error.description)
+      }))
+
+    it.scopedLive(`SEC-05: under CBC our ${victim} sends an IGNORE of random content before every packet; not under CTR`, () =>
+      Effect.gen(function*() {
+        for (const [cipher, mac, prefixed] of [["aes128-cbc", "hmac-sha1-etm@openssh.com", true], ["3des-cbc", "hmac-sha1", true], ["aes128-ctr", "hmac-sha1", false]] as const) {
+          const { peer, t } = yield* connected(victim, cipher, mac)
+          // A global request (RFC 4254 §4) is legal from either side once the transport is up.
+          const request = Writer.build((w) => w.byte(80).string("effect-ssh-test@example.com").boolean(false))
+          // The first packet under new keys has the secret IV from key derivation and goes without (it may have
+          // to be EXT_INFO, RFC 8308 §2.4): read up to our first message.
+          yield* t.send(request)
+          for (let r = yield* peer.next; !(r._tag === "Packet" && r.payload[0] === 80); r = yield* peer.next) {
+            assert.strictEqual(r._tag, "Packet")
+          }
+          const ignores = new Set<string>()
+          for (let i = 0; i < 10; i++) {
+            yield* t.send(request)
+            let r = yield* peer.next
+            if (prefixed) {
+              assert(r._tag === "Packet" && r.payload[0] === 2, `${cipher}: expected IGNORE first`)
+              ignores.add(Buffer.from(r.payload).toString("hex"))
+              r = yield* peer.next
+            }
+            assert(r._tag === "Packet" && r.payload[0] === 80, `${cipher}: expected our message`)
+          }
+          if (prefixed) assert.isAtLeast(ignores.size, 9, "IGNORE contents are random")
+        }
       }))
 
     it.scopedLive(`SEC-05: with -etm the length is in clear: a bad MAC under aes128-cbc ends our ${victim} at once`, () =>

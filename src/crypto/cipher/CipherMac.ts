@@ -29,7 +29,7 @@ export interface CipherMacParams {
   readonly mac: PacketMac
   /** Encrypt-then-MAC (OpenSSH PROTOCOL §1.5). */
   readonly etm: boolean
-  /** CBC: with encrypt-and-MAC, the opener asks the reader to discard before failing (SEC-05). */
+  /** CBC (SEC-05): the sealer asks for IGNORE prefixes; with encrypt-and-MAC the opener asks to discard. */
   readonly cbc: boolean
 }
 
@@ -48,6 +48,7 @@ export const makeCipherMacSealer = (p: CipherMacParams): PacketSealer => {
     blockSize,
     macLength: length,
     lengthAligned: !etm,
+    ignorePrefix: p.cbc,
     seal(seq, packet) {
       const n = packet.length
       const out = new Uint8Array(n + length)
