@@ -88,7 +88,10 @@ export const makeUmac = (aesEcb: (key: Uint8Array) => StreamCipher, key: Uint8Ar
   const aes = aesEcb(key)
 
   // L1: NH key words are big-endian (RFC 4418 §5.2.2 reads keys with str2uint); stream i starts 16·i bytes in.
-  const l1Bytes = kdf(aes, 1, L1_KEY + (streams - 1) * 16)
+  // NH runs streams in pairs: an odd count (UMAC-32/96) gets one more stream's key, computed and ignored (the KDF
+  // output for an index is one stream, so the longer key starts with the shorter one).
+  const paired = streams + (streams & 1)
+  const l1Bytes = kdf(aes, 1, L1_KEY + (paired - 1) * 16)
   const nhKey = new Int32Array(l1Bytes.length / 4)
   for (let i = 0; i < nhKey.length; i++) nhKey[i] = readBE32(l1Bytes, i * 4)
   const l2 = kdf(aes, 2, streams * 24)
@@ -135,8 +138,8 @@ export const makeUmac = (aesEcb: (key: Uint8Array) => StreamCipher, key: Uint8Ar
   let words = new Int32Array(0)
   const tail = new Int32Array(8)
   const tailBytes = new Uint8Array(tail.buffer)
-  const nhHi = new Uint32Array(streams)
-  const nhLo = new Uint32Array(streams)
+  const nhHi = new Uint32Array(paired)
+  const nhLo = new Uint32Array(paired)
 
   /**
    * NH (RFC 4418 §5.2.2) of `blocks` whole 32-byte blocks of `m` from word `from`, then the zero-padded `last`
@@ -149,37 +152,73 @@ export const makeUmac = (aesEcb: (key: Uint8Array) => StreamCipher, key: Uint8Ar
    * multiplications per product.
    */
   const nh = (m: Int32Array, from: number, blocks: number, last: Int32Array | undefined, bits: number): void => {
-    for (let s = 0; s < streams; s++) {
-      let approx = 0
-      let low = 0
+    // Streams go in pairs (2 for UMAC-64, 4 for UMAC-128), sharing the message loads: stream s + 1 uses the key
+    // four words further on (the Toeplitz shift of RFC 4418 §5.1).
+    for (let s = 0; s < streams; s += 2) {
+      let approxA = 0
+      let lowA = 0
+      let approxB = 0
+      let lowB = 0
       let k = s * 4
       const end = from + blocks * 8
       for (let i = from; i < end; i += 8, k += 8) {
-        const x0 = (m[i]! + nhKey[k]!) >>> 0
-        const x1 = (m[i + 1]! + nhKey[k + 1]!) >>> 0
-        const x2 = (m[i + 2]! + nhKey[k + 2]!) >>> 0
-        const x3 = (m[i + 3]! + nhKey[k + 3]!) >>> 0
-        const y0 = (m[i + 4]! + nhKey[k + 4]!) >>> 0
-        const y1 = (m[i + 5]! + nhKey[k + 5]!) >>> 0
-        const y2 = (m[i + 6]! + nhKey[k + 6]!) >>> 0
-        const y3 = (m[i + 7]! + nhKey[k + 7]!) >>> 0
-        approx += x0 * y0 + x1 * y1 + x2 * y2 + x3 * y3
-        low = (low + Math.imul(x0, y0) + Math.imul(x1, y1) + Math.imul(x2, y2) + Math.imul(x3, y3)) | 0
+        const m0 = m[i]!
+        const m1 = m[i + 1]!
+        const m2 = m[i + 2]!
+        const m3 = m[i + 3]!
+        const m4 = m[i + 4]!
+        const m5 = m[i + 5]!
+        const m6 = m[i + 6]!
+        const m7 = m[i + 7]!
+        const k4 = nhKey[k + 4]!
+        const k5 = nhKey[k + 5]!
+        const k6 = nhKey[k + 6]!
+        const k7 = nhKey[k + 7]!
+        const a0 = (m0 + nhKey[k]!) >>> 0
+        const a1 = (m1 + nhKey[k + 1]!) >>> 0
+        const a2 = (m2 + nhKey[k + 2]!) >>> 0
+        const a3 = (m3 + nhKey[k + 3]!) >>> 0
+        const a4 = (m4 + k4) >>> 0
+        const a5 = (m5 + k5) >>> 0
+        const a6 = (m6 + k6) >>> 0
+        const a7 = (m7 + k7) >>> 0
+        approxA += a0 * a4 + a1 * a5 + a2 * a6 + a3 * a7
+        lowA = (lowA + Math.imul(a0, a4) + Math.imul(a1, a5) + Math.imul(a2, a6) + Math.imul(a3, a7)) | 0
+        const b0 = (m0 + k4) >>> 0
+        const b1 = (m1 + k5) >>> 0
+        const b2 = (m2 + k6) >>> 0
+        const b3 = (m3 + k7) >>> 0
+        const b4 = (m4 + nhKey[k + 8]!) >>> 0
+        const b5 = (m5 + nhKey[k + 9]!) >>> 0
+        const b6 = (m6 + nhKey[k + 10]!) >>> 0
+        const b7 = (m7 + nhKey[k + 11]!) >>> 0
+        approxB += b0 * b4 + b1 * b5 + b2 * b6 + b3 * b7
+        lowB = (lowB + Math.imul(b0, b4) + Math.imul(b1, b5) + Math.imul(b2, b6) + Math.imul(b3, b7)) | 0
       }
       if (last !== undefined) {
         for (let j = 0; j < 4; j++) {
-          const x = (last[j]! + nhKey[k + j]!) >>> 0
-          const y = (last[j + 4]! + nhKey[k + j + 4]!) >>> 0
-          approx += x * y
-          low = (low + Math.imul(x, y)) | 0
+          const xa = (last[j]! + nhKey[k + j]!) >>> 0
+          const ya = (last[j + 4]! + nhKey[k + j + 4]!) >>> 0
+          approxA += xa * ya
+          lowA = (lowA + Math.imul(xa, ya)) | 0
+          const xb = (last[j]! + nhKey[k + j + 4]!) >>> 0
+          const yb = (last[j + 4]! + nhKey[k + j + 8]!) >>> 0
+          approxB += xb * yb
+          lowB = (lowB + Math.imul(xb, yb)) | 0
         }
       }
-      const lowBits = low >>> 0
-      const high = Math.round((approx - lowBits) / TWO32)
-      const withLength = lowBits + bits
-      nhLo[s] = withLength >>> 0
-      nhHi[s] = (high + (withLength >= TWO32 ? 1 : 0)) >>> 0
+      finish(s, approxA, lowA, bits)
+      finish(s + 1, approxB, lowB, bits)
     }
+  }
+
+  // (sum − low bits) is a multiple of 2^32 and `approx` is within 2^26 of the sum: rounding recovers the high half.
+  const finish = (s: number, approx: number, low: number, bits: number): void => {
+    const lowBits = low >>> 0
+    const high = Math.round((approx - lowBits) / TWO32)
+    const withLength = lowBits + bits
+    nhLo[s] = withLength >>> 0
+    nhHi[s] = (high + (withLength >= TWO32 ? 1 : 0)) >>> 0
   }
 
   /** L3 (RFC 4418 §5.4) of the 16-byte big-endian value (w0, w1, w2, w3) for stream s. */
