@@ -48,7 +48,8 @@ export type KexName = typeof KEX[number]
 export const DEFAULT_KEX: ReadonlyArray<KexName> = KEX.slice(0, 12)
 
 /**
- * Every packet cipher we implement, in default preference order.
+ * Every packet cipher we implement, in default preference order; the CBC ones after the defaults are off unless
+ * named explicitly (SEC-05, SEC-26).
  *
  * @since 0.1.0
  * @category models
@@ -59,7 +60,11 @@ export const CIPHERS = [
   "chacha20-poly1305@openssh.com",
   "aes128-ctr",
   "aes192-ctr",
-  "aes256-ctr"
+  "aes256-ctr",
+  "aes128-cbc",
+  "aes192-cbc",
+  "aes256-cbc",
+  "3des-cbc"
 ] as const
 
 /**
@@ -71,15 +76,26 @@ export const CIPHERS = [
 export type CipherName = typeof CIPHERS[number]
 
 /**
- * The ciphers offered by default: all of `CIPHERS`.
+ * The legacy ciphers: implemented for old equipment, never offered unless named (CBC: RFC 4253 §6.3 chains the
+ * IV across packets, and encrypt-and-MAC CBC leaks plaintext through the length field, CVE-2008-5161; 3DES has
+ * 64-bit blocks, Sweet32).
  *
  * @since 0.1.0
  * @category defaults
  */
-export const DEFAULT_CIPHERS: ReadonlyArray<CipherName> = CIPHERS
+export const LEGACY_CIPHERS: ReadonlyArray<CipherName> = ["aes128-cbc", "aes192-cbc", "aes256-cbc", "3des-cbc"]
 
 /**
- * Every MAC we implement, in default preference order.
+ * The ciphers offered by default: every cipher in `CIPHERS` except `LEGACY_CIPHERS`.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_CIPHERS: ReadonlyArray<CipherName> = CIPHERS.filter((c) => !LEGACY_CIPHERS.includes(c))
+
+/**
+ * Every MAC we implement, in default preference order (DESIGN.md §5); the MD5 and truncated -96 ones at the end
+ * are off unless named explicitly.
  *
  * @since 0.1.0
  * @category models
@@ -87,10 +103,20 @@ export const DEFAULT_CIPHERS: ReadonlyArray<CipherName> = CIPHERS
 export const MACS = [
   "hmac-sha2-256-etm@openssh.com",
   "hmac-sha2-512-etm@openssh.com",
+  "umac-128-etm@openssh.com",
+  "umac-64-etm@openssh.com",
   "hmac-sha2-256",
   "hmac-sha2-512",
+  "umac-64@openssh.com",
+  "umac-128@openssh.com",
   "hmac-sha1-etm@openssh.com",
-  "hmac-sha1"
+  "hmac-sha1",
+  "hmac-sha1-96-etm@openssh.com",
+  "hmac-sha1-96",
+  "hmac-md5-etm@openssh.com",
+  "hmac-md5",
+  "hmac-md5-96-etm@openssh.com",
+  "hmac-md5-96"
 ] as const
 
 /**
@@ -102,12 +128,28 @@ export const MACS = [
 export type MacName = typeof MACS[number]
 
 /**
- * The MACs offered by default: all of `MACS`.
+ * The legacy MACs: HMAC-MD5 (MD5 is broken for collisions; HMAC-MD5 has no practical break, but nothing needs
+ * it) and the 96-bit truncations (shorter tags), never offered unless named (SEC-26).
  *
  * @since 0.1.0
  * @category defaults
  */
-export const DEFAULT_MACS: ReadonlyArray<MacName> = MACS
+export const LEGACY_MACS: ReadonlyArray<MacName> = [
+  "hmac-sha1-96-etm@openssh.com",
+  "hmac-sha1-96",
+  "hmac-md5-etm@openssh.com",
+  "hmac-md5",
+  "hmac-md5-96-etm@openssh.com",
+  "hmac-md5-96"
+]
+
+/**
+ * The MACs offered by default: every MAC in `MACS` except `LEGACY_MACS`.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_MACS: ReadonlyArray<MacName> = MACS.filter((m) => !LEGACY_MACS.includes(m))
 
 /**
  * Host key and signature algorithms (RFC 8709, RFC 5656, RFC 8332). `ssh-rsa` is RSA with SHA-1: off by default.
@@ -263,4 +305,34 @@ export const defaults: AlgorithmPreferences = {
   cipher: DEFAULT_CIPHERS,
   mac: DEFAULT_MACS,
   compression: DEFAULT_COMPRESSION
+}
+
+/**
+ * For a "no common algorithm" failure (DESIGN.md §7): when the peer offers algorithms of this kind that we
+ * implement but leave off by default (the legacy ciphers and MACs, SHA-1 key exchange, `ssh-rsa`), a sentence
+ * naming them and the one option that enables them, in OpenSSH's `+name` syntax; `undefined` otherwise.
+ * `kind` is the key of the `algorithms` option (`kex`, `hostKey`, `cipher`, `mac`, `compression`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const offByDefaultHint = (
+  kind: keyof AlgorithmPreferences,
+  ours: ReadonlyArray<string>,
+  theirs: ReadonlyArray<string>
+): string | undefined => {
+  const known: ReadonlyArray<string> = kind === "kex"
+    ? KEX
+    : kind === "hostKey"
+    ? HOST_KEY_ALGORITHMS
+    : kind === "cipher"
+    ? CIPHERS
+    : kind === "mac"
+    ? MACS
+    : COMPRESSION
+  const on = new Set<string>([...defaults[kind], ...ours])
+  const candidates = known.filter((name) => theirs.includes(name) && !on.has(name))
+  if (candidates.length === 0) return undefined
+  return `the peer offers ${candidates.join(", ")}, supported but not enabled here (off by default: weaker); ` +
+    `to accept ${candidates.length === 1 ? "it" : "one"}, set the option algorithms: { ${kind}: "+${candidates[0]}" }`
 }

@@ -161,6 +161,17 @@ export interface CryptoBackend extends SignaturePrimitives {
   aesCtr(key: Uint8Array, iv: Uint8Array): StreamCipher
   aesGcm(key: Uint8Array): Aead
   /**
+   * A block cipher in CBC mode whose chaining value carries over from one call to the next, as SSH's CBC ciphers
+   * need (RFC 4253 §6.3: the stream of packets is one CBC stream). `update` takes whole blocks (16 bytes for AES,
+   * 8 for 3DES); `key` selects AES-128/192/256 by its length, or is K1 ‖ K2 ‖ K3 for 3DES-EDE.
+   */
+  cbc(cipher: "aes" | "3des", key: Uint8Array, iv: Uint8Array, direction: "encrypt" | "decrypt"): StreamCipher
+  /**
+   * The raw AES block encryption (ECB over whole 16-byte blocks) with a fixed key: the block cipher UMAC's key
+   * derivation and pad generation use (RFC 4418 §3.2.1, §3.3).
+   */
+  aesEcb(key: Uint8Array): StreamCipher
+  /**
    * The original ChaCha20 (64-bit nonce, 64-bit block counter) as chacha20-poly1305@openssh.com uses it:
    * XORs `data` with the keystream for `nonce` starting at block `counter`, into `out`.
    */
@@ -190,7 +201,16 @@ export interface CryptoBackend extends SignaturePrimitives {
  */
 export type SymmetricPrimitives = Pick<
   CryptoBackend,
-  "randomBytes" | "hash" | "hmac" | "aesCtr" | "aesGcm" | "chacha20" | "poly1305" | "timingSafeEqual"
+  | "randomBytes"
+  | "hash"
+  | "hmac"
+  | "aesCtr"
+  | "aesGcm"
+  | "cbc"
+  | "aesEcb"
+  | "chacha20"
+  | "poly1305"
+  | "timingSafeEqual"
 >
 
 /**

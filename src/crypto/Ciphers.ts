@@ -6,12 +6,12 @@
  */
 import type { CipherName, MacName } from "./Algorithms.js"
 import type { SymmetricPrimitives } from "./Backend.js"
-import { makeAesCtrOpener, makeAesCtrSealer } from "./cipher/AesCtrHmac.js"
 import { makeAesGcmOpener, makeAesGcmSealer } from "./cipher/AesGcm.js"
 import { makeChaChaPolyOpener, makeChaChaPolySealer } from "./cipher/ChaChaPoly.js"
+import { makeCipherMacOpener, makeCipherMacSealer } from "./cipher/CipherMac.js"
 import * as None from "./cipher/None.js"
+import { makePacketMac, type MacParams } from "./mac/Mac.js"
 import type { DirectionKeys, PacketOpener, PacketSealer } from "./PacketCipher.js"
-
 
 /**
  * What key exchange and the packet layer need to know about a cipher: key and IV lengths for key derivation
@@ -26,21 +26,41 @@ export interface CipherSpec {
   readonly ivLength: number
   readonly blockSize: number
   readonly aead: boolean
+  /**
+   * The most bytes one key may encrypt before a rekey is due, whatever `rekey.bytes` says (SEC-22, RFC 4344
+   * §3.2): 2^32 blocks for 128-bit-block ciphers (2^(L/4) blocks, as OpenSSH), 1 GiB for chacha20-poly1305
+   * (counted as OpenSSH does), and 64 MiB for 3DES's 64-bit blocks (RFC 4344 §3.2 asks for at least the 1 GiB of
+   * RFC 4253 §9; the Sweet32 birthday bound makes 2^32 blocks the point of collision, so we stay 2^9 below it,
+   * as OpenVPN does since Sweet32).
+   */
+  readonly maxBytesPerKey: number
 }
 
 /**
- * A MAC: key length for key derivation, tag length, the HMAC hash, and encrypt-then-MAC ordering.
+ * A MAC: key length for key derivation, tag length, the algorithm (HMAC and its hash, or UMAC), and
+ * encrypt-then-MAC ordering.
  *
  * @since 0.1.0
  * @category models
  */
-export interface MacSpec {
+export type MacSpec = MacParams & {
   readonly name: MacName
   readonly keyLength: number
-  readonly length: number
-  readonly hash: "sha1" | "sha256" | "sha512"
   readonly etm: boolean
 }
+
+// RFC 4344 §3.2: 2^(L/4) blocks of L = 128 bits.
+const AES_LIMIT = 2 ** 32 * 16
+
+const hmac = (name: MacName, hash: "md5" | "sha1" | "sha256" | "sha512", keyLength: number, length: number, etm: boolean): MacSpec => ({
+  name,
+  family: "hmac",
+  hash,
+  keyLength,
+  length,
+  etm
+})
+const umac = (name: MacName, length: number, etm: boolean): MacSpec => ({ name, family: "umac", keyLength: 16, length, etm })
 
 /**
  * Every cipher we implement, in the order of `Algorithms.CIPHERS`.
@@ -50,29 +70,45 @@ export interface MacSpec {
  */
 export const cipherSpecs: ReadonlyArray<CipherSpec> = [
   // RFC 5647 §7.1 / OpenSSH PROTOCOL §1.6: 12-byte IV (4 fixed ‖ 8 invocation counter).
-  { name: "aes128-gcm@openssh.com", keyLength: 16, ivLength: 12, blockSize: 16, aead: true },
-  { name: "aes256-gcm@openssh.com", keyLength: 32, ivLength: 12, blockSize: 16, aead: true },
+  { name: "aes128-gcm@openssh.com", keyLength: 16, ivLength: 12, blockSize: 16, aead: true, maxBytesPerKey: AES_LIMIT },
+  { name: "aes256-gcm@openssh.com", keyLength: 32, ivLength: 12, blockSize: 16, aead: true, maxBytesPerKey: AES_LIMIT },
   // PROTOCOL.chacha20poly1305: 512 bits of key, no IV (the nonce is the sequence number).
-  { name: "chacha20-poly1305@openssh.com", keyLength: 64, ivLength: 0, blockSize: 8, aead: true },
+  { name: "chacha20-poly1305@openssh.com", keyLength: 64, ivLength: 0, blockSize: 8, aead: true, maxBytesPerKey: 2 ** 30 },
   // RFC 4344 §4
-  { name: "aes128-ctr", keyLength: 16, ivLength: 16, blockSize: 16, aead: false },
-  { name: "aes192-ctr", keyLength: 24, ivLength: 16, blockSize: 16, aead: false },
-  { name: "aes256-ctr", keyLength: 32, ivLength: 16, blockSize: 16, aead: false }
+  { name: "aes128-ctr", keyLength: 16, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  { name: "aes192-ctr", keyLength: 24, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  { name: "aes256-ctr", keyLength: 32, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  // RFC 4253 §6.3 (legacy, off by default)
+  { name: "aes128-cbc", keyLength: 16, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  { name: "aes192-cbc", keyLength: 24, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  { name: "aes256-cbc", keyLength: 32, ivLength: 16, blockSize: 16, aead: false, maxBytesPerKey: AES_LIMIT },
+  { name: "3des-cbc", keyLength: 24, ivLength: 8, blockSize: 8, aead: false, maxBytesPerKey: 64 * 2 ** 20 }
 ]
 
 /**
- * Every MAC we implement, in the order of `Algorithms.MACS`. RFC 6668 §2: HMAC key length = hash output length.
+ * Every MAC we implement, in the order of `Algorithms.MACS`. RFC 6668 §2, RFC 2104: an HMAC key is as long as
+ * the hash output, also for the -96 truncations (RFC 4253 §6.4); UMAC takes a 128-bit AES key (OpenSSH mac.c).
  *
  * @since 0.1.0
  * @category models
  */
 export const macSpecs: ReadonlyArray<MacSpec> = [
-  { name: "hmac-sha2-256-etm@openssh.com", keyLength: 32, length: 32, hash: "sha256", etm: true },
-  { name: "hmac-sha2-512-etm@openssh.com", keyLength: 64, length: 64, hash: "sha512", etm: true },
-  { name: "hmac-sha2-256", keyLength: 32, length: 32, hash: "sha256", etm: false },
-  { name: "hmac-sha2-512", keyLength: 64, length: 64, hash: "sha512", etm: false },
-  { name: "hmac-sha1-etm@openssh.com", keyLength: 20, length: 20, hash: "sha1", etm: true },
-  { name: "hmac-sha1", keyLength: 20, length: 20, hash: "sha1", etm: false }
+  hmac("hmac-sha2-256-etm@openssh.com", "sha256", 32, 32, true),
+  hmac("hmac-sha2-512-etm@openssh.com", "sha512", 64, 64, true),
+  umac("umac-128-etm@openssh.com", 16, true),
+  umac("umac-64-etm@openssh.com", 8, true),
+  hmac("hmac-sha2-256", "sha256", 32, 32, false),
+  hmac("hmac-sha2-512", "sha512", 64, 64, false),
+  umac("umac-64@openssh.com", 8, false),
+  umac("umac-128@openssh.com", 16, false),
+  hmac("hmac-sha1-etm@openssh.com", "sha1", 20, 20, true),
+  hmac("hmac-sha1", "sha1", 20, 20, false),
+  hmac("hmac-sha1-96-etm@openssh.com", "sha1", 20, 12, true),
+  hmac("hmac-sha1-96", "sha1", 20, 12, false),
+  hmac("hmac-md5-etm@openssh.com", "md5", 16, 16, true),
+  hmac("hmac-md5", "md5", 16, 16, false),
+  hmac("hmac-md5-96-etm@openssh.com", "md5", 16, 12, true),
+  hmac("hmac-md5-96", "md5", 16, 12, false)
 ]
 
 // Maps, not object literals: a peer-supplied name such as "__proto__" must find nothing.
@@ -94,6 +130,17 @@ export const cipherSpec = (name: string): CipherSpec | undefined => ciphersByNam
  * @category accessors
  */
 export const macSpec = (name: string): MacSpec | undefined => macsByName.get(name)
+
+/**
+ * How many bytes may pass under one key of `cipher` before a rekey: the configured `rekeyBytes`, lowered to the
+ * cipher's own bound (`CipherSpec.maxBytesPerKey`, SEC-22: 64 MiB for 3des-cbc). An unknown name keeps
+ * `rekeyBytes`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const rekeyLimit = (rekeyBytes: number, cipher: string): number =>
+  Math.min(rekeyBytes, cipherSpec(cipher)?.maxBytesPerKey ?? rekeyBytes)
 
 /**
  * The sealer before the first NEWKEYS: no encryption, no MAC, 8-byte alignment (RFC 4253 §6).
@@ -127,6 +174,23 @@ const checkKeys = (cipher: CipherSpec, mac: MacSpec | undefined, keys: Direction
   return mac
 }
 
+// CTR or CBC with a MAC (src/crypto/cipher/CipherMac.ts).
+const cipherMac = (
+  backend: SymmetricPrimitives,
+  cipher: CipherSpec,
+  mac: MacSpec,
+  keys: DirectionKeys,
+  direction: "encrypt" | "decrypt"
+) => ({
+  cipher: cipher.name.endsWith("-ctr")
+    ? backend.aesCtr(keys.key, keys.iv)
+    : backend.cbc(cipher.name === "3des-cbc" ? "3des" : "aes", keys.key, keys.iv, direction),
+  blockSize: cipher.blockSize,
+  mac: makePacketMac(backend, mac, keys.macKey),
+  etm: mac.etm,
+  cbc: cipher.name.endsWith("-cbc")
+})
+
 /**
  * The sealer for one direction. For AEAD ciphers `mac` is ignored (PROTOCOL.chacha20poly1305, RFC 5647 §5.1);
  * otherwise it is required.
@@ -147,10 +211,8 @@ export const makeSealer = (
       return makeAesGcmSealer(backend, keys)
     case "chacha20-poly1305@openssh.com":
       return makeChaChaPolySealer(backend, keys)
-    case "aes128-ctr":
-    case "aes192-ctr":
-    case "aes256-ctr":
-      return makeAesCtrSealer(backend, m!, keys)
+    default:
+      return makeCipherMacSealer(cipherMac(backend, cipher, m!, keys, "encrypt"))
   }
 }
 
@@ -173,9 +235,7 @@ export const makeOpener = (
       return makeAesGcmOpener(backend, keys)
     case "chacha20-poly1305@openssh.com":
       return makeChaChaPolyOpener(backend, keys)
-    case "aes128-ctr":
-    case "aes192-ctr":
-    case "aes256-ctr":
-      return makeAesCtrOpener(backend, m!, keys)
+    default:
+      return makeCipherMacOpener(cipherMac(backend, cipher, m!, keys, "decrypt"), backend.timingSafeEqual)
   }
 }

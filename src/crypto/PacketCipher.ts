@@ -22,6 +22,12 @@ export interface PacketSealer {
   readonly lengthAligned: boolean
   /** `packet` is the whole plaintext packet; it may be overwritten in place. Returns the wire bytes. */
   seal(seq: number, packet: Uint8Array): Uint8Array
+  /**
+   * Set for CBC (SEC-05): the writer puts an IGNORE with random content before each packet, so the chaining
+   * value a packet is encrypted under is the last block of a ciphertext sealed with it, which no one could see
+   * before choosing what to send (the chosen-plaintext attack on CBC's predictable IV; RFC 4251 §9.3.1).
+   */
+  readonly ignorePrefix?: boolean | undefined
 }
 
 /**
@@ -45,6 +51,13 @@ export interface PacketOpener {
    * (SEC-03, SEC-04). Nothing is returned from an unverified packet.
    */
   open(seq: number, wire: Uint8Array): Uint8Array | undefined
+  /**
+   * Set for CBC with an encrypt-and-MAC MAC (SEC-05): after a bad length or a failed MAC the reader keeps
+   * reading and dropping bytes up to its packet limit before it reports the MAC failure, so neither the kind of
+   * error nor the point where the connection closes tells a peer anything about a decrypted length
+   * (CVE-2008-5161; OpenSSH packet.c `ssh_packet_start_discard`).
+   */
+  readonly discardOnError?: boolean | undefined
 }
 
 /**

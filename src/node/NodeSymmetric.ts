@@ -46,6 +46,29 @@ const aesCtr = (key: Uint8Array, iv: Uint8Array): StreamCipher => {
   }
 }
 
+const cbc = (cipher: "aes" | "3des", key: Uint8Array, iv: Uint8Array, direction: "encrypt" | "decrypt"): StreamCipher => {
+  const name = cipher === "3des" ? "des-ede3-cbc" : `aes-${key.length * 8}-cbc`
+  // No padding: SSH packets are whole blocks. One context for the direction keeps the CBC chain (RFC 4253 §6.3);
+  // with padding off, OpenSSL returns every whole block at once, decrypting included.
+  const c = direction === "encrypt"
+    ? crypto.createCipheriv(name, key, iv).setAutoPadding(false)
+    : crypto.createDecipheriv(name, key, iv).setAutoPadding(false)
+  return {
+    update(data, out) {
+      out.set(c.update(data))
+    }
+  }
+}
+
+const aesEcb = (key: Uint8Array): StreamCipher => {
+  const c = crypto.createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false)
+  return {
+    update(data, out) {
+      out.set(c.update(data))
+    }
+  }
+}
+
 const gcmAlgorithm = (key: Uint8Array): crypto.CipherGCMTypes => {
   switch (key.length) {
     case 16:
@@ -172,6 +195,8 @@ export const symmetric: SymmetricPrimitives = {
   hmac,
   aesCtr,
   aesGcm,
+  cbc,
+  aesEcb,
   chacha20,
   poly1305,
   timingSafeEqual

@@ -110,6 +110,8 @@ export class PacketReader {
   inflater: Inflater | undefined = undefined
   /** Packets inflated so far (TST-05). */
   inflated = 0
+  /** SEC-05: bytes still to drop from the start of the failed packet before the MAC error; -1 when not discarding. */
+  private discarding = -1
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -174,9 +176,14 @@ export class PacketReader {
    */
   next(): Uint8Array | undefined | PacketError {
     const o = this.opener
+    if (this.discarding >= 0) return this.drain()
     if (this.pendingLength < 0) {
       if (!this.fill(o.headerLength, 4096)) return undefined
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
+      // SEC-05: under CBC encrypt-and-MAC a bad length is a MAC failure reported only after a fixed amount of input.
+      if (o.discardOnError && (len > this.maxPacket || len < 5 || (len + 4) % o.blockSize !== 0)) {
+        return this.startDiscard(this.maxPacket)
+      }
       // SEC-01: bound the length before buffering anything more; LIM-06: at least padding_length + 4 bytes.
       if (len > this.maxPacket) {
         return packetError("PacketTooLarge", `packet_length ${len} exceeds the limit of ${this.maxPacket}`)
@@ -193,7 +200,10 @@ export class PacketReader {
     if (!this.fill(total, total)) return undefined
     const wire = this.data.subarray(this.pos, this.pos + total)
     const plain = o.open(this.seq, wire)
-    if (plain === undefined) return packetError("MacMismatch", "message authentication code incorrect")
+    if (plain === undefined) {
+      if (o.discardOnError) return this.startDiscard(Math.max(total, this.maxPacket))
+      return packetError("MacMismatch", "message authentication code incorrect")
+    }
     const padding = plain[0]!
     // SEC-02 / LIM-06: padding ≥ 4 and at least one payload byte (a message number). Under a MAC this looks
     // exactly like a MAC failure (SEC-04: no padding oracle); in the plaintext phase there is no MAC to protect,
@@ -228,6 +238,29 @@ export class PacketReader {
     return r
   }
 
+  /** SEC-05: drop `count` bytes from the start of the current packet as they arrive, then fail. */
+  private startDiscard(count: number): undefined | PacketError {
+    this.discarding = count
+    return this.drain()
+  }
+
+  private drain(): undefined | PacketError {
+    while (this.discarding > 0) {
+      if (this.pos === this.end) {
+        if (this.tail.length === 0) return undefined
+        this.data = this.tail
+        this.pos = 0
+        this.end = this.tail.length
+        this.owned = false
+        this.tail = EMPTY
+      }
+      const n = Math.min(this.end - this.pos, this.discarding)
+      this.pos += n
+      this.discarding -= n
+    }
+    return packetError("MacMismatch", "message authentication code incorrect")
+  }
+
   /** Installs the opener for the next packet, after NEWKEYS (RFC 4253 §7.3). */
   setOpener(opener: PacketOpener): void {
     this.opener = opener
@@ -253,16 +286,38 @@ export class PacketWriter {
   deflater: Deflater | undefined = undefined
   /** Packets compressed so far (TST-05). */
   deflated = 0
+  private sealedUnderKey = 0
 
   constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
 
   /** Seals one payload into the bytes to write (compressing it first while compression is active). */
   seal(data: Uint8Array): Uint8Array {
-    let payload = data
-    if (this.deflater !== undefined) {
-      payload = this.deflater.compress(data)
-      this.deflated++
-    }
+    // SEC-05: under CBC, an IGNORE (RFC 4253 §11.2) of 1–32 random bytes first; see PacketSealer.ignorePrefix.
+    // Not before the first packet under new keys: its IV is the secret one from key derivation (RFC 4253 §7.2),
+    // and that packet may have to be EXT_INFO (RFC 8308 §2.4).
+    const first = this.sealedUnderKey++ === 0
+    if (this.sealer.ignorePrefix !== true || first) return this.sealOne(this.compress(data))
+    const noise = this.randomBytes(1)[0]! & 31
+    const ignore = new Uint8Array(5 + 1 + noise)
+    ignore[0] = 2
+    ignore[4] = 1 + noise
+    ignore.set(this.randomBytes(1 + noise), 5)
+    // Both packets go through the compression stream, in order, as every packet does once it is active.
+    const a = this.sealOne(this.compress(ignore))
+    const b = this.sealOne(this.compress(data))
+    const out = new Uint8Array(a.length + b.length)
+    out.set(a)
+    out.set(b, a.length)
+    return out
+  }
+
+  private compress(data: Uint8Array): Uint8Array {
+    if (this.deflater === undefined) return data
+    this.deflated++
+    return this.deflater.compress(data)
+  }
+
+  private sealOne(payload: Uint8Array): Uint8Array {
     const s = this.sealer
     const bs = s.blockSize
     // RFC 4253 §6: 4 ≤ padding ≤ 255 and the packet (less the length field for ETM/AEAD) is block aligned.
@@ -298,5 +353,6 @@ export class PacketWriter {
   /** Installs the sealer for the packets after our NEWKEYS (RFC 4253 §7.3). */
   setSealer(sealer: PacketSealer): void {
     this.sealer = sealer
+    this.sealedUnderKey = 0
   }
 }

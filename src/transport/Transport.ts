@@ -77,7 +77,10 @@ export interface TransportOptions {
   /** Our identification string without CR LF; defaults to `SSH-2.0-effect_ssh_<version>`. */
   readonly version?: string | undefined
   readonly rekey?: {
-    /** Rekey after this many bytes in either direction (default 1 GiB; LIM-10). */
+    /**
+     * Rekey after this many bytes in either direction (default 1 GiB; LIM-10), or sooner when the negotiated
+     * cipher needs it (SEC-22: 64 MiB under the 64-bit-block 3des-cbc; `Ciphers.rekeyLimit`).
+     */
     readonly bytes?: number | undefined
     /** Rekey after this long (default 1 hour; LIM-10). */
     readonly interval?: Duration.DurationInput | undefined

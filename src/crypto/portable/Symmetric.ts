@@ -1,6 +1,6 @@
 /**
- * The symmetric half of the portable backend: hashes, HMAC, AES-CTR/GCM, ChaCha20 and randomness on
- * @noble/hashes and @noble/ciphers, runnable in any JavaScript runtime (DESIGN.md §4). Poly1305 is the
+ * The symmetric half of the portable backend: hashes, HMAC, AES-CTR/GCM/CBC/ECB, ChaCha20 and randomness on
+ * @noble/hashes and @noble/ciphers (3DES-CBC from src/crypto/cipher/Des.ts: noble has no DES), runnable in any JavaScript runtime (DESIGN.md §4). Poly1305 is the
  * project's WebAssembly one (src/crypto/cipher/Poly1305.ts), which falls back to noble's.
  *
  * @since 0.1.0
@@ -11,6 +11,7 @@ import { hmac as nobleHmac } from "@noble/hashes/hmac.js"
 import { md5, sha1 } from "@noble/hashes/legacy.js"
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js"
 import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../Backend.js"
+import { tripleDesCbc } from "../cipher/Des.js"
 import { poly1305 } from "../cipher/Poly1305.js"
 
 const hashes = { md5, sha1, sha256, sha384, sha512 } as const
@@ -95,6 +96,80 @@ const aesCtr = (key: Uint8Array, iv: Uint8Array): StreamCipher => {
   }
 }
 
+// noble's AES rounds take the state as four little-endian words.
+const wordLE = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)
+const putLE = (b: Uint8Array, i: number, w: number): void => {
+  b[i] = w
+  b[i + 1] = w >>> 8
+  b[i + 2] = w >>> 16
+  b[i + 3] = w >>> 24
+}
+
+/**
+ * AES-CBC with the chaining value kept across calls (RFC 4253 §6.3), over noble's round function with the key
+ * expanded once. noble's `cbc` is one-shot (it expands the key and restarts from the IV on every call).
+ */
+const aesCbc = (key: Uint8Array, iv: Uint8Array, direction: "encrypt" | "decrypt"): StreamCipher => {
+  if (iv.length !== 16) throw new RangeError(`AES-CBC needs a 16-byte IV, got ${iv.length}`)
+  const decrypt = direction === "decrypt"
+  const xk = decrypt ? aesUnsafe.expandKeyDecLE(key) : aesUnsafe.expandKeyLE(key)
+  let c0 = wordLE(iv, 0)
+  let c1 = wordLE(iv, 4)
+  let c2 = wordLE(iv, 8)
+  let c3 = wordLE(iv, 12)
+  return {
+    update(data, out) {
+      if (data.length % 16 !== 0) throw new RangeError("AES-CBC takes whole 16-byte blocks")
+      for (let i = 0; i < data.length; i += 16) {
+        const w0 = wordLE(data, i)
+        const w1 = wordLE(data, i + 4)
+        const w2 = wordLE(data, i + 8)
+        const w3 = wordLE(data, i + 12)
+        if (decrypt) {
+          const p = aesUnsafe.decrypt(xk, w0, w1, w2, w3)
+          putLE(out, i, p.s0 ^ c0)
+          putLE(out, i + 4, p.s1 ^ c1)
+          putLE(out, i + 8, p.s2 ^ c2)
+          putLE(out, i + 12, p.s3 ^ c3)
+          c0 = w0
+          c1 = w1
+          c2 = w2
+          c3 = w3
+        } else {
+          const e = aesUnsafe.encrypt(xk, w0 ^ c0, w1 ^ c1, w2 ^ c2, w3 ^ c3)
+          c0 = e.s0
+          c1 = e.s1
+          c2 = e.s2
+          c3 = e.s3
+          putLE(out, i, c0)
+          putLE(out, i + 4, c1)
+          putLE(out, i + 8, c2)
+          putLE(out, i + 12, c3)
+        }
+      }
+    }
+  }
+}
+
+const cbc = (cipher: "aes" | "3des", key: Uint8Array, iv: Uint8Array, direction: "encrypt" | "decrypt"): StreamCipher =>
+  cipher === "3des" ? tripleDesCbc(key, iv, direction) : aesCbc(key, iv, direction)
+
+const aesEcb = (key: Uint8Array): StreamCipher => {
+  const xk = aesUnsafe.expandKeyLE(key)
+  return {
+    update(data, out) {
+      if (data.length % 16 !== 0) throw new RangeError("AES-ECB takes whole 16-byte blocks")
+      for (let i = 0; i < data.length; i += 16) {
+        const e = aesUnsafe.encrypt(xk, wordLE(data, i), wordLE(data, i + 4), wordLE(data, i + 8), wordLE(data, i + 12))
+        putLE(out, i, e.s0)
+        putLE(out, i + 4, e.s1)
+        putLE(out, i + 8, e.s2)
+        putLE(out, i + 12, e.s3)
+      }
+    }
+  }
+}
+
 const aesGcm = (key: Uint8Array): Aead => {
   const k = key.slice()
   return {
@@ -134,6 +209,8 @@ export const symmetric: SymmetricPrimitives = {
   hmac,
   aesCtr,
   aesGcm,
+  cbc,
+  aesEcb,
   chacha20,
   poly1305,
   timingSafeEqual

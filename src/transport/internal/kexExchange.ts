@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Algorithms from "../../crypto/Algorithms.js"
 import * as Ciphers from "../../crypto/Ciphers.js"
 import type { EphemeralKex, KexClient } from "../../crypto/Kex.js"
 import * as GroupExchange from "../../crypto/kex/GroupExchange.js"
@@ -54,6 +55,10 @@ const unexpected = (payload: Uint8Array, expected: string): StepResult =>
   fail("ProtocolViolation", DisconnectReason.ProtocolError, `key exchange message ${payload[0]} where ${expected} was expected (SEC-14)`)
 const kexFailed = (description: string): StepResult => fail("KexFailed", DisconnectReason.KeyExchangeFailed, description)
 
+// The `algorithms` option that governs a negotiated kind.
+const optionKey = (kind: Negotiate.AlgorithmKind): keyof Algorithms.AlgorithmPreferences =>
+  kind.startsWith("cipher") ? "cipher" : kind.startsWith("mac") ? "mac" : kind.startsWith("compression") ? "compression" : kind === "hostKey" ? "hostKey" : "kex"
+
 /** Negotiates (RFC 4253 §7.1) and prepares the exchange for the chosen method. @internal */
 export const start = (
   config: KexConfig,
@@ -67,10 +72,14 @@ export const start = (
   const n = Negotiate.negotiate(client, server)
   if (n._tag === "Left") {
     const e = n.left
+    // DESIGN.md §7: list both sides; and name the option when the peer offers something we leave off by default.
+    const [ours, theirs] = config.role === "client" ? [e.client, e.server] : [e.server, e.client]
+    const hint = Algorithms.offByDefaultHint(optionKey(e.kind), ours, theirs)
     return failure(
       "NoCommonAlgorithm",
       DisconnectReason.KeyExchangeFailed,
-      `no common ${e.kind} algorithm; client offers [${e.client.join(", ")}], server offers [${e.server.join(", ")}]`
+      `no common ${e.kind} algorithm; client offers [${e.client.join(", ")}], server offers [${e.server.join(", ")}]` +
+        (hint === undefined ? "" : `; ${hint}`)
     )
   }
   const negotiated: Negotiated = n.right

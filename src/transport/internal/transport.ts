@@ -14,6 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Ciphers from "../../crypto/Ciphers.js"
 import { Crypto } from "../../crypto/Crypto.js"
 import { Compression } from "../Compression.js"
 import { PacketCompression } from "./compression.js"
@@ -90,6 +91,9 @@ export const make = (
     let peerVersion = ""
     let serverSigAlgs: Option.Option<ReadonlyArray<string>> = Option.none()
     let bytesAtKex = { in: 0, out: 0, packetsIn: 0, packetsOut: 0 }
+    // SEC-22: per direction, rekeyBytes lowered to the negotiated cipher's bound (64-bit blocks: 3des-cbc).
+    let limitIn = rekeyBytes
+    let limitOut = rekeyBytes
     let kexDone = yield* Deferred.make<void, TransportError>()
 
     const fatal = yield* Deferred.make<TransportError>()
@@ -192,6 +196,8 @@ export const make = (
             }
             case "Complete":
               bytesAtKex = { in: reader.bytes, out: writer.bytes, packetsIn: reader.packets, packetsOut: writer.packets }
+              limitIn = Ciphers.rekeyLimit(rekeyBytes, role === "client" ? o.negotiated.cipherS2C : o.negotiated.cipherC2S)
+              limitOut = Ciphers.rekeyLimit(rekeyBytes, role === "client" ? o.negotiated.cipherC2S : o.negotiated.cipherS2C)
               yield* Effect.logDebug(`key exchange complete: ${o.negotiated.kex} ${o.negotiated.cipherC2S}`)
               if (o.first) {
                 if (!machine!.strict) {
@@ -234,7 +240,7 @@ export const make = (
 
     const needsRekey = (): boolean =>
       machine !== undefined && machine.completed > 0 && !machine.inProgress &&
-      (reader.bytes - bytesAtKex.in > rekeyBytes || writer.bytes - bytesAtKex.out > rekeyBytes ||
+      (reader.bytes - bytesAtKex.in > limitIn || writer.bytes - bytesAtKex.out > limitOut ||
         reader.packets - bytesAtKex.packetsIn > packetsPerKey ||
         writer.packets - bytesAtKex.packetsOut > packetsPerKey)
 
