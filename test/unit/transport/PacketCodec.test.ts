@@ -69,6 +69,13 @@ const IGNORE = (n: number) => {
 }
 
 
+/** The next payload, past the IGNOREs a CBC writer puts before its packets (SEC-05). */
+const nextPayload = (r: PacketReader): ReturnType<PacketReader["next"]> => {
+  let p = r.next()
+  while (p instanceof Uint8Array && p[0] === 2) p = r.next()
+  return p
+}
+
 const expectError = (r: ReturnType<PacketReader["next"]>, reason?: PacketError["reason"]): PacketError => {
   assert.isTrue(isPacketError(r), `expected a packet error, got ${r === undefined ? "undefined (waiting)" : "a payload"}`)
   const e = r as PacketError
@@ -276,8 +283,8 @@ describe("PacketCodec (SEC-01, SEC-02, LIM-05, LIM-06)", () => {
       for (let i = 0; i < 1000; i++) {
         const payload = new Uint8Array(1 + (i % 40)).fill(94)
         r.push(w.seal(payload))
-        assert.deepStrictEqual(r.next(), payload)
-        const plain = plains[i]!
+        assert.deepStrictEqual(nextPayload(r), payload)
+        const plain = plains[plains.length - 1]!
         const padLen = plain[0]!
         assert.isAtLeast(padLen, 4)
         assert.isAtMost(padLen, 255)
@@ -398,7 +405,7 @@ describe("PacketCodec (SEC-07: sequence numbers)", () => {
       r.seq = 0xffffffff
       for (let i = 0; i < 3; i++) {
         r.push(w.seal(new Uint8Array([94, i])))
-        assert.deepStrictEqual(r.next(), new Uint8Array([94, i]), s.name)
+        assert.deepStrictEqual(nextPayload(r), new Uint8Array([94, i]), s.name)
       }
       // A packet sealed under the wrong sequence number does not open (chacha20 nonce, HMAC input).
       if (!s.name.includes("gcm")) {
