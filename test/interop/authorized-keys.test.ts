@@ -4,18 +4,16 @@
  * command (exec, shell and the sftp subsystem alike), from= refuses other addresses, no-pty and restrict refuse
  * a pty, expiry-time refuses once passed, environment= sets variables.
  */
-import * as SocketServer from "@effect/platform/SocketServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as NodeAuthorizedKeys from "../../src/node/NodeAuthorizedKeys.js"
-import * as NodeSshServer from "../../src/node/NodeSshServer.js"
 import * as SshServer from "../../src/server/SshServer.js"
-import * as Loopback from "../helpers/Loopback.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import * as Servers from "../helpers/Servers.js"
 
 const has = OpenSsh.haveOpenSsh()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-authkeys-"))
@@ -50,13 +48,6 @@ const handlers: SshServer.ServerHandlers = {
   subsystems: { sftp: (ctx) => report({ ...ctx, command: "<sftp subsystem>" }) }
 }
 
-const serve = Effect.gen(function*() {
-  const context = yield* Layer.build(NodeSshServer.layer({ hostKeys: Loopback.testHostKeys() }))
-  yield* SshServer.run(handlers).pipe(Effect.provide(context), Effect.forkScoped)
-  const address = Context.get(context, SocketServer.SocketServer).address
-  return address._tag === "TcpAddress" ? address.port : -1
-})
-
 const login = (port: number, ...args: ReadonlyArray<string>) =>
   OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), ...args])
 
@@ -72,7 +63,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
   it.scopedLive("a plain line: the client's command runs, with a pty when asked", () =>
     Effect.gen(function*() {
       writeAuthorized(publicLine)
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       const r = yield* login(port, "-tt", "alice@127.0.0.1", "hello")
       assert.strictEqual(r.code, 0, r.stderr)
       assert.deepStrictEqual(parse(r), { command: "hello", pty: true, original: null, greeting: null })
@@ -81,7 +72,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
   it.scopedLive("SEC-66: command= replaces exec, shell and the sftp subsystem; SSH_ORIGINAL_COMMAND shows the request", () =>
     Effect.gen(function*() {
       writeAuthorized(`command="forced thing" ${publicLine}`)
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       const exec = yield* login(port, "alice@127.0.0.1", "rm -rf /")
       assert.deepStrictEqual(parse(exec), { command: "forced thing", pty: false, original: "rm -rf /", greeting: null })
       const shell = yield* login(port, "-T", "alice@127.0.0.1")
@@ -92,7 +83,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
 
   it.scopedLive("from= refuses other addresses and accepts the listed one", () =>
     Effect.gen(function*() {
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       writeAuthorized(`from="10.0.0.0/8" ${publicLine}`)
       const refused = yield* login(port, "alice@127.0.0.1", "x")
       assert.strictEqual(refused.code, 255)
@@ -107,7 +98,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
 
   it.scopedLive("no-pty and restrict refuse a pty (ssh -tt then gives up, as against sshd)", () =>
     Effect.gen(function*() {
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       for (const options of ["no-pty", "restrict"]) {
         writeAuthorized(`${options} ${publicLine}`)
         const r = yield* login(port, "-tt", "alice@127.0.0.1", "hello")
@@ -124,7 +115,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
 
   it.scopedLive("expiry-time: a past time refuses the key, a future one accepts it", () =>
     Effect.gen(function*() {
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       writeAuthorized(`expiry-time="20200101Z" ${publicLine}`)
       const expired = yield* login(port, "alice@127.0.0.1", "x")
       assert.strictEqual(expired.code, 255)
@@ -135,7 +126,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
 
   it.scopedLive("environment= sets a variable for the session; an unknown option disables the line", () =>
     Effect.gen(function*() {
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       writeAuthorized(`environment="GREETING=hi there" ${publicLine}`)
       const r = yield* login(port, "alice@127.0.0.1", "x")
       assert.strictEqual(parse(r).greeting, "hi there")
@@ -146,7 +137,7 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
 
   it.scopedLive("StrictModes: a group-writable authorized_keys authorises nothing", () =>
     Effect.gen(function*() {
-      const port = yield* serve
+      const port = yield* Servers.serve(handlers)
       writeAuthorized(publicLine)
       fs.chmodSync(authorized, 0o664)
       const r = yield* login(port, "alice@127.0.0.1", "x")

@@ -3,23 +3,17 @@
  * (SEC-72), a client that vanishes mid-transfer frees its connection, and MaxStartups refuses floods of
  * unauthenticated connections before any version string is sent (LIM-19, SEC-38).
  */
-import * as SocketServer from "@effect/platform/SocketServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Stream, Supervisor } from "effect"
+import { Effect, Stream, Supervisor } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Auth from "../../src/auth/AuthMethod.js"
-import * as HostKeyPolicy from "../../src/client/HostKeyPolicy.js"
-import * as SshClient from "../../src/client/SshClient.js"
-import * as PrivateKey from "../../src/keys/PrivateKey.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
-import * as NodeSshServer from "../../src/node/NodeSshServer.js"
 import * as SshServer from "../../src/server/SshServer.js"
-import * as Loopback from "../helpers/Loopback.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import * as Servers from "../helpers/Servers.js"
 
 const has = OpenSsh.haveOpenSsh()
 const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-robust-"))
@@ -49,42 +43,20 @@ const eventually = (condition: Effect.Effect<boolean>) =>
     return yield* condition
   })
 
-const serve = (config: Partial<SshServer.ServerConfig>, supervisor?: Supervisor.Supervisor<unknown>) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(NodeSshServer.layer({ hostKeys: Loopback.testHostKeys(), ...config }))
-    const run = SshServer.run(handlers).pipe(Effect.provide(context))
-    yield* Effect.forkScoped(supervisor === undefined ? run : Effect.supervised(run, supervisor))
-    const address = Context.get(context, SocketServer.SocketServer).address
-    return address._tag === "TcpAddress" ? address.port : -1
-  })
-
-const clientKey = () => {
-  const parsed = PrivateKey.parsePrivateKey(fs.readFileSync(keyFile, "utf8"))
-  if (parsed._tag === "Left") throw new Error(parsed.left.message)
-  return parsed.right.material
-}
-
 describe.skipIf(!has)("SshServer robustness", () => {
   it.live("SEC-72: 200 connections opened and closed leave no fiber, socket or listener behind", () =>
     Effect.gen(function*() {
       const sockets0 = count("TCPSocketWrap")
       const listeners0 = count("TCPServerWrap")
       const supervisor = yield* Supervisor.track
-      const key = clientKey()
       yield* Effect.scoped(Effect.gen(function*() {
-        const port = yield* serve({}, supervisor)
+        const port = yield* Servers.serve(handlers, {}, supervisor)
         yield* Effect.sleep("50 millis")
         const idleFibers = (yield* supervisor.value).length
         assert.strictEqual(count("TCPServerWrap"), listeners0 + 1)
         for (let i = 0; i < 200; i++) {
           const r = yield* Effect.scoped(Effect.flatMap(
-            SshClient.connect({
-              host: "127.0.0.1",
-              port,
-              username: "alice",
-              auth: [Auth.privateKey(key)],
-              hostKeys: HostKeyPolicy.insecureAcceptAny
-            }),
+            Servers.connect(port, keyFile),
             (ssh) => ssh.run("true")
           ))
           assert.strictEqual(r.exitCode, 0)
@@ -103,7 +75,7 @@ describe.skipIf(!has)("SshServer robustness", () => {
       const sockets0 = count("TCPSocketWrap")
       const supervisor = yield* Supervisor.track
       yield* Effect.scoped(Effect.gen(function*() {
-        const port = yield* serve({}, supervisor)
+        const port = yield* Servers.serve(handlers, {}, supervisor)
         yield* Effect.sleep("50 millis")
         const idleFibers = (yield* supervisor.value).length
         const received = yield* Effect.async<number>((resume) => {
@@ -128,7 +100,7 @@ describe.skipIf(!has)("SshServer robustness", () => {
   it.live("LIM-19/SEC-38: MaxStartups 10:30:100 refuses a flood of silent connections before the version string; a real login then works", () =>
     Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
-        const port = yield* serve({
+        const port = yield* Servers.serve(handlers, {
           maxStartups: { start: 10, rate: 30, full: 100 },
           timeouts: { hello: "3 seconds", handshake: "3 seconds" }
         })

@@ -10,17 +10,13 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Auth from "../../src/auth/AuthMethod.js"
-import * as HostKeyPolicy from "../../src/client/HostKeyPolicy.js"
-import * as SshClient from "../../src/client/SshClient.js"
-import * as PrivateKey from "../../src/keys/PrivateKey.js"
 import * as NodeHostKeys from "../../src/node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../../src/node/NodeLocalProcess.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as NodeSshServer from "../../src/node/NodeSshServer.js"
 import * as SshServer from "../../src/server/SshServer.js"
-import * as Loopback from "../helpers/Loopback.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import * as Servers from "../helpers/Servers.js"
 
 const has = OpenSsh.haveOpenSsh()
 const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-sessions-"))
@@ -64,25 +60,10 @@ const handlers: SshServer.ServerHandlers = {
     })
 }
 
-/** Serves `handlers` with SshServer.run on NodeSshServer.layer; returns the port. */
-const serve = (h: SshServer.ServerHandlers) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(NodeSshServer.layer({ hostKeys: Loopback.testHostKeys() }))
-    yield* SshServer.run(h).pipe(Effect.provide(context), Effect.forkScoped)
-    const address = Context.get(context, SocketServer.SocketServer).address
-    return address._tag === "TcpAddress" ? address.port : -1
-  })
-
-const clientKey = () => {
-  const parsed = PrivateKey.parsePrivateKey(fs.readFileSync(keyFile, "utf8"))
-  if (parsed._tag === "Left") throw new Error(parsed.left.message)
-  return parsed.right.material
-}
-
 describe.skipIf(!has)("OpenSSH ssh ↔ our SshServer: sessions", () => {
   it.scopedLive("ssh -tt: the handler sees the pty (TERM, modes)", () =>
     Effect.gen(function*() {
-      const port = yield* serve(handlers)
+      const port = yield* Servers.serve(handlers)
       const r = yield* OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), "-tt", "alice@127.0.0.1", "pty"], {
         env: { TERM: "xterm-effect" }
       })
@@ -94,7 +75,7 @@ describe.skipIf(!has)("OpenSSH ssh ↔ our SshServer: sessions", () => {
 
   it.scopedLive("SendEnv: the handler sees the variables the client sent", () =>
     Effect.gen(function*() {
-      const port = yield* serve(handlers)
+      const port = yield* Servers.serve(handlers)
       const r = yield* OpenSsh.ssh(
         [...OpenSsh.sshLogin(port, keyFile), "-o", "SendEnv=EFFECT_SSH_*", "alice@127.0.0.1", "env"],
         { env: { EFFECT_SSH_GREETING: "hello there", EFFECT_SSH_OTHER: "x" } }
@@ -105,21 +86,15 @@ describe.skipIf(!has)("OpenSSH ssh ↔ our SshServer: sessions", () => {
 
   it.scopedLive("exit by signal: ssh reports the remote signal and exits 255", () =>
     Effect.gen(function*() {
-      const port = yield* serve(handlers)
+      const port = yield* Servers.serve(handlers)
       const r = yield* OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), "alice@127.0.0.1", "killed"])
       assert.strictEqual(r.code, 255)
     }))
 
   it.scopedLive("our client: window-change and signal requests reach the running handler", () =>
     Effect.gen(function*() {
-      const port = yield* serve(handlers)
-      const ssh = yield* SshClient.connect({
-        host: "127.0.0.1",
-        port,
-        username: "alice",
-        auth: [Auth.privateKey(clientKey())],
-        hostKeys: HostKeyPolicy.insecureAcceptAny
-      })
+      const port = yield* Servers.serve(handlers)
+      const ssh = yield* Servers.connect(port, keyFile)
       const out = yield* Effect.scoped(Effect.gen(function*() {
         const p = yield* ssh.exec("events", { pty: { term: "vt100", cols: 80, rows: 24 } })
         yield* p.resize({ cols: 132, rows: 43 })
@@ -138,7 +113,7 @@ describe.skipIf(!has)("NodeLocalProcess: local child processes behind our SshSer
 
   it.scopedLive("exec through /bin/sh: stdout, stderr, exit status, stdin, and only AcceptEnv'd variables", () =>
     Effect.gen(function*() {
-      const port = yield* serve(local)
+      const port = yield* Servers.serve(local)
       const r = yield* OpenSsh.ssh(
         [
           ...OpenSsh.sshLogin(port, keyFile), "-o", "SendEnv=LANG EFFECT_*", "alice@127.0.0.1",
@@ -153,7 +128,7 @@ describe.skipIf(!has)("NodeLocalProcess: local child processes behind our SshSer
 
   it.scopedLive("shell without a command reads its script from stdin", () =>
     Effect.gen(function*() {
-      const port = yield* serve(local)
+      const port = yield* Servers.serve(local)
       const r = yield* OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), "-T", "alice@127.0.0.1"], {
         input: encoder.encode("echo from the shell\nexit 3\n")
       })
@@ -163,14 +138,8 @@ describe.skipIf(!has)("NodeLocalProcess: local child processes behind our SshSer
 
   it.scopedLive("a signal from the client kills the child: exit-signal TERM", () =>
     Effect.gen(function*() {
-      const port = yield* serve(local)
-      const ssh = yield* SshClient.connect({
-        host: "127.0.0.1",
-        port,
-        username: "alice",
-        auth: [Auth.privateKey(clientKey())],
-        hostKeys: HostKeyPolicy.insecureAcceptAny
-      })
+      const port = yield* Servers.serve(local)
+      const ssh = yield* Servers.connect(port, keyFile)
       const status = yield* Effect.scoped(Effect.gen(function*() {
         const p = yield* ssh.exec("echo started; exec sleep 30")
         // Wait until the child runs, then signal it.
