@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
+import * as Headroom from "../wire/Headroom.js"
 import type { Deflater, Inflater } from "./Compression.js"
 
 /**
@@ -325,11 +326,14 @@ export class PacketWriter {
     let padding = bs - (base % bs)
     if (padding < 4) padding += bs
     const len = 1 + payload.length + padding
-    const packet = new Uint8Array(4 + len)
-    const view = new DataView(packet.buffer)
+    // A payload from Headroom.alloc is framed where it lies; any other is copied into a new packet.
+    const frame = Headroom.frame(payload)
+    const inPlace = frame !== undefined && padding <= Headroom.AFTER
+    const packet = inPlace ? frame.subarray(0, 4 + len) : new Uint8Array(4 + len)
+    const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength)
     view.setUint32(0, len)
     packet[4] = padding
-    packet.set(payload, 5)
+    if (!inPlace) packet.set(payload, 5)
     // SEC-24: random padding, from a pool refilled from the CSPRNG.
     packet.set(this.randomBytes(padding), 5 + payload.length)
     const out = s.seal(this.seq, packet)
