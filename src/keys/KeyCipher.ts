@@ -3,14 +3,14 @@
  * (OpenSSH cipher.c: aes128/192/256-ctr, aes128/256-gcm@openssh.com, chacha20-poly1305@openssh.com,
  * aes128/192/256-cbc, rijndael-cbc@lysator.liu.se, 3des-cbc), and CBC with PKCS#7 padding for PEM and PKCS#8.
  *
- * CTR, GCM and ChaCha20-Poly1305 run on the given backend; CBC runs on @noble/ciphers (AES) or `Des.ts` (3DES),
+ * CTR, GCM and ChaCha20-Poly1305 run on the given backend; CBC runs on @noble/ciphers (AES) or crypto/cipher/Des.ts (3DES),
  * as no backend offers it and it is used for key files only.
  *
  * @since 0.1.0
  */
 import { cbc } from "@noble/ciphers/aes.js"
 import type { SymmetricPrimitives } from "../crypto/Backend.js"
-import * as Des from "./Des.js"
+import * as Des from "../crypto/cipher/Des.js"
 
 /**
  * Encrypts or decrypts whole blocks; `undefined` when an AEAD tag does not verify (decrypt only).
@@ -114,7 +114,12 @@ export const cbcRaw = (
   data: Uint8Array,
   direction: "encrypt" | "decrypt"
 ): Uint8Array | undefined => {
-  if (algorithm === "3des") return Des.tripleDesCbc(key, iv, data, direction)
+  if (algorithm === "3des") {
+    if (key.length !== 24 || iv.length !== 8 || data.length % 8 !== 0) return undefined
+    const out = new Uint8Array(data.length)
+    Des.tripleDesCbc(key, iv, direction).update(data, out)
+    return out
+  }
   if (iv.length !== 16 || data.length % 16 !== 0 || ![16, 24, 32].includes(key.length)) return undefined
   const c = cbc(key, iv, { disablePadding: true })
   return direction === "encrypt" ? c.encrypt(data) : c.decrypt(data)
