@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import * as Algorithms from "../crypto/Algorithms.js"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -140,14 +141,7 @@ export const FOREVER = 0xffff_ffff_ffff_ffffn
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_CA_SIGNATURE_ALGORITHMS: ReadonlyArray<string> = [
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "rsa-sha2-512",
-  "rsa-sha2-256"
-]
+export const DEFAULT_CA_SIGNATURE_ALGORITHMS: ReadonlyArray<string> = Algorithms.DEFAULT_HOST_KEY_ALGORITHMS
 
 /**
  * The extensions `ssh-keygen -s` writes into a user certificate by default.

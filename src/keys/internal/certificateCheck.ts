@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as Algorithms from "../../crypto/Algorithms.js"
 import * as Either from "effect/Either"
 import type { CryptoBackend } from "../../crypto/Backend.js"
 import * as HostKey from "../../crypto/HostKey.js"
@@ -17,14 +18,8 @@ export interface Refusal {
   readonly description: string
 }
 
-const DEFAULT_CA_ALGORITHMS: ReadonlyArray<string> = [
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "rsa-sha2-512",
-  "rsa-sha2-256"
-]
+/** The plain signature algorithms on by default (no ssh-rsa SHA-1, SEC-65 (2)). */
+const DEFAULT_CA_ALGORITHMS: ReadonlyArray<string> = Algorithms.DEFAULT_HOST_KEY_ALGORITHMS
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
