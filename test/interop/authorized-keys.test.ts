@@ -144,4 +144,30 @@ describe.skipIf(!has)("authorized_keys options, OpenSSH ssh ↔ our SshServer (S
       fs.chmodSync(authorized, 0o600)
       assert.strictEqual(r.code, 255)
     }))
+
+  it.scopedLive("SEC-66: a user certificate via cert-authority: force-command replaces exec and sftp, no permit-pty means no pty", () =>
+    Effect.gen(function*() {
+      const caFile = path.join(dir, "ca")
+      const certUser = path.join(dir, "cert_user")
+      if (!fs.existsSync(caFile)) {
+        execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-f", caFile])
+        execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-f", certUser])
+      }
+      execFileSync(OpenSsh.SSH_KEYGEN, [
+        "-q", "-s", caFile, "-I", "cert-user", "-n", "alice", "-O", "force-command=forced by cert", "-O", "no-pty",
+        `${certUser}.pub`
+      ])
+      writeAuthorized(`cert-authority ${fs.readFileSync(`${caFile}.pub`, "utf8").trim()}`)
+      const port = yield* Servers.serve(handlers)
+      const asCert = (...args: ReadonlyArray<string>) => OpenSsh.ssh([...OpenSsh.sshLogin(port, certUser), ...args])
+      const exec = yield* asCert("alice@127.0.0.1", "id")
+      assert.deepStrictEqual(parse(exec), { command: "forced by cert", pty: false, original: "id", greeting: null })
+      const sftp = yield* asCert("-s", "alice@127.0.0.1", "sftp")
+      assert.deepStrictEqual(parse(sftp), { command: "forced by cert", pty: false, original: null, greeting: null })
+      const tty = yield* asCert("-tt", "alice@127.0.0.1", "x")
+      assert.include(tty.stderr, "PTY allocation request failed")
+      // Another user name is not among the certificate's principals.
+      const bob = yield* asCert("bob@127.0.0.1", "x")
+      assert.strictEqual(bob.code, 255)
+    }))
 })
