@@ -4,7 +4,14 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Layer from "effect/Layer"
+import * as NodeFs from "node:fs"
+import type { StatVfs } from "../sftp/SftpExtensions.js"
+import { type SftpFileSystem, SftpFileSystem as SftpFileSystemTag } from "../sftp/SftpFileSystem.js"
+import * as SftpServer from "../sftp/SftpServer.js"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
@@ -49,3 +56,45 @@ export const spawnClient = (
     child.stdin.on("error", () => {})
     return yield* Sftp.makeFromPipe(pipeOf(child.stdout, child.stdin), options)
   })
+
+/**
+ * statvfs of a host path with node:fs `statfs` (statvfs@openssh.com for `SftpServer.fromPlatform`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const statvfs = (hostPath: string): Effect.Effect<StatVfs, SftpError> =>
+  Effect.tryPromise({
+    try: () => NodeFs.promises.statfs(hostPath, { bigint: true }),
+    catch: (e) => new SftpError({ code: "Failure", operation: "statvfs", description: String(e) })
+  }).pipe(Effect.map((s): StatVfs => ({
+    bsize: s.bsize,
+    frsize: s.bsize,
+    blocks: s.blocks,
+    bfree: s.bfree,
+    bavail: s.bavail,
+    files: s.files,
+    ffree: s.ffree,
+    favail: s.ffree,
+    fsid: 0n,
+    flag: 0n,
+    namemax: 255n
+  })))
+
+/**
+ * An `SftpFileSystem` on the local directory `root` (virtual "/"), with statvfs.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fileSystem = (root: string): Effect.Effect<SftpFileSystem, never, FileSystem.FileSystem> =>
+  Effect.map(FileSystem.FileSystem, (fs) => SftpServer.fromPlatform(fs, root, { statvfs }))
+
+/**
+ * The `SftpFileSystem` service on the local directory `root`, on Node's filesystem.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFileSystem = (root: string): Layer.Layer<SftpFileSystem> =>
+  Layer.effect(SftpFileSystemTag, fileSystem(root)).pipe(Layer.provide(NodeFileSystem.layer))

@@ -29,6 +29,7 @@ import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { SftpError } from "../SshError.js"
 import { type Attributes, FileType, OpenFlag } from "./SftpAttrs.js"
+import type { StatVfs } from "./SftpExtensions.js"
 import { SftpFileSystem, type SftpFsFile } from "./SftpFileSystem.js"
 import * as internal from "./internal/server.js"
 
@@ -132,7 +133,14 @@ const platformFlag = (flags: number): FileSystem.OpenFlag => {
  * @since 0.1.0
  * @category constructors
  */
-export const fromPlatform = (fs: FileSystem.FileSystem, root: string): SftpFileSystem => {
+export const fromPlatform = (
+  fs: FileSystem.FileSystem,
+  root: string,
+  options?: {
+    /** statvfs of a host path (the platform FileSystem has none; `NodeSftp.fileSystem` passes node:fs statfs). */
+    readonly statvfs?: ((hostPath: string) => Effect.Effect<StatVfs, SftpError>) | undefined
+  }
+): SftpFileSystem => {
   const base = root.replace(/\/+$/, "")
   const host = (p: string) => base + (p === "/" ? "" : p)
   const lstat = (p: string) =>
@@ -202,7 +210,8 @@ export const fromPlatform = (fs: FileSystem.FileSystem, root: string): SftpFileS
     readlink: (p) => Effect.map(Effect.mapError(fs.readLink(host(p)), fsError("readlink", p)), stripRoot),
     symlink: (target, linkPath) =>
       Effect.mapError(fs.symlink(target.startsWith("/") ? host(target) : target, host(linkPath)), fsError("symlink", linkPath)),
-    link: (from, to) => Effect.mapError(fs.link(host(from), host(to)), fsError("hardlink", from))
+    link: (from, to) => Effect.mapError(fs.link(host(from), host(to)), fsError("hardlink", from)),
+    statvfs: options?.statvfs === undefined ? undefined : (p) => options.statvfs!(host(p))
   }
 }
 
