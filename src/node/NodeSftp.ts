@@ -98,3 +98,16 @@ export const fileSystem = (root: string): Effect.Effect<SftpFileSystem, never, F
  */
 export const layerFileSystem = (root: string): Layer.Layer<SftpFileSystem> =>
   Layer.effect(SftpFileSystemTag, fileSystem(root)).pipe(Layer.provide(NodeFileSystem.layer))
+
+/**
+ * A ready "sftp" subsystem handler for `SshServer` on the local directory `root` (default "/", like sshd's
+ * internal-sftp; relative paths start at `options.home`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const subsystem = (root = "/", options: SftpServer.SftpServerOptions = {}) =>
+(context: SftpServer.SubsystemContext): Effect.Effect<number, unknown> =>
+  Effect.flatMap(fileSystem(root), (fs) => SftpServer.handler(fs, options)(context)).pipe(
+    Effect.provide(NodeFileSystem.layer)
+  )

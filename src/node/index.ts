@@ -66,3 +66,10 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * SFTP on Node: a client over a local sftp-server's stdio, and the local directory as an `SftpFileSystem`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSftp from "./NodeSftp.js"
