@@ -16,7 +16,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
@@ -60,20 +60,26 @@ const best = <E, R>(bytes: number, run: Effect.Effect<void, E, R>) =>
     return bytes / 1e6 / bestS
   })
 
-const sftpCli = (args: ReadonlyArray<string>, batch: string, dir: string) => {
-  const file = path.join(dir, "batch")
-  fs.writeFileSync(file, batch)
-  const t0 = performance.now()
-  const r = spawnSync("/usr/bin/sftp", ["-b", file, ...args], { stdio: ["ignore", "ignore", "pipe"] })
-  if (r.status !== 0) throw new Error(`sftp failed: ${r.stderr.toString()}`)
-  return (performance.now() - t0) / 1000
-}
+/** Seconds of one `sftp -b` run; spawned asynchronously, as our server may be in this process. */
+const sftpCli = (args: ReadonlyArray<string>, batch: string, dir: string) =>
+  Effect.async<number, Error>((resume) => {
+    const file = path.join(dir, "batch")
+    fs.writeFileSync(file, batch)
+    const t0 = performance.now()
+    const child = spawn("/usr/bin/sftp", ["-b", file, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    child.once("close", (code) =>
+      resume(code === 0 ? Effect.succeed((performance.now() - t0) / 1000) : Effect.fail(new Error(`sftp failed: ${stderr}`))))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
 
-const sftpBest = (args: ReadonlyArray<string>, batch: string, dir: string, bytes: number) => {
-  const base = Math.min(sftpCli(args, "pwd\n", dir), sftpCli(args, "pwd\n", dir))
-  const t = Math.min(sftpCli(args, batch, dir), sftpCli(args, batch, dir))
-  return bytes / 1e6 / Math.max(1e-3, t - base)
-}
+const sftpBest = (args: ReadonlyArray<string>, batch: string, dir: string, bytes: number) =>
+  Effect.gen(function*() {
+    const base = Math.min(yield* sftpCli(args, "pwd\n", dir), yield* sftpCli(args, "pwd\n", dir))
+    const t = Math.min(yield* sftpCli(args, batch, dir), yield* sftpCli(args, batch, dir))
+    return bytes / 1e6 / Math.max(1e-3, t - base)
+  })
 
 const ssh2Transfer = (port: number, keyText: string, op: "fastGet" | "fastPut", from: string, to: string) =>
   Effect.async<void, Error>((resume) => {
@@ -153,8 +159,8 @@ export const run = (mib = 256) =>
         Stream.run(sftp.sink(local("ours-put.bin")))
       )
     ))
-    const opensshGet = sftpBest(cliArgs(port), `get ${src} ${local("ssh-get.bin")}\n`, dir, bytes)
-    const opensshPut = sftpBest(cliArgs(port), `put ${src} ${local("ssh-put.bin")}\n`, dir, bytes)
+    const opensshGet = yield* sftpBest(cliArgs(port), `get ${src} ${local("ssh-get.bin")}\n`, dir, bytes)
+    const opensshPut = yield* sftpBest(cliArgs(port), `put ${src} ${local("ssh-put.bin")}\n`, dir, bytes)
     const ssh2Get = yield* Effect.option(best(bytes, ssh2Transfer(port, keyText, "fastGet", src, local("ssh2-get.bin"))))
     const ssh2Put = yield* Effect.option(best(bytes, ssh2Transfer(port, keyText, "fastPut", src, local("ssh2-put.bin"))))
 
@@ -164,8 +170,8 @@ export const run = (mib = 256) =>
       auth: { publicKey: ({ key }) => Effect.succeed(Buffer.from(key.blob).toString("base64") === authorizedBlob) },
       subsystems: { sftp: NodeSftp.subsystem("/") }
     })
-    const fromOurs = sftpBest(cliArgs(ourPort), `get ${src} ${local("from-ours.bin")}\n`, dir, bytes)
-    const fromSshd = sftpBest(cliArgs(port), `get ${src} ${local("from-sshd.bin")}\n`, dir, bytes)
+    const fromOurs = yield* sftpBest(cliArgs(ourPort), `get ${src} ${local("from-ours.bin")}\n`, dir, bytes)
+    const fromSshd = yield* sftpBest(cliArgs(port), `get ${src} ${local("from-sshd.bin")}\n`, dir, bytes)
     const rows: ReadonlyArray<SftpRow> = [
       { what: `download ${mib} MiB`, ours: oursGet, openssh: opensshGet, ssh2: ssh2Get._tag === "Some" ? ssh2Get.value : undefined },
       { what: `upload ${mib} MiB`, ours: oursPut, openssh: opensshPut, ssh2: ssh2Put._tag === "Some" ? ssh2Put.value : undefined },

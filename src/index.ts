@@ -257,3 +257,10 @@ export * as SftpMemoryFileSystem from "./sftp/SftpMemoryFileSystem.js"
  * @since 0.1.0
  */
 export * as SftpMessages from "./sftp/SftpMessages.js"
+
+/**
+ * Recursive SFTP get and put with a local `SftpFileSystem`, progress events, SEC-57 name checks.
+ *
+ * @since 0.1.0
+ */
+export * as SftpTransfer from "./sftp/SftpTransfer.js"
