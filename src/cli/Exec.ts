@@ -18,6 +18,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 import type { SshConnection } from "../client/SshConnection.js"
+import * as Argv from "./Argv.js"
+import * as EffectCli from "./EffectCli.js"
 import * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
 import * as Tty from "./Tty.js"
@@ -101,6 +103,26 @@ export const command = (
   ).pipe(Command.withDescription("Run a command on a server, as `ssh [options] destination command` does."))
 
 /**
+ * The dispatcher's entry (`effect-ssh exec …`): `args` are the words after `exec`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const main = (args: ReadonlyArray<string>) => {
+  const split = Argv.split(["exec", ...args])
+  if (split.unknown.length > 0) {
+    return Effect.as(
+      Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`),
+      FAILURE_EXIT_CODE
+    )
+  }
+  return EffectCli.run((onExit) => command(split.command, onExit), split.cli.slice(1))
+}
+
+const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o Key=Value]... [-v] " +
+  "[user@]host command...\n(effect-ssh exec --help for details)"
+
+/**
  * Runs the command and returns the exit code; every failure is printed as `effect-ssh: <message>`.
  *
  * @since 0.1.0
@@ -123,22 +145,6 @@ export const run = (flags: ExecOptions.Flags, words: ReadonlyArray<string>) =>
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${e.message}`), FAILURE_EXIT_CODE)),
     Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Warning)
   )
-
-/**
- * Logs to stderr as `effect-ssh: <level>: <message> (key=value …)`: stdout belongs to the remote command.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const stderrLogger: Logger.Logger<unknown, void> = Logger.make(({ annotations, logLevel, message }) => {
-  const parts = Array.isArray(message) ? message : [message]
-  const text = parts.map((p) => (typeof p === "string" ? p : String(p))).join(" ")
-  const notes = [...annotations].map(([k, v]) => `${k}=${String(v)}`)
-  const level = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-  process.stderr.write(
-    `effect-ssh: ${level}: ${text}${notes.length > 0 ? ` (${notes.join(" ")})` : ""}\n`
-  )
-})
 
 const localUser = (): string => {
   try {

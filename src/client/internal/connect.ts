@@ -6,21 +6,34 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type * as Socket from "@effect/platform/Socket"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as ClientAuth from "../../auth/ClientAuth.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as SshProcess from "../../session/SshProcess.js"
-import { DisconnectReason, ExitError } from "../../SshError.js"
+import { ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
+import * as ShellQuote from "../ShellQuote.js"
 import { Dialer } from "../Dialer.js"
 import type { SshClientOptions } from "../SshClient.js"
-import type { RunResult, SshConnection } from "../SshConnection.js"
+import type { RunOptions, RunResult, SshConnection } from "../SshConnection.js"
 
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
   s.pipe(Stream.decodeText(), Stream.runCollect, Effect.map((c) => Chunk.join(c, "")))
+
+const utf8 = new TextEncoder()
+
+/** What `run` writes to stdin before EOF. */
+const stdinStream = <E>(stdin: RunOptions<E>["stdin"]): Stream.Stream<Uint8Array, E> =>
+  stdin === undefined ? Stream.empty :
+    typeof stdin === "string" ? Stream.make(utf8.encode(stdin)) :
+    stdin instanceof Uint8Array ? Stream.make(stdin) :
+    stdin
 
 /** @internal */
 export const connectOver = (socket: Socket.Socket, options: SshClientOptions, hostAddress?: string) =>
@@ -50,13 +63,22 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
       keepalive: options.keepalive,
       requestTimeout: options.timeouts?.request
     })
-    const exec = (command: string, o?: SshProcess.ProcessOptions) =>
-      SshProcess.start(mux, { _tag: "Exec", command }, o)
-    const run = (command: string, o?: SshProcess.ProcessOptions) =>
+    const exec = (command: ShellQuote.CommandLine, o?: SshProcess.ProcessOptions) =>
+      SshProcess.start(mux, { _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
+    const run = <E>(command: ShellQuote.CommandLine, o?: RunOptions<E>) =>
       Effect.gen(function*() {
         const p = yield* exec(command, o)
+        // stdin is fed beside the output (a command may write before it has read everything), then EOF. A command
+        // that exits without reading it all ends the feeding; a write refused because the channel closed meanwhile
+        // is not the run's failure (the output and the status say how the command ended), the stream's own is.
+        const feeding = yield* Stream.run(stdinStream(o?.stdin), p.stdin).pipe(
+          Effect.catchIf((e): e is ChannelError | TransportError => e instanceof ChannelError || e instanceof TransportError, () => Effect.void),
+          Effect.fork
+        )
         const [stdout, stderr] = yield* Effect.all([collect(p.stdout), collect(p.stderr)], { concurrency: 2 })
         const status = yield* p.exitStatus
+        const fed = yield* Fiber.interrupt(feeding)
+        if (Exit.isFailure(fed) && !Cause.isInterruptedOnly(fed.cause)) return yield* Effect.failCause(fed.cause)
         return { stdout, stderr, exitCode: status.status, signal: status.signal } satisfies RunResult
       }).pipe(Effect.scoped)
     const connection: SshConnection = {
@@ -73,7 +95,7 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
             ? Effect.succeed(r.stdout)
             : Effect.fail(
               new ExitError({
-                command,
+                command: ShellQuote.commandLine(command),
                 ...(r.exitCode === undefined ? {} : { status: r.exitCode }),
                 ...(r.signal === undefined ? {} : { signal: r.signal }),
                 stderrTail: r.stderr.slice(-2048)
