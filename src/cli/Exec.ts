@@ -154,10 +154,24 @@ const localUser = (): string => {
   }
 }
 
-/** Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. */
+/** Local outputs whose reader has gone (EPIPE): what still comes for them is read and dropped. */
+const closedOutputs = new Set<"stdout" | "stderr">()
+
+/**
+ * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. A reader
+ * that went away (`| head`: EPIPE) is not an error, as for ssh: the rest of that stream is drained and dropped,
+ * and the exit code stays the remote command's.
+ */
 const write = (out: NodeJS.WriteStream, name: "stdout" | "stderr", chunk: Uint8Array) =>
   Effect.async<void, LocalIoError>((resume) => {
-    out.write(chunk, (err) => resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void))
+    if (closedOutputs.has(name)) return resume(Effect.void)
+    out.write(chunk, (err) => {
+      if (err && "code" in err && err.code === "EPIPE") {
+        closedOutputs.add(name)
+        return resume(Effect.void)
+      }
+      resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void)
+    })
   })
 
 /**

@@ -8,22 +8,29 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { promisify } from "node:util"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const has = OpenSsh.haveOpenSsh()
 const NPM_ENV = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" }
 
+const execFileAsync = promisify(execFile)
+
+/** Runs a program to completion (asynchronously: npm takes a while, and the test worker must stay responsive). */
 const run = (cwd: string, file: string, args: ReadonlyArray<string>) =>
-  execFileSync(file, args, { cwd, env: NPM_ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 })
+  Effect.promise(() =>
+    execFileAsync(file, [...args], { cwd, env: NPM_ENV, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20 })
+  ).pipe(Effect.map((r) => r.stdout))
 
 /** The files `git ls-files` knows (tracked, or new and not ignored) that the package build needs. */
 const freshClone = (dir: string) => {
-  const files = run(root, "git", ["ls-files", "--cached", "--others", "--exclude-standard"]).split("\n")
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8" })
+    .split("\n")
     .filter((f) => f !== "" && /^(src\/|scripts\/|bin\/|package(-lock)?\.json$|tsconfig.*\.json$|README\.md$|LICENSE$)/.test(f))
     .filter((f) => fs.existsSync(path.join(root, f)))
   for (const f of files) {
@@ -68,20 +75,20 @@ describe.skipIf(!has)("the packed package installed into an empty project", () =
       fs.mkdirSync(project)
       freshClone(clone)
       // npm pack runs prepack: the full build (tsc .js + .d.ts, and the CLI bundle).
-      const tarball = run(clone, "npm", ["pack", "--silent", "--pack-destination", tmp]).trim().split("\n").pop()!
-      const listing = run(tmp, "tar", ["-tzf", tarball]).split("\n").filter((l) => l !== "")
+      const tarball = (yield* run(clone, "npm", ["pack", "--silent", "--pack-destination", tmp])).trim().split("\n").pop()!
+      const listing = (yield* run(tmp, "tar", ["-tzf", tarball])).split("\n").filter((l) => l !== "")
       assert.isTrue(listing.includes("package/dist/index.js") && listing.includes("package/dist/index.d.ts"))
       assert.isTrue(listing.includes("package/dist/node/index.js") && listing.includes("package/bin/effect-ssh.mjs"))
       assert.isTrue(listing.includes("package/dist/bin/effect-ssh.mjs"))
       assert.deepStrictEqual(listing.filter((l) => /^package\/(test|bench|scratchpad|src)\//.test(l)), [])
 
       fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "try-effect-ssh", private: true, type: "module" }))
-      run(project, "npm", ["install", "--prefer-offline", "--no-package-lock", path.join(tmp, tarball)])
+      yield* run(project, "npm", ["install", "--prefer-offline", "--no-package-lock", path.join(tmp, tarball)])
       assert.isFalse(fs.existsSync(path.join(project, "node_modules/tsx")), "tsx was installed")
       assert.isFalse(fs.existsSync(path.join(project, "node_modules/typescript")), "typescript was installed")
       assert.isFalse(fs.existsSync(path.join(project, "node_modules/esbuild")), "esbuild was installed")
 
-      assert.strictEqual(run(project, "npx", ["--no-install", "effect-ssh", "--version"]).trim(), "effect-ssh 0.1.0")
+      assert.strictEqual((yield* run(project, "npx", ["--no-install", "effect-ssh", "--version"])).trim(), "effect-ssh 0.1.0")
 
       const key = path.join(tmp, "id_ed25519")
       execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", "package-test", "-f", key])
@@ -92,11 +99,7 @@ describe.skipIf(!has)("the packed package installed into an empty project", () =
       const hostPub = path.join(OpenSsh.hostKeyDir(), "ssh_host_ed25519_key.pub")
       const fingerprint = execFileSync(OpenSsh.SSH_KEYGEN, ["-l", "-E", "sha256", "-f", hostPub], { encoding: "utf8" }).split(" ")[1]!
       fs.writeFileSync(path.join(project, "try.mjs"), SCRIPT)
-      const out = execFileSync(process.execPath, ["try.mjs", String(port), key, fingerprint, os.userInfo().username], {
-        cwd: project,
-        encoding: "utf8",
-        timeout: 60_000
-      })
+      const out = yield* run(project, process.execPath, ["try.mjs", String(port), key, fingerprint, os.userInfo().username])
       assert.deepStrictEqual(JSON.parse(out), { hello: "hello from Linux", cat: "through cat", catExit: 0, wc: "1000" })
     }))
 })
