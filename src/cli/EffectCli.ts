@@ -11,7 +11,7 @@ import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
-import { FAILURE_EXIT_CODE, VERSION } from "./main.js"
+import { FAILURE_EXIT_CODE, VERSION } from "./Version.js"
 
 // ESC [ … final byte: the SGR sequences @effect/printer-ansi writes.
 // eslint-disable-next-line no-control-regex

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { FAILURE_EXIT_CODE, main } from "./main.js"
+import { main } from "./main.js"
+import { FAILURE_EXIT_CODE } from "./Version.js"
 
 // Always exit: a stdin that is still open (a terminal) must not keep the process alive after the command.
 main(process.argv.slice(2)).then(

@@ -14,22 +14,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as NodeSsh from "../node/NodeSsh.js"
-
-/**
- * The version `--version` prints.
- *
- * @since 0.1.0
- * @category constants
- */
-export const VERSION = "0.1.0"
-
-/**
- * The exit code for a usage, connection or login failure, as ssh(1) uses it.
- *
- * @since 0.1.0
- * @category constants
- */
-export const FAILURE_EXIT_CODE = 255
+import { FAILURE_EXIT_CODE, VERSION } from "./Version.js"
 
 /**
  * What a subcommand's Effect may require: the services of `NodeSsh.layer`, provided by the dispatcher.

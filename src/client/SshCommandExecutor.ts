@@ -120,7 +120,7 @@ export const make = (connection: SshConnection): CommandExecutor.CommandExecutor
           Effect.forkScoped
         )
       }
-      const process: CommandExecutor.Process = Object.assign(Object.create(ProcessProto), {
+      const started: CommandExecutor.Process = Object.assign(Object.create(ProcessProto), {
         pid: CommandExecutor.ProcessId(nextPid++),
         exitCode: Deferred.await(done),
         isRunning: Effect.negate(Deferred.isDone(done)),
@@ -130,7 +130,7 @@ export const make = (connection: SshConnection): CommandExecutor.CommandExecutor
         stderr: Stream.mapError(proc.stderr, (e) => systemError("stderr", e)),
         stdin: Sink.mapError(proc.stdin, (e) => systemError("stdin", e))
       })
-      return process
+      return started
     })
   )
 }

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Main from "../../src/cli/main.js"
+import { VERSION } from "../../src/cli/Version.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
@@ -35,7 +36,7 @@ describe("the dispatcher", () => {
   it.live("--version prints the version and exits 0", () =>
     Effect.gen(function*() {
       const r = yield* cli(["--version"])
-      assert.deepStrictEqual(r, { code: 0, stdout: `effect-ssh ${Main.VERSION}\n`, stderr: "" })
+      assert.deepStrictEqual(r, { code: 0, stdout: `effect-ssh ${VERSION}\n`, stderr: "" })
     }))
 
   it.live("--help lists every command of the table, in plain text", () =>
