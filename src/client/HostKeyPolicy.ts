@@ -24,7 +24,7 @@ import { Crypto } from "../crypto/Crypto.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as Certificate from "../keys/Certificate.js"
 import * as KnownHosts from "../keys/KnownHosts.js"
-import { sanitizePeerText, TypeId } from "../SshError.js"
+import { HostKeyVerdict, sanitizePeerText, TypeId } from "../SshError.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as internal from "./internal/knownHostsCheck.js"
 
@@ -111,7 +111,7 @@ export type KnownLine = typeof KnownLine.Type
 export class HostKeyRejected extends Schema.TaggedError<HostKeyRejected>("effect-ssh/HostKeyRejected")(
   "HostKeyRejected",
   {
-    reason: Schema.Literal("Unknown", "Changed", "NotPinned", "Refused", "Revoked", "Unverifiable", "CertificateRejected"),
+    reason: HostKeyVerdict,
     host: Schema.String,
     port: Schema.Number,
     keyType: Schema.String,

@@ -9,6 +9,7 @@ import type * as Socket from "@effect/platform/Socket"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -16,8 +17,9 @@ import * as Stream from "effect/Stream"
 import * as ClientAuth from "../../auth/ClientAuth.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as SshProcess from "../../session/SshProcess.js"
-import { ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
+import { AuthError, ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
+import { HostKeyRejected } from "../HostKeyPolicy.js"
 import * as ShellQuote from "../ShellQuote.js"
 import { Dialer } from "../Dialer.js"
 import type { SshClientOptions } from "../SshClient.js"
@@ -35,8 +37,44 @@ const stdinStream = <E>(stdin: RunOptions<E>["stdin"]): Stream.Stream<Uint8Array
     stdin instanceof Uint8Array ? Stream.make(stdin) :
     stdin
 
+/** The version exchange's own limit (LIM-03), never longer than the whole handshake's. */
+const DEFAULT_HELLO = Duration.seconds(30)
+
+/**
+ * Names the server in the errors of a connection attempt, lifts a host key verdict into a typed field, and says
+ * what a silent server did in words (no version string: a port that is not SSH, or a stalled server).
+ */
+const locate = (host: string, port: number, hello: Duration.Duration) =>
+(e: TransportError | AuthError): TransportError | AuthError => {
+  if (e instanceof TransportError && e.host === undefined) {
+    const silent = e.reason === "Timeout" && e.description.startsWith("version exchange timed out")
+    // The transport keeps the policy's failure as a Cause; its HostKeyRejected carries the verdict.
+    const rejected = Cause.isCause(e.cause) ? Cause.squash(e.cause) : e.cause
+    const description = silent
+      ? `no SSH version string from the server within ${Duration.format(hello)} (LIM-03)`
+      : e.description.replace(/^host key rejected: /, "")
+    return new TransportError({
+      ...e,
+      host,
+      port,
+      description,
+      ...(rejected instanceof HostKeyRejected ? { hostKeyVerdict: rejected.reason } : {})
+    })
+  }
+  if (e instanceof AuthError && e.host === undefined) return new AuthError({ ...e, host, port })
+  return e
+}
+
 /** @internal */
 export const connectOver = (socket: Socket.Socket, options: SshClientOptions, hostAddress?: string) =>
+  connectOverUnlocated(socket, options, hostAddress).pipe(Effect.mapError(locate(options.host, options.port ?? 22, helloOf(options))))
+
+const helloOf = (options: SshClientOptions): Duration.Duration => {
+  const handshake = options.timeouts?.handshake
+  return handshake === undefined ? DEFAULT_HELLO : Duration.min(DEFAULT_HELLO, Duration.decode(handshake))
+}
+
+const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, hostAddress?: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -48,7 +86,7 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
       hostKeys: options.hostKeys,
       algorithms: options.algorithms,
       rekey: options.rekey,
-      timeouts: { handshake: options.timeouts?.handshake }
+      timeouts: { handshake: options.timeouts?.handshake, hello: helloOf(options) }
     })
     const home = yield* Config.string("HOME").pipe(Effect.orElseSucceed(() => ""))
     const authenticated = yield* ClientAuth.authenticate(transport, {
@@ -114,11 +152,11 @@ export const connect = (options: SshClientOptions) =>
     const port = options.port ?? 22
     if (dialer.dialAddress !== undefined) {
       const { address, socket } = yield* dialer.dialAddress(options.host, port, options.timeouts?.connect)
-      return yield* connectOver(socket, options, address)
+      return yield* connectOverUnlocated(socket, options, address)
     }
     const socket = yield* dialer.dial(options.host, port, options.timeouts?.connect)
-    return yield* connectOver(socket, options)
-  })
+    return yield* connectOverUnlocated(socket, options)
+  }).pipe(Effect.mapError(locate(options.host, options.port ?? 22, helloOf(options))))
 
 /** @internal */
 export const unwrapConfig = (options: Config.Config.Wrap<SshClientOptions>) => Config.unwrap(options)
