@@ -118,7 +118,7 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
  * @since 0.1.0
  * @category formatting
  */
-export const table = (rows: ReadonlyArray<CliRow>): ReadonlyArray<ReadonlyArray<string>> => [
+export const table = (rows: ReadonlyArray<CliRow>): Array<Array<string>> => [
   ["what", "runs", "effect-ssh ms", "ssh ms", "effect-ssh ÷ ssh"],
   ...rows.map((r) => [r.what, String(r.runs), r.oursMs.toFixed(0), r.sshMs.toFixed(0), `${(r.oursMs / r.sshMs).toFixed(2)}×`])
 ]
