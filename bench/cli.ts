@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- cli`: the command line's start-up beside OpenSSH's `ssh`, in one run (issue 11):
  *
+ * - Node's own start-up (`node -e 0`), the floor of any Node CLI, beside `ssh -V`;
  * - cold start: `effect-ssh --version` (the built bundle, dist/bin; `npm run build:cli` first) beside `ssh -V`;
  * - a whole login: `effect-ssh exec -p PORT user@127.0.0.1 true` (kex, publickey, exec, close) beside
  *   `ssh -p PORT user@127.0.0.1 true`, against one OpenSSH sshd on 127.0.0.1 with its default algorithms, the
@@ -102,6 +103,8 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
       "-o", `UserKnownHostsFile=${knownHosts}`
     ]
     const node = process.execPath
+    // Node's own start-up, the floor of any CLI written for it: what `--version` adds is the rest.
+    const floor = yield* compare("node -e 0 (Node's floor) / ssh -V", runs, timed(node, ["-e", "0"]), timed(OpenSsh.SSH, ["-V"]))
     const version = yield* compare("cold start: --version / ssh -V", runs, timed(node, [BIN, "--version"]), timed(OpenSsh.SSH, ["-V"]))
     const login = yield* compare(
       "whole login: exec host true / ssh host true",
@@ -109,7 +112,7 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
       timed(node, [BIN, "exec", ...common, `${USER}@127.0.0.1`, "true"]),
       timed(OpenSsh.SSH, ["-F", "/dev/null", ...common, "-o", "IdentitiesOnly=yes", `${USER}@127.0.0.1`, "true"])
     )
-    return [version, login]
+    return [floor, version, login]
   }).pipe(Effect.scoped)
 
 /**
