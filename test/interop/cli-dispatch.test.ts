@@ -13,6 +13,7 @@ import * as path from "node:path"
 import * as Main from "../../src/cli/main.js"
 import { VERSION } from "../../src/cli/Version.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tempDir } from "../helpers/TempDir.js"
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
 const has = OpenSsh.haveOpenSsh()
@@ -72,10 +73,7 @@ describe("the dispatcher", () => {
 describe.skipIf(!has)("exec | head", () => {
   it.scopedLive("the reader closing stdout early: the remote exit status, no error (ssh does the same)", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-cli-head-"))),
-        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir("effect-ssh-cli-head-")
       const key = path.join(dir, "id_ed25519")
       execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", "head", "-f", key])
       const { port } = yield* OpenSsh.sshdTcp({

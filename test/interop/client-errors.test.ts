@@ -17,6 +17,7 @@ import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import { AuthError, TransportError } from "../../src/SshError.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tempDir } from "../helpers/TempDir.js"
 import { authorizedKeyLine } from "../helpers/RawAuth.js"
 
 const has = OpenSsh.haveOpenSsh()
@@ -93,10 +94,7 @@ describe.skipIf(!has)("SshClient.connect errors", () => {
 
   it.scopedLive("an unknown host key: hostKeyVerdict \"Unknown\" on the TransportError, a multi-line message", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-errors-"))),
-        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir("effect-ssh-errors-")
       const knownHosts = path.join(dir, "known_hosts")
       fs.writeFileSync(knownHosts, "")
       const socket = yield* OpenSsh.sshdInetd({ authorizedKeys: [authorizedKeyLine(userKey)], logLevel: "ERROR" })

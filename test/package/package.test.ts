@@ -14,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tempDir } from "../helpers/TempDir.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const has = OpenSsh.haveOpenSsh()
@@ -65,10 +66,7 @@ Effect.runPromise(program).then((out) => console.log(out), (e) => { console.erro
 describe.skipIf(!has)("the packed package installed into an empty project", () => {
   it.scopedLive("npx effect-ssh --version and both entry points run a command on sshd, without tsx or TypeScript", () =>
     Effect.gen(function*() {
-      const tmp = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-package-"))),
-        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
-      )
+      const tmp = yield* tempDir("effect-ssh-package-")
       const clone = path.join(tmp, "clone")
       const project = path.join(tmp, "project")
       fs.mkdirSync(clone)
