@@ -24,7 +24,7 @@ import { pathToFileURL } from "node:url"
 import { assemble, Ctl, Func, get, I32, I32T, I64, I64T, set, tee, V128, V128T } from "./wasm/Assembler.js"
 
 /** Byte offsets in the modules' memory; the runtime reads them from the generated file. */
-export const LAYOUT = { r: 0, s: 20, h: 40, message: 64, chunk: 65536, pages: 2 } as const
+export const LAYOUT = { r: 0, s: 20, h: 40, table: 64, message: 512, chunk: 65536, pages: 2 } as const
 
 const M26 = 0x3ffffff
 
@@ -113,10 +113,9 @@ const simdBlocks = (): Func => {
   const c = f.local(I64T)
   // Multipliers as i32x4 with the lane-0 and lane-1 values in 32-bit lanes 0 and 1: (r², r²) for every step
   // but the last, (r², r) for the last. Index 0 of the 5·r vectors is unused.
-  const R2 = f.localsOf(V128T, 5)
-  const S2 = f.localsOf(V128T, 5)
-  const RF = f.localsOf(V128T, 5)
-  const SF = f.localsOf(V128T, 5)
+  // They live in memory, not in locals: V8 would otherwise rebuild each splat inside the loop.
+  const vectors = (n: number) => range(0, 5).map((k) => LAYOUT.table + 80 * n + 16 * k)
+  const [R2, S2, RF, SF] = [vectors(0), vectors(1), vectors(2), vectors(3)]
   const H = f.localsOf(V128T, 5) // accumulator limbs, one per 64-bit lane
   const T = f.localsOf(V128T, 5) // h + m, narrowed to 32-bit lanes 0 and 1
   const D = f.localsOf(V128T, 5)
@@ -133,12 +132,12 @@ const simdBlocks = (): Func => {
   const s2 = f.localsOf(I64T, 5)
   mulMod(f, r, r, s, d, c, q)
   for (let k = 0; k < 5; k++) {
-    f.emit(get(q[k]!), I32.wrapI64, V128.i32x4Splat, set(R2[k]!))
-    f.emit(get(R2[k]!), get(r[k]!), I32.wrapI64, V128.i32x4ReplaceLane(1), set(RF[k]!))
+    f.emit(I32.const(0), get(q[k]!), I32.wrapI64, V128.i32x4Splat, V128.store(R2[k]!))
+    f.emit(I32.const(0), get(q[k]!), I32.wrapI64, V128.i32x4Splat, get(r[k]!), I32.wrapI64, V128.i32x4ReplaceLane(1), V128.store(RF[k]!))
     if (k === 0) continue
     f.emit(get(q[k]!), I64.const(5), I64.mul, set(s2[k]!))
-    f.emit(get(s2[k]!), I32.wrapI64, V128.i32x4Splat, set(S2[k]!))
-    f.emit(get(S2[k]!), get(s[k]!), I32.wrapI64, V128.i32x4ReplaceLane(1), set(SF[k]!))
+    f.emit(I32.const(0), get(s2[k]!), I32.wrapI64, V128.i32x4Splat, V128.store(S2[k]!))
+    f.emit(I32.const(0), get(s2[k]!), I32.wrapI64, V128.i32x4Splat, get(s[k]!), I32.wrapI64, V128.i32x4ReplaceLane(1), V128.store(SF[k]!))
   }
   const zero = V128.const(new Array<number>(16).fill(0))
   for (let k = 0; k < 5; k++) f.emit(zero, I32.const(0), I64.load32U(LAYOUT.h + 4 * k), V128.i64x2ReplaceLane(0), set(H[k]!))
@@ -162,7 +161,7 @@ const simdBlocks = (): Func => {
     for (let i = 0; i < 5; i++) f.emit(get(H[i]!), ...limbs[i]!, V128.i64x2Add, tee(T[i]!), get(T[i]!), narrow, set(T[i]!))
     for (let k = 0; k < 5; k++) {
       for (let i = 0; i < 5; i++) {
-        f.emit(get(T[i]!), get(i <= k ? Rv[k - i]! : Sv[5 + k - i]!), V128.i64x2ExtmulLowU)
+        f.emit(get(T[i]!), I32.const(0), V128.load(i <= k ? Rv[k - i]! : Sv[5 + k - i]!), V128.i64x2ExtmulLowU)
         if (i > 0) f.emit(V128.i64x2Add)
       }
       f.emit(set(D[k]!))

@@ -90,6 +90,7 @@ export const I64 = {
 /** The fixed-width SIMD instructions (§5.4.8) that the kernels use. */
 export const V128 = {
   load: (offset: number): Bytes => simd(0x00, ...memarg(offset)),
+  store: (offset: number): Bytes => simd(0x0b, ...memarg(offset)),
   const: (bytes: Bytes): Bytes => simd(0x0c, ...bytes),
   /** i8x16.shuffle: byte lanes 0–15 from the first operand, 16–31 from the second. */
   shuffle: (lanes: Bytes): Bytes => simd(0x0d, ...lanes),
