@@ -159,12 +159,19 @@ const simdBlocks = (): Func => {
     // T_i = h_i + m_i, then 64-bit lanes 0 and 1 moved to 32-bit lanes 0 and 1 (values < 2^28).
     const narrow = V128.shuffle([0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11])
     for (let i = 0; i < 5; i++) f.emit(get(H[i]!), ...limbs[i]!, V128.i64x2Add, tee(T[i]!), get(T[i]!), narrow, set(T[i]!))
-    for (let k = 0; k < 5; k++) {
-      for (let i = 0; i < 5; i++) {
-        f.emit(get(T[i]!), I32.const(0), V128.load(i <= k ? Rv[k - i]! : Sv[5 + k - i]!), V128.i64x2ExtmulLowU)
-        if (i > 0) f.emit(V128.i64x2Add)
+    // Each multiplier is loaded once and used for every column it contributes to, so that the five columns, the
+    // five T and the multiplier fit in the 16 vector registers of x64.
+    const M = C
+    for (let j = 0; j < 5; j++) {
+      f.emit(I32.const(0), V128.load(Rv[j]!), set(M))
+      for (let k = j; k < 5; k++) {
+        f.emit(get(T[k - j]!), get(M), V128.i64x2ExtmulLowU)
+        f.emit(...(j === 0 ? [set(D[k]!)] : [get(D[k]!), V128.i64x2Add, set(D[k]!)]))
       }
-      f.emit(set(D[k]!))
+      if (j === 0) continue
+      f.emit(I32.const(0), V128.load(Sv[j]!), set(M))
+      // 5·r_j multiplies h_i where i + j ≥ 5, into column i + j − 5.
+      for (let i = 5 - j; i < 5; i++) f.emit(get(T[i]!), get(M), V128.i64x2ExtmulLowU, get(D[i + j - 5]!), V128.i64x2Add, set(D[i + j - 5]!))
     }
     // Carry in two interleaved chains (d0→d1→d2→h3 and d3→d4→h0·5→h1, then h3→h4): shorter than one
     // sequential chain, and it leaves h1 and h4 a few bits above 2^26, which the bounds allow.
