@@ -24,7 +24,7 @@ import { pathToFileURL } from "node:url"
 import { assemble, Ctl, Func, get, I32, I32T, I64, I64T, set, tee, V128, V128T } from "./wasm/Assembler.js"
 
 /** Byte offsets in the modules' memory; the runtime reads them from the generated file. */
-export const LAYOUT = { r: 0, s: 20, h: 40, table: 64, message: 512, chunk: 65536, pages: 2 } as const
+export const LAYOUT = { r: 0, s: 20, h: 40, table: 64, tag: 448, message: 512, chunk: 65536, pages: 2 } as const
 
 const M26 = 0x3ffffff
 
@@ -205,6 +205,8 @@ const simdBlocks = (): Func => {
   f.emit(get(h[0]!), I64.const(26), I64.shrU, set(c), get(h[0]!), I64.const(M26), I64.and, set(h[0]!))
   f.emit(get(h[1]!), get(c), I64.add, set(h[1]!))
   storeLimbs(f, LAYOUT.h, h)
+  // The multipliers derive from the key: wipe them.
+  for (const at of [...R2, ...S2, ...RF, ...SF]) f.emit(I32.const(0), V128.const(new Array<number>(16).fill(0)), V128.store(at))
   return f
 }
 
@@ -230,8 +232,9 @@ export const render = (): string => {
  */
 
 /**
- * Byte offsets in the modules' memory: r (5 uint32 limbs), 5·r (limbs 1–4), h (5 limbs), the message area of
- * \`chunk\` bytes; \`pages\` of 64 KiB.
+ * Byte offsets in the modules' memory: r (5 uint32 limbs), 5·r (limbs 1–4), h (5 limbs), the SIMD kernel's
+ * multipliers (20 v128), the tag, the message area of \`chunk\` bytes plus 16 for the padded last block;
+ * \`pages\` of 64 KiB.
  *
  * @since 0.1.0
  * @category constants

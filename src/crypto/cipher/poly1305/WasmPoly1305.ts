@@ -78,7 +78,7 @@ export const instantiateScalar = (): Kernel | undefined => instantiate(SCALAR_BA
 const le32 = (b: Uint8Array, i: number): number =>
   (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0
 
-const { r: R, s: S, h: H, message: MSG, chunk: CHUNK } = LAYOUT
+const { r: R, s: S, h: H, tag: TAG, message: MSG, chunk: CHUNK } = LAYOUT
 
 /** RFC 8439 §2.5.1: clamp r; store it as 26-bit limbs (poly1305-donna-32) with 5·r, and zero h. */
 const setKey = (view: DataView, key: Uint8Array): void => {
@@ -99,32 +99,45 @@ const setKey = (view: DataView, key: Uint8Array): void => {
   for (let i = 0; i < 5; i++) view.setUint32(H + 4 * i, 0, true)
 }
 
-/** Absorbs `msg` into h: whole chunks through the message area, the final partial block padded with 0x01. */
-const absorb = (k: Kernel, msg: Uint8Array): void => {
-  const { mem, pairs } = k
-  const full = msg.length - (msg.length & 15)
-  for (let off = 0; off < full; off += CHUNK) {
-    const n = Math.min(CHUNK, full - off)
-    mem.set(msg.subarray(off, off + n), MSG)
-    let done = 0
-    if (pairs !== undefined && n >= PAIRS_MIN) {
-      done = n - (n & 31)
-      pairs(MSG, done)
-    }
-    if (done < n) k.blocks(MSG + done, n - done, 1 << 24)
+/** Absorbs `len` bytes (a multiple of 16) of full blocks at `start` of the message area. */
+const run = (k: Kernel, start: number, len: number): void => {
+  let done = 0
+  if (k.pairs !== undefined && len >= PAIRS_MIN) {
+    done = len - (len & 31)
+    k.pairs(start, done)
   }
-  const rest = msg.length - full
-  if (rest > 0) {
+  if (done < len) k.blocks(start + done, len - done, 1 << 24)
+}
+
+/**
+ * Absorbs `msg` into h: whole chunks through the message area, then the rest in one copy (the whole message
+ * when it fits, without a `subarray`), the final partial block padded with 0x01 and zeros.
+ */
+const absorb = (k: Kernel, msg: Uint8Array): void => {
+  const { mem } = k
+  const len = msg.length
+  let off = 0
+  for (; len - off > CHUNK; off += CHUNK) {
+    mem.set(msg.subarray(off, off + CHUNK), MSG)
+    run(k, MSG, CHUNK)
+  }
+  const n = len - off
+  mem.set(off === 0 ? msg : msg.subarray(off), MSG)
+  const full = n - (n & 15)
+  if (full > 0) run(k, MSG, full)
+  if (full < n) {
     // RFC 8439 §2.5.1: the last partial block gets a 0x01 byte after it and no 2^128 bit.
-    mem.fill(0, MSG, MSG + 16)
-    mem.set(msg.subarray(full), MSG)
-    mem[MSG + rest] = 1
-    k.blocks(MSG, 16, 0)
+    mem[MSG + n] = 1
+    for (let i = n + 1; i < full + 16; i++) mem[MSG + i] = 0
+    k.blocks(MSG + full, 16, 0)
   }
 }
 
-/** h mod 2^130 − 5 (a full carry, then a masked select of h or h + 5 − 2^130), plus s, mod 2^128. */
-const finish = (view: DataView, key: Uint8Array): Uint8Array => {
+/**
+ * h mod 2^130 − 5 (a full carry, then a masked select of h or h + 5 − 2^130), plus s, mod 2^128, written to
+ * the tag slot of the memory (a `DataView` over a fresh 16-byte array would cost more than the whole tag).
+ */
+const finish = (view: DataView, key: Uint8Array): void => {
   let h0 = view.getUint32(H, true)
   let h1 = view.getUint32(H + 4, true)
   let h2 = view.getUint32(H + 8, true)
@@ -168,18 +181,15 @@ const finish = (view: DataView, key: Uint8Array): Uint8Array => {
   const w1 = ((h1 >>> 6) | (h2 << 20)) >>> 0
   const w2 = ((h2 >>> 12) | (h3 << 14)) >>> 0
   const w3 = ((h3 >>> 18) | (h4 << 8)) >>> 0
-  const out = new Uint8Array(16)
-  const ov = new DataView(out.buffer)
   // (h + s) mod 2^128 word by word; the carry into the next word is f / 2^32 rounded down (0 or 1), no branch.
   let f = w0 + le32(key, 16)
-  ov.setUint32(0, f >>> 0, true)
+  view.setUint32(TAG + 0, f >>> 0, true)
   f = w1 + le32(key, 20) + Math.floor(f / 0x100000000)
-  ov.setUint32(4, f >>> 0, true)
+  view.setUint32(TAG + 4, f >>> 0, true)
   f = w2 + le32(key, 24) + Math.floor(f / 0x100000000)
-  ov.setUint32(8, f >>> 0, true)
+  view.setUint32(TAG + 8, f >>> 0, true)
   f = w3 + le32(key, 28) + Math.floor(f / 0x100000000)
-  ov.setUint32(12, f >>> 0, true)
-  return out
+  view.setUint32(TAG + 12, f >>> 0, true)
 }
 
 /**
@@ -189,9 +199,11 @@ const finish = (view: DataView, key: Uint8Array): Uint8Array => {
  * @category constructors
  */
 export const wasmPoly1305 = (kernel: Kernel, key: Uint8Array, msg: Uint8Array): Uint8Array => {
-  setKey(kernel.view, key)
+  const { mem, view } = kernel
+  setKey(view, key)
   absorb(kernel, msg)
-  const tag = finish(kernel.view, key)
-  kernel.mem.fill(0, 0, MSG)
-  return tag
+  finish(view, key)
+  // Wipe r, 5·r and h (the SIMD kernel wipes its own table of multipliers).
+  for (let i = 0; i < H + 20; i += 4) view.setUint32(i, 0, true)
+  return mem.slice(TAG, TAG + 16)
 }
