@@ -139,8 +139,8 @@ const simdBlocks = (): Func => {
     f.emit(I32.const(0), get(s2[k]!), I32.wrapI64, V128.i32x4Splat, V128.store(S2[k]!))
     f.emit(I32.const(0), get(s2[k]!), I32.wrapI64, V128.i32x4Splat, get(s[k]!), I32.wrapI64, V128.i32x4ReplaceLane(1), V128.store(SF[k]!))
   }
-  const zero = V128.const(new Array<number>(16).fill(0))
-  for (let k = 0; k < 5; k++) f.emit(zero, I32.const(0), I64.load32U(LAYOUT.h + 4 * k), V128.i64x2ReplaceLane(0), set(H[k]!))
+  const ZERO = f.local(V128T) // locals start zeroed; never written
+  for (let k = 0; k < 5; k++) f.emit(get(ZERO), I32.const(0), I64.load32U(LAYOUT.h + 4 * k), V128.i64x2ReplaceLane(0), set(H[k]!))
   f.emit(I64.const(M26), V128.i64x2Splat, set(MASK), I64.const(1 << 24), V128.i64x2Splat, set(HIBIT))
 
   const shr = (v: number, n: number) => [get(v), I32.const(n), V128.i64x2ShrU]
@@ -206,7 +206,7 @@ const simdBlocks = (): Func => {
   f.emit(get(h[1]!), get(c), I64.add, set(h[1]!))
   storeLimbs(f, LAYOUT.h, h)
   // The multipliers derive from the key: wipe them.
-  for (const at of [...R2, ...S2, ...RF, ...SF]) f.emit(I32.const(0), V128.const(new Array<number>(16).fill(0)), V128.store(at))
+  for (const at of [...R2, ...S2, ...RF, ...SF]) f.emit(I32.const(0), get(ZERO), V128.store(at))
   return f
 }
 
