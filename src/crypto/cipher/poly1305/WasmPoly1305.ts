@@ -4,8 +4,9 @@
  *
  * Constant time as far as JavaScript and WebAssembly allow: no branch, loop bound or memory index depends on the
  * key or the message, only on the message length; the final reduction selects with masks. (JIT compilers promise
- * nothing about timing; this is the same discipline as @noble/ciphers'.) The key and h are wiped from the
- * module's memory after each tag; the message area keeps the last chunk, which is the already-public ciphertext.
+ * nothing about timing; this is the same discipline as @noble/ciphers'.) r, 5·r, h and the SIMD multipliers are
+ * wiped from the module's memory after each tag; what stays is public: the last tag and the last message chunk
+ * (ciphertext, in chacha20-poly1305).
  *
  * @since 0.1.0
  */
