@@ -1,4 +1,4 @@
-// Builds the package into dist/ (docs/decisions/0006):
+// Builds the package into dist/ (docs/decisions/0007):
 //   node scripts/build.mjs        the library (tsc: .js + .d.ts per source file) and the CLI bundle
 //   node scripts/build.mjs cli    only the CLI bundle (what `npm ci` runs through `prepare`; ~1 s)
 // The CLI is bundled with esbuild (ESM, code-split so each subcommand is its own lazily loaded chunk,

@@ -6,7 +6,7 @@
  * serving; keys, host keys and certificates; errors; then the protocol layers underneath (transport, user
  * authentication, connection), public and stable for programs that compose their own stack. Everything else
  * under src/ is internal and may change in any release: the packet codec, the wire message codecs, key exchange
- * machines, cipher implementations, `internal/` folders (docs/decisions/0007-public-api.md lists them).
+ * machines, cipher implementations, `internal/` folders (docs/decisions/0008-public-api.md lists them).
  *
  * @since 0.1.0
  */
