@@ -128,7 +128,12 @@ export interface Attributes {
   readonly extended?: ReadonlyArray<ExtendedAttr> | undefined
 }
 
-/** SEC-57: extended attribute pairs per ATTRS are bounded. */
+/**
+ * SEC-57: extended attribute pairs per ATTRS are bounded.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_EXTENDED_ATTRS = 64
 
 /**

@@ -101,7 +101,12 @@ export interface UsersGroups {
   readonly groups: ReadonlyArray<string>
 }
 
-/** SEC-08: ids per users-groups-by-id request or reply. */
+/**
+ * SEC-08: ids per users-groups-by-id request or reply.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_IDS = 1024
 
 const STATVFS_FIELDS = [

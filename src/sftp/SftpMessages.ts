@@ -48,13 +48,33 @@ export const PacketType = {
   EXTENDED_REPLY: 201
 } as const
 
-/** LIM-26 / SEC-52: the largest SFTP packet (OpenSSH `SFTP_MAX_MSG_LENGTH`), both roles. */
+/**
+ * LIM-26 / SEC-52: the largest SFTP packet (OpenSSH `SFTP_MAX_MSG_LENGTH`), both roles.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_PACKET_LENGTH = 256 * 1024
-/** LIM-28: handle strings are at most 256 bytes. */
+/**
+ * LIM-28: handle strings are at most 256 bytes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_HANDLE_LENGTH = 256
-/** SEC-57 / SEC-08: entries per NAME reply a client accepts (besides the byte bound). */
+/**
+ * SEC-57 / SEC-08: entries per NAME reply a client accepts (besides the byte bound).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_NAMES = 4096
-/** SEC-57: extension pairs in INIT/VERSION. */
+/**
+ * SEC-57: extension pairs in INIT/VERSION.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const MAX_VERSION_EXTENSIONS = 64
 
 /**
