@@ -39,6 +39,8 @@ const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o K
  */
 export const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    // `serve` parses its own sshd-style flags (shared contract 2: one module per subcommand).
+    if (argv[0] === "serve") return yield* Serve.main(argv.slice(1))
     const split = Argv.split(argv)
     if (split.unknown.length > 0) {
       yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)
@@ -52,8 +54,7 @@ export const main = (argv: ReadonlyArray<string>) =>
     ).pipe(
       Command.withDescription("An SSH client built on effect-ssh."),
       Command.withSubcommands([
-        Exec.command(split.command, (n) => Ref.set(code, n)),
-        Serve.command((n) => Ref.set(code, n))
+        Exec.command(split.command, (n) => Ref.set(code, n))
       ])
     )
     // @effect/cli skips the first two entries (node and the script).

@@ -36,16 +36,12 @@ export class SshdConfigError extends Data.TaggedError("SshdConfigError")<{
   readonly file: string
   readonly line: number
   readonly reason: string
-}> {
-  /**
-   * `file line N: reason`, as sshd words it.
-   *
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return this.line > 0 ? `${this.file} line ${this.line}: ${this.reason}` : `${this.file}: ${this.reason}`
-  }
-}
+  /** `file line N: reason`, as sshd words it. */
+  readonly message: string
+}> {}
+
+const configError = (file: string, line: number, reason: string) =>
+  new SshdConfigError({ file, line, reason, message: line > 0 ? `${file} line ${line}: ${reason}` : `${file}: ${reason}` })
 
 /**
  * A parsed configuration: every line that applies somewhere, with its Match conditions.
@@ -106,7 +102,7 @@ export interface ParseOptions {
  */
 export const parse = (text: string, options?: ParseOptions): Either.Either<SshdConfig, SshdConfigError> => {
   const parsed = Parse.parse(text, options?.file ?? "sshd_config", options?.include)
-  if (Either.isLeft(parsed)) return Either.left(new SshdConfigError({ ...parsed.left, reason: parsed.left.message }))
+  if (Either.isLeft(parsed)) return Either.left(configError(parsed.left.file, parsed.left.line, parsed.left.message))
   return Either.right({
     _tag: "SshdConfig",
     entries: parsed.right.filter((e) => e.keyword.applied),
@@ -144,7 +140,7 @@ export const withOverrides = (
 export const settings = (config: SshdConfig, spec?: ConnectionSpec): Either.Either<Settings, SshdConfigError> =>
   Either.mapLeft(
     Internal.settings(Resolve.resolve(config.entries, spec)),
-    (reason) => new SshdConfigError({ file: "sshd_config", line: 0, reason })
+    (reason) => configError("sshd_config", 0, reason)
   )
 
 /**

@@ -32,14 +32,9 @@ import * as PublicKey from "./PublicKey.js"
  * @since 0.1.0
  * @category errors
  */
-export class KrlError extends Data.TaggedError("KrlError")<{ readonly reason: string }> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `revoked keys: ${this.reason}`
-  }
-}
+export class KrlError extends Data.TaggedError("KrlError")<{ readonly reason: string; readonly message: string }> {}
+
+const krlError = (reason: string) => new KrlError({ reason, message: `revoked keys: ${reason}` })
 
 /**
  * Revocations under one CA (or under every CA when `ca` is undefined).
@@ -196,7 +191,7 @@ const text = (bytes: Uint8Array): Either.Either<Krl, KrlError> => {
   try {
     content = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
   } catch {
-    return Either.left(new KrlError({ reason: "neither a KRL nor a text file of public keys" }))
+    return Either.left(krlError("neither a KRL nor a text file of public keys"))
   }
   const keys = new Set<string>()
   const lines = content.split("\n")
@@ -204,7 +199,7 @@ const text = (bytes: Uint8Array): Either.Either<Krl, KrlError> => {
     const line = lines[i]!.trim()
     if (line === "" || line.startsWith("#")) continue
     const key = PublicKey.parseLine(line)
-    if (Either.isLeft(key)) return Either.left(new KrlError({ reason: `line ${i + 1}: ${key.left.message}` }))
+    if (Either.isLeft(key)) return Either.left(krlError(`line ${i + 1}: ${key.left.message}`))
     keys.add(hex(key.right.blob))
   }
   return Either.right({
@@ -226,12 +221,12 @@ const text = (bytes: Uint8Array): Either.Either<Krl, KrlError> => {
  * @category constructors
  */
 export const parse = (bytes: Uint8Array): Either.Either<Krl, KrlError> => {
-  if (bytes.length > MAX_SIZE) return Either.left(new KrlError({ reason: `larger than ${MAX_SIZE} bytes` }))
+  if (bytes.length > MAX_SIZE) return Either.left(krlError(`larger than ${MAX_SIZE} bytes`))
   if (bytes.length >= 8 && MAGIC.every((b, i) => bytes[i] === b)) {
     try {
       return Either.right(binary(bytes))
     } catch (e) {
-      return Either.left(new KrlError({ reason: e instanceof WireError ? e.description : String(e) }))
+      return Either.left(krlError(e instanceof WireError ? e.description : String(e)))
     }
   }
   return text(bytes)

@@ -54,7 +54,7 @@ describe.skipIf(!has)("SEC-67 KRL made by ssh-keygen -k", () => {
   make("ca2")
   make("revca")
   const certs: Array<Made> = []
-  for (const serial of [0, 1, 5, 7, 10, 11, 50, 99, 100, 1000, 1001, 70000]) {
+  for (const serial of [0, 1, 5, 7, 10, 11, 50, 99, 100, 1000, 1001, 70000, 500000]) {
     certs.push(make(`c${serial}`, "ca", serial, `id-${serial}`))
   }
   certs.push(make("byid", "ca", 3, "mallory@example"))
@@ -70,6 +70,7 @@ describe.skipIf(!has)("SEC-67 KRL made by ssh-keygen -k", () => {
     "serial: 90-120",
     "serial: 1000",
     "serial: 70000",
+    "serial: 100000-900000",
     "id: mallory@example",
     `key: ${k("k1")}`,
     `sha1: ${k("k2")}`,
@@ -107,8 +108,11 @@ describe.skipIf(!has)("SEC-67 KRL made by ssh-keygen -k", () => {
   it("the first KRL revokes what the spec says (serial ranges, key id, key, sha1, sha256, hash) and keeps its version", () => {
     const krl = Either.getOrThrow(Krl.parse(fs.readFileSync(krlFile)))
     assert.strictEqual(krl.version, 42n)
+    // ssh-keygen wrote every representation: a serial range, a bitmap, a key id.
+    assert.isAbove(krl.certificates[0]!.ranges.length, 0)
+    assert.isAbove(krl.certificates[0]!.bitmaps.length, 0)
     const revoked = all.filter((m) => oursSaysRevoked(krl, m.pub)).map((m) => m.name).sort()
-    assert.deepStrictEqual(revoked, ["byid", "c10", "c1000", "c100", "c11", "c5", "c70000", "c99", "k1", "k2", "k3", "k4"].sort())
+    assert.deepStrictEqual(revoked, ["byid", "c10", "c1000", "c100", "c11", "c5", "c70000", "c500000", "c99", "k1", "k2", "k3", "k4"].sort())
   })
 
   it("a text RevokedKeys file (public keys, one per line) revokes those keys and certificates of them", () => {

@@ -36,6 +36,8 @@ export interface Settings {
   readonly maxAuthTries: number
   readonly maxSessions: number
   readonly maxStartups: { readonly start: number; readonly rate: number; readonly full: number }
+  /** Unauthenticated connections per source address; undefined = no limit (sshd's default "none"). */
+  readonly perSourceMaxStartups: number | undefined
   /** Seconds; 0 = no limit. */
   readonly loginGraceTime: number
   /** Seconds; 0 = off (SEC-50). */
@@ -121,10 +123,10 @@ export const settings = (v: Values): Either.Either<Settings, string> =>
         const { host, port } = splitListen(a)
         return port !== undefined ? [{ host, port }] : effectivePorts.map((p) => ({ host, port: p }))
       })
-      : [
-        ...(family !== "inet" ? effectivePorts.map((port) => ({ host: "::", port })) : []),
-        ...(family !== "inet6" ? effectivePorts.map((port) => ({ host: "0.0.0.0", port })) : [])
-      ]
+      : effectivePorts.flatMap((port) => [
+        ...(family !== "inet" ? [{ host: "::", port }] : []),
+        ...(family !== "inet6" ? [{ host: "0.0.0.0", port }] : [])
+      ])
     const methods = first(v, "authenticationmethods")
     const [start, rate, full] = (str(v, "maxstartups") ?? "10:30:100").split(":").map(Number)
     const listOrWord = (name: string): ReadonlyArray<string> | "any" | "none" => {
@@ -156,6 +158,9 @@ export const settings = (v: Values): Either.Either<Settings, string> =>
       maxAuthTries: num(v, "maxauthtries", 6),
       maxSessions: num(v, "maxsessions", 10),
       maxStartups: { start: start!, rate: rate!, full: full! },
+      perSourceMaxStartups: str(v, "persourcemaxstartups") === undefined || str(v, "persourcemaxstartups") === "none"
+        ? undefined
+        : num(v, "persourcemaxstartups", 0),
       loginGraceTime: num(v, "logingracetime", 120),
       clientAliveInterval: num(v, "clientaliveinterval", 0),
       clientAliveCountMax: num(v, "clientalivecountmax", 3),
@@ -248,6 +253,7 @@ export const print = (s: Settings): ReadonlyArray<string> => [
   `authenticationmethods ${s.authenticationMethods?.map((c) => c.join(",")).join(" ") ?? "any"}`,
   ...s.subsystems.map((x) => `subsystem ${x.name} ${x.command}`),
   `maxstartups ${s.maxStartups.start}:${s.maxStartups.rate}:${s.maxStartups.full}`,
+  `persourcemaxstartups ${s.perSourceMaxStartups ?? "none"}`,
   `permittunnel ${s.permitTunnel}`,
   `rekeylimit ${s.rekeyLimit.bytes} ${s.rekeyLimit.seconds}`,
   `permitopen ${typeof s.permitOpen === "string" ? s.permitOpen : s.permitOpen.join(" ")}`,

@@ -173,6 +173,7 @@ export const handleConnection = (
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
     yield* ConnectionMux.make(transport, authenticated, {
+      keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
           if (open.channelType !== "session") {
