@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as SocketServer from "@effect/platform/SocketServer"
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -27,6 +28,7 @@ import * as path from "node:path"
 import * as SshdConfig from "../config/SshdConfig.js"
 import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
+import * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
 import { NodeCrypto } from "../node/NodeCrypto.js"
 import * as NodeHostKeys from "../node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
@@ -154,6 +156,20 @@ export const describeKey = (key: PrivateKeyMaterial, file: string): string => {
   return `${bits} ${HostKey.fingerprintSha256(blob)} ${file} (${type})`
 }
 
+/** Reports, at start, the lines of a fixed authorized_keys file that authorise nothing (read again per login). */
+const checkAuthorizedKeys = (file: string) =>
+  Effect.gen(function*() {
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+      return yield* Effect.logWarning(`cannot read ${file}: ${e instanceof Error ? e.message : e}`)
+    }
+    const { entries, errors } = AuthorizedKeys.parse(text)
+    for (const e of errors) yield* Effect.logWarning(`${file}:${e.line}: ${e.message}; line skipped`)
+    if (entries.length === 0) yield* Effect.logWarning(`${file}: no keys`)
+  })
+
 /** `cannot listen on 127.0.0.1:2222: address already in use`, from the listener's error. */
 const listenError = (shown: string, e: SocketServer.SocketServerError | NodeHostKeys.HostKeyFileError) => {
   const cause = "cause" in e ? e.cause : undefined
@@ -207,27 +223,47 @@ const serveAll = (flags: ServeArgs.Flags, config: SshdConfig.SshdConfig, setting
       perSourceMaxStartups: DEFAULT_PER_SOURCE_MAX_STARTUPS
     }
     const keyFiles = settings.authorizedKeysFiles.filter((f) => f.toLowerCase() !== "none")
+    for (const file of keyFiles.filter((f) => path.isAbsolute(f) && !f.includes("%"))) yield* checkAuthorizedKeys(file)
     if (password === undefined && keyFiles.length === 0 && settings.trustedUserCaKeys === undefined) {
       yield* Effect.logWarning("no AuthorizedKeysFile, TrustedUserCAKeys or --password: every login will be refused")
     }
     const explicitListen = config.entries.some((e) => e.keyword.name === "listenaddress" || e.keyword.name === "port")
     const listen = explicitListen ? settings.listen : [yield* ServeArgs.parseListen(DEFAULT_LISTEN)]
+    const bound: Array<{ readonly host: string; readonly port: number }> = []
     for (const { host, port } of listen) {
       const context = yield* Layer.build(NodeSshServer.layerSocketServer({ host, port })).pipe(
         Effect.mapError((e) => listenError(hostPort(host, port), e))
       )
       const server = Layer.succeedContext(context)
       const address = yield* Effect.map(Effect.provide(ServeArgs.socketServer, server), (s) => s.address)
-      const bound = address._tag === "TcpAddress" ? address.port : port
-      yield* ConfigServer.run(configured, { localAddress: host, localPort: bound }).pipe(
+      const actual = address._tag === "TcpAddress" ? address.port : port
+      yield* ConfigServer.run(configured, { localAddress: host, localPort: actual }).pipe(
         Effect.provide(server),
         Effect.forkScoped
       )
-      yield* Console.log(`effect-ssh serve: listening on ${hostPort(address._tag === "TcpAddress" ? address.hostname : host, bound)}`)
+      bound.push({ host, port: actual })
+      yield* Console.log(`effect-ssh serve: listening on ${hostPort(address._tag === "TcpAddress" ? address.hostname : host, actual)}`)
     }
     for (let i = 0; i < keys.length; i++) yield* Console.log(`effect-ssh serve: host key ${describeKey(keys[i]!, files[i]!)}`)
     yield* Console.log(`effect-ssh serve: ${flags.exec ? "running commands locally (/bin/sh -c)" : "echo service"}`)
-    return yield* Effect.never
+    return bound
+  })
+
+/**
+ * Starts serving as `serve` does with these arguments, until the Scope closes; returns the bound addresses.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (
+  args: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<{ readonly host: string; readonly port: number }>, ServeError | ServeArgs.ServeArgsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const flags = yield* ServeArgs.parse(args)
+    const config = yield* loadConfig(flags)
+    const settings = SshdConfig.settings(config)
+    if (Either.isLeft(settings)) return yield* fail(settings.left.reason)
+    return yield* serveAll(flags, config, settings.right)
   })
 
 const printed = (config: SshdConfig.SshdConfig, flags: ServeArgs.Flags) => {
@@ -267,11 +303,24 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> =>
       yield* Effect.flatMap(printed(config, flags), (text) => Effect.sync(() => process.stdout.write(text)))
       return 0
     }
-    const settings = SshdConfig.settings(config)
-    if (Either.isLeft(settings)) return yield* fail(settings.left.reason)
-    return yield* serveAll(flags, config, settings.right).pipe(Effect.provide(NodeContext.layer))
+    yield* start(args)
+    return yield* Effect.never
   }).pipe(
     Effect.scoped,
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh serve: ${e.message}`), 1)),
-    Logger.withMinimumLogLevel(args.some((a) => a === "-v" || a === "--verbose" || a === "-d") ? LogLevel.Debug : LogLevel.Warning)
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+    Logger.withMinimumLogLevel(args.some((a) => a === "-v" || a === "--verbose" || a === "-d") ? LogLevel.Debug : LogLevel.Info)
   )
+
+/**
+ * Log lines on stderr, `effect-ssh serve: level: message`, with the error that ended a task or connection
+ * summarised in one line (a fiber's unhandled error is shown by what it was, not as "Fiber terminated").
+ */
+const logger = Logger.make(({ cause, logLevel, message }) => {
+  const parts = Array.isArray(message) ? message : [message]
+  let text = parts.map((p) => (typeof p === "string" ? p : String(p))).join(" ")
+  if (text.startsWith("Fiber terminated with an unhandled error")) text = "a connection task ended"
+  const error = Cause.isEmpty(cause) ? undefined : Cause.squash(cause)
+  const why = error === undefined ? "" : `: ${error instanceof Error ? error.message : String(error)}`
+  process.stderr.write(`effect-ssh serve: ${logLevel.label.toLowerCase()}: ${text}${why}\n`)
+})

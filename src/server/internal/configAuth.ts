@@ -126,8 +126,10 @@ export const handlers = (
       const s = yield* allowed(request.username)
       if (s === undefined || env.password === undefined) return false
       if (method === "password" ? !s.passwordAuthentication : !s.kbdInteractiveAuthentication) return false
-      if (!rootAllowed(s, request.username, "password", false)) return false
-      return yield* env.password(request)
+      const ok = rootAllowed(s, request.username, "password", false) && (yield* env.password(request))
+      // sshd's wording (auth.c auth_log), so that log watchers such as fail2ban recognise it.
+      yield* Effect.logInfo(`${ok ? "Accepted" : "Failed"} ${method} for ${request.username} from ${address ?? "?"}`)
+      return ok
     })
   return {
     publicKey: (request) =>
@@ -162,7 +164,13 @@ export const handlers = (
         }
         if (decision === false) return false
         const forced = typeof decision !== "boolean" && decision.restrictions.forceCommand !== undefined
-        return rootAllowed(s, request.username, "publickey", forced) ? decision : false
+        const ok = rootAllowed(s, request.username, "publickey", forced)
+        if (request.verified) {
+          yield* Effect.logInfo(
+            `${ok ? "Accepted" : "Failed"} publickey for ${request.username} from ${address ?? "?"}: ${request.key.fingerprint}`
+          )
+        }
+        return ok ? decision : false
       }),
     password: env.password === undefined ? undefined : (request) => password(request, "password"),
     keyboardInteractive: env.password === undefined ? undefined : (request) =>
