@@ -179,7 +179,8 @@ export const handleConnection = (
           if (open.channelType !== "session") {
             return { _tag: "Reject", reason: 1, description: `${open.channelType} channels are not served` }
           }
-          if (sessions >= maxSessions) return { _tag: "Reject", reason: 2, description: "too many sessions (MaxSessions)" }
+          // SEC-42: RFC 4254 §5.1 SSH_OPEN_RESOURCE_SHORTAGE (4).
+          if (sessions >= maxSessions) return { _tag: "Reject", reason: 4, description: "too many sessions (MaxSessions)" }
           sessions++
           return {
             _tag: "Accept",
