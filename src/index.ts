@@ -55,6 +55,13 @@ export * as HostKeyPolicy from "./client/HostKeyPolicy.js"
 export * as KnownHosts from "./keys/KnownHosts.js"
 
 /**
+ * OpenSSH key revocation lists (PROTOCOL.krl) and revoked-key files: parsing and checking (SEC-67).
+ *
+ * @since 0.1.0
+ */
+export * as Krl from "./keys/Krl.js"
+
+/**
  * The sans-IO binary packet codec (TST-01).
  *
  * @since 0.1.0
@@ -74,6 +81,13 @@ export * as PortableCrypto from "./crypto/portable/PortableCrypto.js"
  * @since 0.1.0
  */
 export * as SshError from "./SshError.js"
+
+/**
+ * sshd_config(5): parsing with Match and Include, the effective typed settings, `sshd -T` output.
+ *
+ * @since 0.1.0
+ */
+export * as SshdConfig from "./config/SshdConfig.js"
 
 /**
  * Payload compression (zlib, zlib@openssh.com): the backend interface and service.

@@ -27,6 +27,7 @@ import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
+import * as SshdConfig from "../config/SshdConfig.js"
 import type * as ConnectionMux from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
@@ -182,7 +183,16 @@ export interface ServerConfig {
  * @since 0.1.0
  * @category tags
  */
-export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {}
+export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {
+  /**
+   * An operator's sshd_config(5) text as a typed value (`SshdConfig.parse`): Match blocks, Include (with a
+   * reader), first value wins; unknown keywords fail with the file and line. `SshdConfig.settings` then gives
+   * the effective settings for a connection.
+   *
+   * @since 0.1.0
+   */
+  static readonly fromSshdConfig = SshdConfig.parse
+}
 
 /**
  * The address of the client on the other end of a socket (see `PeerAddress.ts`).
