@@ -91,7 +91,8 @@ export const mutate = (rng: Rng, input: Uint8Array, other: Uint8Array, maxLength
   return out.length > maxLength ? out.subarray(0, maxLength) : out
 }
 
-const concat = (...parts: Array<Uint8Array>): Uint8Array => {
+/** The bytes of `parts` one after the other. */
+export const concat = (...parts: Array<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0))
   let o = 0
   for (const p of parts) {

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { concat } from "./mutate.js"
 import type { SeedKind } from "./targets.js"
 
 const SSHD = "/usr/sbin/sshd"
@@ -20,16 +21,8 @@ const u32 = (n: number) => {
   new DataView(b.buffer).setUint32(0, n >>> 0)
   return b
 }
-const cat = (...parts: Array<Uint8Array | number>): Uint8Array => {
-  const bytes = parts.map((p) => (typeof p === "number" ? Uint8Array.of(p) : p))
-  const out = new Uint8Array(bytes.reduce((s, p) => s + p.length, 0))
-  let o = 0
-  for (const p of bytes) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+const cat = (...parts: Array<Uint8Array | number>): Uint8Array =>
+  concat(...parts.map((p) => (typeof p === "number" ? Uint8Array.of(p) : p)))
 const str = (s: string | Uint8Array) => {
   const b = typeof s === "string" ? enc.encode(s) : s
   return cat(u32(b.length), b)
