@@ -8,7 +8,7 @@
  * RSS/heap after GC, against the baseline taken before phase 1. SOAK_SCALE=0.1 runs a tenth of each count.
  * Run as `npm run soak` (tsx with --expose-gc through NODE_OPTIONS when available).
  */
-import { Effect, Fiber, Logger, LogLevel, Stream, Supervisor } from "effect"
+import { Cause, Effect, Fiber, Logger, LogLevel, Stream, Supervisor } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -87,7 +87,11 @@ const main = Effect.gen(function*() {
     }).pipe(
       Effect.zipRight(Effect.never),
       Effect.scoped,
-      Effect.tapErrorCause(() => Effect.sync(() => failed++)),
+      Effect.tapErrorCause((cause) =>
+        Effect.sync(() => {
+          if (failed++ === 0) console.log(`phase 1: first failure: ${Cause.pretty(cause).split("\n")[0]}`)
+        })
+      ),
       Effect.fork
     ), { concurrency: 50 })
   while (open + failed < n(1000)) yield* Effect.sleep("100 millis")
