@@ -66,3 +66,12 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * Every public error of `effect-ssh` and `effect-ssh/node` in one union: `EffectSshError` and the Node host key
+ * files' `HostKeyFileError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeSshError = import("../index.js").EffectSshError | import("./NodeHostKeys.js").HostKeyFileError
