@@ -100,6 +100,13 @@ export * as AuthorizedKeys from "./keys/AuthorizedKeys.js"
  */
 export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
 
+/**
+ * sshd_config(5): parsing with Match and Include, the effective typed settings, `sshd -T` output.
+ *
+ * @since 0.1.0
+ */
+export * as SshdConfig from "./config/SshdConfig.js"
+
 // ---- Keys, host keys, certificates ---------------------------------------------------------------------------
 
 /**
@@ -130,6 +137,13 @@ export * as Certificate from "./keys/Certificate.js"
  * @since 0.1.0
  */
 export * as KnownHosts from "./keys/KnownHosts.js"
+
+/**
+ * OpenSSH key revocation lists (PROTOCOL.krl) and revoked-key files: parsing and checking (SEC-67).
+ *
+ * @since 0.1.0
+ */
+export * as Krl from "./keys/Krl.js"
 
 /**
  * Host key and signature algorithms, public key blobs and fingerprints.
@@ -221,6 +235,8 @@ export type EffectSshError =
   | import("./SshError.js").SshError
   | import("./client/HostKeyPolicy.js").HostKeyRejected
   | import("./keys/Certificate.js").CertificateError
+  | import("./config/SshdConfig.js").SshdConfigError
+  | import("./keys/Krl.js").KrlError
 
 // ---- The protocol layers -----------------------------------------------------------------------------------
 

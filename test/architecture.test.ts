@@ -116,6 +116,7 @@ type Layer =
   | "wire"
   | "crypto"
   | "keys"
+  | "config"
   | "transport"
   | "auth"
   | "connection"
@@ -132,6 +133,7 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "wire",
   "crypto",
   "keys",
+  "config",
   "transport",
   "auth",
   "connection",
@@ -183,6 +185,11 @@ const check = (ref: ImportRef): string | undefined => {
           pkg((s) => isEffect(s) || s.startsWith("@noble/") || s === "bcrypt-pbkdf")
         ? undefined
         : "crypto/ and keys/ import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*, bcrypt-pbkdf"
+    case "config":
+      // STYLE.md §4: config/ is L1 and pure; it may use keys/' pattern matching and crypto/'s algorithm lists.
+      return internal([...L0_L1, "config", "SshError"]) || pkg(isEffect)
+        ? undefined
+        : "config/ imports only wire/, crypto/, keys/, config/, SshError.ts, effect/*"
     case "transport":
       return internal([...L0_L2, "SshError"]) || pkg((s) => isEffect(s) || s === "@effect/platform/Socket")
         ? undefined
@@ -352,7 +359,7 @@ describe("architecture (STYLE.md §4)", () => {
   })
 
   it("crypto/ and keys/ (L1) import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*", () => {
-    assertNone(layerViolations(["crypto", "keys"]), "crypto/ and keys/ layer violations")
+    assertNone(layerViolations(["crypto", "keys", "config"]), "crypto/, keys/ and config/ layer violations")
   })
 
   it("transport/ (L2) imports only L0–L1, transport/, SshError.ts, effect/*, @effect/platform/Socket", () => {
