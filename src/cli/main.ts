@@ -39,6 +39,8 @@ const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o K
  */
 export const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    // Subcommands with their own OpenSSH-style flags (until the dispatcher lands: one line each).
+    if (argv[0] === "agent") return yield* Effect.flatMap(Effect.promise(() => import("./Agent.js")), (m) => m.main(argv.slice(1)))
     const split = Argv.split(argv)
     if (split.unknown.length > 0) {
       yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)

@@ -7,9 +7,12 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import type * as AgentServer from "../agent/AgentServer.js"
 import * as SshAgent from "../agent/SshAgent.js"
 
 const noAgent = (description: string, cause?: unknown) =>
@@ -78,3 +81,72 @@ export const layer: Layer.Layer<SshAgent.SshAgent, SshAgent.AgentError> = Layer.
   SshAgent.SshAgent,
   Effect.flatMap(socketPath, make)
 )
+
+/**
+ * Listens on a UNIX socket at `path` (mode 0600, as ssh-agent makes it; an existing file there is an error) and
+ * runs `onConnection` for each client in its own fiber, until the Scope closes; then the connections are closed
+ * and the socket file removed. Returns once listening.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listen = (
+  path: string,
+  onConnection: (socket: Socket.Socket) => Effect.Effect<void>
+): Effect.Effect<void, SshAgent.AgentError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make<void>()
+    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    const connections = new Set<Net.Socket>()
+    const server = Net.createServer((conn) => {
+      connections.add(conn)
+      conn.on("error", () => {})
+      conn.once("close", () => connections.delete(conn))
+      runFork(
+        Effect.flatMap(NodeSocket.fromDuplex(Effect.succeed(conn)), onConnection).pipe(
+          Effect.scoped,
+          Effect.ensuring(Effect.sync(() => conn.destroy()))
+        )
+      )
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void, SshAgent.AgentError>((resume) => {
+        const onError = (cause: Error) =>
+          resume(Effect.fail(noAgent(`cannot listen on ${path}: ${cause.message}`, cause)))
+        server.once("error", onError)
+        // As ssh-agent: umask 0177 while the socket is bound (synchronously, in listen), so it is 0600 at once.
+        const umask = process.umask(0o177)
+        server.listen({ path, exclusive: true }, () => {
+          server.off("error", onError)
+          try {
+            Fs.chmodSync(path, 0o600)
+            resume(Effect.void)
+          } catch (cause) {
+            resume(Effect.fail(noAgent(`cannot restrict ${path}`, cause)))
+          }
+        })
+        process.umask(umask)
+      }),
+      () =>
+        Effect.sync(() => {
+          server.close()
+          for (const conn of connections) conn.destroy()
+          try {
+            Fs.unlinkSync(path)
+          } catch {
+            // Already gone.
+          }
+        })
+    )
+  })
+
+/**
+ * Serves an in-process agent (`AgentServer`) on a UNIX socket at `path` until the Scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serve = (
+  agent: AgentServer.AgentServer,
+  path: string
+): Effect.Effect<void, SshAgent.AgentError, Scope.Scope> => listen(path, (socket) => agent.serve(socket))
