@@ -208,3 +208,38 @@ export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
  * @since 0.1.0
  */
 export * as Match from "./keys/Match.js"
+
+/**
+ * The ssh-agent protocol codec (RFC 9987, OpenSSH PROTOCOL.agent).
+ *
+ * @since 0.1.0
+ */
+export * as AgentProtocol from "./agent/AgentProtocol.js"
+
+/**
+ * An ssh-agent client over any Socket: list, sign, add, remove, lock, session-bind.
+ *
+ * @since 0.1.0
+ */
+export * as SshAgent from "./agent/SshAgent.js"
+
+/**
+ * An in-process ssh-agent that enforces the constraints it accepts.
+ *
+ * @since 0.1.0
+ */
+export * as AgentServer from "./agent/AgentServer.js"
+
+/**
+ * SCP control records, strict (SEC-58), and remote commands quoted (SEC-59).
+ *
+ * @since 0.1.0
+ */
+export * as ScpProtocol from "./scp/ScpProtocol.js"
+
+/**
+ * SCP uploads and downloads over `scp -t` / `scp -f`.
+ *
+ * @since 0.1.0
+ */
+export * as Scp from "./scp/Scp.js"

@@ -66,3 +66,10 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * The ssh-agent on Node: SSH_AUTH_SOCK clients, and agents served on UNIX sockets.
+ *
+ * @since 0.1.0
+ */
+export * as NodeAgent from "./NodeAgent.js"
