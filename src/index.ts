@@ -243,3 +243,10 @@ export * as ScpProtocol from "./scp/ScpProtocol.js"
  * @since 0.1.0
  */
 export * as Scp from "./scp/Scp.js"
+
+/**
+ * The server side of legacy SCP (`scp -t` / `scp -f` served in-process, confined to a root).
+ *
+ * @since 0.1.0
+ */
+export * as ScpServer from "./scp/ScpServer.js"

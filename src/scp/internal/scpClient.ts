@@ -18,13 +18,15 @@ import { ScpError } from "../ScpProtocol.js"
 import { Pull } from "./pull.js"
 
 const utf8 = new TextEncoder()
-const ZERO = new Uint8Array([0])
+/** @internal */
+export const ZERO = new Uint8Array([0])
 
 const local = (description: string, path: string, cause?: unknown) =>
   new ScpError({ reason: "Local", description, path, ...(cause === undefined ? {} : { cause }) })
 const protocol = (description: string) => new ScpError({ reason: "Protocol", description })
 
-interface Peer<E> {
+/** @internal */
+export interface Peer<E> {
   readonly pull: Pull<E>
   readonly write: (data: Uint8Array) => Effect.Effect<void, E>
 }
@@ -60,7 +62,8 @@ const start = <E>(connection: ScpConnection<E>, command: string): Effect.Effect<
   })
 
 /** Reads the peer's answer: `\0`, or a warning/error line (scp.c response()). */
-const ack = <E>(peer: Peer<E>): Effect.Effect<void, E | ScpError> =>
+/** @internal */
+export const ack = <E>(peer: Peer<E>): Effect.Effect<void, E | ScpError> =>
   Effect.flatMap(peer.pull.byte(), (b) => {
     if (b === 0) return Effect.void
     if (b === undefined) return Effect.fail(protocol("the remote scp ended without an answer"))
@@ -78,7 +81,8 @@ const send = <E>(peer: Peer<E>, record: ScpProtocol.ScpRecord) =>
 const seconds = (d: Option.Option<Date>) => Option.match(d, { onNone: () => 0, onSome: (x) => Math.floor(x.getTime() / 1000) })
 
 /** scp.c source(): T (with -p), then C and the contents, or D … E for a directory (with -r). */
-const sendPath = <E>(
+/** @internal */
+export const sendPath = <E>(
   peer: Peer<E>,
   file: string,
   options: ScpOptions,
@@ -178,15 +182,36 @@ export const download = <E>(
     )
     const matches = globMatcher(requestedName(source))
     const started = yield* start(connection, command.right)
-    const peer = started.peer
     // scp.c's source reports a missing file as a warning line and exits 1: the warnings explain the failure.
     const warnings: Array<string> = []
     const finish = Effect.mapError(started.finish, (e) =>
       warnings.length === 0 ? e : new ScpError({ reason: "Remote", description: warnings.join("; ") }))
+    yield* started.peer.write(ZERO)
+    const files = yield* receive(started.peer, target, targetIsDir, matches, options, fs, path, warnings)
+    if (files === 0) return yield* finish.pipe(Effect.zipRight(Effect.fail(protocol("nothing was sent"))))
+    yield* finish
+  })
+
+/**
+ * scp.c sink(): records until the peer's end of stream, each answered with `\0`, files written under `target`
+ * (SEC-58). Returns how many top-level files and directories arrived.
+ *
+ * @internal
+ */
+export const receive = <E>(
+  peer: Peer<E>,
+  target: string,
+  targetIsDir: boolean,
+  matches: (name: string) => boolean,
+  options: ScpOptions,
+  fs: FileSystem.FileSystem,
+  path: Path.Path,
+  warnings: Array<string> = []
+): Effect.Effect<number, E | ScpError> =>
+  Effect.gen(function*() {
     const stack: Array<{ readonly dir: string; readonly times: { mtime: number; atime: number } | undefined }> = []
     let times: { mtime: number; atime: number } | undefined
     let files = 0
-    yield* peer.write(ZERO)
     for (;;) {
       const first = yield* peer.pull.byte()
       if (first === undefined) break
@@ -250,8 +275,7 @@ export const download = <E>(
       }
     }
     if (stack.length > 0) return yield* protocol("the source ended inside a directory")
-    if (files === 0) return yield* finish.pipe(Effect.zipRight(Effect.fail(protocol("nothing was sent"))))
-    yield* finish
+    return files
   })
 
 /** The contents of one `C` record into `dest`, then the source's `\0`; the mode is set as scp does. */

@@ -11,6 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Scp from "../../../src/scp/Scp.js"
 import * as ScpProtocol from "../../../src/scp/ScpProtocol.js"
+import * as ScpServer from "../../../src/scp/ScpServer.js"
 
 /** A remote `scp -f` that sends `script` whatever we answer. */
 const scripted = (script: string) => {
@@ -168,5 +169,29 @@ describe("ScpProtocol", () => {
   it.prop("decoding any line never throws", [FastCheck.string({ maxLength: 200 })], ([line]) => {
     assert.isTrue(Either.isEither(ScpProtocol.decode(line)))
     assert.isTrue(Either.isEither(ScpProtocol.decode(`C0644 1 ${line}`)))
+  })
+})
+
+describe("ScpServer command parsing (SEC-69: no shell)", () => {
+  it("words as a POSIX shell splits them; unquoted shell syntax is refused", () => {
+    assert.deepStrictEqual(ScpServer.shellWords(`scp -t -- 'a b'"c d"e\\ f`), ["scp", "-t", "--", "a bc de f"])
+    for (const bad of ["scp -t x;id", "scp -t $(id)", "scp -t `id`", "scp -t a|b", "scp -t 'open", "scp -t \"$HOME\""]) {
+      assert.isUndefined(ScpServer.shellWords(bad), bad)
+    }
+  })
+
+  it("scp -t|-f with -r -p -d -v; one target for -t; anything else is not served", () => {
+    assert.deepStrictEqual(ScpServer.parseCommand("scp -v -r -p -t -- /x"), {
+      role: "sink",
+      recursive: true,
+      preserve: true,
+      targetIsDirectory: false,
+      paths: ["/x"]
+    })
+    assert.deepStrictEqual(ScpServer.parseCommand("scp -f a b")?.paths, ["a", "b"])
+    assert.isUndefined(ScpServer.parseCommand("scp -t a b"))
+    assert.isUndefined(ScpServer.parseCommand("scp -t -f a"))
+    assert.isUndefined(ScpServer.parseCommand("scp -S evil -t a"))
+    assert.isUndefined(ScpServer.parseCommand("rm -t a"))
   })
 })
