@@ -41,6 +41,7 @@ export const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     // Subcommands with their own OpenSSH-style flags (until the dispatcher lands: one line each).
     if (argv[0] === "agent") return yield* Effect.flatMap(Effect.promise(() => import("./Agent.js")), (m) => m.main(argv.slice(1)))
+    if (argv[0] === "scp") return yield* Effect.flatMap(Effect.promise(() => import("./Scp.js")), (m) => m.main(argv.slice(1)))
     const split = Argv.split(argv)
     if (split.unknown.length > 0) {
       yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)
