@@ -13,7 +13,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true })
 
 /** @internal */
 export class Pull<E> {
-  private buffer = new Uint8Array(0)
+  private buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0)
   private done = false
 
   constructor(private readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>>) {}
@@ -23,6 +23,11 @@ export class Pull<E> {
     if (this.done) return Effect.succeed(false)
     return this.pull.pipe(
       Effect.map((chunk) => {
+        // The common case, a file's contents: nothing left over and one piece, kept without a copy.
+        if (this.buffer.length === 0 && chunk.length === 1) {
+          for (const c of chunk) this.buffer = c
+          return true
+        }
         let size = this.buffer.length
         for (const c of chunk) size += c.length
         const next = new Uint8Array(size)

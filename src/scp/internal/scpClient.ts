@@ -18,6 +18,7 @@ import { ScpError } from "../ScpProtocol.js"
 import { Pull } from "./pull.js"
 
 const utf8 = new TextEncoder()
+const WRITE_BATCH = 512 * 1024
 /** @internal */
 export const ZERO = new Uint8Array([0])
 
@@ -289,14 +290,30 @@ const receiveFile = <E>(
   Effect.scoped(Effect.gen(function*() {
     const file = yield* Effect.mapError(fs.open(dest, { flag: "w", mode: record.mode }), (e) => local(e.message, dest, e))
     let received = 0
+    // Writes are batched (one write per 512 KiB rather than per 32 KiB packet).
+    const batch = new Uint8Array(Math.min(record.size, WRITE_BATCH))
+    let filled = 0
+    const flush = Effect.suspend(() => {
+      const part = batch.subarray(0, filled)
+      filled = 0
+      return part.length === 0 ? Effect.void : Effect.mapError(file.writeAll(part), (e) => local(e.message, dest, e))
+    })
     yield* peer.pull.bytes(record.size, (chunk) =>
-      Effect.zipRight(
-        Effect.mapError(file.writeAll(chunk), (e) => local(e.message, dest, e)),
-        Effect.suspend(() => {
-          received += chunk.length
-          return options.onProgress ? options.onProgress({ path: dest, bytes: received, size: record.size }) : Effect.void
-        })
-      ))
+      Effect.suspend(() => {
+        const write = filled + chunk.length > batch.length ? flush : Effect.void
+        return Effect.zipRight(write, Effect.suspend(() => {
+          if (chunk.length >= batch.length) {
+            return Effect.mapError(file.writeAll(chunk), (e) => local(e.message, dest, e))
+          }
+          batch.set(chunk, filled)
+          filled += chunk.length
+          return Effect.void
+        }))
+      }).pipe(Effect.zipRight(Effect.suspend(() => {
+        received += chunk.length
+        return options.onProgress ? options.onProgress({ path: dest, bytes: received, size: record.size }) : Effect.void
+      }))))
+    yield* flush
     yield* ack(peer)
     // scp.c: an existing file keeps its mode unless -p; a new one gets the record's (umask applied at open).
     if (options.preserve === true) yield* Effect.mapError(fs.chmod(dest, record.mode), (e) => local(e.message, dest, e))
