@@ -115,7 +115,8 @@ export const listen = (
           resume(Effect.fail(noAgent(`cannot listen on ${path}: ${cause.message}`, cause)))
         server.once("error", onError)
         // As ssh-agent: umask 0177 while the socket is bound (synchronously, in listen), so it is 0600 at once.
-        const umask = process.umask(0o177)
+        // (Worker threads cannot change the umask: there the chmod below is the only guard.)
+        const umask = setUmask(0o177)
         server.listen({ path, exclusive: true }, () => {
           server.off("error", onError)
           try {
@@ -125,7 +126,7 @@ export const listen = (
             resume(Effect.fail(noAgent(`cannot restrict ${path}`, cause)))
           }
         })
-        process.umask(umask)
+        if (umask !== undefined) setUmask(umask)
       }),
       () =>
         Effect.sync(() => {
@@ -139,6 +140,14 @@ export const listen = (
         })
     )
   })
+
+const setUmask = (mask: number): number | undefined => {
+  try {
+    return process.umask(mask)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Serves an in-process agent (`AgentServer`) on a UNIX socket at `path` until the Scope closes.
