@@ -68,8 +68,18 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
 export * as NodeHostKeys from "./NodeHostKeys.js"
 
 /**
+ * Every public error of `effect-ssh` and `effect-ssh/node` in one union: `EffectSshError` and the Node host key
+ * files' `HostKeyFileError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeSshError = import("../index.js").EffectSshError | import("./NodeHostKeys.js").HostKeyFileError
+
+/**
  * The ssh-agent on Node: SSH_AUTH_SOCK clients, and agents served on UNIX sockets.
  *
  * @since 0.1.0
  */
 export * as NodeAgent from "./NodeAgent.js"
+
