@@ -237,6 +237,8 @@ export type EffectSshError =
   | import("./keys/Certificate.js").CertificateError
   | import("./config/SshdConfig.js").SshdConfigError
   | import("./keys/Krl.js").KrlError
+  | import("./agent/SshAgent.js").AgentError
+  | import("./scp/ScpProtocol.js").ScpError
 
 // ---- The protocol layers -----------------------------------------------------------------------------------
 
@@ -309,3 +311,47 @@ export * as PortableCrypto from "./crypto/portable/PortableCrypto.js"
  * @since 0.1.0
  */
 export * as Compression from "./transport/Compression.js"
+
+// ---- The ssh-agent and SCP -----------------------------------------------------------------------------------
+
+/**
+ * The ssh-agent protocol codec (RFC 9987, OpenSSH PROTOCOL.agent).
+ *
+ * @since 0.1.0
+ */
+export * as AgentProtocol from "./agent/AgentProtocol.js"
+
+/**
+ * An ssh-agent client over any Socket: list, sign, add, remove, lock, session-bind.
+ *
+ * @since 0.1.0
+ */
+export * as SshAgent from "./agent/SshAgent.js"
+
+/**
+ * An in-process ssh-agent that enforces the constraints it accepts.
+ *
+ * @since 0.1.0
+ */
+export * as AgentServer from "./agent/AgentServer.js"
+
+/**
+ * SCP control records, strict (SEC-58), and remote commands quoted (SEC-59).
+ *
+ * @since 0.1.0
+ */
+export * as ScpProtocol from "./scp/ScpProtocol.js"
+
+/**
+ * SCP uploads and downloads over `scp -t` / `scp -f`.
+ *
+ * @since 0.1.0
+ */
+export * as Scp from "./scp/Scp.js"
+
+/**
+ * The server side of legacy SCP (`scp -t` / `scp -f` served in-process, confined to a root).
+ *
+ * @since 0.1.0
+ */
+export * as ScpServer from "./scp/ScpServer.js"

@@ -124,6 +124,7 @@ type Layer =
   | "forward"
   | "sftp"
   | "agent"
+  | "scp"
   | "client"
   | "server"
   | "node"
@@ -141,6 +142,7 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "forward",
   "sftp",
   "agent",
+  "scp",
   "client",
   "server",
   "node",
@@ -222,6 +224,12 @@ const check = (ref: ImportRef): string | undefined => {
         ? undefined
         : `${from}/ imports only L0–L4, ${from}/, SshError.ts, effect/*${platform.map((p) => `, ${p}`).join("")}`
     }
+    case "scp":
+      // STYLE.md §4: scp may use sftp (OpenSSH 9's scp speaks SFTP); local files through platform's FileSystem.
+      return internal([...L0_L4, "scp", "sftp", "SshError"]) ||
+          pkg((s) => isEffect(s) || s === "@effect/platform/FileSystem" || s === "@effect/platform/Path")
+        ? undefined
+        : "scp/ imports only L0–L4, scp/, sftp/, SshError.ts, effect/*, @effect/platform/FileSystem and Path"
     case "client":
     case "server":
     case "index":
@@ -368,7 +376,7 @@ describe("architecture (STYLE.md §4)", () => {
 
   it("auth/, connection/ and the L5 directories follow their rows of STYLE.md §4", () => {
     assertNone(
-      layerViolations(["auth", "connection", "session", "forward", "sftp", "agent"]),
+      layerViolations(["auth", "connection", "session", "forward", "sftp", "agent", "scp"]),
       "L3–L5 layer violations"
     )
   })
