@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts", "test/loopback/**/*.test.ts", "test/architecture.test.ts", "test/docs.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/loopback/**/*.test.ts", "test/fuzz/**/*.test.ts", "test/architecture.test.ts", "test/docs.test.ts"],
           sequence: { concurrent: true },
           testTimeout: 60_000
         }

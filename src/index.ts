@@ -100,6 +100,13 @@ export * as AuthorizedKeys from "./keys/AuthorizedKeys.js"
  */
 export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
 
+/**
+ * sshd_config(5): parsing with Match and Include, the effective typed settings, `sshd -T` output.
+ *
+ * @since 0.1.0
+ */
+export * as SshdConfig from "./config/SshdConfig.js"
+
 // ---- Keys, host keys, certificates ---------------------------------------------------------------------------
 
 /**
@@ -130,6 +137,13 @@ export * as Certificate from "./keys/Certificate.js"
  * @since 0.1.0
  */
 export * as KnownHosts from "./keys/KnownHosts.js"
+
+/**
+ * OpenSSH key revocation lists (PROTOCOL.krl) and revoked-key files: parsing and checking (SEC-67).
+ *
+ * @since 0.1.0
+ */
+export * as Krl from "./keys/Krl.js"
 
 /**
  * Host key and signature algorithms, public key blobs and fingerprints.
@@ -221,6 +235,10 @@ export type EffectSshError =
   | import("./SshError.js").SshError
   | import("./client/HostKeyPolicy.js").HostKeyRejected
   | import("./keys/Certificate.js").CertificateError
+  | import("./config/SshdConfig.js").SshdConfigError
+  | import("./keys/Krl.js").KrlError
+  | import("./agent/SshAgent.js").AgentError
+  | import("./scp/ScpProtocol.js").ScpError
 
 // ---- The protocol layers -----------------------------------------------------------------------------------
 
@@ -293,3 +311,47 @@ export * as PortableCrypto from "./crypto/portable/PortableCrypto.js"
  * @since 0.1.0
  */
 export * as Compression from "./transport/Compression.js"
+
+// ---- The ssh-agent and SCP -----------------------------------------------------------------------------------
+
+/**
+ * The ssh-agent protocol codec (RFC 9987, OpenSSH PROTOCOL.agent).
+ *
+ * @since 0.1.0
+ */
+export * as AgentProtocol from "./agent/AgentProtocol.js"
+
+/**
+ * An ssh-agent client over any Socket: list, sign, add, remove, lock, session-bind.
+ *
+ * @since 0.1.0
+ */
+export * as SshAgent from "./agent/SshAgent.js"
+
+/**
+ * An in-process ssh-agent that enforces the constraints it accepts.
+ *
+ * @since 0.1.0
+ */
+export * as AgentServer from "./agent/AgentServer.js"
+
+/**
+ * SCP control records, strict (SEC-58), and remote commands quoted (SEC-59).
+ *
+ * @since 0.1.0
+ */
+export * as ScpProtocol from "./scp/ScpProtocol.js"
+
+/**
+ * SCP uploads and downloads over `scp -t` / `scp -f`.
+ *
+ * @since 0.1.0
+ */
+export * as Scp from "./scp/Scp.js"
+
+/**
+ * The server side of legacy SCP (`scp -t` / `scp -f` served in-process, confined to a root).
+ *
+ * @since 0.1.0
+ */
+export * as ScpServer from "./scp/ScpServer.js"

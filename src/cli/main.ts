@@ -42,8 +42,10 @@ export interface Subcommand {
  */
 export const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<Subcommand> }>> = {
   exec: { summary: "run a command on a server, as `ssh [options] destination command` does", load: () => import("./Exec.js") },
-  sftp: { summary: "transfer files over SFTP, as OpenSSH `sftp [options] destination` does (batch mode with -b)", load: () => import("./Sftp.js") },
-  serve: { summary: "run an SSH server (an echo service, or local commands with --exec local)", load: () => import("./Serve.js") }
+  serve: { summary: "run an SSH server (an echo service, or local commands with --exec local)", load: () => import("./Serve.js") },
+  agent: { summary: "run an ssh-agent (ssh-agent's flags and output)", load: () => import("./Agent.js") },
+  scp: { summary: "copy files over SCP, as `scp -O` does", load: () => import("./Scp.js") },
+  sftp: { summary: "transfer files over SFTP, as `sftp [options] destination` does (batch mode with -b)", load: () => import("./Sftp.js") }
 }
 
 /**

@@ -82,3 +82,11 @@ export * as NodeSftp from "./NodeSftp.js"
  * @category errors
  */
 export type NodeSshError = import("../index.js").EffectSshError | import("./NodeHostKeys.js").HostKeyFileError
+
+/**
+ * The ssh-agent on Node: SSH_AUTH_SOCK clients, and agents served on UNIX sockets.
+ *
+ * @since 0.1.0
+ */
+export * as NodeAgent from "./NodeAgent.js"
+

@@ -173,12 +173,14 @@ export const handleConnection = (
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
     yield* ConnectionMux.make(transport, authenticated, {
+      keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
           if (open.channelType !== "session") {
             return { _tag: "Reject", reason: 1, description: `${open.channelType} channels are not served` }
           }
-          if (sessions >= maxSessions) return { _tag: "Reject", reason: 2, description: "too many sessions (MaxSessions)" }
+          // SEC-42: RFC 4254 §5.1 SSH_OPEN_RESOURCE_SHORTAGE (4).
+          if (sessions >= maxSessions) return { _tag: "Reject", reason: 4, description: "too many sessions (MaxSessions)" }
           sessions++
           return {
             _tag: "Accept",
