@@ -88,7 +88,7 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SftpFlags,
       }
       const value = j + 1 < a.length ? a.slice(j + 1) : args[++i]
       if (value === undefined) return Either.left(`option -${c} needs a value`)
-      const int = (what: string) => {
+      const int = () => {
         const n = Number(value)
         return Number.isInteger(n) && n > 0 ? n : undefined
       }
@@ -97,15 +97,15 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SftpFlags,
           batchFile = value
           break
         case "P":
-          port = int("port")
+          port = int()
           if (port === undefined || port > 65535) return Either.left(`bad port "${value}"`)
           break
         case "R":
-          requests = int("requests")
+          requests = int()
           if (requests === undefined) return Either.left(`bad number of requests "${value}"`)
           break
         case "B":
-          bufferSize = int("buffer size")
+          bufferSize = int()
           if (bufferSize === undefined) return Either.left(`bad buffer size "${value}"`)
           break
         case "i":

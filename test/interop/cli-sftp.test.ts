@@ -43,13 +43,14 @@ interface Result {
   readonly stderr: string
 }
 
-const run = (file: string, args: ReadonlyArray<string>, cwd: string, home: string) =>
+const run = (file: string, args: ReadonlyArray<string>, cwd: string, home: string, input?: string) =>
   Effect.async<Result>((resume) => {
-    const child = spawn(file, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HOME: home } })
+    const child = spawn(file, args, { cwd, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: { ...process.env, HOME: home } })
+    if (input !== undefined) child.stdin!.end(input)
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []
-    child.stdout.on("data", (d: Buffer) => out.push(d))
-    child.stderr.on("data", (d: Buffer) => err.push(d))
+    child.stdout!.on("data", (d: Buffer) => out.push(d))
+    child.stderr!.on("data", (d: Buffer) => err.push(d))
     child.once("close", (code) => resume(Effect.succeed({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })))
     return Effect.sync(() => child.kill("SIGKILL"))
   }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`${file} ${args.join(" ")} hung`) }), Effect.orDie)
@@ -206,6 +207,30 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
       assert.isFalse(fs.existsSync(path.join(t.remote, "never")))
       assert.isFalse(fs.existsSync(path.join(t.remote, "never2")))
       assert.isTrue(fs.existsSync(path.join(t.remote, "f")))
+    }))
+
+  it.scopedLive("-b - reads stdin; host:file fetches the file; interactive mode goes on after an error; ls -S", () =>
+    Effect.gen(function*() {
+      const t = setup()
+      const { port } = yield* sshd(t.authorized)
+      fs.writeFileSync(path.join(t.remote, "small"), "s")
+      fs.writeFileSync(path.join(t.remote, "large"), "l".repeat(5000))
+      const login = ["-P", `${port}`, "-i", t.key, ...insecure]
+      const stdin = yield* run(process.execPath, [BIN, "sftp", "-b", "-", ...login, `${user}@127.0.0.1`], t.local, t.home, `cd ${t.remote}\nls -S\nls -l nothing\npwd\n`)
+      assert.strictEqual(stdin.code, 1)
+      assert.match(stdin.stdout, /^large\nsmall\n/m)
+      assert.notInclude(stdin.stdout, "sftp> pwd")
+      // Without -b the session goes on after a failure and ends at EOF with 0.
+      const inter = yield* run(process.execPath, [BIN, "sftp", ...login, `${user}@127.0.0.1`], t.local, t.home, `cd ${t.remote}\nls -l nothing\npwd\n`)
+      assert.strictEqual(inter.code, 0, inter.stderr)
+      assert.include(inter.stdout, `Remote working directory: ${fs.realpathSync(t.remote)}`)
+      assert.include(inter.stderr, "nothing")
+      const fetch = yield* run(process.execPath, [BIN, "sftp", ...login, `${user}@127.0.0.1:${t.remote}/large`], t.local, t.home)
+      assert.strictEqual(fetch.code, 0, fetch.stderr)
+      assert.strictEqual(fs.readFileSync(path.join(t.local, "large"), "utf8"), "l".repeat(5000))
+      const config = yield* run(process.execPath, [BIN, "sftp", "-F", "/dev/null", ...login, "127.0.0.1"], t.local, t.home)
+      assert.strictEqual(config.code, 1)
+      assert.include(config.stderr, "ssh_config")
     }))
 
   it.scopedLive("a refused connection exits 255 with a sentence naming host and port", () =>

@@ -184,6 +184,9 @@ const ls = (s: Session, words: ReadonlyArray<string>) =>
       const shown = [...entries]
         .filter((e) => f.set.has("a") || !e.filename.startsWith("."))
         .sort((x, y) => (x.filename < y.filename ? -1 : x.filename > y.filename ? 1 : 0))
+      // -S: largest first, -t: newest first (stable, so names break ties), as sftp sorts.
+      if (f.set.has("S")) shown.sort((x, y) => Number((y.attrs.size ?? 0n) - (x.attrs.size ?? 0n)))
+      else if (f.set.has("t")) shown.sort((x, y) => (y.attrs.mtime ?? 0) - (x.attrs.mtime ?? 0))
       if (f.set.has("r")) shown.reverse()
       const prefix = f.rest[0] === undefined || hasGlob(f.rest[0]) ? "" : `${f.rest[0].replace(/\/$/, "")}/`
       for (const e of shown) yield* s.print(`${long ? e.longname : prefix + e.filename}\n`)
