@@ -164,7 +164,10 @@ const lineReader = (prompt: string | undefined) => {
   })
   return {
     next: Effect.async<string | undefined>((resume) => {
-      if (prompt !== undefined) rl.setPrompt(prompt), rl.prompt()
+      if (prompt !== undefined) {
+        rl.setPrompt(prompt)
+        rl.prompt()
+      }
       if (lines.length > 0) return resume(Effect.succeed(lines.shift()))
       if (closed) return resume(Effect.succeed(undefined))
       waiting.push((l) => resume(Effect.succeed(l)))
@@ -183,41 +186,45 @@ const print = (text: string) => Effect.sync(() => void process.stdout.write(text
 
 /** The session loop: returns the exit status. */
 const loop = (session: Commands.Session, batch: ReadonlyArray<string> | undefined) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const reader = batch === undefined ? lineReader(Tty.isInteractive() ? "sftp> " : undefined) : undefined
+    return Effect.ensuring(step(session, batch, reader), reader === undefined ? Effect.void : reader.close)
+  })
+
+const step = (
+  session: Commands.Session,
+  batch: ReadonlyArray<string> | undefined,
+  reader: ReturnType<typeof lineReader> | undefined
+) =>
+  Effect.gen(function*() {
     let index = 0
-    try {
-      while (true) {
-        const raw = batch !== undefined ? batch[index++] : yield* reader!.next
-        if (raw === undefined) return 0
-        let line = raw.trim()
-        if (line === "" || line.startsWith("#")) continue
-        let ignoreError = false
-        let echo = batch !== undefined || !Tty.isInteractive()
-        for (let again = true; again;) {
-          again = false
-          if (line.startsWith("-")) ignoreError = again = true
-          else if (line.startsWith("@")) {
-            echo = false
-            again = true
-          }
-          if (again) line = line.slice(1).trimStart()
-        }
-        if (echo) yield* print(`sftp> ${line}\n`)
-        const words = Commands.words(line)
-        const result = words === undefined
-          ? yield* Effect.either(Effect.fail(new Commands.CommandError({ message: "Unterminated quote in the command line." })))
-          : yield* Effect.either(Commands.run(session, line, words))
-        if (Either.isRight(result)) {
-          if (result.right === "exit") return 0
-          continue
-        }
-        yield* Tty.printError(result.left.message)
-        // In batch mode the first failure without a "-" prefix ends the session (sftp -b).
-        if (batch !== undefined && !ignoreError) return 1
+    while (true) {
+      const raw = reader === undefined ? batch?.[index++] : yield* reader.next
+      if (raw === undefined) return 0
+      let line = raw.trim()
+      if (line === "" || line.startsWith("#")) continue
+      // sftp's prefixes: "-" ignores the command's failure, "@" hides its echo; either order.
+      let ignoreError = false
+      let echo = batch !== undefined || !Tty.isInteractive()
+      while (line.startsWith("-") || line.startsWith("@")) {
+        if (line.startsWith("-")) ignoreError = true
+        else echo = false
+        line = line.slice(1).trimStart()
       }
-    } finally {
-      if (reader !== undefined) yield* reader.close
+      if (echo) yield* print(`sftp> ${line}\n`)
+      const words = Commands.words(line)
+      const result = yield* Effect.either(
+        words === undefined
+          ? Effect.fail(new Commands.CommandError({ message: "Unterminated quote in the command line." }))
+          : Commands.run(session, line, words)
+      )
+      if (Either.isRight(result)) {
+        if (result.right === "exit") return 0
+        continue
+      }
+      yield* Tty.printError(result.left.message)
+      // In batch mode the first failure without a "-" prefix ends the session with 1 (sftp -b).
+      if (batch !== undefined && !ignoreError) return 1
     }
   })
 
