@@ -254,7 +254,8 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
 pid, fd = pty.fork()
 if pid == 0:
     os.chdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])
-out = b""
+out, typed = b"", 0
+answers = [a.encode() for a in os.environ.get("ANSWERS", "").split("|") if a]
 while True:
     try:
         d = os.read(fd, 65536)
@@ -262,6 +263,10 @@ while True:
         break
     if not d: break
     out += d
+    # readline redraws its prompt with escape codes: type everything once the first prompt shows.
+    if typed == 0 and answers and b"sftp> " in out:
+        os.write(fd, b"".join(a + b"\\r" for a in answers))
+        typed = 1
 _, st = os.waitpid(pid, 0)
 sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(st))`
@@ -269,6 +274,15 @@ sys.exit(os.waitstatus_to_exitcode(st))`
       assert.strictEqual(onPty.code, 0, onPty.stdout)
       assert.match(onPty.stdout, /meter\.bin +100% +4096KB +\S+\/s +\d\d:\d\d/)
       const piped = yield* run(process.execPath, [BIN, ...args], t.local, t.home)
+      // Interactive on a terminal: the "sftp> " prompt, the meter on by default, an error does not end it.
+      process.env.ANSWERS = `cd ${t.remote}|get nothing-here|get meter.bin again.bin|bye`
+      const interactive = yield* run(PYTHON, ["-c", driver, t.local, process.execPath, BIN, "sftp", ...args.slice(3)], t.local, t.home).pipe(
+        Effect.ensuring(Effect.sync(() => delete process.env.ANSWERS))
+      )
+      assert.strictEqual(interactive.code, 0, JSON.stringify(interactive.stdout))
+      assert.match(interactive.stdout, /meter\.bin +100% +4096KB/)
+      assert.include(interactive.stdout, "nothing-here")
+      assert.strictEqual(fs.statSync(path.join(t.local, "again.bin")).size, 4 * 1024 * 1024)
       assert.strictEqual(piped.code, 0, piped.stderr)
       assert.notMatch(piped.stdout, /%/)
       assert.strictEqual(sha(fs.readFileSync(path.join(t.local, "back.bin"))), sha(fs.readFileSync(path.join(t.local, "meter.bin"))))
