@@ -116,6 +116,7 @@ type Layer =
   | "wire"
   | "crypto"
   | "keys"
+  | "config"
   | "transport"
   | "auth"
   | "connection"
@@ -132,6 +133,7 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "wire",
   "crypto",
   "keys",
+  "config",
   "transport",
   "auth",
   "connection",
@@ -183,6 +185,11 @@ const check = (ref: ImportRef): string | undefined => {
           pkg((s) => isEffect(s) || s.startsWith("@noble/") || s === "bcrypt-pbkdf")
         ? undefined
         : "crypto/ and keys/ import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*, bcrypt-pbkdf"
+    case "config":
+      // L1 (STYLE.md §4): pure; keys/ for OpenSSH pattern matching, @noble/* for %C's SHA-1.
+      return internal(["wire", "keys", "config", "SshError"]) || pkg((s) => isEffect(s) || s.startsWith("@noble/"))
+        ? undefined
+        : "config/ imports only wire/, keys/, config/, SshError.ts, effect/*, @noble/*"
     case "transport":
       return internal([...L0_L2, "SshError"]) || pkg((s) => isEffect(s) || s === "@effect/platform/Socket")
         ? undefined
