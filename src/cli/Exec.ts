@@ -148,8 +148,13 @@ const localUser = (): string => {
   }
 }
 
-/** Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. */
-const write = (out: NodeJS.WriteStream, name: "stdout" | "stderr", chunk: Uint8Array) =>
+/**
+ * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const write = (out: NodeJS.WriteStream, name: "stdout" | "stderr", chunk: Uint8Array) =>
   Effect.async<void, LocalIoError>((resume) => {
     out.write(chunk, (err) => resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void))
   })

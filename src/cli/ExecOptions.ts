@@ -79,6 +79,19 @@ export interface Settings {
   /** Seconds, for the TCP connect and for the version exchange and first key exchange. */
   readonly connectTimeout: number | undefined
   readonly verbose: boolean
+  /** Compression yes (-C): offer zlib@openssh.com and zlib before none. */
+  readonly compression?: boolean | undefined
+  /** GlobalKnownHostsFile: consulted after the user's files, never written. */
+  readonly globalKnownHostsFiles?: ReadonlyArray<string> | undefined
+  readonly hashKnownHosts?: boolean | undefined
+  readonly checkHostIP?: boolean | undefined
+  /** CertificateFile: user certificates tried with the identity whose public key they certify. */
+  readonly certificateFiles?: ReadonlyArray<string> | undefined
+  /** PreferredAuthentications, e.g. "publickey,password". */
+  readonly preferredAuthentications?: string | undefined
+  /** RekeyLimit: bytes (0: default) and seconds (0: none). */
+  readonly rekeyLimit?: { readonly bytes: number; readonly seconds: number } | undefined
+  readonly numberOfPasswordPrompts?: number | undefined
 }
 
 type Values = { -readonly [K in keyof Settings]?: Settings[K] }

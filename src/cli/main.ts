@@ -28,8 +28,8 @@ import * as Tty from "./Tty.js"
  */
 export const VERSION = "0.1.0"
 
-const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o Key=Value]... [-v] " +
-  "[user@]host command...\n(effect-ssh exec --help for details)"
+const USAGE = "usage: effect-ssh ssh [options] [user@]host [command...]   (exec is the same command)\n" +
+  "       effect-ssh serve [options]"
 
 /**
  * Parses `argv` (without node and the script), runs the subcommand, and returns the exit code.
@@ -39,6 +39,10 @@ const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o K
  */
 export const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    // `ssh` and its alias `exec` parse their own OpenSSH-style command line (loaded only when used).
+    if (argv[0] === "ssh" || argv[0] === "exec") {
+      return yield* Effect.flatMap(Effect.promise(() => import("./Ssh.js")), (m) => m.main(argv.slice(1)))
+    }
     const split = Argv.split(argv)
     if (split.unknown.length > 0) {
       yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)
