@@ -11,6 +11,7 @@ import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
@@ -132,6 +133,32 @@ const sessionEnv = (r: SshConfig.Resolved): Record<string, string> =>
   SshClientConfig.sessionEnv(r, process.env)
 
 /**
+ * Reads the config files (-F, or the user's and the system's) and resolves the destination of a command
+ * line as ssh does. `-i` files that do not exist are dropped with ssh's warning.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolveArgs = (a: SshArgs.SshArgs) =>
+  Effect.gen(function*() {
+    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
+    const identityFiles: Array<string> = []
+    for (const file of a.identityFiles) {
+      const full = file.startsWith("~/") ? `${os.homedir()}/${file.slice(2)}` : file
+      if (fs.existsSync(full)) identityFiles.push(full)
+      else yield* Tty.printError(`Warning: Identity file ${full} not accessible: No such file or directory.`)
+    }
+    return yield* SshConfig.resolve(files, {
+      ...NodeSshConfig.localInput({ allowExec: true }),
+      host: a.host,
+      user: a.user,
+      port: a.port,
+      options: a.options,
+      identityFiles
+    })
+  })
+
+/**
  * Runs `effect-ssh ssh` with `args` (the words after `ssh`) and returns the exit code.
  *
  * @since 0.1.0
@@ -145,15 +172,7 @@ export const main = (args: ReadonlyArray<string>) =>
       return FAILURE_EXIT_CODE
     }
     const a = parsed.right
-    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
-    const resolved = yield* SshConfig.resolve(files, {
-      ...NodeSshConfig.localInput({ allowExec: true }),
-      host: a.host,
-      user: a.user,
-      port: a.port,
-      options: a.options,
-      identityFiles: a.identityFiles
-    })
+    const resolved = yield* resolveArgs(a)
     if (a.printConfig) {
       yield* Effect.sync(() => process.stdout.write(SshConfig.print(resolved, PRINT_DEFAULTS)))
       return 0

@@ -219,9 +219,10 @@ export const resolve = (
     commandLine.push({ line: i + 1, raw: split })
   }
   const acc = Resolve.accumulate(files, commandLine, input)
-  if ("problem" in acc) return Either.left(new SshConfigError({ ...acc.problem, reason: acc.problem.message }))
+  const failure = (p: Resolve.Problem) => Either.left(new SshConfigError({ file: p.file, line: p.line, reason: p.message }))
+  if ("problem" in acc) return failure(acc.problem)
   const done = Finish.finish(acc.options, acc.host, input)
-  return "alias" in done ? Either.right(done) : Either.left(new SshConfigError({ ...done, reason: done.message }))
+  return "alias" in done ? Either.right(done) : failure(done)
 }
 
 /**

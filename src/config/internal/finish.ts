@@ -174,7 +174,8 @@ export const finish = (
     proxyJumpText: jumpText,
     proxyCommand,
     connectTimeout: o.connectTimeout === undefined || o.connectTimeout === -1 ? undefined : o.connectTimeout,
-    serverAliveInterval: o.serverAliveInterval ?? 0,
+    // Debian's OpenSSH (the one ssh -G is compared with) keeps a BatchMode connection alive every 5 minutes.
+    serverAliveInterval: o.serverAliveInterval ?? (o.batchMode === true ? 300 : 0),
     serverAliveCountMax: o.serverAliveCountMax ?? 3,
     strictHostKeyChecking: o.strictHostKeyChecking ?? "ask",
     userKnownHostsFiles: userFiles.length === 1 && userFiles[0]!.toLowerCase() === "none" ? [] : userFiles.map((f) => full(f)),

@@ -73,11 +73,15 @@ export const print = (r: Resolved, defaults: PrintDefaults = {}): string => {
   line("kexalgorithms", r.kexAlgorithms ?? defaults.kexAlgorithms)
   line("casignaturealgorithms", r.caSignatureAlgorithms ?? defaults.caSignatureAlgorithms)
   line("remotecommand", r.remoteCommand)
-  line("loglevel", r.logLevel)
+  // log.c names SYSLOG_LEVEL_QUIET "SILENT" first in its table, and ssh -G prints that.
+  line("loglevel", r.logLevel === "QUIET" ? "SILENT" : r.logLevel)
   line("macs", r.macs ?? defaults.macs)
   line("preferredauthentications", r.preferredAuthentications)
   line("pubkeyacceptedalgorithms", r.pubkeyAcceptedAlgorithms ?? defaults.pubkeyAcceptedAlgorithms)
-  out.push(...forwards("dynamicforward", r.localForwards.filter((f) => f.connect === undefined), false))
+  // As dump_cfg_forwards does: a forward to a Unix socket (no connect host) is listed as dynamic too.
+  out.push(...r.localForwards.filter((f) => f.connect === undefined || f.connect._tag === "Unix").map((f) =>
+    `dynamicforward ${formatForward({ listen: f.listen, connect: undefined })}`
+  ))
   out.push(...forwards("localforward", r.localForwards.filter((f) => f.connect !== undefined), false))
   out.push(...forwards("remoteforward", r.remoteForwards, true))
   for (const f of r.identityFiles) line("identityfile", f)
