@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
@@ -117,7 +118,8 @@ const logLevelOf = (args: SshArgs.SshArgs, level: SshConfig.Resolved["logLevel"]
  * @category accessors
  */
 export const errorText = (e: { readonly message: string; readonly cause?: unknown }): string => {
-  const cause = e.cause
+  // The transport keeps the policy's failure as a Cause.
+  const cause = Cause.isCause(e.cause) ? Cause.squash(e.cause) : e.cause
   if (cause instanceof HostKeyPolicy.HostKeyRejected && cause.reason === "Unknown") {
     const where = cause.port === 22 ? cause.host : `[${cause.host}]:${cause.port}`
     return `No ${cause.keyType} host key is known for ${where} and you have requested strict checking ` +

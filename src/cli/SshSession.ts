@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
+import { spawnSync } from "node:child_process"
 import type { SshConnection } from "../client/SshConnection.js"
 import type * as SshProcess from "../session/SshProcess.js"
 import { FAILURE_EXIT_CODE, LocalIoError, write } from "./Exec.js"
@@ -66,7 +67,13 @@ export const run = (connection: SshConnection, options: SessionOptions) =>
     const localTty = options.tty && process.stdin.isTTY === true
     if (localTty) {
       yield* Effect.acquireRelease(
-        Effect.sync(() => process.stdin.setRawMode(true)),
+        Effect.sync(() => {
+          process.stdin.setRawMode(true)
+          // libuv's raw mode keeps output post-processing (ONLCR), which would turn the remote pty's CR LF into
+          // CR CR LF; ssh's raw mode turns it off. stty acts on its stdin, our terminal; restoring the mode
+          // (setRawMode(false)) puts back the saved settings, OPOST included.
+          spawnSync("stty", ["-opost"], { stdio: ["inherit", "ignore", "ignore"] })
+        }),
         () => Effect.sync(() => process.stdin.setRawMode(false))
       )
       const onResize = () => Runtime.runFork(runtime)(Effect.ignore(proc.resize(terminalSize())))
