@@ -240,15 +240,15 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       assert.match(r.stderr, /^effect-ssh: .*ECONNREFUSED/)
     }))
 
-  it.live("an unknown -o key: non-zero exit, the key named and the supported keys listed", () =>
+  it.live("an unknown -o key or flag: exit 255 and the key or flag named, as ssh names them", () =>
     Effect.gen(function*() {
       const t = setup()
-      const r = yield* runCli(t.home, ["exec", "-o", "ForwardX11=yes", "127.0.0.1", "true"])
+      const r = yield* runCli(t.home, ["exec", "-o", "NoSuchOption=yes", "127.0.0.1", "true"])
       assert.strictEqual(r.code, 255)
-      assert.match(r.stderr, /^effect-ssh: .*ForwardX11.*Supported: .*StrictHostKeyChecking/)
-      const u = yield* runCli(t.home, ["exec", "-X", "127.0.0.1", "true"])
+      assert.match(r.stderr, /^effect-ssh: command-line line 1: Bad configuration option: nosuchoption/)
+      const u = yield* runCli(t.home, ["exec", "-Z", "127.0.0.1", "true"])
       assert.strictEqual(u.code, 255)
-      assert.match(u.stderr, /unknown option -X/)
+      assert.match(u.stderr, /unknown option -- Z/)
     }))
 
   it.scopedLive("StrictHostKeyChecking=yes with an empty known_hosts: exit 255, the fingerprint on stderr", () =>
@@ -280,7 +280,8 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const added = yield* runCli(t.home, args("accept-new"))
       assert.strictEqual(added.code, 0, added.stderr)
       assert.match(added.stderr, /Permanently added '\[127\.0\.0\.1\]:\d+'/)
-      assert.match(fs.readFileSync(knownHosts, "utf8"), /^\[127\.0\.0\.1\]:\d+ /)
+      // Recorded in plain or hashed form (HashKnownHosts, as Debian's /etc/ssh/ssh_config sets it).
+      assert.match(fs.readFileSync(knownHosts, "utf8"), /^(\[127\.0\.0\.1\]:\d+|\|1\|\S+) /)
       const again = yield* runCli(t.home, args("yes"))
       assert.strictEqual(again.stdout.toString(), "ok\n", again.stderr)
       assert.strictEqual(again.code, 0)
@@ -352,7 +353,7 @@ describe.skipIf(!withTerminal)("effect-ssh exec on a terminal: host key question
       assert.include(r.out, `logged in as ${testUser}`)
       assert.notInclude(r.out, password)
       assert.notInclude(r.out, "wrong-password")
-      assert.match(fs.readFileSync(path.join(t.home, ".ssh", "known_hosts"), "utf8"), /^\[127\.0\.0\.1\]:\d+ ssh-/)
+      assert.match(fs.readFileSync(path.join(t.home, ".ssh", "known_hosts"), "utf8"), /^(\[127\.0\.0\.1\]:\d+|\|1\|\S+) ssh-/)
       // The host is known now; an encrypted key asks for its passphrase.
       const k = yield* runOnTerminal(t.home, ["exec", "-p", `${port}`, "-i", encrypted, "127.0.0.1", "echo key ok"], [
         "pass phrase"
