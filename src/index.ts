@@ -208,3 +208,17 @@ export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
  * @since 0.1.0
  */
 export * as Match from "./keys/Match.js"
+
+/**
+ * ssh_config(5): parse, load (Include) and resolve a destination as `ssh -G` does.
+ *
+ * @since 0.1.0
+ */
+export * as SshConfig from "./config/SshConfig.js"
+
+/**
+ * A resolved ssh_config destination as client options: credentials, host key policy, algorithms, timeouts.
+ *
+ * @since 0.1.0
+ */
+export * as SshClientConfig from "./client/SshClientConfig.js"

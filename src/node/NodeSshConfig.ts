@@ -12,7 +12,14 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Scope from "effect/Scope"
+import type { Dialer } from "../client/Dialer.js"
+import * as SshClientConfig from "../client/SshClientConfig.js"
+import type { SshConnection } from "../client/SshConnection.js"
 import * as SshConfig from "../config/SshConfig.js"
+import type { AuthError, TransportError } from "../SshError.js"
 import * as Match from "../keys/Match.js"
 
 /**
@@ -167,3 +174,38 @@ export const resolve = (
 
 const definedOnly = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+/**
+ * Connects to an ssh_config alias the way `ssh alias` resolves it: the files are read, the destination is
+ * resolved (HostName, Port, User, IdentityFile …) and mapped by `SshClientConfig.toClientOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeSsh, NodeSshConfig } from "effect-ssh/node"
+ *
+ * const program = Effect.gen(function*() {
+ *   const ssh = yield* NodeSshConfig.connect("web")
+ *   return yield* ssh.string("uname -a")
+ * }).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  alias: string,
+  options?: {
+    readonly configFile?: string | undefined
+    readonly allowExec?: boolean | undefined
+    readonly overrides?: SshClientConfig.ConfigOverrides | undefined
+  }
+): Effect.Effect<
+  SshConnection,
+  SshConfig.SshConfigError | SshClientConfig.UnsupportedConfig | TransportError | AuthError,
+  Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.flatMap(
+    resolve(alias, { configFile: options?.configFile, allowExec: options?.allowExec }),
+    (r) => SshClientConfig.connect(r, options?.overrides)
+  )

@@ -66,3 +66,4 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+export * as NodeSshConfig from "./NodeSshConfig.js"
