@@ -36,12 +36,13 @@ import * as HostKeys from "./HostKeys.js"
 import * as Tty from "./Tty.js"
 
 /**
- * The identities ssh tries when no IdentityFile is given (in this order; those that exist).
+ * The identities ssh tries when no IdentityFile is given, in ssh's order (readconf.c fill_default_options),
+ * of the key types effect-ssh uses (no security keys, XMSS or DSA); those that exist.
  *
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_IDENTITIES: ReadonlyArray<string> = ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
+export const DEFAULT_IDENTITIES: ReadonlyArray<string> = ["~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519"]
 
 /** OpenSSH's NumberOfPasswordPrompts default. */
 const PASSWORD_PROMPTS = 3

@@ -15,7 +15,6 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
 import * as NodeSsh from "../node/NodeSsh.js"
-import * as Argv from "./Argv.js"
 import * as Exec from "./Exec.js"
 import * as Serve from "./Serve.js"
 import * as Tty from "./Tty.js"
@@ -43,11 +42,6 @@ export const main = (argv: ReadonlyArray<string>) =>
     if (argv[0] === "ssh" || argv[0] === "exec") {
       return yield* Effect.flatMap(Effect.promise(() => import("./Ssh.js")), (m) => m.main(argv.slice(1)))
     }
-    const split = Argv.split(argv)
-    if (split.unknown.length > 0) {
-      yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)
-      return Exec.FAILURE_EXIT_CODE
-    }
     const code = yield* Ref.make(0)
     const root = Command.make(
       "effect-ssh",
@@ -56,12 +50,11 @@ export const main = (argv: ReadonlyArray<string>) =>
     ).pipe(
       Command.withDescription("An SSH client built on effect-ssh."),
       Command.withSubcommands([
-        Exec.command(split.command, (n) => Ref.set(code, n)),
         Serve.command((n) => Ref.set(code, n))
       ])
     )
     // @effect/cli skips the first two entries (node and the script).
-    yield* Command.run(root, { name: "effect-ssh", version: VERSION })(["node", "effect-ssh", ...split.cli])
+    yield* Command.run(root, { name: "effect-ssh", version: VERSION })(["node", "effect-ssh", ...argv])
     return yield* Ref.get(code)
   }).pipe(
     // A ValidationError: @effect/cli has printed it with the usage already.

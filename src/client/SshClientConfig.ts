@@ -151,7 +151,9 @@ export const identities = (
       if (text._tag === "Some") certs.push(text.value)
     }
     const out: Array<Auth.AuthMethod> = []
-    for (const file of r.identityFiles) {
+    // ssh's default list also names security-key, XMSS and DSA files, which effect-ssh cannot use.
+    const files = r.identityFilesConfigured ? r.identityFiles : r.identityFiles.filter((f) => /id_(rsa|ecdsa|ed25519)$/.test(f))
+    for (const file of files) {
       const full = yield* home(path, file)
       const text = yield* read(file)
       if (text._tag === "None") continue

@@ -66,4 +66,10 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * ssh_config files on Node: the user's and the system's files, Include globs, `connect("alias")`.
+ *
+ * @since 0.1.0
+ */
 export * as NodeSshConfig from "./NodeSshConfig.js"
