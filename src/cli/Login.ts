@@ -27,6 +27,7 @@ import * as Auth from "../auth/AuthMethod.js"
 import type { Dialer } from "../client/Dialer.js"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClient from "../client/SshClient.js"
+import * as SshClientConfig from "../client/SshClientConfig.js"
 import type { SshConnection } from "../client/SshConnection.js"
 import type { ParsedPrivateKey } from "../keys/KeyMaterial.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
@@ -201,7 +202,7 @@ export const connect = (
       onBanner: (text) => Tty.printError(text)
     })
     yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
-    const auth = preferred(
+    const auth = SshClientConfig.preferred(
       settings.preferredAuthentications,
       interactive && settings.kbdInteractiveAuthentication ? [...keys, keyboardInteractive] : keys
     )
@@ -234,19 +235,3 @@ export const connect = (
       Effect.catchIf(wantsPassword, () => withPassword(1))
     )
   })
-
-/**
- * Orders credentials by PreferredAuthentications (ssh_config(5)); methods it does not name are dropped.
- *
- * @since 0.1.0
- * @category accessors
- */
-export const preferred = (
-  list: string | undefined,
-  methods: ReadonlyArray<Auth.AuthMethod>
-): ReadonlyArray<Auth.AuthMethod> => {
-  if (list === undefined) return methods
-  const order = list.split(",").map((m) => m.trim())
-  const rank = (m: Auth.AuthMethod) => order.indexOf(Auth.methodName(m))
-  return methods.filter((m) => rank(m) >= 0).sort((a, b) => rank(a) - rank(b))
-}

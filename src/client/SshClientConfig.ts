@@ -171,6 +171,23 @@ export const identities = (
   })
 
 /**
+ * Orders credentials by PreferredAuthentications (`publickey,password`…); methods it does not name are
+ * dropped; without a list the order is kept.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const preferred = (
+  list: string | undefined,
+  methods: ReadonlyArray<Auth.AuthMethod>
+): ReadonlyArray<Auth.AuthMethod> => {
+  if (list === undefined) return methods
+  const order = list.split(",").map((m) => m.trim())
+  const rank = (m: Auth.AuthMethod) => order.indexOf(Auth.methodName(m))
+  return methods.filter((m) => rank(m) >= 0).sort((a, b) => rank(a) - rank(b))
+}
+
+/**
  * `SshClientOptions` for a resolved destination.
  *
  * @since 0.1.0
@@ -185,10 +202,7 @@ export const toClientOptions = (
       (m._tag !== "Password" || r.passwordAuthentication) &&
       (m._tag !== "KeyboardInteractive" || r.kbdInteractiveAuthentication) &&
       ((m._tag !== "PrivateKey" && m._tag !== "PrivateKeyFile") || r.pubkeyAuthentication)
-    const all = [...keys, ...(overrides.auth ?? [])].filter(allowed)
-    const order = r.preferredAuthentications?.split(",").map((s) => s.trim())
-    const rank = (m: Auth.AuthMethod) => order?.indexOf(Auth.methodName(m)) ?? 0
-    const auth = order === undefined ? all : all.filter((m) => rank(m) >= 0).sort((a, b) => rank(a) - rank(b))
+    const auth = preferred(r.preferredAuthentications, [...keys, ...(overrides.auth ?? [])].filter(allowed))
     const timeout = r.connectTimeout === undefined ? undefined : Duration.seconds(r.connectTimeout)
     return {
       host: r.hostname,
