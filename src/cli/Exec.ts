@@ -8,6 +8,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
+import * as fs from "node:fs"
 
 /**
  * Reading local stdin or writing local stdout/stderr failed (a closed pipe, for instance).
@@ -42,15 +43,32 @@ export const FAILURE_EXIT_CODE = 255
  * @since 0.1.0
  * @category constructors
  */
-export const stderrLogger: Logger.Logger<unknown, void> = Logger.make(({ annotations, logLevel, message }) => {
+export const stderrLogger: Logger.Logger<unknown, void> = Logger.make((entry) => {
+  process.stderr.write(logLine(entry))
+})
+
+/**
+ * Logs as `stderrLogger` does, appended to `file` (ssh -E).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fileLogger = (file: string): Logger.Logger<unknown, void> =>
+  Logger.make((entry) => {
+    try {
+      fs.appendFileSync(file, logLine(entry))
+    } catch {
+      // As ssh: a log file that cannot be written loses the line, never the session.
+    }
+  })
+
+const logLine = ({ annotations, logLevel, message }: Logger.Logger.Options<unknown>): string => {
   const parts = Array.isArray(message) ? message : [message]
   const text = parts.map((p) => (typeof p === "string" ? p : String(p))).join(" ")
   const notes = [...annotations].map(([k, v]) => `${k}=${String(v)}`)
   const level = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-  process.stderr.write(
-    `effect-ssh: ${level}: ${text}${notes.length > 0 ? ` (${notes.join(" ")})` : ""}\n`
-  )
-})
+  return `effect-ssh: ${level}: ${text}${notes.length > 0 ? ` (${notes.join(" ")})` : ""}\n`
+}
 
 /**
  * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer.

@@ -18,6 +18,7 @@ import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
+import * as Exec from "./Exec.js"
 import { FAILURE_EXIT_CODE } from "./Exec.js"
 import type * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
@@ -179,16 +180,16 @@ export const main = (args: ReadonlyArray<string>) =>
       yield* Effect.sync(() => process.stdout.write(SshConfig.print(resolved, PRINT_DEFAULTS)))
       return 0
     }
-    return yield* connectAndRun(a, resolved).pipe(
-      Logger.withMinimumLogLevel(logLevelOf(a, resolved.logLevel))
-    )
+    const logged = connectAndRun(a, resolved).pipe(Logger.withMinimumLogLevel(logLevelOf(a, resolved.logLevel)))
+    return yield* a.logFile === undefined
+      ? logged
+      : Effect.provide(logged, Logger.replace(Exec.stderrLogger, Exec.fileLogger(a.logFile)))
   }).pipe(
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${errorText(e)}`), FAILURE_EXIT_CODE))
   )
 
 const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
   Effect.gen(function*() {
-    if (a.logFile !== undefined) yield* Effect.sync(() => fs.appendFileSync(a.logFile!, ""))
     for (const [name] of resolved.unimplemented) yield* Effect.logDebug(`option ${name} is parsed but not implemented`)
     const plan = SshClientConfig.proxyPlan(resolved)
     if (plan._tag !== "Direct") {

@@ -147,6 +147,19 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
     }))
 })
 
+describe("effect-ssh ssh -E", () => {
+  it.live("-E sends the log to a file; the error itself stays on stderr", () =>
+    Effect.gen(function*() {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-log-"))
+      const log = path.join(home, "log")
+      const r = yield* run(home, ["ssh", "-F", "none", "-v", "-E", log, "-p", "1", "127.0.0.1", "true"])
+      assert.strictEqual(r.code, 255)
+      assert.include(fs.readFileSync(log, "utf8"), "effect-ssh: debug: connecting to 127.0.0.1 port 1")
+      assert.notInclude(r.stderr, "debug:")
+      assert.include(r.stderr, "ECONNREFUSED")
+    }))
+})
+
 /** Runs the CLI on a pseudo-terminal of 30×100 and plays `steps`: each sends text (or resizes) and waits for a pattern. */
 const DRIVER = `
 import fcntl, json, os, pty, re, select, struct, sys, termios, time
