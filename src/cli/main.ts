@@ -42,6 +42,9 @@ export const main = (argv: ReadonlyArray<string>) =>
     if (argv[0] === "ssh" || argv[0] === "exec") {
       return yield* Effect.flatMap(Effect.promise(() => import("./Ssh.js")), (m) => m.main(argv.slice(1)))
     }
+    if (argv[0] === "keyscan") {
+      return yield* Effect.flatMap(Effect.promise(() => import("./Keyscan.js")), (m) => m.main(argv.slice(1)))
+    }
     const code = yield* Ref.make(0)
     const root = Command.make(
       "effect-ssh",

@@ -71,7 +71,7 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
       const again = yield* run(t.home, ["exec", "-F", cfg, "-o", "StrictHostKeyChecking=yes", "web", "echo again"])
       assert.strictEqual(again.stdout, "again\n", again.stderr)
       assert.strictEqual(again.code, 0)
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("-C offers zlib@openssh.com, and sshd agrees (-o Compression=yes does the same)", () =>
     Effect.gen(function*() {
@@ -85,7 +85,7 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
       assert.strictEqual(o.code, 0, o.stderr)
       const negotiated = log.join("").match(/compression: zlib@openssh\.com/g) ?? []
       assert.isAtLeast(negotiated.length, 2, log.join(""))
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("a repeated -p/-l keeps the first value; a bad port is named; the unknown-host hint names ssh's option", () =>
     Effect.gen(function*() {
@@ -106,7 +106,7 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
       assert.strictEqual(strict.code, 255)
       assert.include(strict.stderr, "-o StrictHostKeyChecking=accept-new")
       assert.notInclude(strict.stderr, "HostKeyPolicy")
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("known_hosts with only a @cert-authority line: a server with a host certificate is trusted (as ssh)", () =>
     Effect.gen(function*() {
@@ -132,7 +132,19 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
       const ours = yield* run(t.home, ["exec", ...args])
       assert.strictEqual(ours.stdout, "certified\n", ours.stderr)
       assert.strictEqual(ours.code, 0)
-    }))
+    }), { timeout: 180_000 })
+
+  it.scopedLive("keyscan prints what ssh-keyscan prints", () =>
+    Effect.gen(function*() {
+      const t = setup()
+      const { port } = yield* OpenSsh.sshdTcp({ logLevel: "INFO" })
+      const ours = yield* run(t.home, ["keyscan", "-p", `${port}`, "127.0.0.1"])
+      assert.strictEqual(ours.code, 0, ours.stderr)
+      const theirs = execFileSync("/usr/bin/ssh-keyscan", ["-p", `${port}`, "127.0.0.1"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+      const sorted = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).sort()
+      assert.deepStrictEqual(sorted(ours.stdout), sorted(theirs))
+      assert.strictEqual(sorted(ours.stdout).length, 3)
+    }), { timeout: 180_000 })
 
   it.live("-G prints without connecting and ProxyJump is reported, not silently ignored", () =>
     Effect.gen(function*() {
@@ -144,7 +156,7 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
       const r = yield* run(t.home, ["ssh", "-F", cfg, "behind", "true"])
       assert.strictEqual(r.code, 255)
       assert.match(r.stderr, /ProxyJump \(-J\) is resolved but not carried out yet/)
-    }))
+    }), { timeout: 180_000 })
 })
 
 describe("effect-ssh ssh -E", () => {

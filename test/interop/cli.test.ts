@@ -232,7 +232,7 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const again = yield* runCli(t.home, args("yes"))
       assert.strictEqual(again.stdout.toString(), "ok\n", again.stderr)
       assert.strictEqual(again.code, 0)
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("algorithm options in OpenSSH syntax reach the key exchange (-v shows it)", () =>
     Effect.gen(function*() {
