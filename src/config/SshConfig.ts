@@ -210,6 +210,10 @@ export const resolve = (
   files: ReadonlyArray<ConfigFile>,
   input: ResolveInput
 ): Either.Either<Resolved, SshConfigError> => {
+  // SEC-69: command-line host and user names reach `Match exec` and ProxyCommand through %h %n %r; refuse shell
+  // metacharacters, control characters and a leading "-" before anything is expanded or run.
+  const unsafe = validateDestination(input.host, input.user)
+  if (unsafe !== undefined) return Either.left(new SshConfigError({ file: "command-line", line: 0, reason: unsafe }))
   const commandLine: Array<{ readonly line: number; readonly raw: RawLine }> = []
   for (const [i, text] of (input.options ?? []).entries()) {
     const split = splitLine(text)
@@ -223,6 +227,24 @@ export const resolve = (
   if ("problem" in acc) return failure(acc.problem)
   const done = Finish.finish(acc.options, acc.host, input)
   return "alias" in done ? Either.right(done) : failure(done)
+}
+
+/**
+ * Checks a command-line destination (SEC-69): host names of letters, digits, `.`, `_`, `-`, `:` and IPv6
+ * brackets, not starting with `-`; user names without control characters, blanks, shell metacharacters or a
+ * leading `-`. Returns why it is refused, or undefined.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const validateDestination = (host: string, user: string | undefined): string | undefined => {
+  if (host === "" || host.startsWith("-") || !/^[A-Za-z0-9._:[\]-]+$/.test(host)) {
+    return `hostname contains invalid characters: ${JSON.stringify(host)}`
+  }
+  if (user !== undefined && (user === "" || user.startsWith("-") || /[\u0000-\u0020\u007f-\u009f'"`$;&<>|(){}\\*?!#~]/.test(user))) {
+    return `remote username contains invalid characters: ${JSON.stringify(user)}`
+  }
+  return undefined
 }
 
 /**

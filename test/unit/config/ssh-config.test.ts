@@ -153,6 +153,30 @@ describe("ssh_config resolution", () => {
   })
 })
 
+describe("command-line destinations (SEC-69)", () => {
+  it("host and user names that could reach a shell through %h/%r are refused before anything runs", () => {
+    const ran: Array<string> = []
+    const exec = (c: string) => (ran.push(c), true)
+    for (const [host, user] of [
+      ["a;touch /tmp/pwn", undefined],
+      ["`touch /tmp/pwn`", undefined],
+      ["-oProxyCommand=touch /tmp/pwn", undefined],
+      ["$(id)", undefined],
+      ["h", "x\nid>/tmp/pwn"],
+      ["h", "a;b"],
+      ["h", "-oops"],
+      ["h\u0000", undefined]
+    ] as const) {
+      const r = resolve("Match exec \"echo %h %r\"\n  Port 1\n", host, { user, exec })
+      assert.isTrue(Either.isLeft(r) && r.left.message.includes("invalid characters"), `${host} ${user}`)
+    }
+    assert.deepStrictEqual(ran, [])
+    // Ordinary names, IPv6 literals and user names with @ or dots pass.
+    assert.isTrue(Either.isRight(resolve("", "[2001:db8::1]", { user: "first.last@corp" })))
+    assert.isTrue(Either.isRight(resolve("", "web-1.example.com", { user: "deploy_user" })))
+  })
+})
+
 describe("ssh_config Include", () => {
   const files: Record<string, string> = {
     "/home/me/.ssh/config": "Include conf.d/*.conf\nHost *\n  User fallback\n",
