@@ -137,7 +137,7 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const w = yield* runCli(t.home, ["exec", "-p", `${port}`, "-i", t.key, ...insecure, "127.0.0.1", "echo", "--help", "-p", "x"])
       assert.strictEqual(w.stdout.toString(), "--help -p x\n", w.stderr)
       assert.strictEqual(w.code, 0)
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("passes the remote stderr through as bytes, separately from stdout", () =>
     Effect.gen(function*() {
