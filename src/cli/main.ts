@@ -45,6 +45,9 @@ export const main = (argv: ReadonlyArray<string>) =>
     if (argv[0] === "keyscan") {
       return yield* Effect.flatMap(Effect.promise(() => import("./Keyscan.js")), (m) => m.main(argv.slice(1)))
     }
+    if (argv[0] === "keygen") {
+      return yield* Effect.flatMap(Effect.promise(() => import("./Keygen.js")), (m) => m.main(argv.slice(1)))
+    }
     const code = yield* Ref.make(0)
     const root = Command.make(
       "effect-ssh",

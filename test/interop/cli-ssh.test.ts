@@ -159,6 +159,29 @@ describe.skipIf(!has)("effect-ssh ssh against sshd", () => {
     }), { timeout: 180_000 })
 })
 
+describe.skipIf(!has)("effect-ssh keygen and ssh-keygen read each other's keys", () => {
+  it.live("our encrypted ed25519 key: ssh-keygen fingerprints it and derives the same public key; theirs: same -l/-lv/-y output", () =>
+    Effect.gen(function*() {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-keygen-"))
+      const ours = path.join(home, "ours")
+      const made = yield* run(home, ["keygen", "-q", "-t", "ed25519", "-C", "made-here", "-N", "secret", "-f", ours])
+      assert.strictEqual(made.code, 0, made.stderr)
+      assert.strictEqual(fs.statSync(ours).mode & 0o777, 0o600)
+      const pub = fs.readFileSync(`${ours}.pub`, "utf8")
+      assert.strictEqual(execFileSync(OpenSsh.SSH_KEYGEN, ["-y", "-P", "secret", "-f", ours], { encoding: "utf8" }), pub)
+      assert.match(execFileSync(OpenSsh.SSH_KEYGEN, ["-l", "-f", ours], { encoding: "utf8" }), /^256 SHA256:\S+ made-here \(ED25519\)\n$/)
+      for (const type of ["ecdsa", "rsa"]) {
+        const theirs = path.join(home, `theirs_${type}`)
+        execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", type, "-N", "", "-C", "made-there", "-f", theirs])
+        for (const flags of [["-l"], ["-lv"], ["-l", "-E", "md5"], ["-y"]]) {
+          const expected = execFileSync(OpenSsh.SSH_KEYGEN, [...flags, "-f", theirs], { encoding: "utf8" })
+          const r = yield* run(home, ["keygen", ...flags, "-f", theirs])
+          assert.strictEqual(r.stdout, expected, `${type} ${flags.join(" ")}: ${r.stderr}`)
+        }
+      }
+    }), { timeout: 180_000 })
+})
+
 describe("effect-ssh ssh -E", () => {
   it.live("-E sends the log to a file; the error itself stays on stderr", () =>
     Effect.gen(function*() {
