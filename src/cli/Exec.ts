@@ -1,7 +1,6 @@
 /**
- * What the command-line sessions share: the local I/O error, the failure exit code (255, as ssh), the stderr
- * logger and the waiting write to stdout/stderr. `effect-ssh exec` itself is `Ssh.main` (the dispatcher sends
- * both `ssh` and `exec` there).
+ * What the command-line sessions share: the local I/O error, the -E file logger and the waiting write to
+ * stdout/stderr. `effect-ssh exec` itself is `Ssh.main` (the dispatcher sends both `ssh` and `exec` there).
  *
  * @since 0.1.0
  */
@@ -30,25 +29,7 @@ export class LocalIoError extends Data.TaggedError("LocalIoError")<{
 }
 
 /**
- * The exit code for a connection, login or usage failure, as ssh(1) uses it.
- *
- * @since 0.1.0
- * @category constants
- */
-export const FAILURE_EXIT_CODE = 255
-
-/**
- * Logs to stderr as `effect-ssh: <level>: <message> (key=value …)`: stdout belongs to the remote command.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const stderrLogger: Logger.Logger<unknown, void> = Logger.make((entry) => {
-  process.stderr.write(logLine(entry))
-})
-
-/**
- * Logs as `stderrLogger` does, appended to `file` (ssh -E).
+ * Logs as `Runtime.stderrLogger` does, appended to `file` (ssh -E).
  *
  * @since 0.1.0
  * @category constructors
@@ -70,13 +51,25 @@ const logLine = ({ annotations, logLevel, message }: Logger.Logger.Options<unkno
   return `effect-ssh: ${level}: ${text}${notes.length > 0 ? ` (${notes.join(" ")})` : ""}\n`
 }
 
+/** Local outputs whose reader has gone (EPIPE): what still comes for them is read and dropped. */
+const closedOutputs = new Set<"stdout" | "stderr">()
+
 /**
- * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer.
+ * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. A reader
+ * that went away (`| head`: EPIPE) is not an error, as for ssh: the rest of that stream is drained and dropped,
+ * and the exit code stays the remote command's.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const write = (out: NodeJS.WriteStream, name: "stdout" | "stderr", chunk: Uint8Array) =>
   Effect.async<void, LocalIoError>((resume) => {
-    out.write(chunk, (err) => resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void))
+    if (closedOutputs.has(name)) return resume(Effect.void)
+    out.write(chunk, (err) => {
+      if (err && "code" in err && err.code === "EPIPE") {
+        closedOutputs.add(name)
+        return resume(Effect.void)
+      }
+      resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void)
+    })
   })

@@ -13,7 +13,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as PrivateKey from "../keys/PrivateKey.js"
 import * as PublicKey from "../keys/PublicKey.js"
-import { FAILURE_EXIT_CODE } from "./Exec.js"
+import { FAILURE_EXIT_CODE } from "./Version.js"
 import * as Tty from "./Tty.js"
 
 const USAGE = "usage: effect-ssh keygen [-q] [-b bits] [-C comment] [-f output_keyfile] [-N new_passphrase] [-t ed25519 | ecdsa | rsa]\n" +
@@ -43,6 +43,10 @@ const readPublic = (file: string, passphrase: string | undefined): Either.Either
  */
 export const main = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    if (args[0] === "--help") {
+      yield* Effect.sync(() => process.stdout.write(`${USAGE}\n`))
+      return 0
+    }
     const flags = new Set<string>()
     const values: Record<string, string> = {}
     for (let i = 0; i < args.length; i++) {

@@ -14,7 +14,7 @@ import * as ClientTransport from "../client/ClientTransport.js"
 import { Dialer } from "../client/Dialer.js"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as KnownHosts from "../keys/KnownHosts.js"
-import { FAILURE_EXIT_CODE } from "./Exec.js"
+import { FAILURE_EXIT_CODE } from "./Version.js"
 import * as Tty from "./Tty.js"
 
 const TYPES: Readonly<Record<string, ReadonlyArray<string>>> = {
@@ -63,6 +63,10 @@ export const scan = (host: string, port: number, algorithms: ReadonlyArray<strin
  */
 export const main = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    if (args[0] === "--help") {
+      yield* Effect.sync(() => process.stdout.write(`${USAGE}\n`))
+      return 0
+    }
     let port = 22
     let types = ["rsa", "ecdsa", "ed25519"]
     let timeout = Duration.seconds(5)

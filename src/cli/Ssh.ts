@@ -19,7 +19,8 @@ import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
 import * as Exec from "./Exec.js"
-import { FAILURE_EXIT_CODE } from "./Exec.js"
+import * as Runtime from "./Runtime.js"
+import { FAILURE_EXIT_CODE } from "./Version.js"
 import type * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
 import * as SshArgs from "./SshArgs.js"
@@ -169,6 +170,10 @@ export const resolveArgs = (a: SshArgs.SshArgs) =>
  */
 export const main = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    if (args[0] === "--help") {
+      yield* Effect.sync(() => process.stdout.write(`${SshArgs.USAGE}\n(see docs/cli.md and docs/config.md)\n`))
+      return 0
+    }
     const parsed = SshArgs.parse(args)
     if (Either.isLeft(parsed)) {
       yield* Tty.printError(`effect-ssh: ${parsed.left.reason}\n${SshArgs.USAGE}`)
@@ -183,7 +188,7 @@ export const main = (args: ReadonlyArray<string>) =>
     const logged = connectAndRun(a, resolved).pipe(Logger.withMinimumLogLevel(logLevelOf(a, resolved.logLevel)))
     return yield* a.logFile === undefined
       ? logged
-      : Effect.provide(logged, Logger.replace(Exec.stderrLogger, Exec.fileLogger(a.logFile)))
+      : Effect.provide(logged, Logger.replace(Runtime.stderrLogger, Exec.fileLogger(a.logFile)))
   }).pipe(
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${errorText(e)}`), FAILURE_EXIT_CODE))
   )
