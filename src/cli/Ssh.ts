@@ -171,7 +171,7 @@ export const resolveArgs = (a: SshArgs.SshArgs) =>
 export const main = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     if (args[0] === "--help") {
-      yield* Effect.sync(() => process.stdout.write(`${SshArgs.USAGE}\n(see docs/cli.md and docs/config.md)\n`))
+      yield* Effect.sync(() => process.stdout.write(`USAGE\n\n${SshArgs.USAGE}\n\nDESCRIPTION\n\nOpenSSH's ssh over effect-ssh: ssh_config, -G, a shell on a pty, or a command (docs/cli.md, docs/config.md).\n`))
       return 0
     }
     const parsed = SshArgs.parse(args)
