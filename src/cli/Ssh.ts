@@ -119,7 +119,9 @@ const logLevelOf = (args: SshArgs.SshArgs, level: SshConfig.Resolved["logLevel"]
  * @since 0.1.0
  * @category accessors
  */
-export const errorText = (e: { readonly message: string; readonly cause?: unknown }): string => {
+export const errorText = (
+  e: { readonly message: string; readonly cause?: unknown; readonly hostKeyVerdict?: string | undefined }
+): string => {
   // The transport keeps the policy's failure as a Cause.
   const cause = Cause.isCause(e.cause) ? Cause.squash(e.cause) : e.cause
   if (cause instanceof HostKeyPolicy.HostKeyRejected && cause.reason === "Unknown") {
@@ -128,6 +130,11 @@ export const errorText = (e: { readonly message: string; readonly cause?: unknow
       `(its fingerprint is ${cause.fingerprint}; searched: ${cause.files.join(", ") || "no files"}). ` +
       "Check the key and add it to known_hosts (ssh-keyscan prints it), or connect once with " +
       "-o StrictHostKeyChecking=accept-new.\nHost key verification failed."
+  }
+  // Without the rejection itself (a TransportError rebuilt by spreading loses its non-enumerable `cause`), the
+  // verdict field still says the host is unknown: name ssh's option instead of the library's call.
+  if (e.hostKeyVerdict === "Unknown") {
+    return e.message.replace(/or use HostKeyPolicy\.acceptNew\(\)/, "or connect once with -o StrictHostKeyChecking=accept-new")
   }
   return e.message
 }
