@@ -36,27 +36,31 @@ import * as Kem from "./kem.js"
 import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
+import * as SftpBench from "./sftp.js"
 import * as Throughput from "./throughput.js"
 
-const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
+const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem", "transfer"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let execMiB = 1024
+  let sftpMiB = 256
   const named: Array<SectionName> = []
   for (const arg of argv) {
     const size = /^--exec-mib=(\d+)$/.exec(arg)
-    if (size !== null) execMiB = Number(size[1])
+    const sftpSize = /^--sftp-mib=(\d+)$/.exec(arg)
+    if (sftpSize !== null) sftpMiB = Number(sftpSize[1])
+    else if (size !== null) execMiB = Number(size[1])
     else if ((SECTIONS as ReadonlyArray<string>).includes(arg)) named.push(arg as SectionName)
     else {
       console.error(`unknown argument ${arg}; sections: ${SECTIONS.join(", ")}; option: --exec-mib=N`)
       process.exit(2)
     }
   }
-  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB }
+  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB, sftpMiB }
 }
 
 /** Fixed-width table: text columns left-aligned, figures right-aligned. */
@@ -107,7 +111,7 @@ const backendRatios = (rows: ReadonlyArray<Packets.PacketBenchRow>, payload: num
 
 const program = Effect.gen(function*() {
   const started = performance.now()
-  const { execMiB, sections } = parseArgs(process.argv.slice(2))
+  const { execMiB, sections, sftpMiB } = parseArgs(process.argv.slice(2))
   const haveSshd = Handshake.available()
   yield* Console.log(
     `effect-ssh bench — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ` +
@@ -283,6 +287,19 @@ const program = Effect.gen(function*() {
     } else {
       yield* Console.log("SKIPPED: OpenSSH (ssh-keygen) is not installed (apt-get install openssh-client).")
     }
+    yield* sectionDone
+  }
+
+  if (sections.has("sftp")) {
+    yield* section(`10. SFTP (bench/sftp.ts): ${sftpMiB} MiB over SSH on 127.0.0.1, ${"aes128-gcm"}, MB/s, faster of two`, [
+      "ours: Sftp.make on SshClient.connect against sshd's sftp-server; stream → local file, local file → sink.",
+      "OpenSSH: sftp -b get/put, minus a run with `pwd` only (start, kex, auth). ssh2: fastGet/fastPut.",
+      "Last row: OpenSSH sftp get from our SshServer (this process, NodeSftp on /) in the ours column, from sshd beside.",
+      "Goals (DESIGN.md §10): ≥ 1.0× OpenSSH sftp, ≥ 3× ssh2 fastGet; sftp from our server ≥ 1.0× from sshd.",
+      "Size: --sftp-mib=N."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(SftpBench.table(yield* SftpBench.run(sftpMiB))))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
     yield* sectionDone
   }
 

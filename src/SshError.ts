@@ -383,9 +383,50 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
 }
 
 /**
+ * An SFTP operation failed: the server's SSH_FX_* status (draft-ietf-secsh-filexfer-02 §7) by name, or a local
+ * code for what went wrong around it (`BadMessage` for a malformed reply, `ConnectionLost` when the session
+ * ended). `path` names the file when the operation had one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SftpError extends Schema.TaggedError<SftpError>("effect-ssh/SftpError")("SftpError", {
+  code: Schema.Literal(
+    "Eof",
+    "NoSuchFile",
+    "PermissionDenied",
+    "Failure",
+    "BadMessage",
+    "NoConnection",
+    "ConnectionLost",
+    "OpUnsupported"
+  ),
+  /** The operation (`"open"`, `"stat"`, `"get"` …). */
+  operation: Schema.String,
+  path: Schema.optional(Schema.String),
+  /** The server's status message, or what happened. */
+  description: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const where = this.path === undefined ? "" : ` ${sanitizePeerText(this.path, 512)}`
+    const text = this.description.length > 0 ? `: ${sanitizePeerText(this.description)}` : ""
+    return `sftp ${this.operation}${where} failed (${this.code})${text}`
+  }
+}
+
+/**
  * Every error effect-ssh raises.
  *
  * @since 0.1.0
  * @category models
  */
-export type SshError = TransportError | KeyError | ChannelError | AuthError | ExitError
+export type SshError = TransportError | KeyError | ChannelError | AuthError | ExitError | SftpError

@@ -145,6 +145,61 @@ export * as HostKey from "./crypto/HostKey.js"
  */
 export * as Match from "./keys/Match.js"
 
+/**
+ * The SFTP client (version 3 with the OpenSSH extensions): scoped file handles, pipelined Streams and Sinks.
+ *
+ * @since 0.1.0
+ */
+export * as Sftp from "./sftp/Sftp.js"
+
+/**
+ * The `Sftp` service over the `SshConnection` in context.
+ *
+ * @since 0.1.0
+ */
+export * as SftpClient from "./client/SftpClient.js"
+
+/**
+ * File attributes, open flags and status codes of SFTP.
+ *
+ * @since 0.1.0
+ */
+export * as SftpAttrs from "./sftp/SftpAttrs.js"
+
+/**
+ * The SFTP server: the "sftp" subsystem on any `SftpFileSystem`, confined to a virtual root.
+ *
+ * @since 0.1.0
+ */
+export * as SftpServer from "./sftp/SftpServer.js"
+
+/**
+ * The filesystem interface an SFTP server serves.
+ *
+ * @since 0.1.0
+ */
+export * as SftpFileSystem from "./sftp/SftpFileSystem.js"
+
+/**
+ * An in-memory `SftpFileSystem`.
+ *
+ * @since 0.1.0
+ */
+export * as SftpMemoryFileSystem from "./sftp/SftpMemoryFileSystem.js"
+
+/**
+ * The SFTP v3 codec (packets and OpenSSH extension payloads), for tools and tests.
+ *
+ * @since 0.1.0
+ */
+export * as SftpMessages from "./sftp/SftpMessages.js"
+
+/**
+ * Recursive SFTP get and put with a local `SftpFileSystem`, progress events, SEC-57 name checks.
+ *
+ * @since 0.1.0
+ */
+export * as SftpTransfer from "./sftp/SftpTransfer.js"
 // ---- Errors ----------------------------------------------------------------------------------------------------
 
 /**

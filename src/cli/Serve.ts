@@ -24,6 +24,7 @@ import * as HostKey from "../crypto/HostKey.js"
 import * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
 import * as NodeHostKeys from "../node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
+import * as NodeSftp from "../node/NodeSftp.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
 import * as AuthorizedKeysHandler from "../server/AuthorizedKeysHandler.js"
 import type * as SshServer from "../server/SshServer.js"
@@ -169,7 +170,9 @@ export const run = (flags: Flags): Effect.Effect<number> =>
     const local = Option.isSome(flags.exec)
     const handlers: SshServer.ServerHandlers = {
       auth,
-      ...(local ? NodeLocalProcess.handlers({ acceptEnv: ["LANG", "LC_*"] }) : { exec: echoExec, shell: echoShell })
+      ...(local ? NodeLocalProcess.handlers({ acceptEnv: ["LANG", "LC_*"] }) : { exec: echoExec, shell: echoShell }),
+      // SFTP on by default, like sshd's `Subsystem sftp internal-sftp`: the whole filesystem, starting in the cwd.
+      subsystems: { sftp: NodeSftp.subsystem("/", { home: process.cwd() }) }
     }
     const address = yield* NodeSshServer.serve({ host, port, hostKeys: keys }, handlers).pipe(
       Effect.mapError((e) => new ServeError({ message: `cannot listen on ${flags.listen}: ${e.message}` }))

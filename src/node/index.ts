@@ -68,6 +68,13 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
 export * as NodeHostKeys from "./NodeHostKeys.js"
 
 /**
+ * SFTP on Node: a client over a local sftp-server's stdio, and the local directory as an `SftpFileSystem`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSftp from "./NodeSftp.js"
+
+/**
  * Every public error of `effect-ssh` and `effect-ssh/node` in one union: `EffectSshError` and the Node host key
  * files' `HostKeyFileError`.
  *
