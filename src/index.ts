@@ -226,7 +226,9 @@ export * as SshError from "./SshError.js"
 /**
  * Every public error of the platform-neutral API, in one union: the five of `SshError`, a host key policy's
  * verdict (`HostKeyRejected`, also the `cause` of a `TransportError` with `hostKeyVerdict`), a certificate that is
- * not valid (`CertificateError`, from `Certificate.validate`). `effect-ssh/node` adds its own in `NodeSshError`.
+ * not valid (`CertificateError`, from `Certificate.validate`), an ssh_config that ssh would refuse
+ * (`SshConfigError`) or ask for what `SshClientConfig.connect` cannot do yet (`UnsupportedConfig`).
+ * `effect-ssh/node` adds its own in `NodeSshError`.
  *
  * @since 0.1.0
  * @category errors
@@ -239,6 +241,8 @@ export type EffectSshError =
   | import("./keys/Krl.js").KrlError
   | import("./agent/SshAgent.js").AgentError
   | import("./scp/ScpProtocol.js").ScpError
+  | import("./config/SshConfig.js").SshConfigError
+  | import("./client/SshClientConfig.js").UnsupportedConfig
 
 // ---- The protocol layers -----------------------------------------------------------------------------------
 
@@ -355,3 +359,17 @@ export * as Scp from "./scp/Scp.js"
  * @since 0.1.0
  */
 export * as ScpServer from "./scp/ScpServer.js"
+
+/**
+ * ssh_config(5): parse, load (Include) and resolve a destination as `ssh -G` does.
+ *
+ * @since 0.1.0
+ */
+export * as SshConfig from "./config/SshConfig.js"
+
+/**
+ * A resolved ssh_config destination as client options: credentials, host key policy, algorithms, timeouts.
+ *
+ * @since 0.1.0
+ */
+export * as SshClientConfig from "./client/SshClientConfig.js"

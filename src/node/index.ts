@@ -90,3 +90,9 @@ export type NodeSshError = import("../index.js").EffectSshError | import("./Node
  */
 export * as NodeAgent from "./NodeAgent.js"
 
+/**
+ * ssh_config files on Node: the user's and the system's files, Include globs, `connect("alias")`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSshConfig from "./NodeSshConfig.js"
