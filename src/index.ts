@@ -208,3 +208,45 @@ export * as AuthorizedKeysHandler from "./server/AuthorizedKeysHandler.js"
  * @since 0.1.0
  */
 export * as Match from "./keys/Match.js"
+
+/**
+ * Tunnels: `direct-tcpip` / `direct-streamlocal` channels as Streams, Sinks and Sockets.
+ *
+ * @since 0.1.0
+ */
+export * as Tunnel from "./forward/Tunnel.js"
+
+/**
+ * Local (-L) and dynamic (-D, SOCKS 4/4a/5) forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as LocalForward from "./forward/LocalForward.js"
+
+/**
+ * Remote forwarding (-R): `tcpip-forward` and `streamlocal-forward@openssh.com`.
+ *
+ * @since 0.1.0
+ */
+export * as RemoteForward from "./forward/RemoteForward.js"
+
+/**
+ * Listening and connecting on the local machine, for forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as LocalNet from "./forward/LocalNet.js"
+
+/**
+ * The error of a forward or tunnel.
+ *
+ * @since 0.1.0
+ */
+export * as ForwardError from "./forward/ForwardError.js"
+
+/**
+ * The SOCKS 4/4a/5 request parser of dynamic forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as Socks from "./forward/Socks.js"

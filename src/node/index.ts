@@ -66,3 +66,10 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * TCP and UNIX-socket listeners and connections for forwarding (`LocalNet` on Node).
+ *
+ * @since 0.1.0
+ */
+export * as NodeForward from "./NodeForward.js"

@@ -12,6 +12,9 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as ClientAuth from "../../auth/ClientAuth.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
+import * as LocalForward from "../../forward/LocalForward.js"
+import * as RemoteForward from "../../forward/RemoteForward.js"
+import * as Tunnel from "../../forward/Tunnel.js"
 import * as SshProcess from "../../session/SshProcess.js"
 import { DisconnectReason, ExitError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
@@ -50,6 +53,7 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
       keepalive: options.keepalive,
       requestTimeout: options.timeouts?.request
     })
+    const remoteForwards = yield* RemoteForward.make(mux)
     const exec = (command: string, o?: SshProcess.ProcessOptions) =>
       SshProcess.start(mux, { _tag: "Exec", command }, o)
     const run = (command: string, o?: SshProcess.ProcessOptions) =>
@@ -80,6 +84,12 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
               })
             )),
       globalRequest: mux.globalRequest,
+      openTcp: (host, port) => Tunnel.openTcp(mux, host, port),
+      openUnix: (path) => Tunnel.openUnix(mux, path),
+      forwardLocal: (o) => LocalForward.forwardLocal(mux, o),
+      forwardRemote: remoteForwards.forward,
+      forwardDynamic: (o) => LocalForward.forwardDynamic(mux, o),
+      handleForwarded: remoteForwards.handle,
       disconnect: transport.disconnect(DisconnectReason.ByApplication, "disconnected by the application")
     }
     return connection
