@@ -73,3 +73,10 @@ export * as NodeHostKeys from "./NodeHostKeys.js"
  * @since 0.1.0
  */
 export * as NodeForward from "./NodeForward.js"
+
+/**
+ * ProxyCommand as a Dialer (ssh -o ProxyCommand), tokens validated and quoted (SEC-69).
+ *
+ * @since 0.1.0
+ */
+export * as NodeProxyCommand from "./NodeProxyCommand.js"

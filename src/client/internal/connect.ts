@@ -21,6 +21,7 @@ import * as ClientTransport from "../ClientTransport.js"
 import { Dialer } from "../Dialer.js"
 import type { SshClientOptions } from "../SshClient.js"
 import type { RunResult, SshConnection } from "../SshConnection.js"
+import * as Jump from "./jump.js"
 
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
   s.pipe(Stream.decodeText(), Stream.runCollect, Effect.map((c) => Chunk.join(c, "")))
@@ -95,8 +96,8 @@ export const connectOver = (socket: Socket.Socket, options: SshClientOptions, ho
     return connection
   })
 
-/** @internal */
-export const connect = (options: SshClientOptions) =>
+/** One connection, dialed directly (no hops). */
+const connectDirect = (options: SshClientOptions) =>
   Effect.gen(function*() {
     const dialer = yield* Dialer
     const port = options.port ?? 22
@@ -107,6 +108,9 @@ export const connect = (options: SshClientOptions) =>
     const socket = yield* dialer.dial(options.host, port, options.timeouts?.connect)
     return yield* connectOver(socket, options)
   })
+
+/** @internal */
+export const connect = (options: SshClientOptions) => Jump.connectVia(options, connectDirect, connectOver)
 
 /** @internal */
 export const unwrapConfig = (options: Config.Config.Wrap<SshClientOptions>) => Config.unwrap(options)
