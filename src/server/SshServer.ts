@@ -29,6 +29,7 @@ import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
+import type * as ForwardPolicy from "../forward/ForwardPolicy.js"
 import type * as Transport from "../transport/Transport.js"
 import * as runInternal from "./internal/run.js"
 import * as internal from "./internal/session.js"
@@ -120,6 +121,11 @@ export interface ServerHandlers {
   readonly subsystems?: Readonly<Record<string, SessionHandler>> | undefined
   /** Sessions per connection (sshd's MaxSessions, LIM-22: default 10). */
   readonly maxSessions?: number | undefined
+  /**
+   * Port and UNIX-socket forwarding (RFC 4254 §7): off unless enabled here or in `ServerConfig.forwarding`
+   * (these fields win); always subject to the user's authorized_keys / certificate restrictions (SEC-48).
+   */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**
@@ -165,6 +171,8 @@ export interface ServerConfig {
   readonly timeouts?: Transport.TransportOptions["timeouts"]
   readonly limits?: Transport.TransportOptions["limits"]
   readonly maxStartups?: MaxStartups | undefined
+  /** sshd's AllowTcpForwarding, AllowStreamLocalForwarding, GatewayPorts, PermitOpen, PermitListen (all off). */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**

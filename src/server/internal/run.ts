@@ -82,7 +82,8 @@ export const serveSocket = (
       limits: config.limits
     })
     const peer = yield* Effect.serviceOption(PeerAddress)
-    yield* handleConnection(transport, handlers, release, Option.getOrUndefined(peer)?.address)
+    const served = config.forwarding === undefined ? handlers : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address)
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
