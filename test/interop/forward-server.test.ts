@@ -242,4 +242,28 @@ describe.skipIf(!has)("OpenSSH ssh forwarding through our server", () => {
       const c2 = yield* sshW(cfg, `127.0.0.1:${other.port}`, new Uint8Array(0))
       assert.include(c2.stderr, "administratively prohibited")
     }), { timeout: 60_000 })
+
+  it.scopedLive("ssh -J: OpenSSH jumps through our server (its ProxyJump is ssh -W on our direct-tcpip)", () =>
+    Effect.gen(function*() {
+      const target = yield* Servers.serve({
+        auth: { publicKey: ({ key }) => Effect.succeed(btoa(String.fromCharCode(...key.blob)) === authorizedBlob) },
+        exec: ({ command, stdout }) =>
+          Effect.as(Stream.run(Stream.make(new TextEncoder().encode(`target: ${command}\n`)), stdout), 0)
+      })
+      const jump = yield* server({ allowTcpForwarding: "local" })
+      // The jump's own ssh reads options from -F only, so the test identity goes into a config file.
+      const cfg = path.join(keyDir, "ssh_config")
+      fs.writeFileSync(cfg, [
+        "Host *",
+        `  IdentityFile ${keyFile}`,
+        "  IdentitiesOnly yes",
+        "  BatchMode yes",
+        "  StrictHostKeyChecking no",
+        "  UserKnownHostsFile /dev/null",
+        "  LogLevel ERROR"
+      ].join("\n") + "\n")
+      const r = yield* OpenSsh.ssh(["-F", cfg, "-J", `127.0.0.1:${jump}`, "-p", String(target), "127.0.0.1", "hello"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.strictEqual(r.stdout.toString(), "target: hello\n")
+    }), { timeout: 60_000 })
 })
