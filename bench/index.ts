@@ -13,10 +13,12 @@
  * 7. bulk throughput of three servers, ours, OpenSSH's sshd and the npm ssh2 `Server`, each in its own process,
  *    read by OpenSSH's `ssh`, with each server's CPU time per GiB (bench/server.ts);
  * 8. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
- *    (bench/idle.ts).
+ *    (bench/idle.ts);
+ * 9. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
+ *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem, server, idle; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
+ * setup, kem, server, idle, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -30,6 +32,7 @@ import * as os from "node:os"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Kem from "./kem.js"
+import * as Forward from "./forward.js"
 import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
@@ -37,7 +40,7 @@ import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "forward"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
@@ -280,6 +283,17 @@ const program = Effect.gen(function*() {
     } else {
       yield* Console.log("SKIPPED: OpenSSH (ssh-keygen) is not installed (apt-get install openssh-client).")
     }
+    yield* sectionDone
+  }
+
+  if (sections.has("forward")) {
+    yield* section("9. Forwarding: MB/s through -L (256 MiB from a source behind sshd) and -D SOCKS 5 connections/s", [
+      "ours: SshClient.connect + forwardLocal / forwardDynamic in this process; ssh: ssh -N -L / -D as a process;",
+      "the same sshd per row (cipher forced), the reading socket in this process for both. Best of 2 after a warm-up.",
+      "Goal (issue 13): -L ≥ 1.0× ssh."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(Forward.table(yield* Forward.run())))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
     yield* sectionDone
   }
 
