@@ -7,6 +7,7 @@
  */
 import * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type { Channel } from "../connection/Channel.js"
@@ -119,7 +120,7 @@ export const openTcp = (
   host: string,
   port: number,
   originator: Originator = { host: "127.0.0.1", port: 0 }
-): Effect.Effect<Tunnel, ForwardError, import("effect/Scope").Scope> =>
+): Effect.Effect<Tunnel, ForwardError, Scope.Scope> =>
   mux.open(
     "direct-tcpip",
     ForwardingMessages.encodeTcpipChannel({
@@ -139,7 +140,7 @@ export const openTcp = (
 export const openUnix = (
   mux: ConnectionMux,
   path: string
-): Effect.Effect<Tunnel, ForwardError, import("effect/Scope").Scope> =>
+): Effect.Effect<Tunnel, ForwardError, Scope.Scope> =>
   mux.open(StreamLocal.Names.DIRECT, StreamLocal.encodeDirect(path)).pipe(
     Effect.mapError(toForwardError(`direct-streamlocal to ${path}`)),
     Effect.map(fromChannel)
@@ -155,7 +156,7 @@ export const open = (
   mux: ConnectionMux,
   to: Endpoint,
   originator?: Originator
-): Effect.Effect<Tunnel, ForwardError, import("effect/Scope").Scope> =>
+): Effect.Effect<Tunnel, ForwardError, Scope.Scope> =>
   to._tag === "Tcp" ? openTcp(mux, to.host, to.port, originator) : openUnix(mux, to.path)
 
 /**
