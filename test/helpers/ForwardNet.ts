@@ -144,3 +144,7 @@ export const accepts = (port: number): Effect.Effect<boolean> =>
     })
     s.once("error", () => resume(Effect.succeed(false)))
   })
+
+/** The TCP port of a bound endpoint (0 for a UNIX socket). */
+export const portOf = (address: { readonly _tag: "Tcp"; readonly port: number } | { readonly _tag: "Unix" }): number =>
+  address._tag === "Tcp" ? address.port : 0

@@ -103,7 +103,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
         Scope.extend(scope)
       )
       assert.strictEqual(fwd.address._tag, "Tcp")
-      const port = fwd.address._tag === "Tcp" ? fwd.address.port : 0
+      const port = Fwd.portOf(fwd.address)
       // SEC-49: bound to loopback when only a port is given.
       assert.strictEqual(fwd.address._tag === "Tcp" ? fwd.address.host : "", "127.0.0.1")
       const results = yield* Effect.all([1, 2, 3].map((i) => Fwd.echoThrough({ port }, i * MiB)), { concurrency: 3 })
@@ -126,7 +126,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
       const fwd = yield* ssh.forwardLocal({ listen: 0, to: { _tag: "Tcp", host: "127.0.0.1", port: echo.port } }).pipe(
         Scope.extend(scope)
       )
-      const port = fwd.address._tag === "Tcp" ? fwd.address.port : 0
+      const port = Fwd.portOf(fwd.address)
       // A client that never finishes: it connects and waits.
       const net = yield* Effect.promise(() => import("node:net"))
       const client = net.createConnection({ host: "127.0.0.1", port })
@@ -153,7 +153,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
       const r1 = yield* Fwd.echoThrough({ path: path.join(dir, "local.sock") }, 2 * MiB)
       assert.strictEqual(r1.received, r1.sent)
       const b = yield* ssh.forwardLocal({ listen: 0, to: { _tag: "Unix", path: path.join(dir, "echo.sock") } })
-      const r2 = yield* Fwd.echoThrough({ port: b.address._tag === "Tcp" ? b.address.port : 0 }, 2 * MiB)
+      const r2 = yield* Fwd.echoThrough({ port: Fwd.portOf(b.address) }, 2 * MiB)
       assert.strictEqual(r2.received, r2.sent)
       assert.strictEqual(a.address._tag, "Unix")
       // A UNIX destination that does not exist: that tunnel fails, typed, and is reported.
@@ -164,7 +164,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
         onError: (e) => Effect.sync(() => errors.push(`${e._tag}:${e.reason}`))
       })
       // The local client sees its connection closed (EOF or reset, depending on timing), nothing echoed.
-      const r3 = yield* Effect.either(Fwd.echoThrough({ port: c.address._tag === "Tcp" ? c.address.port : 0 }, 10))
+      const r3 = yield* Effect.either(Fwd.echoThrough({ port: Fwd.portOf(c.address) }, 10))
       if (r3._tag === "Right") assert.strictEqual(r3.right.bytes, 0)
       assert.isTrue(yield* eventually(() => errors.length === 1))
       assert.deepStrictEqual(errors, ["ForwardError:ConnectFailed"])
@@ -179,7 +179,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
         Scope.extend(scope)
       )
       assert.strictEqual(fwd.address._tag, "Tcp")
-      const port = fwd.address._tag === "Tcp" ? fwd.address.port : 0
+      const port = Fwd.portOf(fwd.address)
       assert.isAbove(port, 0)
       const results = yield* Effect.all([Fwd.echoThrough({ port }, 3 * MiB), Fwd.echoThrough({ port }, MiB)], {
         concurrency: 2
@@ -220,7 +220,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
       const ssh = yield* connect()
       const fwd = yield* ssh.handleForwarded(0, ({ tunnel, originator }) =>
         Stream.make(new TextEncoder().encode(`hello ${originator?.host}\n`)).pipe(Stream.run(tunnel.sink)))
-      const port = fwd.address._tag === "Tcp" ? fwd.address.port : 0
+      const port = Fwd.portOf(fwd.address)
       const out = yield* ssh.string(`exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3`)
       assert.strictEqual(out, "hello 127.0.0.1\n")
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
@@ -230,7 +230,7 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
       const echo = yield* Fwd.echoServer()
       const ssh = yield* connect()
       const fwd = yield* ssh.forwardDynamic({ listen: 0 })
-      const port = fwd.address._tag === "Tcp" ? fwd.address.port : 0
+      const port = Fwd.portOf(fwd.address)
       for (const handshake of [Fwd.socks5("localhost", echo.port), Fwd.socks4("127.0.0.1", echo.port), Fwd.socks4("localhost", echo.port)]) {
         const r = yield* Fwd.echoThrough({ port }, 2 * MiB, handshake)
         assert.strictEqual(r.received, r.sent)

@@ -39,13 +39,13 @@ describe("our client ↔ our server forwarding", () => {
       const port = yield* ours
       const ssh = yield* Servers.connect(port, keyFile)
       const l = yield* ssh.forwardLocal({ listen: 0, to: { _tag: "Tcp", host: "127.0.0.1", port: echo.port } })
-      const r1 = yield* Fwd.echoThrough({ port: l.address._tag === "Tcp" ? l.address.port : 0 }, 3 * MiB)
+      const r1 = yield* Fwd.echoThrough({ port: Fwd.portOf(l.address) }, 3 * MiB)
       assert.strictEqual(r1.received, r1.sent)
       const scope = yield* Scope.make()
       const r = yield* ssh.forwardRemote({ listen: 0, to: { _tag: "Tcp", host: "127.0.0.1", port: echo.port } }).pipe(
         Scope.extend(scope)
       )
-      const rport = r.address._tag === "Tcp" ? r.address.port : 0
+      const rport = Fwd.portOf(r.address)
       assert.isAbove(rport, 0)
       const r2 = yield* Fwd.echoThrough({ port: rport }, 3 * MiB)
       assert.strictEqual(r2.received, r2.sent)
