@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Auth from "../../src/auth/AuthMethod.js"
@@ -55,6 +56,36 @@ describe("our client ↔ our server forwarding", () => {
       // The same port can be forwarded again (the server released it).
       const again = yield* ssh.forwardRemote({ listen: rport, to: { _tag: "Tcp", host: "127.0.0.1", port: echo.port } })
       assert.deepStrictEqual(again.address, { _tag: "Tcp", host: "localhost", port: rport })
+    }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
+
+  it.scopedLive("SEC-49: -D closes on a truncated greeting, an unknown command or too many bytes; errors are typed", () =>
+    Effect.gen(function*() {
+      const echo = yield* Fwd.echoServer()
+      const port = yield* ours
+      const ssh = yield* Servers.connect(port, keyFile)
+      const errors: Array<string> = []
+      const d = yield* ssh.forwardDynamic({ listen: 0, onError: (e) => Effect.sync(() => errors.push(e.reason)) })
+      const dport = Fwd.portOf(d.address)
+      /** Sends bytes (then EOF when `end`), returns what the listener answered before closing. */
+      const exchange = (bytes: ReadonlyArray<number>, end: boolean) =>
+        Effect.async<Buffer>((resume) => {
+          const s = net.createConnection({ host: "127.0.0.1", port: dport })
+          const got: Array<Buffer> = []
+          s.on("data", (b: Buffer) => got.push(b))
+          s.on("error", () => {})
+          s.once("close", () => resume(Effect.succeed(Buffer.concat(got))))
+          s.once("connect", () => (end ? s.end(Buffer.from(bytes)) : s.write(Buffer.from(bytes))))
+        })
+      // 255 methods announced, 3 sent, then EOF: closed without a reply.
+      assert.strictEqual((yield* exchange([5, 255, 0, 1, 2], true)).length, 0)
+      // BIND (2) is refused with a SOCKS 5 general failure after the method reply.
+      assert.deepStrictEqual([...(yield* exchange([5, 1, 0, 5, 2, 0, 1, 127, 0, 0, 1, 0, 80], false))], [5, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0])
+      // A SOCKS 4 user id that never ends: closed once the bound is reached, without buffering more.
+      assert.strictEqual((yield* exchange([4, 1, 0, 80, 127, 0, 0, 1, ...new Array(600).fill(0x61)], false)).length, 0)
+      // The listener still works.
+      const ok = yield* Fwd.echoThrough({ port: dport }, MiB, Fwd.socks5("127.0.0.1", echo.port))
+      assert.strictEqual(ok.received, ok.sent)
+      assert.deepStrictEqual(errors, ["Protocol", "Protocol", "Protocol"])
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
   it.scopedLive("a jump through our own server (via) to our own server", () =>
