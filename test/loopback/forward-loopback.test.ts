@@ -58,6 +58,31 @@ describe("our client ↔ our server forwarding", () => {
       assert.deepStrictEqual(again.address, { _tag: "Tcp", host: "localhost", port: rport })
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
+  it.scopedLive("concurrent port-0 remote forwards get their own ports; maxListeners bounds them (SEC-48)", () =>
+    Effect.gen(function*() {
+      const echo = yield* Fwd.echoServer()
+      const port = yield* Servers.serve({
+        auth: { publicKey: () => Effect.succeed(true) },
+        forwarding: { allowTcpForwarding: "remote", maxListeners: 2 }
+      })
+      const ssh = yield* Servers.connect(port, keyFile)
+      const to = { _tag: "Tcp", host: "127.0.0.1", port: echo.port } as const
+      const [a, b] = yield* Effect.all([ssh.forwardRemote({ listen: 0, to }), ssh.forwardRemote({ listen: 0, to })], {
+        concurrency: 2
+      })
+      assert.notStrictEqual(Fwd.portOf(a.address), Fwd.portOf(b.address))
+      for (const f of [a, b]) {
+        const r = yield* Fwd.echoThrough({ port: Fwd.portOf(f.address) }, 256 * 1024)
+        assert.strictEqual(r.received, r.sent)
+      }
+      const third = yield* Effect.flip(ssh.forwardRemote({ listen: 0, to }))
+      assert.strictEqual(third.reason, "Refused")
+      // -L is not allowed by "remote": the tunnel is refused, typed.
+      const l = yield* Effect.flip(Effect.scoped(ssh.openTcp("127.0.0.1", echo.port)))
+      assert.strictEqual(l.reason, "ConnectFailed")
+      assert.include(l.description, "administratively prohibited")
+    }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
+
   it.scopedLive("SEC-49: -D closes on a truncated greeting, an unknown command or too many bytes; errors are typed", () =>
     Effect.gen(function*() {
       const echo = yield* Fwd.echoServer()

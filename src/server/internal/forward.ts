@@ -106,26 +106,34 @@ export const install = (
     const maxListeners = o.maxListeners ?? 16
 
     /** Listens on `endpoint`; each accepted connection is opened back to the client as `open(connection)`. */
+    /** Listeners being opened, counted against the limit before they are in `listeners`. */
+    let opening = 0
+
+    /**
+     * Listens on `endpoint` and registers the listener under `keyOf(bound)`; each accepted connection is opened
+     * back to the client with `open`. Requests are handled concurrently, so the key is taken only once bound.
+     */
     const listen = (
-      key: string,
       endpoint: Endpoint,
+      keyOf: (bound: Endpoint) => string,
       open: (connection: LocalConnection, bound: Endpoint) => Effect.Effect<Tunnel.Tunnel, unknown, Scope.Scope>
     ) =>
       Effect.gen(function*() {
-        if (net === undefined || listeners.size >= maxListeners || listeners.has(key)) return undefined
+        if (net === undefined || listeners.size + opening >= maxListeners) return undefined
+        opening++
         const scope = yield* Scope.fork(connectionScope, ExecutionStrategy.sequential)
         // Connections arrive only once `listen` has returned, so the bound address is known by then.
         let address: Endpoint = endpoint
         const bound = yield* net.listen(endpoint, (connection) =>
           Effect.scoped(
             Effect.flatMap(open(connection, address), (tunnel) => Tunnel.bridge(connection, tunnel.channel))
-          ).pipe(Effect.ignore)).pipe(Scope.extend(scope), Effect.either)
-        if (bound._tag === "Left") {
+          ).pipe(Effect.ignore)).pipe(Scope.extend(scope), Effect.either, Effect.ensuring(Effect.sync(() => opening--)))
+        if (bound._tag === "Left" || listeners.has(keyOf(bound.right))) {
           yield* Scope.close(scope, Exit.void)
           return undefined
         }
         address = bound.right
-        listeners.set(key, scope)
+        listeners.set(keyOf(bound.right), scope)
         return bound.right
       })
 
@@ -145,7 +153,8 @@ export const install = (
         const { address, port } = d.right
         if (!Policy.tcpAllowed(o, r, "remote") || !Policy.listenAllowed(o, r, address, port)) return failure
         const host = Policy.bindHost(o.gatewayPorts, address)
-        const bound = yield* listen(`tcp:${address}:${port}`, { _tag: "Tcp", host, port }, (connection, b) =>
+        const keyOf = (b: Endpoint) => `tcp:${address}:${b._tag === "Tcp" ? b.port : port}`
+        const bound = yield* listen({ _tag: "Tcp", host, port }, keyOf, (connection, b) =>
           Effect.map(
             mux.open(
               "forwarded-tcpip",
@@ -160,14 +169,8 @@ export const install = (
             Tunnel.fromChannel
           ))
         if (bound === undefined || bound._tag !== "Tcp") return failure
-        if (port === 0) {
-          // Re-key the listener by the port it got, which the client's cancel names.
-          const scope = listeners.get(`tcp:${address}:0`)!
-          listeners.delete(`tcp:${address}:0`)
-          listeners.set(`tcp:${address}:${bound.port}`, scope)
-          return success(ForwardingMessages.encodeTcpipForwardReply(bound.port))
-        }
-        return success()
+        // RFC 4254 §7.1: the allocated port is returned only when port 0 was asked for; the cancel names it.
+        return port === 0 ? success(ForwardingMessages.encodeTcpipForwardReply(bound.port)) : success()
       }))
 
     yield* mux.handleGlobalRequests(GlobalRequestName.CANCEL_TCPIP_FORWARD, (req) => {
@@ -180,7 +183,7 @@ export const install = (
         const d = StreamLocal.decodeForwardRequest(req.data)
         if (d._tag === "Left") return failure
         if (!Policy.streamLocalAllowed(o, r, "remote") || !(yield* pathAllowed(d.right, "remote"))) return failure
-        const bound = yield* listen(`unix:${d.right}`, { _tag: "Unix", path: d.right }, () =>
+        const bound = yield* listen({ _tag: "Unix", path: d.right }, () => `unix:${d.right}`, () =>
           Effect.map(mux.open(StreamLocal.Names.FORWARDED, StreamLocal.encodeForwarded(d.right)), Tunnel.fromChannel))
         return bound === undefined ? failure : success()
       }))
