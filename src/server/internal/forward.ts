@@ -105,7 +105,6 @@ export const install = (
     const listeners = new Map<string, Scope.CloseableScope>()
     const maxListeners = o.maxListeners ?? 16
 
-    /** Listens on `endpoint`; each accepted connection is opened back to the client as `open(connection)`. */
     /** Listeners being opened, counted against the limit before they are in `listeners`. */
     let opening = 0
 
