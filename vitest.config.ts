@@ -16,10 +16,21 @@ export default defineConfig({
         test: {
           name: "interop",
           include: ["test/interop/**/*.test.ts"],
+          globalSetup: ["test/helpers/BuildCli.ts"],
           pool: "forks",
           poolOptions: { forks: { singleFork: false } },
           testTimeout: 60_000,
           hookTimeout: 60_000
+        }
+      },
+      {
+        test: {
+          // npm pack, npm install into a temp project, the installed bin and both entry points against sshd.
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          pool: "forks",
+          testTimeout: 600_000,
+          hookTimeout: 600_000
         }
       }
     ]

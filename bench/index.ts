@@ -14,11 +14,14 @@
  *    read by OpenSSH's `ssh`, with each server's CPU time per GiB (bench/server.ts);
  * 8. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
  *    (bench/idle.ts);
- * 9. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
+ * 9. the command line's start-up beside OpenSSH's `ssh`: `effect-ssh --version` and a whole `effect-ssh exec host
+ *    true` (bench/cli.ts; the built bundle, `npm run build:cli`);
+ * 10. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
  *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem, server, idle, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
+ * setup, kem, server, idle, cli, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7
+ * (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -29,6 +32,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as os from "node:os"
+import * as Cli from "./cli.js"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Kem from "./kem.js"
@@ -40,7 +44,7 @@ import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "forward"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "forward"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
@@ -286,8 +290,27 @@ const program = Effect.gen(function*() {
     yield* sectionDone
   }
 
+  // (h) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("cli")) {
+    yield* section("9. CLI start-up: `effect-ssh` (bin/effect-ssh.mjs → dist/bin bundle) beside OpenSSH's `ssh`, median ms", [
+      "cold start: `node bin/effect-ssh.mjs --version` vs `ssh -V` (process spawn to exit).",
+      "whole login: `effect-ssh exec … user@127.0.0.1 true` vs `ssh … user@127.0.0.1 true` against one sshd (its",
+      "      default algorithms: both negotiate sntrup761x25519 with OpenSSH 9.2), the same ed25519 key and",
+      "      known_hosts, BatchMode. 15 interleaved rounds after a warm-up of each.",
+      "Goals (issue 11): --version ≤ 120 ms; exec ≤ 1.0× ssh."
+    ])
+    if (Exec.available()) {
+      const rows = yield* Cli.run()
+      yield* Console.log(formatTable(Cli.table(rows)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
+  }
+
+  // (i) ---------------------------------------------------------------------------------------------------------
   if (sections.has("forward")) {
-    yield* section("9. Forwarding: MB/s through -L (256 MiB from a source behind sshd) and -D SOCKS 5 connections/s", [
+    yield* section("10. Forwarding: MB/s through -L (256 MiB from a source behind sshd) and -D SOCKS 5 connections/s", [
       "ours: SshClient.connect + forwardLocal / forwardDynamic in this process; ssh: ssh -N -L / -D as a process;",
       "the same sshd per row (cipher forced), the reading socket in this process for both. Best of 2 after a warm-up.",
       "Goal (issue 13): -L ≥ 1.0× ssh."

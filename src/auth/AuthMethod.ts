@@ -15,6 +15,7 @@ import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as Certificate from "../keys/Certificate.js"
 import type { ParsedPrivateKey } from "../keys/PrivateKey.js"
+import type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * A secret answer: a `Redacted` string, or a plain string (wrapped on receipt).
@@ -106,16 +107,13 @@ export interface PrivateKeyFile {
 }
 
 /**
- * One RFC 4256 §3.2 prompt, with control characters escaped (SEC-12, SEC-40).
+ * One RFC 4256 §3.2 prompt: its text (peer text, control characters escaped: SEC-12) and whether the answer may
+ * be echoed. The same type as `AuthMessages.Prompt`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Prompt {
-  readonly prompt: string
-  /** Whether the answer may be shown while it is typed. */
-  readonly echo: boolean
-}
+export type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * One RFC 4256 §3.2 SSH_MSG_USERAUTH_INFO_REQUEST, as the handler sees it: peer text with control characters

@@ -18,6 +18,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 import type { SshConnection } from "../client/SshConnection.js"
+import * as Argv from "./Argv.js"
+import * as EffectCli from "./EffectCli.js"
 import * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
 import * as Tty from "./Tty.js"
@@ -101,6 +103,26 @@ export const command = (
   ).pipe(Command.withDescription("Run a command on a server, as `ssh [options] destination command` does."))
 
 /**
+ * The dispatcher's entry (`effect-ssh exec …`): `args` are the words after `exec`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const main = (args: ReadonlyArray<string>) => {
+  const split = Argv.split(["exec", ...args])
+  if (split.unknown.length > 0) {
+    return Effect.as(
+      Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`),
+      FAILURE_EXIT_CODE
+    )
+  }
+  return EffectCli.run((onExit) => command(split.command, onExit), split.cli.slice(1))
+}
+
+const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o Key=Value]... [-v] " +
+  "[user@]host command...\n(effect-ssh exec --help for details)"
+
+/**
  * Runs the command and returns the exit code; every failure is printed as `effect-ssh: <message>`.
  *
  * @since 0.1.0
@@ -124,22 +146,6 @@ export const run = (flags: ExecOptions.Flags, words: ReadonlyArray<string>) =>
     Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Warning)
   )
 
-/**
- * Logs to stderr as `effect-ssh: <level>: <message> (key=value …)`: stdout belongs to the remote command.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const stderrLogger: Logger.Logger<unknown, void> = Logger.make(({ annotations, logLevel, message }) => {
-  const parts = Array.isArray(message) ? message : [message]
-  const text = parts.map((p) => (typeof p === "string" ? p : String(p))).join(" ")
-  const notes = [...annotations].map(([k, v]) => `${k}=${String(v)}`)
-  const level = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-  process.stderr.write(
-    `effect-ssh: ${level}: ${text}${notes.length > 0 ? ` (${notes.join(" ")})` : ""}\n`
-  )
-})
-
 const localUser = (): string => {
   try {
     return os.userInfo().username
@@ -148,10 +154,24 @@ const localUser = (): string => {
   }
 }
 
-/** Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. */
+/** Local outputs whose reader has gone (EPIPE): what still comes for them is read and dropped. */
+const closedOutputs = new Set<"stdout" | "stderr">()
+
+/**
+ * Writes `chunk` and waits for the write to be done, so the remote window follows the local consumer. A reader
+ * that went away (`| head`: EPIPE) is not an error, as for ssh: the rest of that stream is drained and dropped,
+ * and the exit code stays the remote command's.
+ */
 const write = (out: NodeJS.WriteStream, name: "stdout" | "stderr", chunk: Uint8Array) =>
   Effect.async<void, LocalIoError>((resume) => {
-    out.write(chunk, (err) => resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void))
+    if (closedOutputs.has(name)) return resume(Effect.void)
+    out.write(chunk, (err) => {
+      if (err && "code" in err && err.code === "EPIPE") {
+        closedOutputs.add(name)
+        return resume(Effect.void)
+      }
+      resume(err ? Effect.fail(new LocalIoError({ stream: name, cause: err })) : Effect.void)
+    })
   })
 
 /**

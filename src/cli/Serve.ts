@@ -27,6 +27,7 @@ import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
 import * as AuthorizedKeysHandler from "../server/AuthorizedKeysHandler.js"
 import type * as SshServer from "../server/SshServer.js"
+import * as EffectCli from "./EffectCli.js"
 import * as Tty from "./Tty.js"
 
 /**
@@ -116,6 +117,14 @@ export const command = (onExit: (code: number) => Effect.Effect<void>) =>
     { listen, hostKeys, authorizedKeys, password, exec: execMode, verbose },
     (flags) => Effect.flatMap(run(flags), onExit)
   ).pipe(Command.withDescription("Run an SSH server (an echo service, or local commands with --exec local)."))
+
+/**
+ * The dispatcher's entry (`effect-ssh serve …`): `args` are the words after `serve`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const main = (args: ReadonlyArray<string>) => EffectCli.run(command, args)
 
 /**
  * Starts the server and serves until interrupted. Returns 1 when it could not start (the error is printed).

@@ -32,7 +32,9 @@ const toConnection = (socket: Net.Socket): LocalConnection => ({
       }
       // Back-pressure: wait for 'drain' only past WRITE_BUFFER bytes queued (Node's own mark, 16 KiB, is below
       // one SSH packet and would make every write wait for the kernel).
-      socket.write(data)
+      // A copy: the bytes may be a view into the transport's packet buffer, reused once this write returns,
+      // while Node keeps a reference to what it could not hand to the kernel yet.
+      socket.write(Buffer.from(data))
       if (socket.writableLength < WRITE_BUFFER) return resume(Effect.void)
       const done = () => {
         socket.off("drain", done)

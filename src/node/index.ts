@@ -68,6 +68,15 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
 export * as NodeHostKeys from "./NodeHostKeys.js"
 
 /**
+ * Every public error of `effect-ssh` and `effect-ssh/node` in one union: `EffectSshError` and the Node host key
+ * files' `HostKeyFileError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeSshError = import("../index.js").EffectSshError | import("./NodeHostKeys.js").HostKeyFileError
+
+/**
  * TCP and UNIX-socket listeners and connections for forwarding (`LocalNet` on Node).
  *
  * @since 0.1.0

@@ -37,6 +37,7 @@ import {
   pickAlgorithm,
   skipCurrent
 } from "./clientAuthPlan.js"
+import { bytesEqual } from "../../wire/Bytes.js"
 
 const SERVICE = "ssh-connection"
 const DEFAULT_TIMEOUT = Duration.minutes(2)
@@ -130,8 +131,6 @@ const reply = (ctx: Ctx, expect: Expect60): Effect.Effect<Reply, TransportError>
       return yield* violation(ctx, `unexpected message ${type} during user authentication`)
     }
   })
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 const failed = (f: AuthMessages.UserauthFailure, what: string): Outcome => ({
   _tag: "Failure",
