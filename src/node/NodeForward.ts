@@ -15,9 +15,6 @@ import { type Endpoint, type LocalConnection, LocalNet } from "../forward/LocalN
 const show = (e: Endpoint) => (e._tag === "Tcp" ? `${e.host}:${e.port}` : e.path)
 const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-/** Bytes a local socket may hold unsent before a writer waits (bounded memory per tunnel). */
-const WRITE_BUFFER = 1 << 20
-
 /** A connected socket as a LocalConnection. */
 const toConnection = (socket: Net.Socket): LocalConnection => ({
   input: NodeStream.fromReadable<ForwardError, Uint8Array>(
@@ -30,12 +27,9 @@ const toConnection = (socket: Net.Socket): LocalConnection => ({
       if (socket.destroyed || socket.writableEnded) {
         return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
       }
-      // Back-pressure: wait for 'drain' only past WRITE_BUFFER bytes queued (Node's own mark, 16 KiB, is below
-      // one SSH packet and would make every write wait for the kernel).
-      // A copy: the bytes may be a view into the transport's packet buffer, reused once this write returns,
-      // while Node keeps a reference to what it could not hand to the kernel yet.
-      socket.write(Buffer.from(data))
-      if (socket.writableLength < WRITE_BUFFER) return resume(Effect.void)
+      // Back-pressure: wait for 'drain' when the socket's buffer is full. A copy is written: the bytes may be a
+      // view into the transport's packet buffer, reused once this write returns, while Node may keep a reference.
+      if (socket.write(Buffer.from(data))) return resume(Effect.void)
       const done = () => {
         socket.off("drain", done)
         socket.off("close", done)

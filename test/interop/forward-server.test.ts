@@ -155,6 +155,7 @@ describe.skipIf(!has)("OpenSSH ssh forwarding through our server", () => {
       const remote = path.join(dir, "remote.sock")
       yield* sshN(port, ["-R", `${remote}:127.0.0.1:${tcpEcho.port}`], Effect.sync(() => fs.existsSync(remote)))
       const r2 = yield* Fwd.echoThrough({ path: remote }, 2 * MiB)
+      assert.strictEqual(r2.bytes, 2 * MiB, "every byte came back")
       assert.strictEqual(r2.received, r2.sent)
     }), { timeout: 60_000 })
 
