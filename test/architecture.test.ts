@@ -188,10 +188,11 @@ const check = (ref: ImportRef): string | undefined => {
         ? undefined
         : "crypto/ and keys/ import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*, bcrypt-pbkdf"
     case "config":
-      // STYLE.md §4: config/ is L1 and pure; it may use keys/' pattern matching and crypto/'s algorithm lists.
-      return internal([...L0_L1, "config", "SshError"]) || pkg(isEffect)
+      // STYLE.md §4: config/ is L1 and pure; keys/ for OpenSSH pattern matching, crypto/'s algorithm lists,
+      // @noble/* for %C's SHA-1.
+      return internal([...L0_L1, "config", "SshError"]) || pkg((s) => isEffect(s) || s.startsWith("@noble/"))
         ? undefined
-        : "config/ imports only wire/, crypto/, keys/, config/, SshError.ts, effect/*"
+        : "config/ imports only wire/, crypto/, keys/, config/, SshError.ts, effect/*, @noble/*"
     case "transport":
       return internal([...L0_L2, "SshError"]) || pkg((s) => isEffect(s) || s === "@effect/platform/Socket")
         ? undefined

@@ -8,13 +8,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
-import * as os from "node:os"
 import * as Scp from "../scp/Scp.js"
-import * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
+import * as Ssh from "./Ssh.js"
+import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
 const USAGE = "usage: effect-ssh scp [-Opqrv] [-i identity_file] [-o ssh_option] [-P port] source ... target"
@@ -106,16 +106,20 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
 
 const connectTo = (flags: ScpFlags, destination: string) =>
   Effect.gen(function*() {
-    const settings = yield* ExecOptions.resolve({
-      port: Option.fromNullable(flags.port),
-      loginName: Option.none(),
-      identityFiles: flags.identityFiles,
-      options: flags.options,
-      verbose: flags.verbose,
+    // The same resolution as `effect-ssh ssh` (ssh_config, -o, -i, -P as ssh's -p), so scp connects as ssh would.
+    const words = [
+      ...(flags.port === undefined ? [] : ["-p", String(flags.port)]),
+      ...flags.identityFiles.flatMap((f) => ["-i", f]),
+      ...flags.options.flatMap((o) => ["-o", o]),
+      ...(flags.verbose ? ["-v"] : []),
       destination
-    })
+    ]
+    const parsed = SshArgs.parse(words)
+    if (Either.isLeft(parsed)) return yield* Effect.fail(new Error(parsed.left.reason))
+    const resolved = yield* Ssh.resolveArgs(parsed.right)
+    const settings = Ssh.settingsOf(resolved, flags.verbose)
     const interactive = Tty.isInteractive() && !settings.batchMode
-    return yield* Login.connect(settings, settings.user ?? os.userInfo().username, interactive)
+    return yield* Login.connect(settings, resolved.user, interactive)
   })
 
 /**
@@ -154,6 +158,6 @@ export const main = (args: ReadonlyArray<string>) =>
     return 1
   }).pipe(
     Effect.scoped,
-    Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh scp: ${e.message}`), 1)),
+    Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh scp: ${Ssh.errorText(e)}`), 1)),
     (self) => Logger.withMinimumLogLevel(self, args.includes("-v") ? LogLevel.Debug : LogLevel.Warning)
   )

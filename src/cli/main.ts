@@ -35,13 +35,16 @@ export interface Subcommand {
 }
 
 /**
- * The subcommands, each imported only when it runs. `exec` stays an alias of `ssh` once that lands.
+ * The subcommands, each imported only when it runs. `exec` is an alias of `ssh`.
  *
  * @since 0.1.0
  * @category constants
  */
 export const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<Subcommand> }>> = {
-  exec: { summary: "run a command on a server, as `ssh [options] destination command` does", load: () => import("./Exec.js") },
+  ssh: { summary: "OpenSSH's ssh: ssh_config, -G, a shell on a pty, or a command", load: () => import("./Ssh.js") },
+  exec: { summary: "the same as ssh (its first name)", load: () => import("./Ssh.js") },
+  keygen: { summary: "the ssh-keygen subset: generate (-t -b -f -N -C), fingerprint (-l -v -E), public key (-y)", load: () => import("./Keygen.js") },
+  keyscan: { summary: "the servers' host keys in ssh-keyscan's format", load: () => import("./Keyscan.js") },
   serve: { summary: "run an SSH server (an echo service, or local commands with --exec local)", load: () => import("./Serve.js") },
   agent: { summary: "run an ssh-agent (ssh-agent's flags and output)", load: () => import("./Agent.js") },
   scp: { summary: "copy files over SCP, as `scp -O` does", load: () => import("./Scp.js") },

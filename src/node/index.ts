@@ -90,3 +90,23 @@ export type NodeSshError = import("../index.js").EffectSshError | import("./Node
  */
 export * as NodeAgent from "./NodeAgent.js"
 
+/**
+ * ssh_config files on Node: the user's and the system's files, Include globs, `connect("alias")`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSshConfig from "./NodeSshConfig.js"
+
+/**
+ * TCP and UNIX-socket listeners and connections for forwarding (`LocalNet` on Node).
+ *
+ * @since 0.1.0
+ */
+export * as NodeForward from "./NodeForward.js"
+
+/**
+ * ProxyCommand as a Dialer (ssh -o ProxyCommand), tokens validated and quoted (SEC-69).
+ *
+ * @since 0.1.0
+ */
+export * as NodeProxyCommand from "./NodeProxyCommand.js"
