@@ -1,7 +1,7 @@
 /**
  * `effect-ssh sftp [-b batchfile] [-P port] [-R num_requests] [-i identity] [-o option] [-F config]
  * [-B buffer_size] [-p] [-r] [-q] [-v] [user@]host[:path]`: OpenSSH sftp(1) on effect-ssh's SFTP client. It
- * connects as `exec` does (same identities, host keys and `-o` options), then reads commands from the batch
+ * connects as `effect-ssh ssh` does (ssh_config, identities, host keys, `-o` options, `-J` jump hosts), then reads commands from the batch
  * file (`-b -`: stdin) or interactively. In batch mode each command is echoed after `sftp> `, a `-` prefix
  * ignores the command's failure, an `@` prefix hides the echo, and the first other failure ends the session
  * with exit status 1, as sftp does. A connection or login failure exits 255.
@@ -12,16 +12,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
-import * as os from "node:os"
 import * as readline from "node:readline"
 import * as NodeSftp from "../node/NodeSftp.js"
 import * as Sftp from "../sftp/Sftp.js"
-import * as ExecOptions from "./ExecOptions.js"
 import * as Commands from "./internal/sftpCommands.js"
 import * as Progress from "./internal/sftpProgress.js"
 import * as Login from "./Login.js"
+import * as Ssh from "./Ssh.js"
+import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
 /**
@@ -38,6 +37,8 @@ export interface SftpFlags {
   readonly identityFiles: ReadonlyArray<string>
   readonly options: ReadonlyArray<string>
   readonly config: string | undefined
+  /** -J: ProxyJump hosts. */
+  readonly jump: string | undefined
   readonly preserve: boolean
   readonly recursive: boolean
   readonly quiet: boolean
@@ -55,7 +56,7 @@ export interface SftpFlags {
  * @category constants
  */
 export const USAGE = "usage: effect-ssh sftp [-pqrv] [-B buffer_size] [-b batchfile] [-F ssh_config] [-i identity_file]\n" +
-  "          [-o ssh_option] [-P port] [-R num_requests] destination"
+  "          [-J destination] [-o ssh_option] [-P port] [-R num_requests] destination"
 
 const VALUE = new Set(["b", "P", "R", "i", "o", "F", "B", "c", "D", "J", "l", "S", "s", "X"])
 
@@ -67,7 +68,7 @@ const VALUE = new Set(["b", "P", "R", "i", "o", "F", "B", "c", "D", "J", "l", "S
  */
 export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SftpFlags, string> => {
   let batchFile: string | undefined, port: number | undefined, requests: number | undefined, bufferSize: number | undefined
-  let config: string | undefined
+  let config: string | undefined, jump: string | undefined
   const identityFiles: Array<string> = []
   const options: Array<string> = []
   const on = new Set<string>()
@@ -117,6 +118,9 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SftpFlags,
         case "F":
           config = value
           break
+        case "J":
+          jump = value
+          break
         default:
           return Either.left(`option -${c} is not supported by effect-ssh sftp`)
       }
@@ -141,6 +145,7 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SftpFlags,
       identityFiles,
       options,
       config,
+      jump,
       preserve: on.has("p"),
       recursive: on.has("r"),
       quiet: on.has("q"),
@@ -236,27 +241,28 @@ const step = (
  */
 export const run = (flags: SftpFlags) =>
   Effect.gen(function*() {
-    if (flags.config !== undefined) {
-      return yield* Effect.fail({ message: `-F ${flags.config}: ssh_config files are not read by this effect-ssh yet`, code: 1 })
-    }
-    const settings = yield* Either.mapLeft(
-      ExecOptions.resolve({
-        port: Option.fromNullable(flags.port),
-        loginName: Option.none(),
-        identityFiles: flags.identityFiles,
-        // sftp -b runs without prompts (BatchMode=yes), as OpenSSH's sftp passes it to ssh.
-        options: flags.batchFile === undefined ? flags.options : [...flags.options, "BatchMode=yes"],
-        verbose: flags.verbose,
-        destination: flags.destination
-      }),
-      (e) => ({ message: e.message, code: 1 })
+    // The same resolution as `effect-ssh ssh` (ssh_config, -F, -o, -i, -P as ssh's -p), so sftp connects as ssh
+    // would; sftp -b runs without prompts (BatchMode=yes), as OpenSSH's sftp asks of ssh.
+    const parsed = SshArgs.parse([
+      ...(flags.port === undefined ? [] : ["-p", String(flags.port)]),
+      ...(flags.config === undefined ? [] : ["-F", flags.config]),
+      ...(flags.jump === undefined ? [] : ["-J", flags.jump]),
+      ...flags.identityFiles.flatMap((f) => ["-i", f]),
+      ...flags.options.flatMap((o) => ["-o", o]),
+      ...(flags.batchFile === undefined ? [] : ["-o", "BatchMode=yes"]),
+      ...(flags.verbose ? ["-v"] : []),
+      flags.destination
+    ])
+    if (Either.isLeft(parsed)) return yield* Effect.fail({ message: parsed.left.reason, code: 1 })
+    const resolved = yield* Ssh.resolveArgs(parsed.right).pipe(
+      Effect.mapError((e) => ({ message: `${flags.destination}: ${e.message}`, code: 255 }))
     )
+    const settings = Ssh.settingsOf(resolved, flags.verbose)
     const batch = flags.batchFile === undefined
       ? undefined
       : (yield* Effect.mapError(readAll(flags.batchFile), (message) => ({ message, code: 1 }))).split("\n")
     const where = `${settings.host} port ${settings.port}`
-    const user = settings.user ?? os.userInfo().username
-    const connection = yield* Login.connect(settings, user, Tty.isInteractive() && !settings.batchMode).pipe(
+    const connection = yield* Login.connect(settings, resolved.user, Tty.isInteractive() && !settings.batchMode).pipe(
       Effect.mapError((e) => ({ message: `cannot connect to ${where}: ${e.message}`, code: 255 }))
     )
     const sftp = yield* Sftp.make(connection, { requests: flags.requests, blockSize: flags.bufferSize }).pipe(

@@ -73,10 +73,10 @@ const openssh = (t: ReturnType<typeof setup>, port: number, batch: string) =>
 
 describe("effect-ssh sftp: the command line", () => {
   it("parses sftp's flags and [user@]host[:path]", () => {
-    const f = Either.getOrThrow(Sftp.parseArgs(["-P2222", "-b", "-", "-R", "16", "-pr", "-i", "k", "-o", "Port=1", "u@h:/tmp/x"]))
+    const f = Either.getOrThrow(Sftp.parseArgs(["-P2222", "-b", "-", "-R", "16", "-pr", "-i", "k", "-o", "Port=1", "-J", "j@jump", "u@h:/tmp/x"]))
     assert.deepStrictEqual([f.port, f.batchFile, f.requests, f.preserve, f.recursive, f.destination, f.path], [2222, "-", 16, true, true, "u@h", "/tmp/x"])
     assert.deepStrictEqual(f.identityFiles, ["k"])
-    assert.deepStrictEqual(f.options, ["Port=1"])
+    assert.deepStrictEqual([f.options, f.jump], [["Port=1"], "j@jump"])
     assert.isTrue(Either.isLeft(Sftp.parseArgs(["-P", "0", "h"])))
     assert.isTrue(Either.isLeft(Sftp.parseArgs(["-Z", "h"])))
     assert.isTrue(Either.isLeft(Sftp.parseArgs([])))
@@ -228,9 +228,13 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
       const fetch = yield* run(process.execPath, [BIN, "sftp", ...login, `${user}@127.0.0.1:${t.remote}/large`], t.local, t.home)
       assert.strictEqual(fetch.code, 0, fetch.stderr)
       assert.strictEqual(fs.readFileSync(path.join(t.local, "large"), "utf8"), "l".repeat(5000))
-      const config = yield* run(process.execPath, [BIN, "sftp", "-F", "/dev/null", ...login, "127.0.0.1"], t.local, t.home)
-      assert.strictEqual(config.code, 1)
-      assert.include(config.stderr, "ssh_config")
+      // -F: the host is an ssh_config alias, resolved as effect-ssh ssh resolves it.
+      const cfg = path.join(t.home, "ssh_config")
+      fs.writeFileSync(cfg, `Host files\n  HostName 127.0.0.1\n  Port ${port}\n  User ${user}\n  IdentityFile ${t.key}\n` +
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+      const config = yield* run(process.execPath, [BIN, "sftp", "-F", cfg, "-b", "-", "files"], t.local, t.home, `cd ${t.remote}\nls\n`)
+      assert.strictEqual(config.code, 0, config.stderr)
+      assert.match(config.stdout, /^large$/m)
     }))
 
   it.scopedLive("a refused connection exits 255 with a sentence naming host and port", () =>
