@@ -205,6 +205,11 @@ export interface Direct {
    * bound check `congested` first.
    */
   readonly send: (payload: Uint8Array) => TransportError | undefined
+  /**
+   * `send` of the payload `head ‖ data`: with a cipher that gathers (AES-GCM on node:crypto) `data` is encrypted
+   * where it lies and nothing is joined; the bulk path of channel data.
+   */
+  readonly sendData: (head: Uint8Array, data: Uint8Array) => TransportError | undefined
   /** More than the high-water mark is queued for the socket: producers should wait for `onceWritable`. */
   readonly congested: () => boolean
   /** Runs `wake` once the socket drained (or the connection closed). */
@@ -249,6 +254,7 @@ export const direct = (transport: Transport, upper: (direct: Direct) => Upper): 
         run(Effect.ignore(transport.send(payload)))
         return undefined
       },
+      sendData: (head, data) => adapted.send(concat(head, data)),
       congested: () => false,
       onceWritable: (wake) => wake(),
       timers: new Timers(),
@@ -269,6 +275,13 @@ export const direct = (transport: Transport, upper: (direct: Direct) => Upper): 
     )
     return adapted
   })
+}
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
 }
 
 /**

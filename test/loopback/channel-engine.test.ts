@@ -154,3 +154,40 @@ describe("channel engine: streaming defaults that cannot deadlock", () => {
       assert.isBelow(peak, 60 * 1024 * 1024)
     }), { timeout: 120_000 })
 })
+
+describe("channel engine: gathered sealing", () => {
+  for (const cipher of ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]) {
+    it.scopedLive(`${cipher} on node:crypto: 8 MiB of channel data each way arrive intact`, () =>
+      Effect.gen(function*() {
+        const algorithms = { cipher: [cipher] }
+        const { client, server } = yield* Loopback.pair({
+          backend: NodeCrypto,
+          client: { algorithms },
+          server: { algorithms }
+        })
+        const echo: ConnectionMux.ConnectionMuxOptions["acceptChannel"] = () =>
+          Effect.succeed({
+            _tag: "Accept",
+            run: (channel) => Effect.zipRight(Stream.runForEach(channel.data, channel.write), channel.eof)
+          })
+        yield* ConnectionMux.make(server, user, { acceptChannel: echo })
+        const mux = yield* ConnectionMux.make(client, user)
+        const channel = yield* mux.open("session")
+        const block = new Uint8Array(100_003)
+        for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff
+        const rounds = 84
+        let sum = 0
+        for (let r = 0; r < rounds; r++) for (const b of block) sum = (sum + b) >>> 0
+        const writer = Effect.zipRight(Effect.repeatN(channel.write(block), rounds - 1), channel.eof)
+        const reader = Stream.runFold(channel.data, { bytes: 0, sum: 0 }, (acc, chunk) => {
+          let s = acc.sum
+          for (const b of chunk) s = (s + b) >>> 0
+          return { bytes: acc.bytes + chunk.length, sum: s }
+        })
+        const [, got] = yield* Effect.all([writer, reader], { concurrency: 2 })
+        assert.strictEqual(got.bytes, rounds * block.length)
+        assert.strictEqual(got.sum, sum)
+        assert.strictEqual((yield* client.negotiated).cipherC2S, cipher)
+      }), { timeout: 120_000 })
+  }
+})

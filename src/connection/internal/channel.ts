@@ -28,6 +28,17 @@ import { Inbox } from "./inbox.js"
  */
 export const MAX_QUEUED_REQUESTS = 256
 
+/** CHANNEL_DATA: byte 94, uint32 recipient, uint32 length; EXTENDED_DATA: byte 95, recipient, type 1, length. */
+const dataHead = (recipient: number, length: number, stderr: boolean): Uint8Array => {
+  const head = new Uint8Array(stderr ? 13 : 9)
+  const view = new DataView(head.buffer)
+  head[0] = stderr ? 95 : 94
+  view.setUint32(1, recipient)
+  if (stderr) view.setUint32(5, ConnectionMessages.EXTENDED_DATA_STDERR)
+  view.setUint32(stderr ? 9 : 5, length)
+  return head
+}
+
 /** What a channel needs from its connection. */
 export interface ChannelHost {
   readonly direct: Transport.Direct
@@ -169,16 +180,8 @@ export class ChannelRecord {
         const n = state.closeReceived || state.closeSent ? 0 : state.sendable(data.length - offset)
         if (n === 0) break
         const part = data.subarray(offset, offset + n)
-        const err = direct.send(
-          stderr
-            ? ConnectionMessages.encode({
-              _tag: "ChannelExtendedData",
-              recipient: state.remoteId!,
-              dataType: ConnectionMessages.EXTENDED_DATA_STDERR,
-              data: part
-            })
-            : ConnectionMessages.encodeChannelData(state.remoteId!, part)
-        )
+        // RFC 4254 §5.2: the message header, then the data where it lies (the transport seals without a join).
+        const err = direct.sendData(dataHead(state.remoteId!, n, stderr), part)
         if (err !== undefined) return Effect.fail(err)
         state.sent(n)
         offset += n

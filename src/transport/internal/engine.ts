@@ -11,6 +11,7 @@
 import * as Ciphers from "../../crypto/Ciphers.js"
 import type { CryptoBackend } from "../../crypto/Backend.js"
 import { DisconnectReason, sanitizePeerText, TransportError } from "../../SshError.js"
+import * as Headroom from "../../wire/Headroom.js"
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
 import * as Identification from "../Identification.js"
@@ -225,6 +226,23 @@ export class Engine {
     }
     this.#link.write(this.writer.seal(payload))
     this.#compression.sent(payload)
+    if (this.#needsRekey()) this.rekey()
+    return undefined
+  }
+
+  /**
+   * `send` of the payload `head ‖ data` (CHANNEL_DATA and the like): sealed without copying `data` when the
+   * cipher gathers, else framed in one buffer with room for the packet around it (Headroom).
+   */
+  sendData(head: Uint8Array, data: Uint8Array): TransportError | undefined {
+    if (this.closedError !== undefined) return this.closedError
+    if (this.machine!.outboundBlocked || this.#held.length > 0 || !this.writer.gathers) {
+      const payload = Headroom.alloc(head.length + data.length)
+      payload.set(head)
+      payload.set(data, head.length)
+      return this.send(payload)
+    }
+    for (const part of this.writer.sealParts(head, data)) this.#link.write(part)
     if (this.#needsRekey()) this.rekey()
     return undefined
   }

@@ -198,6 +198,7 @@ export const make = (
     const direct = (upper: (direct: Direct) => Upper): Direct => {
       const d: Direct = {
         send: (payload) => engine.send(payload),
+        sendData: (head, data) => engine.sendData(head, data),
         congested: () => engine.congested(),
         onceWritable: (wake) => engine.onceWritable(wake),
         timers: engine.timers,
