@@ -10,6 +10,7 @@
  */
 import * as crypto from "node:crypto"
 import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
+import { chacha20Short, SHORT } from "../crypto/cipher/ChaCha20Short.js"
 import { poly1305 } from "../crypto/cipher/Poly1305.js"
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
@@ -179,6 +180,7 @@ const chachaStream = (key: Uint8Array, nonce: Uint8Array, counter: number): ChaC
 }
 
 const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void => {
+  if (data.length <= SHORT) return chacha20Short(key, nonce, counter, data, out) // one block: no createCipheriv
   const s = chachaStream(key, nonce, counter)
   out.set(s.cipher.update(data))
   // Only a context that stopped on a block boundary can serve the next block counter.

@@ -40,8 +40,9 @@ const setSeq = (nonce: Uint8Array, seq: number): void => {
   nonce[7] = seq
 }
 
-// The Poly1305 key: the first 32 bytes of K_2's keystream block 0 for this nonce. The whole block is taken, so
-// that a backend can continue the same keystream at block 1 for the payload.
+// The Poly1305 key: the first 32 bytes of K_2's keystream block 0 for this nonce. The whole block is taken; both
+// backends compute such single blocks (and the 4-byte length under K_1) with cipher/ChaCha20Short.ts, not with
+// their bulk ChaCha20, whose per-call set-up costs more than the Poly1305 of a small packet.
 const makePolyKey = (backend: SymmetricPrimitives, s: State): void => {
   backend.chacha20(s.k2, s.nonce, 0, ZERO64, s.block0)
 }

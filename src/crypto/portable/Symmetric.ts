@@ -11,6 +11,7 @@ import { hmac as nobleHmac } from "@noble/hashes/hmac.js"
 import { md5, sha1 } from "@noble/hashes/legacy.js"
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js"
 import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../Backend.js"
+import { chacha20Short, SHORT } from "../cipher/ChaCha20Short.js"
 import { tripleDesCbc } from "../cipher/Des.js"
 import { poly1305 } from "../cipher/Poly1305.js"
 
@@ -185,8 +186,10 @@ const aesGcm = (key: Uint8Array): Aead => {
   }
 }
 
+// Short inputs (chacha20-poly1305's length and Poly1305 key blocks) skip noble's per-call set-up.
 const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void => {
-  chacha20orig(key, nonce, data, out, counter)
+  if (data.length <= SHORT) chacha20Short(key, nonce, counter, data, out)
+  else chacha20orig(key, nonce, data, out, counter)
 }
 
 // SEC-27: the time taken depends only on the length.
