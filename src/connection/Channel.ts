@@ -43,7 +43,11 @@ export interface Channel {
    * to the peer (WINDOW_ADJUST), so a slow consumer slows the sender (DESIGN.md §6).
    */
   readonly data: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  /** CHANNEL_EXTENDED_DATA of type 1 (stderr, RFC 4254 §5.2), with the same rules as `data`. */
+  /**
+   * CHANNEL_EXTENDED_DATA of type 1 (stderr, RFC 4254 §5.2). While nobody subscribes, its window is returned at
+   * once (so `data` and the channel's requests never stall behind it) and up to one window is kept for a later
+   * reader; while subscribed, the same rules as `data`.
+   */
   readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
   /**
    * Requests from the peer (exit-status, exit-signal, …); ends when the channel closes. Requests wait here for a

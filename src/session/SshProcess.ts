@@ -63,9 +63,17 @@ export interface ProcessOptions {
  * @category models
  */
 export interface SshProcess {
-  /** The remote stdout; a single consumer (taking data opens the window, so a slow reader slows the remote). */
+  /**
+   * The remote stdout; a single consumer (taking data opens the window, so a slow reader slows the remote).
+   * Subscribing while another reader is active, or again after the end was read, is a defect (never a silent
+   * empty stream).
+   */
   readonly stdout: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  /** The remote stderr (extended data type 1), with the same rules as stdout. */
+  /**
+   * The remote stderr (extended data type 1). While nobody reads it, it never holds up stdout or `exitStatus`:
+   * its window is returned as it arrives and up to one window of it is kept for a later reader, the rest dropped
+   * (as @effect/platform's `Command` drains what is not consumed). While read, it has stdout's backpressure.
+   */
   readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
   /** The remote stdin: everything written goes to the process; the end of the stream sends EOF. */
   readonly stdin: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>

@@ -44,6 +44,8 @@ export interface Link {
   readonly resume: () => void
   /** Flushes what is queued (briefly: never waits on a peer that does not read), then closes. Idempotent. */
   readonly close: () => void
+  /** Portable links: completes once everything queued so far was written (the socket's own Scope closes it). */
+  readonly drained?: Effect.Effect<void> | undefined
 }
 
 const registered = new WeakMap<Socket.Socket, Link>()
@@ -83,6 +85,7 @@ export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Sc
   Effect.gen(function*() {
     const write = yield* socket.writer
     const hasData = yield* Effect.makeLatch(false)
+    const idle = yield* Effect.makeLatch(true)
     let queue: Array<Uint8Array> = []
     let queued = 0
     let closing = false
@@ -94,6 +97,7 @@ export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Sc
       if (ended) return
       ended = true
       hasData.unsafeOpen()
+      idle.unsafeOpen()
       sink?.onEnd(failure)
     }
     yield* Effect.forkScoped(Effect.zipRight(
@@ -115,6 +119,7 @@ export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Sc
           yield* write(p)
           queued -= p.length
         }
+        if (queue.length === 0) idle.unsafeOpen()
         if (closing && queue.length === 0) {
           yield* write(new Socket.CloseEvent(1000)).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
           return end(undefined)
@@ -141,8 +146,10 @@ export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Sc
         if (closing || ended) return
         queue.push(bytes)
         queued += bytes.length
+        idle.unsafeClose()
         hasData.unsafeOpen()
       },
+      drained: idle.await,
       pending: () => queued,
       pause: () => false,
       resume: () => {},

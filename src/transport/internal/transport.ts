@@ -87,7 +87,8 @@ export const make = (
         pending: link.pending,
         pause: link.pause,
         resume: link.resume,
-        close: link.close
+        close: link.close,
+        drained: link.drained
       },
       {
         verifyHostKey: (algorithm, blob, done) => {
@@ -122,8 +123,11 @@ export const make = (
     const shutdown = (err: TransportError, sendDisconnect: boolean): Effect.Effect<void> =>
       Effect.suspend(() => {
         engine.fail(err, sendDisconnect)
-        // The link flushes (briefly) and closes; wait for its end, never on a peer that does not read.
-        return Deferred.await(linkEnded).pipe(Effect.timeout(Duration.millis(1500)), Effect.ignore)
+        // A native link flushes (briefly) and closes: wait for its end, never on a peer that does not read. A
+        // portable link: wait for the DISCONNECT to be written; the socket's own Scope closes it.
+        return link.drained === undefined
+          ? Deferred.await(linkEnded).pipe(Effect.timeout(Duration.millis(1500)), Effect.ignore)
+          : link.drained.pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
       })
 
     // Closing the Scope says goodbye (best effort) before the socket closes.
