@@ -13,10 +13,15 @@
  * 7. bulk throughput of three servers, ours, OpenSSH's sshd and the npm ssh2 `Server`, each in its own process,
  *    read by OpenSSH's `ssh`, with each server's CPU time per GiB (bench/server.ts);
  * 8. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
- *    (bench/idle.ts).
+ *    (bench/idle.ts);
+ * 9. the command line's start-up beside OpenSSH's `ssh`: `effect-ssh --version` and a whole `effect-ssh exec host
+ *    true` (bench/cli.ts; the built bundle, `npm run build:cli`);
+ * 10. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
+ *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem, server, idle; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
+ * setup, kem, server, idle, cli, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7
+ * (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -27,33 +32,39 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as os from "node:os"
+import * as Cli from "./cli.js"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Kem from "./kem.js"
+import * as Forward from "./forward.js"
 import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
+import * as SftpBench from "./sftp.js"
 import * as Throughput from "./throughput.js"
 
-const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem"])
+const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem", "transfer"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp", "forward"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let execMiB = 1024
+  let sftpMiB = 256
   const named: Array<SectionName> = []
   for (const arg of argv) {
     const size = /^--exec-mib=(\d+)$/.exec(arg)
-    if (size !== null) execMiB = Number(size[1])
+    const sftpSize = /^--sftp-mib=(\d+)$/.exec(arg)
+    if (sftpSize !== null) sftpMiB = Number(sftpSize[1])
+    else if (size !== null) execMiB = Number(size[1])
     else if ((SECTIONS as ReadonlyArray<string>).includes(arg)) named.push(arg as SectionName)
     else {
       console.error(`unknown argument ${arg}; sections: ${SECTIONS.join(", ")}; option: --exec-mib=N`)
       process.exit(2)
     }
   }
-  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB }
+  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB, sftpMiB }
 }
 
 /** Fixed-width table: text columns left-aligned, figures right-aligned. */
@@ -104,7 +115,7 @@ const backendRatios = (rows: ReadonlyArray<Packets.PacketBenchRow>, payload: num
 
 const program = Effect.gen(function*() {
   const started = performance.now()
-  const { execMiB, sections } = parseArgs(process.argv.slice(2))
+  const { execMiB, sections, sftpMiB } = parseArgs(process.argv.slice(2))
   const haveSshd = Handshake.available()
   yield* Console.log(
     `effect-ssh bench — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ` +
@@ -280,6 +291,49 @@ const program = Effect.gen(function*() {
     } else {
       yield* Console.log("SKIPPED: OpenSSH (ssh-keygen) is not installed (apt-get install openssh-client).")
     }
+    yield* sectionDone
+  }
+
+  if (sections.has("sftp")) {
+    yield* section(`10. SFTP (bench/sftp.ts): ${sftpMiB} MiB over SSH on 127.0.0.1, ${"aes128-gcm"}, MB/s, faster of two`, [
+      "ours: Sftp.make on SshClient.connect against sshd's sftp-server; stream → local file, local file → sink.",
+      "OpenSSH: sftp -b get/put, minus a run with `pwd` only (start, kex, auth). ssh2: fastGet/fastPut.",
+      "Last row: OpenSSH sftp get from our SshServer (this process, NodeSftp on /) in the ours column, from sshd beside.",
+      "Goals (DESIGN.md §10): ≥ 1.0× OpenSSH sftp, ≥ 3× ssh2 fastGet; sftp from our server ≥ 1.0× from sshd.",
+      "Size: --sftp-mib=N."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(SftpBench.table(yield* SftpBench.run(sftpMiB))))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
+    yield* sectionDone
+  }
+
+  // (h) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("cli")) {
+    yield* section("9. CLI start-up: `effect-ssh` (bin/effect-ssh.mjs → dist/bin bundle) beside OpenSSH's `ssh`, median ms", [
+      "cold start: `node bin/effect-ssh.mjs --version` vs `ssh -V` (process spawn to exit).",
+      "whole login: `effect-ssh exec … user@127.0.0.1 true` vs `ssh … user@127.0.0.1 true` against one sshd (its",
+      "      default algorithms: both negotiate sntrup761x25519 with OpenSSH 9.2), the same ed25519 key and",
+      "      known_hosts, BatchMode. 15 interleaved rounds after a warm-up of each.",
+      "Goals (issue 11): --version ≤ 120 ms; exec ≤ 1.0× ssh."
+    ])
+    if (Exec.available()) {
+      const rows = yield* Cli.run()
+      yield* Console.log(formatTable(Cli.table(rows)))
+    } else {
+      yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
+    }
+    yield* sectionDone
+  }
+
+  // (i) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("forward")) {
+    yield* section("10. Forwarding: MB/s through -L (256 MiB from a source behind sshd) and -D SOCKS 5 connections/s", [
+      "ours: SshClient.connect + forwardLocal / forwardDynamic in this process; ssh: ssh -N -L / -D as a process;",
+      "the same sshd per row (cipher forced), the reading socket in this process for both. Best of 2 after a warm-up.",
+      "Goal (issue 13): -L ≥ 1.0× ssh."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(Forward.table(yield* Forward.run())))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
     yield* sectionDone
   }
 

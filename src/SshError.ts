@@ -77,16 +77,18 @@ export const disconnectReasonName = (code: number): string => {
 
 /**
  * Escapes control characters and caps the length of text that came from the peer, so that it is inert when
- * logged or printed (SEC-12).
+ * logged or printed (SEC-12). `keepNewlines` keeps line feeds, for text we wrote ourselves around peer values that
+ * were escaped already (a multi-line warning).
  *
  * @since 0.1.0
  * @category utils
  */
-export const sanitizePeerText = (text: string, max = 512): string => {
+export const sanitizePeerText = (text: string, max = 512, options?: { readonly keepNewlines?: boolean }): string => {
   let out = ""
   for (const ch of text) {
     const c = ch.codePointAt(0)!
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) {
+    if (c === 0x0a && options?.keepNewlines === true) out += ch
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) {
       out += c === 0x0a ? "\\n" : c === 0x0d ? "\\r" : c === 0x09 ? "\\t" : `\\x${c.toString(16).padStart(2, "0")}`
     } else {
       out += ch
@@ -116,6 +118,50 @@ export type TransportErrorReason =
   | "ConnectFailed"
 
 /**
+ * Why a host key was not trusted (see `HostKeyPolicy.HostKeyRejected`): `Unknown` (no known_hosts line for the
+ * host), `Changed` (known with other keys), `Revoked` (`@revoked`), `NotPinned`, `Refused` (the callback said no),
+ * `Unverifiable` (known_hosts could not be read or written), `CertificateRejected` (a host certificate from a CA
+ * trusted for the host that is not valid for it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const HostKeyVerdict = Schema.Literal(
+  "Unknown",
+  "Changed",
+  "NotPinned",
+  "Refused",
+  "Revoked",
+  "Unverifiable",
+  "CertificateRejected"
+)
+
+/**
+ * The type of `HostKeyVerdict`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HostKeyVerdict = typeof HostKeyVerdict.Type
+
+const hostPort = (host: string, port: number | undefined): string =>
+  `${host.includes(":") ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}`
+
+const TRANSPORT_PHRASES: Record<TransportErrorReason, string> = {
+  VersionExchange: "the SSH version exchange failed",
+  NoCommonAlgorithm: "no algorithm in common with the peer",
+  KexFailed: "the key exchange failed",
+  HostKeyRejected: "the host key was rejected",
+  MacMismatch: "a packet failed its integrity check",
+  PacketTooLarge: "a packet was too large",
+  ProtocolViolation: "the peer broke the protocol",
+  Timeout: "timed out",
+  Disconnected: "disconnected",
+  ConnectionLost: "the connection was lost",
+  ConnectFailed: "could not connect"
+}
+
+/**
  * Anything fatal to a connection. A peer's DISCONNECT is `reason: "Disconnected", origin: "Remote"`; a violation
  * we detected is `origin: "Local"` after we sent DISCONNECT with `code`.
  *
@@ -141,6 +187,11 @@ export class TransportError extends Schema.TaggedError<TransportError>("effect-s
     origin: Schema.Literal("Local", "Remote"),
     code: Schema.Number,
     description: Schema.String,
+    /** The server, when the error happened on a client connection (`SshClient.connect` sets them). */
+    host: Schema.optional(Schema.String),
+    port: Schema.optional(Schema.Number),
+    /** For `reason: "HostKeyRejected"`: why the key was not trusted (the `HostKeyRejected` is the `cause`). */
+    hostKeyVerdict: Schema.optional(HostKeyVerdict),
     cause: Schema.optional(Schema.Defect)
   }
 ) {
@@ -150,13 +201,21 @@ export class TransportError extends Schema.TaggedError<TransportError>("effect-s
   readonly [TypeId]: TypeId = TypeId
 
   /**
+   * One sentence, then the description: `host:port: could not connect: connect ECONNREFUSED …`, or
+   * `host:port: the peer disconnected (ByApplication): …`. Text of our own keeps its line breaks; the peer's
+   * (`origin: "Remote"`) is escaped (SEC-12).
+   *
    * @since 0.1.0
    */
   override get message(): string {
-    const who = this.origin === "Remote" ? "the peer" : "effect-ssh"
-    return `${this.reason} (${disconnectReasonName(this.code)}, reported by ${who}): ${
-      sanitizePeerText(this.description, 2048)
-    }`
+    const where = this.host === undefined ? "" : `${hostPort(this.host, this.port)}: `
+    const remote = this.origin === "Remote"
+    const what = remote && this.reason === "Disconnected" ? "the peer disconnected" : TRANSPORT_PHRASES[this.reason]
+    // The DISCONNECT code says something only when a DISCONNECT was exchanged for this error.
+    const silent = this.reason === "ConnectFailed" || this.reason === "ConnectionLost" || this.reason === "Timeout"
+    const code = silent ? "" : remote ? ` (${disconnectReasonName(this.code)})` : ` (we sent DISCONNECT ${disconnectReasonName(this.code)})`
+    const description = sanitizePeerText(this.description, 4096, { keepNewlines: !remote })
+    return `${where}${what}${code}${description === "" ? "" : `: ${description}`}`
   }
 }
 
@@ -254,6 +313,9 @@ export class AuthError extends Schema.TaggedError<AuthError>("effect-ssh/AuthErr
   allowed: Schema.Array(Schema.String),
   partialSuccess: Schema.Boolean,
   description: Schema.optional(Schema.String),
+  /** The server (`SshClient.connect` sets them). */
+  host: Schema.optional(Schema.String),
+  port: Schema.optional(Schema.Number),
   cause: Schema.optional(Schema.Defect)
 }) {
   /**
@@ -262,14 +324,33 @@ export class AuthError extends Schema.TaggedError<AuthError>("effect-ssh/AuthErr
   readonly [TypeId]: TypeId = TypeId
 
   /**
+   * A sentence, then one line for what was tried and one for what the server allows:
+   *
+   * ```text
+   * authentication as deploy on example.com:22 failed: the server refused every method tried
+   *   tried: none (rejected); publickey file ~/.ssh/id_ed25519 ssh-ed25519 SHA256:… (rejected)
+   *   the server allows: publickey
+   * ```
+   *
    * @since 0.1.0
    */
   override get message(): string {
-    const tried = this.tried.length === 0 ? "nothing" : this.tried.join(", ")
-    return `authentication as ${sanitizePeerText(this.username)} failed (${this.reason}): tried ${tried}; the server ` +
-      `allows ${this.allowed.length === 0 ? "nothing more" : this.allowed.join(", ")}` +
-      (this.partialSuccess ? " (after a partial success)" : "") +
-      (this.description ? `. ${this.description}` : "")
+    const on = this.host === undefined ? "" : ` on ${hostPort(this.host, this.port)}`
+    const why = this.reason === "NoMoreMethods"
+      ? (this.tried.length === 0 ? "there was no method to try" : "the server refused every method tried")
+      : this.reason === "Cancelled"
+      ? "cancelled"
+      : "a key could not be used"
+    // ClientAuth notes each attempt as "<what> <outcome>"; the outcome goes in parentheses.
+    const tried = this.tried.map((t) => {
+      const m = /^(.*?) (rejected|accepted.*|not tried.*|failed.*|cancelled.*)$/.exec(t)
+      return m === null ? t : `${m[1]} (${m[2]})`
+    })
+    return `authentication as ${sanitizePeerText(this.username)}${on} failed: ${why}` +
+      (this.partialSuccess ? " after a partial success" : "") +
+      (this.description ? `: ${this.description}` : "") +
+      (tried.length > 0 ? `\n  tried: ${tried.join("; ")}` : "") +
+      `\n  the server allows: ${this.allowed.length === 0 ? "nothing more" : this.allowed.join(", ")}`
   }
 }
 
@@ -302,9 +383,50 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
 }
 
 /**
+ * An SFTP operation failed: the server's SSH_FX_* status (draft-ietf-secsh-filexfer-02 §7) by name, or a local
+ * code for what went wrong around it (`BadMessage` for a malformed reply, `ConnectionLost` when the session
+ * ended). `path` names the file when the operation had one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SftpError extends Schema.TaggedError<SftpError>("effect-ssh/SftpError")("SftpError", {
+  code: Schema.Literal(
+    "Eof",
+    "NoSuchFile",
+    "PermissionDenied",
+    "Failure",
+    "BadMessage",
+    "NoConnection",
+    "ConnectionLost",
+    "OpUnsupported"
+  ),
+  /** The operation (`"open"`, `"stat"`, `"get"` …). */
+  operation: Schema.String,
+  path: Schema.optional(Schema.String),
+  /** The server's status message, or what happened. */
+  description: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const where = this.path === undefined ? "" : ` ${sanitizePeerText(this.path, 512)}`
+    const text = this.description.length > 0 ? `: ${sanitizePeerText(this.description)}` : ""
+    return `sftp ${this.operation}${where} failed (${this.code})${text}`
+  }
+}
+
+/**
  * Every error effect-ssh raises.
  *
  * @since 0.1.0
  * @category models
  */
-export type SshError = TransportError | KeyError | ChannelError | AuthError | ExitError
+export type SshError = TransportError | KeyError | ChannelError | AuthError | ExitError | SftpError

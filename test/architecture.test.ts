@@ -116,6 +116,7 @@ type Layer =
   | "wire"
   | "crypto"
   | "keys"
+  | "config"
   | "transport"
   | "auth"
   | "connection"
@@ -123,6 +124,7 @@ type Layer =
   | "forward"
   | "sftp"
   | "agent"
+  | "scp"
   | "client"
   | "server"
   | "node"
@@ -132,6 +134,7 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "wire",
   "crypto",
   "keys",
+  "config",
   "transport",
   "auth",
   "connection",
@@ -139,6 +142,7 @@ const DIR_LAYERS: ReadonlySet<string> = new Set<Layer>([
   "forward",
   "sftp",
   "agent",
+  "scp",
   "client",
   "server",
   "node",
@@ -183,6 +187,12 @@ const check = (ref: ImportRef): string | undefined => {
           pkg((s) => isEffect(s) || s.startsWith("@noble/") || s === "bcrypt-pbkdf")
         ? undefined
         : "crypto/ and keys/ import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*, bcrypt-pbkdf"
+    case "config":
+      // STYLE.md §4: config/ is L1 and pure; keys/ for OpenSSH pattern matching, crypto/'s algorithm lists,
+      // @noble/* for %C's SHA-1.
+      return internal([...L0_L1, "config", "SshError"]) || pkg((s) => isEffect(s) || s.startsWith("@noble/"))
+        ? undefined
+        : "config/ imports only wire/, crypto/, keys/, config/, SshError.ts, effect/*, @noble/*"
     case "transport":
       return internal([...L0_L2, "SshError"]) || pkg((s) => isEffect(s) || s === "@effect/platform/Socket")
         ? undefined
@@ -215,6 +225,12 @@ const check = (ref: ImportRef): string | undefined => {
         ? undefined
         : `${from}/ imports only L0–L4, ${from}/, SshError.ts, effect/*${platform.map((p) => `, ${p}`).join("")}`
     }
+    case "scp":
+      // STYLE.md §4: scp may use sftp (OpenSSH 9's scp speaks SFTP); local files through platform's FileSystem.
+      return internal([...L0_L4, "scp", "sftp", "SshError"]) ||
+          pkg((s) => isEffect(s) || s === "@effect/platform/FileSystem" || s === "@effect/platform/Path")
+        ? undefined
+        : "scp/ imports only L0–L4, scp/, sftp/, SshError.ts, effect/*, @effect/platform/FileSystem and Path"
     case "client":
     case "server":
     case "index":
@@ -352,7 +368,7 @@ describe("architecture (STYLE.md §4)", () => {
   })
 
   it("crypto/ and keys/ (L1) import only wire/, crypto/, keys/, SshError.ts, effect/*, @noble/*", () => {
-    assertNone(layerViolations(["crypto", "keys"]), "crypto/ and keys/ layer violations")
+    assertNone(layerViolations(["crypto", "keys", "config"]), "crypto/, keys/ and config/ layer violations")
   })
 
   it("transport/ (L2) imports only L0–L1, transport/, SshError.ts, effect/*, @effect/platform/Socket", () => {
@@ -361,7 +377,7 @@ describe("architecture (STYLE.md §4)", () => {
 
   it("auth/, connection/ and the L5 directories follow their rows of STYLE.md §4", () => {
     assertNone(
-      layerViolations(["auth", "connection", "session", "forward", "sftp", "agent"]),
+      layerViolations(["auth", "connection", "session", "forward", "sftp", "agent", "scp"]),
       "L3–L5 layer violations"
     )
   })

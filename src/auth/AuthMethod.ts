@@ -15,6 +15,7 @@ import type { PrivateKeyMaterial } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as Certificate from "../keys/Certificate.js"
 import type { ParsedPrivateKey } from "../keys/PrivateKey.js"
+import type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * A secret answer: a `Redacted` string, or a plain string (wrapped on receipt).
@@ -106,16 +107,13 @@ export interface PrivateKeyFile {
 }
 
 /**
- * One RFC 4256 §3.2 prompt, with control characters escaped (SEC-12, SEC-40).
+ * One RFC 4256 §3.2 prompt: its text (peer text, control characters escaped: SEC-12) and whether the answer may
+ * be echoed. The same type as `AuthMessages.Prompt`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Prompt {
-  readonly prompt: string
-  /** Whether the answer may be shown while it is typed. */
-  readonly echo: boolean
-}
+export type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * One RFC 4256 §3.2 SSH_MSG_USERAUTH_INFO_REQUEST, as the handler sees it: peer text with control characters
@@ -153,12 +151,42 @@ export interface KeyboardInteractive {
 }
 
 /**
+ * What "publickey" needs from an ssh-agent: its keys (public-key or certificate blobs) and signatures by them.
+ * `SshAgent` (src/agent) is one; any other signer (a hardware token, a remote service) can be too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AgentSigner {
+  readonly identities: Effect.Effect<ReadonlyArray<{ readonly publicKey: Uint8Array; readonly comment: string }>, unknown>
+  /** A signature blob (string algorithm ‖ string signature) by the key `publicKey` over `data`, as `algorithm`. */
+  readonly sign: (
+    publicKey: Uint8Array,
+    data: Uint8Array,
+    options: { readonly algorithm: string }
+  ) => Effect.Effect<Uint8Array, unknown>
+}
+
+/**
+ * RFC 4252 §7 "publickey" with each key an agent holds, in the agent's order (certificates as the agent lists
+ * them), as `ssh` does with `SSH_AUTH_SOCK`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Agent {
+  readonly _tag: "Agent"
+  readonly agent: AgentSigner
+  readonly allowSshRsa: boolean
+}
+
+/**
  * Any credential.
  *
  * @since 0.1.0
  * @category models
  */
-export type AuthMethod = None | Password | PrivateKey | PrivateKeyFile | KeyboardInteractive
+export type AuthMethod = None | Password | PrivateKey | PrivateKeyFile | Agent | KeyboardInteractive
 
 /**
  * The RFC 4252 method names, as USERAUTH_FAILURE lists them.
@@ -260,6 +288,18 @@ export const privateKeyFile = (
 })
 
 /**
+ * The keys of an ssh-agent (`SshAgent`, or any `AgentSigner`), tried one after another.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const agent = (signer: AgentSigner, options?: PrivateKeyOptions): Agent => ({
+  _tag: "Agent",
+  agent: signer,
+  allowSshRsa: options?.allowSshRsa ?? false
+})
+
+/**
  * Keyboard-interactive with a handler that answers each challenge (RFC 4256 §3.2–§3.4).
  *
  * @since 0.1.0
@@ -284,6 +324,7 @@ export const methodName = (method: AuthMethod): MethodName => {
       return "password"
     case "PrivateKey":
     case "PrivateKeyFile":
+    case "Agent":
       return "publickey"
     case "KeyboardInteractive":
       return "keyboard-interactive"
@@ -305,6 +346,8 @@ export const describe = (method: AuthMethod): string => {
         : `publickey certificate ${method.keyType} ${method.fingerprint} (id ${JSON.stringify(method.comment)})`
     case "PrivateKeyFile":
       return `publickey file ${method.path}`
+    case "Agent":
+      return "publickey agent"
     default:
       return methodName(method)
   }

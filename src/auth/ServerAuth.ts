@@ -27,6 +27,7 @@ import type { AuthError, TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
 import { Authenticated } from "./Authenticated.js"
 import * as internal from "./internal/serverAuth.js"
+import type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * The methods the server can serve (RFC 4252 §7, §8, §5.2; RFC 4256).
@@ -154,15 +155,13 @@ export interface KeyboardInteractiveRequest {
 }
 
 /**
- * One RFC 4256 §3.2 prompt.
+ * One RFC 4256 §3.2 prompt: its text (peer text, control characters escaped: SEC-12) and whether the answer may
+ * be echoed. The same type as `AuthMessages.Prompt`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Prompt {
-  readonly prompt: string
-  readonly echo: boolean
-}
+export type { Prompt } from "../wire/AuthMessages.js"
 
 /**
  * A step of a keyboard-interactive exchange, decided by the handler: ask prompts (one INFO_REQUEST; `next`

@@ -33,12 +33,18 @@ export const policy = (options: {
   readonly files: ReadonlyArray<string>
   /** Whether `ask` may ask (a terminal and no BatchMode). */
   readonly interactive: boolean
+  /** HashKnownHosts: record new hosts hashed. */
+  readonly hash?: boolean | undefined
+  /** CheckHostIP. */
+  readonly checkHostIp?: boolean | undefined
 }): HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
   if (options.mode === "no") return HostKeyPolicy.insecureAcceptAny
-  const strict = HostKeyPolicy.knownHosts({ files: options.files })
+  const known = { files: options.files, hash: options.hash, checkHostIp: options.checkHostIp }
+  const strict = HostKeyPolicy.knownHosts(known)
   // acceptNew appends to the first file under a lock, after checking again that the host is still unknown.
+  const adder = HostKeyPolicy.acceptNew(known)
   const record = (info: HostKeyPolicy.HostKeyInfo) =>
-    HostKeyPolicy.acceptNew({ files: options.files }).verify(info).pipe(
+    adder.verify(info).pipe(
       Effect.zipRight(
         Tty.printError(
           `Warning: Permanently added '${hostPattern(info.host, info.port)}' (${info.keyType}) to the list of known hosts.`
@@ -58,7 +64,10 @@ export const policy = (options: {
           (e) => e.reason === "Unknown" && onUnknown !== undefined,
           (e) => onUnknown!(info, e)
         )
-      )
+      ),
+    // The certificate algorithms first when an @cert-authority line names the host (OpenSSH order_hostkeyalgs);
+    // without this a host certificate is never asked for and the plain key is "not known".
+    preferredAlgorithms: strict.preferredAlgorithms
   }
 }
 

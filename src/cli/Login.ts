@@ -27,7 +27,9 @@ import * as Auth from "../auth/AuthMethod.js"
 import type { Dialer } from "../client/Dialer.js"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClient from "../client/SshClient.js"
+import * as SshClientConfig from "../client/SshClientConfig.js"
 import type { SshConnection } from "../client/SshConnection.js"
+import type { ParsedPrivateKey } from "../keys/KeyMaterial.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
 import type { Settings } from "./ExecOptions.js"
@@ -35,12 +37,13 @@ import * as HostKeys from "./HostKeys.js"
 import * as Tty from "./Tty.js"
 
 /**
- * The identities ssh tries when no IdentityFile is given (in this order; those that exist).
+ * The identities ssh tries when no IdentityFile is given, in ssh's order (readconf.c fill_default_options),
+ * of the key types effect-ssh uses (no security keys, XMSS or DSA); those that exist.
  *
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_IDENTITIES: ReadonlyArray<string> = ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
+export const DEFAULT_IDENTITIES: ReadonlyArray<string> = ["~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519"]
 
 /** OpenSSH's NumberOfPasswordPrompts default. */
 const PASSWORD_PROMPTS = 3
@@ -70,6 +73,17 @@ export const identities = (
     const path = yield* Path.Path
     const explicit = settings.identityFiles !== undefined
     const out: Array<Auth.AuthMethod> = []
+    // CertificateFile lines, and each identity's own `-cert.pub`, as ssh loads them (sshconnect2.c pubkey_prepare).
+    const certTexts: Array<string> = []
+    for (const file of settings.certificateFiles ?? []) {
+      const text = yield* Effect.either(fs.readFileString(expandHome(file, path)))
+      if (Either.isRight(text)) certTexts.push(text.right)
+      else yield* Tty.printError(`Warning: certificate file ${file} not accessible: ${why(text.left)}.`)
+    }
+    const withCertificates = (key: ParsedPrivateKey, own: string | undefined): Array<Auth.AuthMethod> =>
+      [...(own === undefined ? [] : [own]), ...certTexts].flatMap((cert) =>
+        Either.match(Auth.certificate(key, cert), { onLeft: () => [], onRight: (m) => [m] })
+      )
     for (const file of settings.identityFiles ?? DEFAULT_IDENTITIES) {
       const full = expandHome(file, path)
       const text = yield* Effect.either(fs.readFileString(full))
@@ -78,11 +92,12 @@ export const identities = (
         if (explicit) yield* Tty.printError(`Warning: Identity file ${file} not accessible: ${why(text.left)}.`)
         continue
       }
+      const ownCert = yield* Effect.orElseSucceed(fs.readFileString(`${full}-cert.pub`), () => undefined)
       const parsed = parsePrivateKey(text.right)
-      if (Either.isRight(parsed)) out.push(Auth.privateKeyFile(full))
+      if (Either.isRight(parsed)) out.push(...withCertificates(parsed.right, ownCert), Auth.privateKeyFile(full))
       else if (parsed.left.reason === "Passphrase" && interactive) {
         const key = yield* askPassphrase(file, text.right)
-        if (Option.isSome(key)) out.push(key.value)
+        if (Option.isSome(key)) out.push(...withCertificates(key.value, ownCert), Auth.privateKey(key.value))
       } else out.push(Auth.privateKeyFile(full))
     }
     return out
@@ -95,13 +110,13 @@ const why = (e: PlatformError.PlatformError): string =>
     ? "Permission denied"
     : e.message
 
-const askPassphrase = (file: string, text: string, attempt = 1): Effect.Effect<Option.Option<Auth.AuthMethod>> =>
+const askPassphrase = (file: string, text: string, attempt = 1): Effect.Effect<Option.Option<ParsedPrivateKey>> =>
   Tty.prompt(`Enter passphrase for key '${file}': `, { echo: false }).pipe(
     Effect.flatMap((passphrase) => {
       // ssh skips the key on an empty answer.
       if (passphrase === "") return Effect.succeed(Option.none())
       const parsed = parsePrivateKey(text, Redacted.make(passphrase))
-      if (Either.isRight(parsed)) return Effect.succeed(Option.some(Auth.privateKey(parsed.right)))
+      if (Either.isRight(parsed)) return Effect.succeed(Option.some(parsed.right))
       if (attempt >= PASSWORD_PROMPTS) return Effect.succeed(Option.none())
       return Effect.zipRight(
         Tty.printError(parsed.left.reason === "Passphrase" ? "Bad passphrase, try again." : parsed.left.message),
@@ -152,11 +167,15 @@ export const connect = (
     const verified = yield* Ref.make(Option.none<string>())
     const base = HostKeys.policy({
       mode: settings.strictHostKeyChecking,
-      files: settings.userKnownHostsFiles.map((f) => expandHome(f, path)),
-      interactive
+      // New keys go to the first user file; the global files (/etc/ssh/ssh_known_hosts) are read after them.
+      files: [...settings.userKnownHostsFiles, ...(settings.globalKnownHostsFiles ?? [])].map((f) => expandHome(f, path)),
+      interactive,
+      hash: settings.hashKnownHosts,
+      checkHostIp: settings.checkHostIP
     })
     const recording: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> = {
-      verify: (info) => Effect.zipRight(base.verify(info), Ref.set(verified, Option.some(info.fingerprint)))
+      verify: (info) => Effect.zipRight(base.verify(info), Ref.set(verified, Option.some(info.fingerprint))),
+      preferredAlgorithms: base.preferredAlgorithms
     }
     const timeout = settings.connectTimeout === undefined ? undefined : Duration.seconds(settings.connectTimeout)
     const options = (
@@ -168,7 +187,13 @@ export const connect = (
       username: user,
       auth,
       hostKeys,
-      algorithms: settings.algorithms,
+      algorithms: settings.compression === true
+        ? { ...settings.algorithms, compression: ["zlib@openssh.com", "zlib", "none"] }
+        : settings.algorithms,
+      rekey: settings.rekeyLimit === undefined ? undefined : {
+        bytes: settings.rekeyLimit.bytes > 0 ? settings.rekeyLimit.bytes : undefined,
+        interval: settings.rekeyLimit.seconds > 0 ? Duration.seconds(settings.rekeyLimit.seconds) : undefined
+      },
       // ssh_config(5): ConnectTimeout covers the TCP connect and the SSH handshake and key exchange.
       timeouts: timeout === undefined ? undefined : { connect: timeout, handshake: timeout },
       keepalive: settings.serverAliveInterval > 0
@@ -177,9 +202,15 @@ export const connect = (
       onBanner: (text) => Tty.printError(text)
     })
     yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
-    const auth = interactive && settings.kbdInteractiveAuthentication ? [...keys, keyboardInteractive] : keys
+    const auth = SshClientConfig.preferred(
+      settings.preferredAuthentications,
+      interactive && settings.kbdInteractiveAuthentication ? [...keys, keyboardInteractive] : keys
+    )
+    const passwordAllowed = settings.preferredAuthentications === undefined ||
+      settings.preferredAuthentications.split(",").includes("password")
     const wantsPassword = (e: TransportError | AuthError | Tty.PromptCancelled): e is AuthError =>
-      e._tag === "AuthError" && e.allowed.includes("password") && settings.passwordAuthentication && interactive
+      e._tag === "AuthError" && e.allowed.includes("password") && settings.passwordAuthentication && interactive &&
+      passwordAllowed
     const withPassword = (n: number): Effect.Effect<
       SshConnection,
       TransportError | AuthError | Tty.PromptCancelled,
@@ -196,7 +227,7 @@ export const connect = (
         return yield* attempt(SshClient.connect(options([Auth.password(password)], pinned)))
       }).pipe(
         Effect.catchIf(
-          (e) => wantsPassword(e) && n < PASSWORD_PROMPTS,
+          (e) => wantsPassword(e) && n < (settings.numberOfPasswordPrompts ?? PASSWORD_PROMPTS),
           () => Effect.zipRight(Tty.printError("Permission denied, please try again."), withPassword(n + 1))
         )
       )

@@ -1,83 +1,101 @@
 /**
- * The `effect-ssh` command line. `bin/effect-ssh.mjs` runs this file through tsx; `node --import tsx
- * src/cli/main.ts …` does the same. Its exit code is the remote command's exit status, or 255 when the
- * command line, the connection or the login failed (ssh(1) does the same).
+ * The `effect-ssh` command line: a small dispatcher. It imports nothing at start-up but the subcommand it runs
+ * (`--version` and `--help` load no Effect at all), so a command pays only for the modules it uses. Each
+ * subcommand is one module `src/cli/<Command>.ts` exporting `main(args)`, which parses its own OpenSSH-style
+ * flags, prints its own usage and errors on stderr and returns the exit code; adding a command is one line of
+ * `COMMANDS`. The exit code is the remote command's exit status, or 255 when the command line, the connection or
+ * the login failed (ssh(1) does the same).
+ *
+ * `src/cli/bin.ts` runs it: `bin/effect-ssh.mjs` loads that file's bundle, which `npm run build` writes to
+ * `dist/bin/`; `node --import tsx src/cli/bin.ts …` runs the sources.
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
-import * as Ref from "effect/Ref"
-import * as NodeSsh from "../node/NodeSsh.js"
-import * as Argv from "./Argv.js"
-import * as Exec from "./Exec.js"
-import * as Serve from "./Serve.js"
-import * as Tty from "./Tty.js"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as NodeSsh from "../node/NodeSsh.js"
+import { FAILURE_EXIT_CODE, VERSION } from "./Version.js"
 
 /**
- * The version `--version` prints.
+ * What a subcommand's Effect may require: the services of `NodeSsh.layer`, provided by the dispatcher.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services = Layer.Layer.Success<typeof NodeSsh.layer>
+
+/**
+ * A subcommand module: `main` receives the words after the subcommand's name and returns the exit code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Subcommand {
+  readonly main: (args: ReadonlyArray<string>) => Effect.Effect<number, never, Services>
+}
+
+/**
+ * The subcommands, each imported only when it runs. `exec` is an alias of `ssh`.
  *
  * @since 0.1.0
  * @category constants
  */
-export const VERSION = "0.1.0"
-
-const USAGE = "usage: effect-ssh exec [-p port] [-l user] [-i identity]... [-o Key=Value]... [-v] " +
-  "[user@]host command...\n(effect-ssh exec --help for details)"
+export const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<Subcommand> }>> = {
+  ssh: { summary: "OpenSSH's ssh: ssh_config, -G, a shell on a pty, or a command", load: () => import("./Ssh.js") },
+  exec: { summary: "the same as ssh (its first name)", load: () => import("./Ssh.js") },
+  keygen: { summary: "the ssh-keygen subset: generate (-t -b -f -N -C), fingerprint (-l -v -E), public key (-y)", load: () => import("./Keygen.js") },
+  keyscan: { summary: "the servers' host keys in ssh-keyscan's format", load: () => import("./Keyscan.js") },
+  serve: { summary: "run an SSH server (an echo service, or local commands with --exec local)", load: () => import("./Serve.js") },
+  agent: { summary: "run an ssh-agent (ssh-agent's flags and output)", load: () => import("./Agent.js") },
+  scp: { summary: "copy files over SCP, as `scp -O` does", load: () => import("./Scp.js") }
+}
 
 /**
- * Parses `argv` (without node and the script), runs the subcommand, and returns the exit code.
+ * The top-level usage text (plain text: no colour codes, whatever stdout is).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const usage = (): string => {
+  const names = Object.keys(COMMANDS)
+  const width = Math.max(...names.map((n) => n.length))
+  return [
+    "usage: effect-ssh <command> [options] [arguments]",
+    "",
+    "commands:",
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
+    "",
+    "options:",
+    "  --version  print the version",
+    "  --help     print this text",
+    "",
+    "`effect-ssh <command> --help` describes a command."
+  ].join("\n")
+}
+
+/**
+ * Parses `argv` (without node and the script), runs the subcommand and resolves to the exit code.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const main = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const split = Argv.split(argv)
-    if (split.unknown.length > 0) {
-      yield* Tty.printError(`effect-ssh: unknown option ${split.unknown.join(", ")}\n${USAGE}`)
-      return Exec.FAILURE_EXIT_CODE
-    }
-    const code = yield* Ref.make(0)
-    const root = Command.make(
-      "effect-ssh",
-      {},
-      () => Effect.zipRight(Tty.printError(USAGE), Ref.set(code, Exec.FAILURE_EXIT_CODE))
-    ).pipe(
-      Command.withDescription("An SSH client built on effect-ssh."),
-      Command.withSubcommands([
-        Exec.command(split.command, (n) => Ref.set(code, n)),
-        Serve.command((n) => Ref.set(code, n))
-      ])
-    )
-    // @effect/cli skips the first two entries (node and the script).
-    yield* Command.run(root, { name: "effect-ssh", version: VERSION })(["node", "effect-ssh", ...split.cli])
-    return yield* Ref.get(code)
-  }).pipe(
-    // A ValidationError: @effect/cli has printed it with the usage already.
-    Effect.catchAll(() => Effect.succeed(Exec.FAILURE_EXIT_CODE))
-  )
-
-const MainLive = Layer.mergeAll(
-  NodeSsh.layer,
-  Logger.replace(Logger.defaultLogger, Exec.stderrLogger),
-  Logger.minimumLogLevel(LogLevel.Warning)
-)
-
-NodeRuntime.runMain(main(process.argv.slice(2)).pipe(Effect.provide(MainLive)), {
-  disableErrorReporting: true,
-  disablePrettyLogger: true,
-  teardown: (exit) => {
-    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-      process.stderr.write(`effect-ssh: internal error: ${Cause.pretty(exit.cause)}\n`)
-    }
-    // Always exit: a stdin that is still open (a terminal) must not keep the process alive after the command.
-    process.exit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : Exec.FAILURE_EXIT_CODE)
+export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const [name, ...rest] = argv
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`effect-ssh ${VERSION}\n`)
+    return 0
   }
-})
+  if (name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${usage()}\n`)
+    return 0
+  }
+  const command = name === undefined ? undefined : COMMANDS[name]
+  if (command === undefined) {
+    process.stderr.write(
+      `${name === undefined ? "effect-ssh: no command given" : `effect-ssh: unknown command ${name}`}\n${usage()}\n`
+    )
+    return FAILURE_EXIT_CODE
+  }
+  const [module, runtime] = await Promise.all([command.load(), import("./Runtime.js")])
+  return runtime.run(module.main(rest))
+}

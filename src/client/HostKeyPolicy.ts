@@ -24,7 +24,7 @@ import { Crypto } from "../crypto/Crypto.js"
 import * as HostKey from "../crypto/HostKey.js"
 import * as Certificate from "../keys/Certificate.js"
 import * as KnownHosts from "../keys/KnownHosts.js"
-import { sanitizePeerText, TypeId } from "../SshError.js"
+import { HostKeyVerdict, sanitizePeerText, TypeId } from "../SshError.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as internal from "./internal/knownHostsCheck.js"
 
@@ -111,7 +111,7 @@ export type KnownLine = typeof KnownLine.Type
 export class HostKeyRejected extends Schema.TaggedError<HostKeyRejected>("effect-ssh/HostKeyRejected")(
   "HostKeyRejected",
   {
-    reason: Schema.Literal("Unknown", "Changed", "NotPinned", "Refused", "Revoked", "Unverifiable", "CertificateRejected"),
+    reason: HostKeyVerdict,
     host: Schema.String,
     port: Schema.Number,
     keyType: Schema.String,
@@ -281,7 +281,7 @@ export const insecureAcceptAny: HostKeyPolicy = {
   verify: (info) =>
     Effect.logWarning(
       `insecureAcceptAny: trusted the host key of ${target(info.host, info.port)} without verification`
-    ).pipe(Effect.annotateLogs({ module: "HostKeyPolicy", fingerprint: KnownHosts.fingerprintSha256(info.blob) }))
+    ).pipe(Effect.annotateLogs({ module: "HostKeyPolicy", fingerprint: HostKey.fingerprintSha256(info.blob) }))
 }
 
 /**
@@ -331,9 +331,9 @@ const fingerprintOf = (blob: Uint8Array): string => {
   const type = KnownHosts.keyTypeOfBlob(blob)
   if (Option.isSome(type) && HostKey.certifiedKeyType(type.value) !== undefined) {
     const cert = Certificate.decode(blob)
-    if (Either.isRight(cert)) return KnownHosts.fingerprintSha256(cert.right.publicKeyBlob)
+    if (Either.isRight(cert)) return HostKey.fingerprintSha256(cert.right.publicKeyBlob)
   }
-  return KnownHosts.fingerprintSha256(blob)
+  return HostKey.fingerprintSha256(blob)
 }
 
 const reject = (

@@ -12,14 +12,36 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type { Authenticated } from "../auth/Authenticated.js"
+import type { ForwardError } from "../forward/ForwardError.js"
+import type * as LocalForward from "../forward/LocalForward.js"
+import type { LocalNet } from "../forward/LocalNet.js"
+import type * as RemoteForward from "../forward/RemoteForward.js"
+import type * as Tunnel from "../forward/Tunnel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import type * as SshProcess from "../session/SshProcess.js"
 import type { AuthError, ChannelError, ExitError, TransportError } from "../SshError.js"
 import type { Transport } from "../transport/Transport.js"
 import type { Dialer } from "./Dialer.js"
 import * as internal from "./internal/connect.js"
+import type { CommandLine } from "./ShellQuote.js"
 import type { SshClientOptions } from "./SshClient.js"
+
+/**
+ * Options of `run` and `string`: those of a process, and what to send to its stdin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions<E = never> extends SshProcess.ProcessOptions {
+  /**
+   * Sent to the command's stdin, then EOF: text (UTF-8), bytes, or a Stream (whose failure fails the run). Without
+   * it EOF is sent at once, so a command that reads stdin (`cat`, `wc`) sees an empty input instead of waiting
+   * forever, as `ssh host cmd < /dev/null` would.
+   */
+  readonly stdin?: string | Uint8Array | Stream.Stream<Uint8Array, E> | undefined
+}
 
 /**
  * What `run` returns: the whole output as text (UTF-8) and how the command ended.
@@ -48,10 +70,12 @@ export interface SshConnection {
   readonly mux: ConnectionMux
   /**
    * Starts `command` (RFC 4254 §6.5 exec) in the caller's Scope: stdout/stderr Streams, stdin Sink, exit status.
-   * The channel closes with the Scope.
+   * The channel closes with the Scope. A string goes to the remote shell as it is; argv words
+   * (`["ls", "-l", name]`) are quoted for it first (see `ShellQuote`). stdin stays open until the `stdin` Sink
+   * ends or `closeStdin` runs.
    */
   readonly exec: (
-    command: string,
+    command: CommandLine,
     options?: SshProcess.ProcessOptions
   ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
   /** Starts the user's login shell, with a pty unless `pty: undefined` is passed explicitly. */
@@ -60,24 +84,49 @@ export interface SshConnection {
   ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
   /** Starts a subsystem such as "sftp" (RFC 4254 §6.5). */
   readonly subsystem: (name: string) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
-  /** Runs `command` to completion and collects its output as text; a non-zero exit is not an error here. */
-  readonly run: (
-    command: string,
-    options?: SshProcess.ProcessOptions
-  ) => Effect.Effect<RunResult, ChannelError | TransportError>
+  /**
+   * Runs `command` to completion and collects its output as text; a non-zero exit is not an error here. Its
+   * stdin gets `options.stdin` and then EOF (EOF at once without it).
+   */
+  readonly run: <E = never>(
+    command: CommandLine,
+    options?: RunOptions<E>
+  ) => Effect.Effect<RunResult, E | ChannelError | TransportError>
   /**
    * Runs `command` and returns its stdout; fails with `ExitError` (with the tail of stderr) unless it exits 0.
+   * stdin as for `run`.
    */
-  readonly string: (
-    command: string,
-    options?: SshProcess.ProcessOptions
-  ) => Effect.Effect<string, ExitError | ChannelError | TransportError>
+  readonly string: <E = never>(
+    command: CommandLine,
+    options?: RunOptions<E>
+  ) => Effect.Effect<string, E | ExitError | ChannelError | TransportError>
   /** Sends a global request (RFC 4254 §4); `Some(data)` on success. */
   readonly globalRequest: (
     name: string,
     data: Uint8Array,
     wantReply: boolean
   ) => Effect.Effect<Option.Option<Uint8Array>, TransportError>
+  /** Opens a `direct-tcpip` tunnel to `host:port` as seen from the server (RFC 4254 §7.2), closed with the Scope. */
+  readonly openTcp: (host: string, port: number) => Effect.Effect<Tunnel.Tunnel, ForwardError, Scope.Scope>
+  /** Opens a tunnel to a UNIX socket on the server (`direct-streamlocal@openssh.com`). */
+  readonly openUnix: (path: string) => Effect.Effect<Tunnel.Tunnel, ForwardError, Scope.Scope>
+  /** ssh -L: a local listener tunnelling each connection to `to`; listener and tunnels close with the Scope. */
+  readonly forwardLocal: (
+    options: LocalForward.LocalForwardOptions
+  ) => Effect.Effect<LocalForward.LocalForward, ForwardError, Scope.Scope | LocalNet>
+  /** ssh -R: the server listens and each connection is forwarded to `to` here; cancelled when the Scope closes. */
+  readonly forwardRemote: (
+    options: RemoteForward.RemoteForwardOptions
+  ) => Effect.Effect<RemoteForward.RemoteForward, ForwardError, Scope.Scope | LocalNet>
+  /** ssh -D: a local SOCKS 4/4a/5 server tunnelling to the destinations its clients name. */
+  readonly forwardDynamic: (
+    options: LocalForward.DynamicForwardOptions
+  ) => Effect.Effect<LocalForward.LocalForward, ForwardError, Scope.Scope | LocalNet>
+  /** Like `forwardRemote`, with each connection served by `handler` in this program. */
+  readonly handleForwarded: (
+    listen: RemoteForward.RemoteListen,
+    handler: (connection: RemoteForward.ForwardedConnection) => Effect.Effect<void, unknown>
+  ) => Effect.Effect<RemoteForward.RemoteForward, ForwardError, Scope.Scope>
   /** Sends DISCONNECT (reason 11) and closes the connection. */
   readonly disconnect: Effect.Effect<void>
 }

@@ -8,12 +8,12 @@
  */
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha1 } from "@noble/hashes/legacy.js"
-import { sha256 } from "@noble/hashes/sha2.js"
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Reader from "../wire/Reader.js"
 import * as Match from "./Match.js"
+import { bytesEqual } from "../wire/Bytes.js"
 
 /**
  * Line markers (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"). Certificates are not supported yet, so
@@ -265,15 +265,6 @@ export const formatLine = (
 }
 
 /**
- * The SHA-256 fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64 of sha256(blob).
- *
- * @since 0.1.0
- * @category fingerprints
- */
-export const fingerprintSha256 = (blob: Uint8Array): string =>
-  "SHA256:" + encodeBase64(sha256(blob)).replace(/=+$/, "")
-
-/**
  * The key type named at the start of a public key blob (RFC 4253 §6.6), if it has one.
  *
  * @since 0.1.0
@@ -397,12 +388,6 @@ const matchPatternList = (name: string, patterns: ReadonlyArray<HostPattern>): -
 /** OpenSSH lowercases with `tolower` in the C locale: ASCII letters only. */
 const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!
-  return diff === 0
-}
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 

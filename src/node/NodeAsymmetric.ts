@@ -238,14 +238,23 @@ const modPowBigint = (base: bigint, exponent: bigint, modulus: bigint): bigint =
  * measured on Node 20.20). Any other modulus (a DH-GEX group from a server's moduli file) goes to bigint:
  * `createDiffieHellman` runs OpenSSL's safe-prime check on an unknown prime, measured at 2.5 s for 3 072 bits.
  */
+const OPENSSL_GROUP_PRIMES = new Set([MODP_1024, MODP_2048, MODP_3072, MODP_4096, MODP_6144, MODP_8192].map((g) => g.p))
+// Made on first use: creating all six costs ~45 ms, which every process importing this module (the CLI's
+// start-up included) paid whether or not it ever ran a finite-field key exchange.
 const OPENSSL_GROUPS = new Map<bigint, NodeCrypto.DiffieHellman>()
-for (const g of [MODP_1024, MODP_2048, MODP_3072, MODP_4096, MODP_6144, MODP_8192]) {
-  OPENSSL_GROUPS.set(g.p, NodeCrypto.createDiffieHellman(fromBigint(g.p), Buffer.of(2)))
+const opensslGroup = (modulus: bigint): NodeCrypto.DiffieHellman | undefined => {
+  if (!OPENSSL_GROUP_PRIMES.has(modulus)) return undefined
+  let dh = OPENSSL_GROUPS.get(modulus)
+  if (dh === undefined) {
+    dh = NodeCrypto.createDiffieHellman(fromBigint(modulus), Buffer.of(2))
+    OPENSSL_GROUPS.set(modulus, dh)
+  }
+  return dh
 }
 
 /** base^exponent mod modulus; OpenSSL refuses values outside 1 < base < p−1, and those fall back to bigint. */
 const modPow = (base: bigint, exponent: bigint, modulus: bigint): bigint => {
-  const dh = OPENSSL_GROUPS.get(modulus)
+  const dh = opensslGroup(modulus)
   if (dh !== undefined && base > 1n && base < modulus - 1n && exponent > 1n) {
     try {
       dh.setPrivateKey(fromBigint(exponent))

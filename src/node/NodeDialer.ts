@@ -20,7 +20,9 @@ const connectFailed = (host: string, port: number, cause: unknown) =>
     reason: "ConnectFailed",
     origin: "Local",
     code: DisconnectReason.ConnectionLost,
-    description: `cannot connect to ${host} port ${port}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    description: cause instanceof Error ? cause.message : String(cause),
+    host,
+    port,
     cause
   })
 
@@ -46,9 +48,9 @@ const open = (host: string, port: number, timeout: Duration.DurationInput | unde
               reason: "Timeout",
               origin: "Local",
               code: DisconnectReason.ConnectionLost,
-              description: `connecting to ${host} port ${port} timed out after ${
-                Duration.format(timeout ?? Duration.seconds(30))
-              }`
+              description: `the TCP connection was not established within ${Duration.format(timeout ?? Duration.seconds(30))}`,
+              host,
+              port
             })
         })
       ),

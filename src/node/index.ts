@@ -66,3 +66,47 @@ export * as NodeAuthorizedKeys from "./NodeAuthorizedKeys.js"
  * @since 0.1.0
  */
 export * as NodeHostKeys from "./NodeHostKeys.js"
+
+/**
+ * SFTP on Node: a client over a local sftp-server's stdio, and the local directory as an `SftpFileSystem`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSftp from "./NodeSftp.js"
+
+/**
+ * Every public error of `effect-ssh` and `effect-ssh/node` in one union: `EffectSshError` and the Node host key
+ * files' `HostKeyFileError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeSshError = import("../index.js").EffectSshError | import("./NodeHostKeys.js").HostKeyFileError
+
+/**
+ * The ssh-agent on Node: SSH_AUTH_SOCK clients, and agents served on UNIX sockets.
+ *
+ * @since 0.1.0
+ */
+export * as NodeAgent from "./NodeAgent.js"
+
+/**
+ * ssh_config files on Node: the user's and the system's files, Include globs, `connect("alias")`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSshConfig from "./NodeSshConfig.js"
+
+/**
+ * TCP and UNIX-socket listeners and connections for forwarding (`LocalNet` on Node).
+ *
+ * @since 0.1.0
+ */
+export * as NodeForward from "./NodeForward.js"
+
+/**
+ * ProxyCommand as a Dialer (ssh -o ProxyCommand), tokens validated and quoted (SEC-69).
+ *
+ * @since 0.1.0
+ */
+export * as NodeProxyCommand from "./NodeProxyCommand.js"

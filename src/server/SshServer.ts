@@ -27,8 +27,12 @@ import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
+import * as SshdConfig from "../config/SshdConfig.js"
+import type * as ConnectionMux from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
+import type * as HostKey from "../crypto/HostKey.js"
+import type * as ForwardPolicy from "../forward/ForwardPolicy.js"
 import type * as Transport from "../transport/Transport.js"
 import * as runInternal from "./internal/run.js"
 import * as internal from "./internal/session.js"
@@ -120,6 +124,18 @@ export interface ServerHandlers {
   readonly subsystems?: Readonly<Record<string, SessionHandler>> | undefined
   /** Sessions per connection (sshd's MaxSessions, LIM-22: default 10). */
   readonly maxSessions?: number | undefined
+  /**
+   * sshd's ClientAliveInterval / ClientAliveCountMax (SEC-50, LIM-24): after authentication, keepalive@openssh.com
+   * every `interval`; after `countMax` intervals without any packet from the client the connection is closed.
+   * Off by default.
+   */
+  readonly keepalive?: ConnectionMux.ConnectionMuxOptions["keepalive"]
+
+  /**
+   * Port and UNIX-socket forwarding (RFC 4254 §7): off unless enabled here or in `ServerConfig.forwarding`
+   * (these fields win); always subject to the user's authorized_keys / certificate restrictions (SEC-48).
+   */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**
@@ -155,8 +171,8 @@ export interface MaxStartups {
  * @category models
  */
 export interface ServerConfig {
-  /** The host keys to offer (at least one; one per type). */
-  readonly hostKeys: ReadonlyArray<PrivateKeyMaterial>
+  /** The host keys to offer (at least one; one per type); a `CertifiedKey` offers its host certificate too. */
+  readonly hostKeys: ReadonlyArray<PrivateKeyMaterial | HostKey.CertifiedKey>
   readonly algorithms?: Transport.AlgorithmOptions | undefined
   /** The crypto backend; default: the `Crypto` service in context (`NodeSshServer.layer` passes node:crypto). */
   readonly crypto?: CryptoBackend | undefined
@@ -165,6 +181,8 @@ export interface ServerConfig {
   readonly timeouts?: Transport.TransportOptions["timeouts"]
   readonly limits?: Transport.TransportOptions["limits"]
   readonly maxStartups?: MaxStartups | undefined
+  /** sshd's AllowTcpForwarding, AllowStreamLocalForwarding, GatewayPorts, PermitOpen, PermitListen (all off). */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**
@@ -174,7 +192,16 @@ export interface ServerConfig {
  * @since 0.1.0
  * @category tags
  */
-export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {}
+export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<SshServerConfig, ServerConfig>() {
+  /**
+   * An operator's sshd_config(5) text as a typed value (`SshdConfig.parse`): Match blocks, Include (with a
+   * reader), first value wins; unknown keywords fail with the file and line. `SshdConfig.settings` then gives
+   * the effective settings for a connection.
+   *
+   * @since 0.1.0
+   */
+  static readonly fromSshdConfig = SshdConfig.parse
+}
 
 /**
  * The address of the client on the other end of a socket (see `PeerAddress.ts`).

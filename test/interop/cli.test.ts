@@ -2,17 +2,15 @@
  * The `effect-ssh exec` command line: bin/effect-ssh.mjs run as a child process (node + tsx, never a shell)
  * against OpenSSH's sshd on 127.0.0.1, with a user key made by ssh-keygen for each run. Exit codes follow ssh:
  * the remote exit status, 255 for connection, login and usage failures and for a command killed by a signal.
- * The pure parts (the argv split and the -o options) are checked first, without a server.
+ * `exec` is `effect-ssh ssh` (test/interop/cli-ssh.test.ts has the ssh_config and pty cases).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Argv from "../../src/cli/Argv.js"
-import * as ExecOptions from "../../src/cli/ExecOptions.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
@@ -102,66 +100,12 @@ const runOnTerminal = (home: string, args: ReadonlyArray<string>, answers: Reado
 
 const insecure = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 
-/** The last line of stderr (after warnings such as the StrictHostKeyChecking=no one). */
-const lastLine = (stderr: string) => stderr.trimEnd().split("\n").at(-1) ?? ""
-
 const hostFingerprints = (): Array<string> =>
   fs.readdirSync(OpenSsh.hostKeyDir()).filter((f) => f.endsWith(".pub")).map((f) =>
     execFileSync(OpenSsh.SSH_KEYGEN, ["-l", "-f", path.join(OpenSsh.hostKeyDir(), f)]).toString().split(" ")[1]!
   )
 
-describe("effect-ssh exec: the command line", () => {
-  it("splits options, destination and command words as ssh does", () => {
-    assert.deepStrictEqual(Argv.split(["exec", "-p2222", "-oPort=1", "-vv", "u@h", "-l", "x", "ls", "-la", "--help"]), {
-      cli: ["exec", "--port", "2222", "--option", "Port=1", "--verbose", "u@h", "--login-name", "x"],
-      command: ["ls", "-la", "--help"],
-      unknown: []
-    })
-    assert.deepStrictEqual(Argv.split(["exec", "--", "h", "-p", "1"]).command, ["-p", "1"])
-    assert.deepStrictEqual(Argv.split(["exec", "-X", "h", "true"]).unknown, ["-X"])
-    assert.deepStrictEqual(Argv.split(["--help"]), { cli: ["--help"], command: [], unknown: [] })
-  })
-
-  it("resolves -o options: case-insensitive keys, the first value wins, OpenSSH values", () => {
-    const flags: ExecOptions.Flags = {
-      port: Option.none(),
-      loginName: Option.none(),
-      identityFiles: ["a"],
-      options: [
-        "port=2200",
-        "Port 2300",
-        "ciphers=^aes256-ctr",
-        "STRICTHOSTKEYCHECKING=off",
-        "UserKnownHostsFile=/dev/null /tmp/kh",
-        "IdentityFile=b",
-        "ServerAliveInterval=1m30s",
-        "ConnectTimeout = 7",
-        "BatchMode=yes"
-      ],
-      verbose: false,
-      destination: "ssh://alice@example.com:2022"
-    }
-    const s = Either.getOrThrow(ExecOptions.resolve(flags))
-    assert.strictEqual(s.port, 2022)
-    assert.strictEqual(s.user, "alice")
-    assert.strictEqual(s.host, "example.com")
-    assert.deepStrictEqual(s.identityFiles, ["a", "b"])
-    assert.deepStrictEqual(s.algorithms, { cipher: "^aes256-ctr" })
-    assert.strictEqual(s.strictHostKeyChecking, "no")
-    assert.deepStrictEqual(s.userKnownHostsFiles, ["/dev/null", "/tmp/kh"])
-    assert.strictEqual(s.serverAliveInterval, 90)
-    assert.strictEqual(s.connectTimeout, 7)
-    assert.isTrue(s.batchMode)
-    const p = Either.getOrThrow(ExecOptions.resolve({ ...flags, destination: "h", options: ["Port=2200", "port=1"] }))
-    assert.strictEqual(p.port, 2200)
-    assert.strictEqual(p.user, undefined)
-    const bad = ExecOptions.resolve({ ...flags, options: ["ForwardAgent=yes"] })
-    assert.isTrue(Either.isLeft(bad) && bad.left.message.includes("ForwardAgent") && bad.left.message.includes("Ciphers"))
-    assert.isTrue(Either.isLeft(ExecOptions.resolve({ ...flags, options: ["Port=0"] })))
-    assert.isTrue(Either.isLeft(ExecOptions.resolve({ ...flags, options: ["BatchMode=maybe"] })))
-    assert.isTrue(Either.isLeft(ExecOptions.resolve({ ...flags, destination: "me@" })))
-  })
-})
+// The command line itself (SshArgs) and -o values (ssh_config) are tested in test/unit/config/.
 
 describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
   const sshd = (authorized: string) => OpenSsh.sshdTcp({ authorizedKeys: [authorized], logLevel: "INFO" })
@@ -190,7 +134,7 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const w = yield* runCli(t.home, ["exec", "-p", `${port}`, "-i", t.key, ...insecure, "127.0.0.1", "echo", "--help", "-p", "x"])
       assert.strictEqual(w.stdout.toString(), "--help -p x\n", w.stderr)
       assert.strictEqual(w.code, 0)
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("passes the remote stderr through as bytes, separately from stdout", () =>
     Effect.gen(function*() {
@@ -227,8 +171,8 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const r = yield* runCli(t.home, ["exec", "-p", `${port}`, "-i", t.stranger, ...insecure, "127.0.0.1", "true"])
       assert.strictEqual(r.code, 255)
       assert.isTrue(r.stderr.startsWith("effect-ssh:"), r.stderr)
-      assert.match(lastLine(r.stderr), /^effect-ssh: authentication as .* failed/)
-      assert.include(lastLine(r.stderr), t.stranger)
+      assert.match(r.stderr, /^effect-ssh: authentication as .* failed/m)
+      assert.include(r.stderr, t.stranger)
       assert.strictEqual(r.stdout.length, 0)
     }))
 
@@ -240,15 +184,15 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       assert.match(r.stderr, /^effect-ssh: .*ECONNREFUSED/)
     }))
 
-  it.live("an unknown -o key: non-zero exit, the key named and the supported keys listed", () =>
+  it.live("an unknown -o key or flag: exit 255 and the key or flag named, as ssh names them", () =>
     Effect.gen(function*() {
       const t = setup()
-      const r = yield* runCli(t.home, ["exec", "-o", "ForwardX11=yes", "127.0.0.1", "true"])
+      const r = yield* runCli(t.home, ["exec", "-o", "NoSuchOption=yes", "127.0.0.1", "true"])
       assert.strictEqual(r.code, 255)
-      assert.match(r.stderr, /^effect-ssh: .*ForwardX11.*Supported: .*StrictHostKeyChecking/)
-      const u = yield* runCli(t.home, ["exec", "-X", "127.0.0.1", "true"])
+      assert.match(r.stderr, /^effect-ssh: command-line line 1: Bad configuration option: nosuchoption/)
+      const u = yield* runCli(t.home, ["exec", "-Z", "127.0.0.1", "true"])
       assert.strictEqual(u.code, 255)
-      assert.match(u.stderr, /unknown option -X/)
+      assert.match(u.stderr, /unknown option -- Z/)
     }))
 
   it.scopedLive("StrictHostKeyChecking=yes with an empty known_hosts: exit 255, the fingerprint on stderr", () =>
@@ -280,11 +224,12 @@ describe.skipIf(!has)("effect-ssh exec against OpenSSH sshd", () => {
       const added = yield* runCli(t.home, args("accept-new"))
       assert.strictEqual(added.code, 0, added.stderr)
       assert.match(added.stderr, /Permanently added '\[127\.0\.0\.1\]:\d+'/)
-      assert.match(fs.readFileSync(knownHosts, "utf8"), /^\[127\.0\.0\.1\]:\d+ /)
+      // Recorded in plain or hashed form (HashKnownHosts, as Debian's /etc/ssh/ssh_config sets it).
+      assert.match(fs.readFileSync(knownHosts, "utf8"), /^(\[127\.0\.0\.1\]:\d+|\|1\|\S+) /)
       const again = yield* runCli(t.home, args("yes"))
       assert.strictEqual(again.stdout.toString(), "ok\n", again.stderr)
       assert.strictEqual(again.code, 0)
-    }))
+    }), { timeout: 180_000 })
 
   it.scopedLive("algorithm options in OpenSSH syntax reach the key exchange (-v shows it)", () =>
     Effect.gen(function*() {
@@ -352,7 +297,7 @@ describe.skipIf(!withTerminal)("effect-ssh exec on a terminal: host key question
       assert.include(r.out, `logged in as ${testUser}`)
       assert.notInclude(r.out, password)
       assert.notInclude(r.out, "wrong-password")
-      assert.match(fs.readFileSync(path.join(t.home, ".ssh", "known_hosts"), "utf8"), /^\[127\.0\.0\.1\]:\d+ ssh-/)
+      assert.match(fs.readFileSync(path.join(t.home, ".ssh", "known_hosts"), "utf8"), /^(\[127\.0\.0\.1\]:\d+|\|1\|\S+) ssh-/)
       // The host is known now; an encrypted key asks for its passphrase.
       const k = yield* runOnTerminal(t.home, ["exec", "-p", `${port}`, "-i", encrypted, "127.0.0.1", "echo key ok"], [
         "pass phrase"

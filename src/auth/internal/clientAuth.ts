@@ -28,15 +28,16 @@ import * as TransportMessages from "../../wire/TransportMessages.js"
 import type { Authenticated } from "../Authenticated.js"
 import * as Auth from "../AuthMethod.js"
 import type { ClientAuthOptions } from "../ClientAuth.js"
+import { agentKeys, type Offer, type Outcome } from "./clientAuthAgent.js"
 import {
   type AuthPlan,
   displayText,
-  type FailureInfo,
   initialPlan,
   nextMethod,
   pickAlgorithm,
   skipCurrent
 } from "./clientAuthPlan.js"
+import { bytesEqual } from "../../wire/Bytes.js"
 
 const SERVICE = "ssh-connection"
 const DEFAULT_TIMEOUT = Duration.minutes(2)
@@ -56,12 +57,6 @@ type Reply =
 
 /** Which meaning message 60 has now; `undefined`: none (no method in progress that uses it). */
 type Expect60 = "pkok" | "changereq" | "info" | undefined
-
-/** How one credential ended; `note` says so for the `AuthError`. */
-type Outcome =
-  | { readonly _tag: "Success"; readonly trivial: boolean; readonly note: string }
-  | { readonly _tag: "Failure"; readonly failure: FailureInfo; readonly note: string }
-  | { readonly _tag: "Skipped"; readonly unusable: boolean; readonly note: string }
 
 interface Ctx {
   readonly transport: Transport
@@ -131,8 +126,6 @@ const reply = (ctx: Ctx, expect: Expect60): Effect.Effect<Reply, TransportError>
     }
   })
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 const failed = (f: AuthMessages.UserauthFailure, what: string): Outcome => ({
   _tag: "Failure",
   failure: f,
@@ -143,6 +136,14 @@ const skipped = (note: string, unusable = false): Outcome => ({ _tag: "Skipped",
 
 /** RFC 4252 §7: a query without signature, PK_OK, then the signed request. */
 const publickey = (ctx: Ctx, key: Auth.PrivateKey, label: string): Effect.Effect<Outcome, TransportError> =>
+  offer(ctx, {
+    ...key,
+    sign: (algorithm, data) =>
+      Effect.option(Effect.try(() => HostKey.sign(ctx.backend, algorithm, Redacted.value(key.key), data)))
+  }, label)
+
+/** RFC 4252 §7 with any signer: a key in memory or an agent's (clientAuthAgent.ts). */
+const offer = (ctx: Ctx, key: Offer, label: string): Effect.Effect<Outcome, TransportError> =>
   Effect.gen(function*() {
     const algorithm = pickAlgorithm(key, yield* ctx.transport.serverSigAlgs)
     if (algorithm === undefined) {
@@ -165,9 +166,7 @@ const publickey = (ctx: Ctx, key: Auth.PrivateKey, label: string): Effect.Effect
       return yield* violation(ctx, "USERAUTH_PK_OK for another algorithm or key than the one queried")
     }
     const data = AuthMessages.publickeySignedData(ctx.transport.sessionId, ctx.options.username, SERVICE, algorithm, publicKey)
-    const signature = yield* Effect.option(
-      Effect.try(() => HostKey.sign(ctx.backend, algorithm, Redacted.value(key.key), data))
-    )
+    const signature = yield* key.sign(algorithm, data)
     // The exception could describe the key: only the fact of the failure is kept (STYLE.md §7.5).
     if (Option.isNone(signature)) return skipped(`${what} unusable: signing failed`, true)
     yield* send(ctx, { _tag: "publickey", hasSignature: true, algorithm, publicKey, signature: signature.value })
@@ -271,6 +270,8 @@ const attempt = (ctx: Ctx, m: Auth.AuthMethod): Effect.Effect<Outcome, Transport
       return publickey(ctx, m, Auth.describe(m))
     case "PrivateKeyFile":
       return keyFile(ctx, m)
+    case "Agent":
+      return agentKeys(m, (key, label) => offer(ctx, key, label), (o) => ctx.tried.push(o.note))
     case "KeyboardInteractive":
       return keyboardInteractive(ctx, m)
   }

@@ -12,6 +12,7 @@ import * as HostKey from "../../crypto/HostKey.js"
 import * as Certificate from "../../keys/Certificate.js"
 import * as KnownHosts from "../../keys/KnownHosts.js"
 import type { HostKeyRejected, KnownLine } from "../HostKeyPolicy.js"
+import { bytesEqual } from "../../wire/Bytes.js"
 
 /** One parsed file. @internal */
 export interface LoadedFile {
@@ -52,14 +53,13 @@ export type Verdict =
     readonly description: string | undefined
   }
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 const toLine = (path: string, e: KnownHosts.KnownHostsEntry): KnownLine => ({
   path,
   line: e.line,
   text: e.text,
   keyType: e.keyType,
-  fingerprint: KnownHosts.fingerprintSha256(e.blob)
+  fingerprint: HostKey.fingerprintSha256(e.blob)
 })
 
 const rejected = (

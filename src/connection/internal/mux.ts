@@ -267,6 +267,9 @@ export const make = (
 
     const globalRequestIn = (m: ConnectionMessages.GlobalRequest) => {
       const handler = globalHandlers.get(m.name)
+      if (m.wantReply && answers.length >= MAX_PENDING_GLOBAL_REQUESTS) {
+        return direct.disconnect(DisconnectReason.ProtocolError, `more than ${MAX_PENDING_GLOBAL_REQUESTS} global requests await a reply (LIM-23)`)
+      }
       if (handler === undefined) {
         // Unknown requests get REQUEST_FAILURE when they want a reply (keepalive@openssh.com), in order.
         if (m.wantReply) {
@@ -274,9 +277,6 @@ export const make = (
           flushAnswers()
         }
         return
-      }
-      if (answers.length >= MAX_PENDING_GLOBAL_REQUESTS) {
-        return direct.disconnect(DisconnectReason.ProtocolError, `more than ${MAX_PENDING_GLOBAL_REQUESTS} pending global requests`)
       }
       const slot: { reply: GlobalRequestReply | undefined } = { reply: undefined }
       if (m.wantReply) answers.push(slot)

@@ -11,6 +11,7 @@ import * as Reader from "../../wire/Reader.js"
 import type * as Certificate from "../Certificate.js"
 import * as CertificateAddress from "../CertificateAddress.js"
 import * as KnownHosts from "../KnownHosts.js"
+import { bytesEqual } from "../../wire/Bytes.js"
 
 /** @internal */
 export interface Refusal {
@@ -21,12 +22,6 @@ export interface Refusal {
 /** The plain signature algorithms on by default (no ssh-rsa SHA-1, SEC-65 (2)). */
 const DEFAULT_CA_ALGORITHMS: ReadonlyArray<string> = Algorithms.DEFAULT_HOST_KEY_ALGORITHMS
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!
-  return diff === 0
-}
 
 const show = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s)
 

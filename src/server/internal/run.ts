@@ -6,6 +6,7 @@
  */
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
+import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
@@ -61,7 +62,8 @@ export const serveSocket = (
   socket: Socket.Socket,
   config: ServerConfig,
   handlers: ServerHandlers,
-  gate: StartupGate
+  gate: StartupGate,
+  onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     const release = yield* gate.admit
@@ -82,10 +84,14 @@ export const serveSocket = (
       limits: config.limits
     })
     const peer = yield* Effect.serviceOption(PeerAddress)
-    yield* handleConnection(transport, handlers, release, Option.getOrUndefined(peer)?.address)
+    const served = config.forwarding === undefined ? handlers : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address)
   }).pipe(
     Effect.scoped,
-    Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
+    Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),
+    Effect.catchAllCause((cause) =>
+      Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
+    )
   )
 
 /** @internal */

@@ -14,6 +14,7 @@ import * as ServerAuth from "../../auth/ServerAuth.js"
 import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
+import * as Forward from "./forward.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
@@ -176,13 +177,15 @@ export const handleConnection = (
     if (onAuthenticated !== undefined) yield* onAuthenticated
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
-    yield* ConnectionMux.make(transport, authenticated, {
+    const mux = yield* ConnectionMux.make(transport, authenticated, {
+      keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
           if (open.channelType !== "session") {
             return { _tag: "Reject", reason: 1, description: `${open.channelType} channels are not served` }
           }
-          if (sessions >= maxSessions) return { _tag: "Reject", reason: 2, description: "too many sessions (MaxSessions)" }
+          // SEC-42: RFC 4254 §5.1 SSH_OPEN_RESOURCE_SHORTAGE (4).
+          if (sessions >= maxSessions) return { _tag: "Reject", reason: 4, description: "too many sessions (MaxSessions)" }
           sessions++
           return {
             _tag: "Accept",
@@ -191,5 +194,6 @@ export const handleConnection = (
           }
         })
     })
+    yield* Forward.install(mux, handlers.forwarding, authenticated)
     yield* transport.closed
   })

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as HostKeyPolicy from "../../../src/client/HostKeyPolicy.js"
-import * as KnownHosts from "../../../src/keys/KnownHosts.js"
+import * as HostKey from "../../../src/crypto/HostKey.js"
 import * as Writer from "../../../src/wire/Writer.js"
 
 const SSH_KEYGEN = "/usr/bin/ssh-keygen"
@@ -66,9 +66,9 @@ it.layer(NodeContext.layer)("HostKeyPolicy.knownHosts", (it) => {
       const { file } = yield* setup(`${knownLine(keyA, "elsewhere")}\n`)
       const e = yield* rejection(HostKeyPolicy.knownHosts({ files: [file] }), info(keyA))
       assert.strictEqual(e.reason, "Unknown")
-      assert.strictEqual(e.fingerprint, KnownHosts.fingerprintSha256(keyA))
+      assert.strictEqual(e.fingerprint, HostKey.fingerprintSha256(keyA))
       assert.include(e.message, `Host key for [${HOST}]:${PORT} is not known`)
-      assert.include(e.message, KnownHosts.fingerprintSha256(keyA))
+      assert.include(e.message, HostKey.fingerprintSha256(keyA))
       assert.include(e.message, `ssh-keyscan -p ${PORT} ${HOST} >> ${file}`)
       assert.include(e.message, "HostKeyPolicy.acceptNew()")
     }))
@@ -92,12 +92,12 @@ it.layer(NodeContext.layer)("HostKeyPolicy.knownHosts", (it) => {
           line: 2,
           text: `${knownLine(keyA)} old key`,
           keyType: "ssh-ed25519",
-          fingerprint: KnownHosts.fingerprintSha256(keyA)
+          fingerprint: HostKey.fingerprintSha256(keyA)
         }])
         assert.include(e.message, "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED")
         assert.include(e.message, `${file}:2`)
-        assert.include(e.message, KnownHosts.fingerprintSha256(keyA))
-        assert.include(e.message, KnownHosts.fingerprintSha256(keyB))
+        assert.include(e.message, HostKey.fingerprintSha256(keyA))
+        assert.include(e.message, HostKey.fingerprintSha256(keyB))
       }
       assert.strictEqual(yield* fs.readFileString(file), content)
     }))
@@ -203,27 +203,27 @@ it.layer(NodeContext.layer)("HostKeyPolicy.acceptNew", (it) => {
 describe("HostKeyPolicy without files", () => {
   it.effect("pinned accepts exactly the listed fingerprints", () =>
     Effect.gen(function*() {
-      const fp = KnownHosts.fingerprintSha256(keyA)
+      const fp = HostKey.fingerprintSha256(keyA)
       yield* HostKeyPolicy.pinned(["SHA256:other", fp]).verify(info(keyA))
       const e = yield* rejection(HostKeyPolicy.pinned([fp]), info(keyB))
       assert.strictEqual(e.reason, "NotPinned")
-      assert.include(e.message, KnownHosts.fingerprintSha256(keyB))
+      assert.include(e.message, HostKey.fingerprintSha256(keyB))
       assert.strictEqual((yield* rejection(HostKeyPolicy.pinned([`${fp}=`]), info(keyA))).reason, "NotPinned")
       assert.strictEqual((yield* rejection(HostKeyPolicy.pinned([]), info(keyA))).reason, "NotPinned")
     }))
 
   it.effect("SEC-20: pinned trusts the blob, not the fingerprint the caller claims", () =>
     Effect.gen(function*() {
-      const forged = { ...info(keyB), fingerprint: KnownHosts.fingerprintSha256(keyA) }
-      const e = yield* rejection(HostKeyPolicy.pinned([KnownHosts.fingerprintSha256(keyA)]), forged)
-      assert.strictEqual(e.fingerprint, KnownHosts.fingerprintSha256(keyB))
+      const forged = { ...info(keyB), fingerprint: HostKey.fingerprintSha256(keyA) }
+      const e = yield* rejection(HostKeyPolicy.pinned([HostKey.fingerprintSha256(keyA)]), forged)
+      assert.strictEqual(e.fingerprint, HostKey.fingerprintSha256(keyB))
     }))
 
   it.effect("callback returning true accepts and sees the key", () =>
     Effect.gen(function*() {
       let seen: HostKeyPolicy.HostKeyInfo | undefined
       yield* HostKeyPolicy.callback((i) => Effect.sync(() => (seen = i, true))).verify(info(keyA))
-      assert.strictEqual(seen?.fingerprint, KnownHosts.fingerprintSha256(keyA))
+      assert.strictEqual(seen?.fingerprint, HostKey.fingerprintSha256(keyA))
       assert.strictEqual(seen?.keyType, "ssh-ed25519")
     }))
 
@@ -250,7 +250,7 @@ describe("HostKeyPolicy without files", () => {
 
   it.effect("any: the first policy that trusts the key wins; Changed and Revoked are final", () =>
     Effect.gen(function*() {
-      const fpA = KnownHosts.fingerprintSha256(keyA)
+      const fpA = HostKey.fingerprintSha256(keyA)
       yield* HostKeyPolicy.any(HostKeyPolicy.pinned([]), HostKeyPolicy.pinned([fpA])).verify(info(keyA))
       const first = yield* rejection(HostKeyPolicy.any(HostKeyPolicy.pinned([]), HostKeyPolicy.pinned([])), info(keyA))
       assert.strictEqual(first.reason, "NotPinned")

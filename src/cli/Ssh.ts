@@ -1,0 +1,260 @@
+/**
+ * `effect-ssh ssh [options] destination [command]`: OpenSSH's ssh(1) command line over effect-ssh. The
+ * destination is looked up in ssh_config (`~/.ssh/config` then `/etc/ssh/ssh_config`, or `-F file`) as ssh
+ * does; `-G` prints the resolved options in ssh's format and exits. With no command: the login shell, on a
+ * pty when stdin is a terminal. `effect-ssh exec` is the same command.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
+import * as SshClientConfig from "../client/SshClientConfig.js"
+import * as SshConfig from "../config/SshConfig.js"
+import * as Algorithms from "../crypto/Algorithms.js"
+import * as NodeSshConfig from "../node/NodeSshConfig.js"
+import * as Exec from "./Exec.js"
+import * as Runtime from "./Runtime.js"
+import { FAILURE_EXIT_CODE } from "./Version.js"
+import type * as ExecOptions from "./ExecOptions.js"
+import * as Login from "./Login.js"
+import * as SshArgs from "./SshArgs.js"
+import * as SshSession from "./SshSession.js"
+import * as Tty from "./Tty.js"
+
+/**
+ * The algorithm lists `-G` prints where the config sets none: effect-ssh's defaults.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PRINT_DEFAULTS: SshConfig.PrintDefaults = {
+  kexAlgorithms: Algorithms.DEFAULT_KEX.join(","),
+  ciphers: Algorithms.DEFAULT_CIPHERS.join(","),
+  macs: Algorithms.DEFAULT_MACS.join(","),
+  hostKeyAlgorithms: Algorithms.DEFAULT_ALL_HOST_KEY_ALGORITHMS.join(","),
+  pubkeyAcceptedAlgorithms: Algorithms.DEFAULT_ALL_HOST_KEY_ALGORITHMS.join(","),
+  caSignatureAlgorithms: Algorithms.DEFAULT_HOST_KEY_ALGORITHMS.join(",")
+}
+
+/**
+ * The exec settings for a resolved destination.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions.Settings => ({
+  host: r.hostname,
+  port: r.port,
+  user: r.user,
+  identityFiles: r.identityFilesConfigured ? r.identityFiles : undefined,
+  algorithms: { kex: r.kexAlgorithms, cipher: r.ciphers, mac: r.macs, hostKey: r.hostKeyAlgorithms },
+  strictHostKeyChecking: r.strictHostKeyChecking,
+  userKnownHostsFiles: r.userKnownHostsFiles,
+  globalKnownHostsFiles: r.globalKnownHostsFiles,
+  hashKnownHosts: r.hashKnownHosts,
+  checkHostIP: r.checkHostIP,
+  passwordAuthentication: r.passwordAuthentication,
+  kbdInteractiveAuthentication: r.kbdInteractiveAuthentication,
+  batchMode: r.batchMode,
+  serverAliveInterval: r.serverAliveInterval,
+  serverAliveCountMax: r.serverAliveCountMax,
+  connectTimeout: r.connectTimeout,
+  verbose,
+  compression: r.compression,
+  certificateFiles: r.certificateFiles,
+  preferredAuthentications: r.preferredAuthentications,
+  rekeyLimit: r.rekeyLimit,
+  numberOfPasswordPrompts: r.numberOfPasswordPrompts
+})
+
+/**
+ * Whether ssh would request a pty (ssh.c main): -t/-tt/-T and RequestTTY, a shell by default, and never when
+ * stdin is not a terminal unless forced. Returns the decision and the notice ssh prints when it declines.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const decideTty = (options: {
+  readonly requestTTY: SshConfig.Resolved["requestTTY"]
+  readonly ttyCount: number
+  readonly noTty: boolean
+  readonly hasCommand: boolean
+  readonly noSession: boolean
+  readonly stdinIsTerminal: boolean
+  readonly stdinNull: boolean
+}): { readonly tty: boolean; readonly notice: string | undefined } => {
+  const request = options.noTty ? "no" : options.ttyCount >= 2 ? "force" : options.ttyCount === 1 ? "yes" : options.requestTTY
+  let tty = request === "yes" || request === "force"
+  if (!options.hasCommand) tty = request !== "no"
+  if (request === "no" || options.noSession) tty = false
+  if ((!options.stdinIsTerminal || options.stdinNull) && request !== "force") {
+    return { tty: false, notice: tty ? "Pseudo-terminal will not be allocated because stdin is not a terminal." : undefined }
+  }
+  return { tty, notice: undefined }
+}
+
+/** ssh_config LogLevel (and -v/-q) as the CLI's minimum log level. */
+const logLevelOf = (args: SshArgs.SshArgs, level: SshConfig.Resolved["logLevel"]): LogLevel.LogLevel =>
+  args.verbose > 0
+    ? LogLevel.Debug
+    : args.quiet || level === "QUIET"
+    ? LogLevel.None
+    : level === "FATAL" || level === "ERROR"
+    ? LogLevel.Error
+    : level === "INFO"
+    ? LogLevel.Warning
+    : level === "VERBOSE"
+    ? LogLevel.Info
+    : LogLevel.Debug
+
+/**
+ * The message for a failure; an unknown host key names ssh's options rather than the library's API.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const errorText = (
+  e: { readonly message: string; readonly cause?: unknown; readonly hostKeyVerdict?: string | undefined }
+): string => {
+  // The transport keeps the policy's failure as a Cause.
+  const cause = Cause.isCause(e.cause) ? Cause.squash(e.cause) : e.cause
+  if (cause instanceof HostKeyPolicy.HostKeyRejected && cause.reason === "Unknown") {
+    const where = cause.port === 22 ? cause.host : `[${cause.host}]:${cause.port}`
+    return `No ${cause.keyType} host key is known for ${where} and you have requested strict checking ` +
+      `(its fingerprint is ${cause.fingerprint}; searched: ${cause.files.join(", ") || "no files"}). ` +
+      "Check the key and add it to known_hosts (ssh-keyscan prints it), or connect once with " +
+      "-o StrictHostKeyChecking=accept-new.\nHost key verification failed."
+  }
+  // Without the rejection itself (a TransportError rebuilt by spreading loses its non-enumerable `cause`), the
+  // verdict field still says the host is unknown: name ssh's option instead of the library's call.
+  if (e.hostKeyVerdict === "Unknown") {
+    return e.message.replace(/or use HostKeyPolicy\.acceptNew\(\)/, "or connect once with -o StrictHostKeyChecking=accept-new")
+  }
+  return e.message
+}
+
+/** Environment for the session: SetEnv pairs, then SendEnv patterns matched against the local environment. */
+const sessionEnv = (r: SshConfig.Resolved): Record<string, string> =>
+  SshClientConfig.sessionEnv(r, process.env)
+
+/**
+ * Reads the config files (-F, or the user's and the system's) and resolves the destination of a command
+ * line as ssh does. `-i` files that do not exist are dropped with ssh's warning.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolveArgs = (a: SshArgs.SshArgs) =>
+  Effect.gen(function*() {
+    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
+    const identityFiles: Array<string> = []
+    for (const file of a.identityFiles) {
+      const full = file.startsWith("~/") ? `${os.homedir()}/${file.slice(2)}` : file
+      if (fs.existsSync(full)) identityFiles.push(full)
+      else yield* Tty.printError(`Warning: Identity file ${full} not accessible: No such file or directory.`)
+    }
+    return yield* SshConfig.resolve(files, {
+      ...NodeSshConfig.localInput({ allowExec: true }),
+      host: a.host,
+      user: a.user,
+      port: a.port,
+      options: a.options,
+      identityFiles
+    })
+  })
+
+/**
+ * Runs `effect-ssh ssh` with `args` (the words after `ssh`) and returns the exit code.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const main = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    if (args[0] === "--help") {
+      yield* Effect.sync(() => process.stdout.write(`USAGE\n\n${SshArgs.USAGE}\n\nDESCRIPTION\n\nOpenSSH's ssh over effect-ssh: ssh_config, -G, a shell on a pty, or a command (docs/cli.md, docs/config.md).\n`))
+      return 0
+    }
+    const parsed = SshArgs.parse(args)
+    if (Either.isLeft(parsed)) {
+      yield* Tty.printError(`effect-ssh: ${parsed.left.reason}\n${SshArgs.USAGE}`)
+      return FAILURE_EXIT_CODE
+    }
+    const a = parsed.right
+    const resolved = yield* resolveArgs(a)
+    if (a.printConfig) {
+      yield* Effect.sync(() => process.stdout.write(SshConfig.print(resolved, PRINT_DEFAULTS)))
+      return 0
+    }
+    const logged = connectAndRun(a, resolved).pipe(Logger.withMinimumLogLevel(logLevelOf(a, resolved.logLevel)))
+    return yield* a.logFile === undefined
+      ? logged
+      : Effect.provide(logged, Logger.replace(Runtime.stderrLogger, Exec.fileLogger(a.logFile)))
+  }).pipe(
+    Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${errorText(e)}`), FAILURE_EXIT_CODE))
+  )
+
+const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
+  Effect.gen(function*() {
+    for (const [name] of resolved.unimplemented) yield* Effect.logDebug(`option ${name} is parsed but not implemented`)
+    const plan = SshClientConfig.proxyPlan(resolved)
+    if (plan._tag !== "Direct") {
+      return yield* new SshArgs.SshUsageError({
+        reason: `${plan._tag === "Jump" ? "ProxyJump (-J)" : "ProxyCommand"} is resolved but not carried out yet: ` +
+          "it needs the forwarding issue's `via` and NodeProxyCommand (see SshClientConfig.proxyPlan)"
+      })
+    }
+    if (a.stdioForward !== undefined) {
+      return yield* new SshArgs.SshUsageError({ reason: "-W is parsed but not carried out yet (forwarding issue 13)" })
+    }
+    const command = a.command.length > 0 ? a.command.join(" ") : resolved.remoteCommand
+    if (a.command.length > 0 && resolved.remoteCommand !== undefined) {
+      return yield* new SshArgs.SshUsageError({ reason: "Cannot execute command-line and remote command." })
+    }
+    const decision = decideTty({
+      requestTTY: resolved.requestTTY,
+      ttyCount: a.ttyCount,
+      noTty: a.noTty,
+      hasCommand: command !== undefined,
+      noSession: a.noCommand,
+      stdinIsTerminal: Tty.isInteractive(),
+      stdinNull: a.stdinNull
+    })
+    if (decision.notice !== undefined && !a.quiet) yield* Tty.printError(decision.notice)
+    const settings = settingsOf(resolved, a.verbose > 0)
+    const interactive = Tty.isInteractive() && !settings.batchMode
+    const connection = yield* Login.connect(settings, resolved.user, interactive)
+    yield* startForwarding(resolved, a)
+    if (a.noCommand) return yield* Effect.never
+    return yield* SshSession.run(connection, {
+      command,
+      subsystem: a.subsystem,
+      tty: decision.tty,
+      env: sessionEnv(resolved),
+      stdinNull: a.stdinNull,
+      host: resolved.hostname
+    })
+  }).pipe(Effect.scoped)
+
+/**
+ * The forwarding hook: -L/-R/-D and LocalForward/RemoteForward/DynamicForward arrive here parsed. Carrying
+ * them out is the forwarding issue's (13); until then each one is reported, and ExitOnForwardFailure makes
+ * that fatal as ssh does for a forward that cannot be set up.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startForwarding = (resolved: SshConfig.Resolved, a: SshArgs.SshArgs) =>
+  Effect.gen(function*() {
+    const all = [...a.localForwards, ...a.remoteForwards, ...a.dynamicForwards, ...resolved.localForwards, ...resolved.remoteForwards]
+    if (all.length === 0) return
+    const text = `port forwarding is parsed but not carried out yet (${all.length} forward${all.length > 1 ? "s" : ""})`
+    if (resolved.exitOnForwardFailure) return yield* new SshArgs.SshUsageError({ reason: text })
+    yield* Tty.printError(`Warning: ${text}`)
+  })

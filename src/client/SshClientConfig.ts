@@ -1,0 +1,254 @@
+/**
+ * ssh_config for library connections: a destination resolved by `SshConfig.resolve` (or
+ * `NodeSshConfig.resolve`, which reads the files like `ssh -G`) becomes `SshClientOptions` — HostName, Port,
+ * User, IdentityFile (or ssh's default identities that exist) with their `-cert.pub` and CertificateFile
+ * certificates, PreferredAuthentications, PasswordAuthentication, KbdInteractiveAuthentication, the
+ * known_hosts policy of StrictHostKeyChecking with UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts
+ * and CheckHostIP, the algorithm lists, Compression, ConnectTimeout, ServerAliveInterval/CountMax and
+ * RekeyLimit. SetEnv/SendEnv give a session's environment (`sessionEnv`); ProxyJump and ProxyCommand give a
+ * `proxyPlan`.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
+import * as Auth from "../auth/AuthMethod.js"
+import * as SshConfig from "../config/SshConfig.js"
+import * as Match from "../keys/Match.js"
+import { parsePrivateKey } from "../keys/PrivateKey.js"
+import type { AuthError, TransportError } from "../SshError.js"
+import type { Dialer } from "./Dialer.js"
+import * as HostKeyPolicy from "./HostKeyPolicy.js"
+import * as SshClient from "./SshClient.js"
+import type { SshConnection } from "./SshConnection.js"
+
+/**
+ * How the destination is reached: directly, through ProxyJump hops (dialed in order, each over the previous
+ * hop's direct-tcpip channel), or through a ProxyCommand's stdio (tokens %h %n %p %r expanded).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProxyPlan =
+  | { readonly _tag: "Direct" }
+  | {
+    readonly _tag: "Jump"
+    readonly hops: ReadonlyArray<{ readonly host: string; readonly port: number; readonly username: string | undefined }>
+  }
+  | { readonly _tag: "Command"; readonly command: string }
+
+/**
+ * What the config cannot say: extra credentials (a password, an agent's keys) and a host key policy that
+ * replaces StrictHostKeyChecking's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOverrides {
+  /** Tried after the identity files, filtered by PreferredAuthentications and the *Authentication options. */
+  readonly auth?: ReadonlyArray<Auth.AuthMethod> | undefined
+  readonly hostKeys?: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> | undefined
+}
+
+/**
+ * The resolved config asks for something `connect` cannot do yet (ProxyJump, ProxyCommand).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedConfig extends Data.TaggedError("UnsupportedConfig")<{ readonly reason: string }> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * ProxyJump / ProxyCommand as a plan (ProxyJump wins, as in ssh; `none` means direct). This is the mapping
+ * onto the client's `via` hops and the Node ProxyCommand dialer.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const proxyPlan = (r: SshConfig.Resolved): ProxyPlan => {
+  if (r.proxyJump.length > 0) {
+    return { _tag: "Jump", hops: r.proxyJump.map((h) => ({ host: h.host, port: h.port ?? 22, username: h.user })) }
+  }
+  const command = SshConfig.expandProxyCommand(r)
+  if (command !== undefined) return { _tag: "Command", command }
+  return { _tag: "Direct" }
+}
+
+/**
+ * A session's environment: SetEnv pairs, then the local variables matching SendEnv patterns.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const sessionEnv = (
+  r: SshConfig.Resolved,
+  local: Readonly<Record<string, string | undefined>>
+): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const pair of r.setEnv) {
+    const eq = pair.indexOf("=")
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  for (const [name, value] of Object.entries(local)) {
+    if (value === undefined || name in env) continue
+    if (r.sendEnv.some((pattern) => Match.glob(name, pattern))) env[name] = value
+  }
+  return env
+}
+
+/**
+ * The host key policy of StrictHostKeyChecking (never asks: `ask` is `yes` without a terminal, as in ssh).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hostKeyPolicy = (r: SshConfig.Resolved): HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
+  if (r.strictHostKeyChecking === "no") return HostKeyPolicy.insecureAcceptAny
+  const options = {
+    files: [...r.userKnownHostsFiles, ...r.globalKnownHostsFiles],
+    hash: r.hashKnownHosts,
+    checkHostIp: r.checkHostIP
+  }
+  return r.strictHostKeyChecking === "accept-new" ? HostKeyPolicy.acceptNew(options) : HostKeyPolicy.knownHosts(options)
+}
+
+const home = (path: Path.Path, file: string) =>
+  file !== "~" && !file.startsWith("~/")
+    ? Effect.succeed(file)
+    : Effect.map(Effect.orElseSucceed(Config.string("HOME"), () => "/"), (h) => path.join(h, file.slice(1)))
+
+/**
+ * The identity files that exist (configured ones, or ssh's defaults), each preceded by the user certificates
+ * that certify it (its `-cert.pub`, then CertificateFile ones).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const identities = (
+  r: SshConfig.Resolved
+): Effect.Effect<ReadonlyArray<Auth.AuthMethod>, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const read = (file: string) =>
+      Effect.flatMap(home(path, file), (full) => Effect.option(fs.readFileString(full)))
+    const certs: Array<string> = []
+    for (const file of r.certificateFiles) {
+      const text = yield* read(file)
+      if (text._tag === "Some") certs.push(text.value)
+    }
+    const out: Array<Auth.AuthMethod> = []
+    // ssh's default list also names security-key, XMSS and DSA files, which effect-ssh cannot use.
+    const files = r.identityFilesConfigured ? r.identityFiles : r.identityFiles.filter((f) => /id_(rsa|ecdsa|ed25519)$/.test(f))
+    for (const file of files) {
+      const full = yield* home(path, file)
+      const text = yield* read(file)
+      if (text._tag === "None") continue
+      const parsed = parsePrivateKey(text.value)
+      if (Either.isRight(parsed)) {
+        const own = yield* read(`${file}-cert.pub`)
+        for (const cert of [...(own._tag === "Some" ? [own.value] : []), ...certs]) {
+          const m = Auth.certificate(parsed.right, cert)
+          if (Either.isRight(m)) out.push(m.right)
+        }
+      }
+      out.push(Auth.privateKeyFile(full))
+    }
+    return out
+  })
+
+/**
+ * Orders credentials by PreferredAuthentications (`publickey,password`…); methods it does not name are
+ * dropped; without a list the order is kept.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const preferred = (
+  list: string | undefined,
+  methods: ReadonlyArray<Auth.AuthMethod>
+): ReadonlyArray<Auth.AuthMethod> => {
+  if (list === undefined) return methods
+  const order = list.split(",").map((m) => m.trim())
+  const rank = (m: Auth.AuthMethod) => order.indexOf(Auth.methodName(m))
+  return methods.filter((m) => rank(m) >= 0).sort((a, b) => rank(a) - rank(b))
+}
+
+/**
+ * `SshClientOptions` for a resolved destination.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toClientOptions = (
+  r: SshConfig.Resolved,
+  overrides: ConfigOverrides = {}
+): Effect.Effect<SshClient.SshClientOptions, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.map(identities(r), (keys) => {
+    const allowed = (m: Auth.AuthMethod) =>
+      (m._tag !== "Password" || r.passwordAuthentication) &&
+      (m._tag !== "KeyboardInteractive" || r.kbdInteractiveAuthentication) &&
+      ((m._tag !== "PrivateKey" && m._tag !== "PrivateKeyFile") || r.pubkeyAuthentication)
+    const auth = preferred(r.preferredAuthentications, [...keys, ...(overrides.auth ?? [])].filter(allowed))
+    const timeout = r.connectTimeout === undefined ? undefined : Duration.seconds(r.connectTimeout)
+    return {
+      host: r.hostname,
+      port: r.port,
+      username: r.user,
+      auth,
+      hostKeys: overrides.hostKeys ?? hostKeyPolicy(r),
+      algorithms: {
+        kex: r.kexAlgorithms,
+        cipher: r.ciphers,
+        mac: r.macs,
+        hostKey: r.hostKeyAlgorithms,
+        compression: r.compression ? ["zlib@openssh.com", "zlib", "none"] : undefined
+      },
+      timeouts: timeout === undefined ? undefined : { connect: timeout, handshake: timeout },
+      keepalive: r.serverAliveInterval > 0
+        ? { interval: Duration.seconds(r.serverAliveInterval), countMax: r.serverAliveCountMax }
+        : undefined,
+      rekey: r.rekeyLimit.bytes > 0 || r.rekeyLimit.seconds > 0
+        ? {
+          bytes: r.rekeyLimit.bytes > 0 ? r.rekeyLimit.bytes : undefined,
+          interval: r.rekeyLimit.seconds > 0 ? Duration.seconds(r.rekeyLimit.seconds) : undefined
+        }
+        : undefined
+    }
+  })
+
+/**
+ * Connects to a resolved destination (direct connections; ProxyJump and ProxyCommand fail with
+ * `UnsupportedConfig` until the client dials through hops).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  r: SshConfig.Resolved,
+  overrides?: ConfigOverrides
+): Effect.Effect<
+  SshConnection,
+  TransportError | AuthError | UnsupportedConfig,
+  Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const plan = proxyPlan(r)
+    if (plan._tag !== "Direct") {
+      return yield* new UnsupportedConfig({ reason: `${plan._tag === "Jump" ? "ProxyJump" : "ProxyCommand"} is not supported by connect yet` })
+    }
+    return yield* SshClient.connect(yield* toClientOptions(r, overrides))
+  })

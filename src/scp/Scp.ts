@@ -1,0 +1,111 @@
+/**
+ * SCP file transfers over the legacy protocol: `upload` runs `scp -t` on the server and sends local files,
+ * `download` runs `scp -f` and receives them — recursive, with times and modes preserved on request, reporting
+ * progress. Any connection with an `exec` (an `SshConnection`) will do.
+ *
+ * The receiving side is strict (SEC-58): every record is checked, names are single components, the first name
+ * must be the one asked for (CVE-2019-6111), directories only when recursive and balanced, and every write stays
+ * under the target. The remote command quotes its path and puts it after `--` (SEC-59).
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/scpClient.js"
+import type { ScpError } from "./ScpProtocol.js"
+
+/**
+ * What SCP needs of a remote process (`SshProcess` is one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScpProcess<E> {
+  readonly stdout: Stream.Stream<Uint8Array, E>
+  readonly stderr: Stream.Stream<Uint8Array, E>
+  readonly stdin: Sink.Sink<void, Uint8Array, never, E>
+  readonly write: (data: Uint8Array) => Effect.Effect<void, E>
+  readonly closeStdin: Effect.Effect<void, unknown>
+  readonly exitStatus: Effect.Effect<{ readonly status?: number | undefined }, unknown>
+}
+
+/**
+ * What SCP needs of a connection (`SshConnection` is one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScpConnection<E> {
+  readonly exec: (command: string) => Effect.Effect<ScpProcess<E>, E, Scope.Scope>
+}
+
+/**
+ * A progress report: `bytes` of `size` of the file at `path` (local) have been sent or received.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Progress {
+  readonly path: string
+  readonly bytes: number
+  readonly size: number
+}
+
+/**
+ * Options of `upload` and `download`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScpOptions {
+  /** Copy directories and their contents (`scp -r`). */
+  readonly recursive?: boolean | undefined
+  /** Keep modification and access times and modes (`scp -p`); setuid/setgid/sticky bits are never kept. */
+  readonly preserve?: boolean | undefined
+  /** Called as data moves. */
+  readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+  /** Called with each warning the remote scp sends (escaped, SEC-58). */
+  readonly onWarning?: ((message: string) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Copies local `sources` to `target` on the server (`scp -t`). With several sources, `target` must be a
+ * directory. Fails with `ScpError` (the remote's message, or the local error).
+ *
+ * @since 0.1.0
+ * @category transfers
+ */
+export const upload = <E>(
+  connection: ScpConnection<E>,
+  sources: ReadonlyArray<string>,
+  target: string,
+  options?: ScpOptions
+): Effect.Effect<void, ScpError | E, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    return yield* internal.upload(connection, sources, target, options ?? {}, fs, path)
+  }).pipe(Effect.scoped, Effect.withSpan("Scp.upload"))
+
+/**
+ * Copies `source` on the server to the local `target` (`scp -f`): into `target` if it is a directory, else as
+ * `target`. Fails with `ScpError` on any protocol violation (nothing is written outside `target`).
+ *
+ * @since 0.1.0
+ * @category transfers
+ */
+export const download = <E>(
+  connection: ScpConnection<E>,
+  source: string,
+  target: string,
+  options?: ScpOptions
+): Effect.Effect<void, ScpError | E, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    return yield* internal.download(connection, source, target, options ?? {}, fs, path)
+  }).pipe(Effect.scoped, Effect.withSpan("Scp.download"))

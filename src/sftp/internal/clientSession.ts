@@ -1,0 +1,158 @@
+/**
+ * The client side of one SFTP session over any byte pipe (a subsystem channel, or a child's stdio): INIT/VERSION,
+ * request ids, replies matched to outstanding ids (SEC-57), one reader fiber, serialized writes.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { SftpError } from "../../SshError.js"
+import { type StatusName, statusName } from "../SftpAttrs.js"
+import * as SftpExtensions from "../SftpExtensions.js"
+import { PacketAssembler } from "../SftpFraming.js"
+import * as SftpMessages from "../SftpMessages.js"
+
+/** A byte pipe to an SFTP server: what it says, and a way to write to it. */
+export interface SftpPipe {
+  readonly output: Stream.Stream<Uint8Array, unknown>
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, unknown>
+}
+
+/** A request in flight: the reply arrives in `reply`. */
+export type Pending = Deferred.Deferred<SftpMessages.SftpMessage, SftpError>
+
+export interface ClientSession {
+  readonly version: number
+  readonly extensions: ReadonlyMap<string, string>
+  readonly limits: SftpExtensions.Limits | undefined
+  /** Sends a request now and returns the reply to await (pipelining). */
+  readonly send: (make: (id: number) => SftpMessages.SftpMessage) => Effect.Effect<Pending, SftpError>
+  /** Sends a request and waits for its reply. */
+  readonly request: (make: (id: number) => SftpMessages.SftpMessage) => Effect.Effect<SftpMessages.SftpMessage, SftpError>
+  /** Fails with the error that ended the session (or never, while it lives). */
+  readonly closed: Effect.Effect<void, SftpError>
+}
+
+const lost = (description: string, cause?: unknown) =>
+  new SftpError({ code: "ConnectionLost", operation: "session", description, cause })
+
+const bad = (description: string) => new SftpError({ code: "BadMessage", operation: "session", description })
+
+/** The SftpError of a STATUS reply that is not OK. */
+export const statusError = (
+  m: { readonly code: number; readonly message: string },
+  operation: string,
+  path?: string
+): SftpError => {
+  const code: StatusName = statusName(m.code)
+  return new SftpError({
+    code: code === "Ok" ? "Failure" : code,
+    operation,
+    ...(path === undefined ? {} : { path }),
+    description: m.message
+  })
+}
+
+/** The reply was of a type the request cannot get: the server broke the protocol. */
+export const unexpected = (m: SftpMessages.SftpMessage, operation: string, path?: string): SftpError =>
+  m._tag === "Status" ? statusError(m, operation, path) : new SftpError({
+    code: "BadMessage",
+    operation,
+    ...(path === undefined ? {} : { path }),
+    description: `unexpected ${m._tag} reply`
+  })
+
+/** Starts a session on `pipe` in the caller's Scope: INIT version 3, then VERSION and limits@openssh.com. */
+export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pending = new Map<number, Pending>()
+    const version = yield* Deferred.make<SftpMessages.SftpMessage & { _tag: "Version" }, SftpError>()
+    const ended = yield* Deferred.make<void, SftpError>()
+    let failure: SftpError | undefined
+    let nextId = 0
+    const writeLock = yield* Effect.makeSemaphore(1)
+    const assembler = new PacketAssembler()
+
+    const fail = (e: SftpError) =>
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.void
+        failure = e
+        const waiters = [...pending.values()]
+        pending.clear()
+        return Effect.forEach(waiters, (d) => Deferred.fail(d, e), { discard: true }).pipe(
+          Effect.zipRight(Deferred.fail(version, e)),
+          Effect.zipRight(Deferred.fail(ended, e))
+        )
+      })
+
+    const onPacket = (body: Uint8Array): Effect.Effect<void> => {
+      const d = SftpMessages.decode(body)
+      if (Either.isLeft(d)) return fail(bad(`malformed reply: ${d.left.description}`))
+      const m = d.right
+      if (m._tag === "Version") return Deferred.succeed(version, m)
+      if (m._tag === "Init" || !isReply(m)) return fail(bad(`the server sent a ${m._tag} request`))
+      const waiter = pending.get(m.id)
+      // SEC-57: a reply must match a request in flight; anything else ends the session.
+      if (waiter === undefined) return fail(bad(`reply for unknown request id ${m.id}`))
+      pending.delete(m.id)
+      // DATA views into the packet body, which is ours alone (the assembler hands out fresh buffers).
+      return Deferred.succeed(waiter, m)
+    }
+
+    yield* pipe.output.pipe(
+      Stream.runForEach((chunk) => {
+        if (failure !== undefined) return Effect.void
+        const r = assembler.push(chunk)
+        if (Either.isLeft(r)) return fail(bad(r.left.description))
+        return r.right.length === 1 ? onPacket(r.right[0]!) : Effect.forEach(r.right, onPacket, { discard: true })
+      }),
+      Effect.matchEffect({
+        onFailure: (e) => fail(lost("the SFTP channel failed", e)),
+        onSuccess: () => fail(lost("the server closed the SFTP session"))
+      }),
+      Effect.forkScoped
+    )
+    yield* Effect.addFinalizer(() => fail(lost("the SFTP session was closed")))
+
+    const write = (bytes: Uint8Array) =>
+      writeLock.withPermits(1)(pipe.write(bytes)).pipe(Effect.mapError((e) => lost("writing to the SFTP channel failed", e)))
+
+    const send = (make: (id: number) => SftpMessages.SftpMessage): Effect.Effect<Pending, SftpError> =>
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.fail(failure)
+        const id = nextId
+        nextId = (nextId + 1) >>> 0
+        const d = Deferred.unsafeMake<SftpMessages.SftpMessage, SftpError>(FiberId.none)
+        pending.set(id, d)
+        return Effect.as(write(SftpMessages.encodePacket(make(id))), d)
+      })
+
+    yield* write(SftpMessages.encodePacket({ _tag: "Init", version: 3, extensions: [] }))
+    const v = yield* Deferred.await(version)
+    if (v.version !== 3) return yield* Effect.fail(bad(`the server speaks SFTP version ${v.version}, not 3`))
+    const extensions = new Map(v.extensions.map((e) => [e.name, e.data]))
+    const request = (make: (id: number) => SftpMessages.SftpMessage) => Effect.flatMap(send(make), Deferred.await)
+    let limits: SftpExtensions.Limits | undefined
+    if (extensions.has(SftpExtensions.ExtensionName.Limits)) {
+      const r = yield* request((id) => ({ _tag: "Extended", id, request: { _tag: "Limits" } }))
+      if (r._tag === "ExtendedReply") {
+        const l = SftpExtensions.decodeLimits(r.data)
+        if (Either.isRight(l)) limits = l.right
+      }
+    }
+    return {
+      version: v.version,
+      extensions,
+      limits,
+      send,
+      request,
+      closed: Deferred.await(ended)
+    } satisfies ClientSession
+  })
+
+const REPLY_TAGS: ReadonlySet<string> = new Set(["Status", "Handle", "Data", "Name", "Attrs", "ExtendedReply"])
+const isReply = (m: SftpMessages.SftpMessage): boolean => REPLY_TAGS.has(m._tag)
