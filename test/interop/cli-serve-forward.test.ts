@@ -2,7 +2,7 @@
  * `effect-ssh serve -f sshd_config` applying the forwarding keywords (SEC-48), with OpenSSH's `ssh -L` against
  * it: AllowTcpForwarding yes carries data (SHA-256 of 1 MiB), AllowTcpForwarding no and DisableForwarding refuse
  * the channel, PermitOpen lets one destination through and refuses another, a Match Address block turning
- * forwarding off for the connection, and `serve -T` printing the keywords as sshd -T does.
+ * forwarding off for the connection, a Match User block's PermitOpen checked once the user is known, and `serve -T` printing the keywords as sshd -T does.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -135,7 +135,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
       assert.strictEqual(echo.accepted(), reached)
     }), { timeout: 120_000 })
 
-  it.scopedLive("PermitOpen lets its destination through and refuses another; Match Address turns forwarding off", () =>
+  it.scopedLive("PermitOpen lets its destination through and refuses another; Match Address and Match User apply", () =>
     Effect.gen(function*() {
       const permitted = yield* Fwd.echoServer()
       const other = yield* Fwd.echoServer()
@@ -156,6 +156,14 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
       yield* sshForward(matched, [`${c}:127.0.0.1:${permitted.port}`])
       yield* listening(c)
       assert.strictEqual(yield* echoed(c, 1000), 0)
+      assert.strictEqual(permitted.accepted(), reached)
+
+      // Per user, once known: a Match User block's PermitOpen is checked for each direct-tcpip.
+      const perUser = yield* serve(["AllowTcpForwarding yes", "Match User user", `  PermitOpen 127.0.0.1:${other.port}`])
+      const d = yield* freePort
+      yield* sshForward(perUser, [`${d}:127.0.0.1:${permitted.port}`])
+      yield* listening(d)
+      assert.strictEqual(yield* echoed(d, 1000), 0)
       assert.strictEqual(permitted.accepted(), reached)
     }), { timeout: 120_000 })
 

@@ -161,7 +161,7 @@ describe.skipIf(!has)("effect-ssh ssh forwarding against sshd", () => {
       assert.strictEqual(r.code, 0)
     }), { timeout: 120_000 })
 
-  it.scopedLive("-J through one hop, and a ProxyCommand from the ssh_config file", () =>
+  it.scopedLive("-J through one hop, and a ProxyCommand from the ssh_config file (SEC-69: %h %p quoted by NodeProxyCommand)", () =>
     Effect.gen(function*() {
       const log: Array<string> = []
       const s = yield* server([], log)
