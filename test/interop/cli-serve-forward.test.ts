@@ -8,7 +8,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Fwd from "../helpers/ForwardNet.js"
@@ -64,15 +63,6 @@ const serve = (lines: ReadonlyArray<string>) =>
     })
   })
 
-const freePort = Effect.async<number>((resume) => {
-  const s = net.createServer()
-  s.listen(0, "127.0.0.1", () => {
-    const a = s.address()
-    const port = typeof a === "object" && a !== null ? a.port : 0
-    s.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 /** Bytes that came back through a forward: 0 when the server refused the channel (ssh closes or resets). */
 const echoed = (port: number, size: number) =>
   Effect.map(Effect.either(Fwd.echoThrough({ port }, size)), (r) => (r._tag === "Left" ? 0 : r.right.bytes))
@@ -112,7 +102,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
     Effect.gen(function*() {
       const echo = yield* Fwd.echoServer()
       const allowed = yield* serve(["AllowTcpForwarding yes"])
-      const local = yield* freePort
+      const local = yield* Fwd.freePort
       yield* sshForward(allowed, [`${local}:127.0.0.1:${echo.port}`])
       yield* listening(local)
       const r = yield* Fwd.echoThrough({ port: local }, MiB)
@@ -124,7 +114,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
 
       for (const lines of [["AllowTcpForwarding no"], ["AllowTcpForwarding yes", "DisableForwarding yes"]]) {
         const refused = yield* serve(lines)
-        const local2 = yield* freePort
+        const local2 = yield* Fwd.freePort
         const ssh = yield* sshForward(refused, [`${local2}:127.0.0.1:${echo.port}`])
         yield* listening(local2)
         assert.strictEqual(yield* echoed(local2, 1000), 0, lines.join(", "))
@@ -140,7 +130,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
       const permitted = yield* Fwd.echoServer()
       const other = yield* Fwd.echoServer()
       const port = yield* serve(["AllowTcpForwarding yes", `PermitOpen 127.0.0.1:${permitted.port}`])
-      const [a, b] = [yield* freePort, yield* freePort]
+      const [a, b] = [yield* Fwd.freePort, yield* Fwd.freePort]
       yield* sshForward(port, [`${a}:127.0.0.1:${permitted.port}`, `${b}:127.0.0.1:${other.port}`])
       yield* listening(a)
       yield* listening(b)
@@ -152,7 +142,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
 
       // Per connection: a Match block for the client's address overrides the global yes.
       const matched = yield* serve(["AllowTcpForwarding yes", "Match Address 127.0.0.1", "  AllowTcpForwarding no"])
-      const c = yield* freePort
+      const c = yield* Fwd.freePort
       yield* sshForward(matched, [`${c}:127.0.0.1:${permitted.port}`])
       yield* listening(c)
       assert.strictEqual(yield* echoed(c, 1000), 0)
@@ -160,7 +150,7 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
 
       // Per user, once known: a Match User block's PermitOpen is checked for each direct-tcpip.
       const perUser = yield* serve(["AllowTcpForwarding yes", "Match User user", `  PermitOpen 127.0.0.1:${other.port}`])
-      const d = yield* freePort
+      const d = yield* Fwd.freePort
       yield* sshForward(perUser, [`${d}:127.0.0.1:${permitted.port}`])
       yield* listening(d)
       assert.strictEqual(yield* echoed(d, 1000), 0)

@@ -9,7 +9,6 @@ import { Effect } from "effect"
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Fwd from "../helpers/ForwardNet.js"
@@ -51,16 +50,6 @@ const server = (extra: ReadonlyArray<string> = [], log?: Array<string>) =>
     return { ...t, port, cfg, lines }
   })
 
-/** A port nothing listens on right now (bound, then released). */
-const freePort = Effect.async<number>((resume) => {
-  const s = net.createServer()
-  s.listen(0, "127.0.0.1", () => {
-    const a = s.address()
-    const port = typeof a === "object" && a !== null ? a.port : 0
-    s.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 /** The CLI as a long-running child (killed with the Scope); its stderr text so far. */
 const background = (home: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
@@ -98,7 +87,7 @@ describe.skipIf(!has)("effect-ssh ssh forwarding against sshd", () => {
     Effect.gen(function*() {
       const s = yield* server()
       const echo = yield* Fwd.echoServer()
-      const local = yield* freePort
+      const local = yield* Fwd.freePort
       const child = yield* background(s.home, ["ssh", "-F", s.cfg, "-N", "-p", String(s.port), "-L", `${local}:127.0.0.1:${echo.port}`, "127.0.0.1"])
       yield* until(() => Effect.map(Fwd.accepts(local), (ok) => (ok ? true : undefined)), "the -L listener")
       const r = yield* Fwd.echoThrough({ port: local }, MiB)
@@ -138,7 +127,7 @@ describe.skipIf(!has)("effect-ssh ssh forwarding against sshd", () => {
       )
       const address = web.address()
       const webPort = typeof address === "object" && address !== null ? address.port : 0
-      const socks = yield* freePort
+      const socks = yield* Fwd.freePort
       yield* background(s.home, ["ssh", "-F", s.cfg, "-N", "-p", String(s.port), "-D", String(socks), "127.0.0.1"])
       yield* until(() => Effect.map(Fwd.accepts(socks), (ok) => (ok ? true : undefined)), "the -D listener")
       const body = yield* Effect.async<string>((resume) => {
