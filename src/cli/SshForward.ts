@@ -7,6 +7,7 @@
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type { Dialer } from "../client/Dialer.js"
 import type { SshConnection } from "../client/SshConnection.js"
@@ -106,8 +107,9 @@ export const stdio = (connection: SshConnection, to: { readonly host: string; re
     // Our stdin's end becomes the channel's EOF (the sink sends it); the far end closing ends the session.
     const input = yield* Effect.fork(Effect.ignore(Stream.run(stdin, tunnel.sink)))
     yield* Stream.runForEach(tunnel.stream, (chunk) => write(process.stdout, "stdout", chunk)).pipe(Effect.ignore)
+    // The far end closed: stop reading stdin (the copy would otherwise keep the process alive).
+    yield* Fiber.interrupt(input)
     yield* Effect.sync(() => process.stdin.destroy())
-    yield* Effect.asVoid(Effect.fork(input.await))
     return 0
   }).pipe(Effect.scoped)
 
