@@ -13,16 +13,19 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import { Dialer } from "../client/Dialer.js"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
+import * as NodeProxyCommand from "../node/NodeProxyCommand.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
 import * as Exec from "./Exec.js"
 import * as Runtime from "./Runtime.js"
 import { FAILURE_EXIT_CODE } from "./Version.js"
 import type * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
+import * as SshForward from "./SshForward.js"
 import * as SshArgs from "./SshArgs.js"
 import * as SshSession from "./SshSession.js"
 import * as Tty from "./Tty.js"
@@ -203,16 +206,6 @@ export const main = (args: ReadonlyArray<string>) =>
 const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
   Effect.gen(function*() {
     for (const [name] of resolved.unimplemented) yield* Effect.logDebug(`option ${name} is parsed but not implemented`)
-    const plan = SshClientConfig.proxyPlan(resolved)
-    if (plan._tag !== "Direct") {
-      return yield* new SshArgs.SshUsageError({
-        reason: `${plan._tag === "Jump" ? "ProxyJump (-J)" : "ProxyCommand"} is resolved but not carried out yet: ` +
-          "it needs the forwarding issue's `via` and NodeProxyCommand (see SshClientConfig.proxyPlan)"
-      })
-    }
-    if (a.stdioForward !== undefined) {
-      return yield* new SshArgs.SshUsageError({ reason: "-W is parsed but not carried out yet (forwarding issue 13)" })
-    }
     const command = a.command.length > 0 ? a.command.join(" ") : resolved.remoteCommand
     if (a.command.length > 0 && resolved.remoteCommand !== undefined) {
       return yield* new SshArgs.SshUsageError({ reason: "Cannot execute command-line and remote command." })
@@ -227,11 +220,12 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       stdinNull: a.stdinNull
     })
     if (decision.notice !== undefined && !a.quiet) yield* Tty.printError(decision.notice)
-    const settings = settingsOf(resolved, a.verbose > 0)
-    const interactive = Tty.isInteractive() && !settings.batchMode
-    const connection = yield* Login.connect(settings, resolved.user, interactive)
-    yield* startForwarding(resolved, a)
-    if (a.noCommand) return yield* Effect.never
+    const interactive = Tty.isInteractive() && !resolved.batchMode
+    const connection = yield* dialPlan(a, resolved, interactive)
+    if (a.stdioForward !== undefined) return yield* SshForward.stdio(connection, a.stdioForward)
+    yield* SshForward.start(connection, resolved, a, a.quiet)
+    // -N: no session; the forwards run until the connection ends or the process is killed.
+    if (a.noCommand) return yield* Effect.as(connection.transport.closed, FAILURE_EXIT_CODE)
     return yield* SshSession.run(connection, {
       command,
       subsystem: a.subsystem,
@@ -243,18 +237,39 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
   }).pipe(Effect.scoped)
 
 /**
- * The forwarding hook: -L/-R/-D and LocalForward/RemoteForward/DynamicForward arrive here parsed. Carrying
- * them out is the forwarding issue's (13); until then each one is reported, and ExitOnForwardFailure makes
- * that fatal as ssh does for a forward that cannot be set up.
+ * Connects as the config says: directly, through a ProxyCommand's stdio (`NodeProxyCommand`, its `%h %p %r`
+ * single-quoted, SEC-69), or through each ProxyJump hop in turn (every hop resolved in ssh_config under its own
+ * name, as ssh's `-J` does by running ssh for it, and logged in to before the next is dialed through it).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const startForwarding = (resolved: SshConfig.Resolved, a: SshArgs.SshArgs) =>
+export const dialPlan = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved, interactive: boolean) =>
   Effect.gen(function*() {
-    const all = [...a.localForwards, ...a.remoteForwards, ...a.dynamicForwards, ...resolved.localForwards, ...resolved.remoteForwards]
-    if (all.length === 0) return
-    const text = `port forwarding is parsed but not carried out yet (${all.length} forward${all.length > 1 ? "s" : ""})`
-    if (resolved.exitOnForwardFailure) return yield* new SshArgs.SshUsageError({ reason: text })
-    yield* Tty.printError(`Warning: ${text}`)
+    const settings = settingsOf(resolved, a.verbose > 0)
+    const plan = SshClientConfig.proxyPlan(resolved)
+    if (plan._tag === "Command") {
+      const dialer = NodeProxyCommand.dialer(plan.template, { user: resolved.user })
+      return yield* Effect.provideService(Login.connect(settings, resolved.user, interactive), Dialer, dialer)
+    }
+    if (plan._tag === "Direct") return yield* Login.connect(settings, resolved.user, interactive)
+    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
+    let through: Dialer | undefined
+    for (const hop of resolved.proxyJump) {
+      const r = yield* SshConfig.resolve(files, {
+        ...NodeSshConfig.localInput({ allowExec: true }),
+        host: hop.host,
+        user: hop.user,
+        port: hop.port,
+        options: [],
+        identityFiles: []
+      })
+      const connecting = Login.connect(settingsOf(r, a.verbose > 0), r.user, interactive)
+      const hopConnection = yield* through === undefined ? connecting : Effect.provideService(connecting, Dialer, through)
+      through = SshForward.dialerVia(hopConnection)
+    }
+    const last = through
+    return yield* last === undefined
+      ? Login.connect(settings, resolved.user, interactive)
+      : Effect.provideService(Login.connect(settings, resolved.user, interactive), Dialer, last)
   })

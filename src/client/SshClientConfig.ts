@@ -41,7 +41,16 @@ export type ProxyPlan =
     readonly _tag: "Jump"
     readonly hops: ReadonlyArray<{ readonly host: string; readonly port: number; readonly username: string | undefined }>
   }
-  | { readonly _tag: "Command"; readonly command: string }
+  | {
+    readonly _tag: "Command"
+    /** Every token expanded (what ssh runs). */
+    readonly command: string
+    /**
+     * Only `%n` expanded: `%h %p %r` are left for `NodeProxyCommand.dialer`, which validates and single-quotes
+     * them (SEC-69) instead of pasting them into a shell line.
+     */
+    readonly template: string
+  }
 
 /**
  * What the config cannot say: extra credentials (a password, an agent's keys) and a host key policy that
@@ -57,7 +66,7 @@ export interface ConfigOverrides {
 }
 
 /**
- * The resolved config asks for something `connect` cannot do yet (ProxyJump, ProxyCommand).
+ * The resolved config asks for something `connect` cannot do by itself (ProxyCommand, which needs a Node dialer).
  *
  * @since 0.1.0
  * @category errors
@@ -83,7 +92,10 @@ export const proxyPlan = (r: SshConfig.Resolved): ProxyPlan => {
     return { _tag: "Jump", hops: r.proxyJump.map((h) => ({ host: h.host, port: h.port ?? 22, username: h.user })) }
   }
   const command = SshConfig.expandProxyCommand(r)
-  if (command !== undefined) return { _tag: "Command", command }
+  if (command !== undefined && r.proxyCommand !== undefined) {
+    const template = r.proxyCommand.replace(/%(.)/g, (all, c: string) => (c === "n" ? r.alias.replaceAll("%", "%%") : all))
+    return { _tag: "Command", command, template }
+  }
   return { _tag: "Direct" }
 }
 
@@ -231,8 +243,9 @@ export const toClientOptions = (
   })
 
 /**
- * Connects to a resolved destination (direct connections; ProxyJump and ProxyCommand fail with
- * `UnsupportedConfig` until the client dials through hops).
+ * Connects to a resolved destination, directly or through the ProxyJump hops (`via`; each hop with the same
+ * credentials and host key policy, its port and user from the ProxyJump text). A ProxyCommand fails with
+ * `UnsupportedConfig`: it needs a Node dialer, `NodeProxyCommand.layer(plan.template)` in place of the Dialer.
  *
  * @since 0.1.0
  * @category constructors
@@ -247,8 +260,13 @@ export const connect = (
 > =>
   Effect.gen(function*() {
     const plan = proxyPlan(r)
-    if (plan._tag !== "Direct") {
-      return yield* new UnsupportedConfig({ reason: `${plan._tag === "Jump" ? "ProxyJump" : "ProxyCommand"} is not supported by connect yet` })
+    if (plan._tag === "Command") {
+      return yield* new UnsupportedConfig({
+        reason: "ProxyCommand needs a Node dialer: provide NodeProxyCommand.layer(proxyPlan(r).template) as the Dialer"
+      })
     }
-    return yield* SshClient.connect(yield* toClientOptions(r, overrides))
+    const options = yield* toClientOptions(r, overrides)
+    if (plan._tag === "Direct") return yield* SshClient.connect(options)
+    const via = plan.hops.map((h) => ({ ...options, host: h.host, port: h.port, username: h.username ?? options.username }))
+    return yield* SshClient.connect({ ...options, via })
   })

@@ -148,3 +148,13 @@ export const accepts = (port: number): Effect.Effect<boolean> =>
 /** The TCP port of a bound endpoint (0 for a UNIX socket). */
 export const portOf = (address: { readonly _tag: "Tcp"; readonly port: number } | { readonly _tag: "Unix" }): number =>
   address._tag === "Tcp" ? address.port : 0
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released). */
+export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+  const s = net.createServer()
+  s.listen(0, "127.0.0.1", () => {
+    const a = s.address()
+    const port = typeof a === "object" && a !== null ? a.port : 0
+    s.close(() => resume(Effect.succeed(port)))
+  })
+})

@@ -2,7 +2,8 @@
  * Serving a listener under an sshd_config: the transport settings (algorithms, RekeyLimit, LoginGraceTime,
  * MaxStartups), per-connection handlers (Match Address/LocalPort/LocalAddress/Host), per-user authentication and
  * session settings (Match User/Group: ForceCommand, PermitTTY, AcceptEnv, SetEnv, ChrootDirectory), MaxSessions,
- * MaxAuthTries, Banner, ClientAliveInterval (SEC-50), AuthenticationMethods, and per-source limits: penalties
+ * MaxAuthTries, Banner, ClientAliveInterval (SEC-50), AuthenticationMethods, forwarding (AllowTcpForwarding,
+ * AllowStreamLocalForwarding, GatewayPorts, PermitOpen, PermitListen, DisableForwarding), and per-source limits: penalties
  * after OpenSSH 9.8's PerSourcePenalties and PerSourceMaxStartups, so that stalled connections from one address
  * cannot crowd out others.
  *
@@ -17,6 +18,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as ServerAuth from "../../auth/ServerAuth.js"
 import * as SshdConfig from "../../config/SshdConfig.js"
+import * as ForwardPolicy from "../../forward/ForwardPolicy.js"
 import * as Match from "../../keys/Match.js"
 import { TransportError } from "../../SshError.js"
 import { PeerAddress } from "../PeerAddress.js"
@@ -138,6 +140,42 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
   }
 }
 
+/**
+ * sshd's forwarding keywords as the server's options (SEC-48): DisableForwarding overrides both Allow*
+ * keywords (servconf.c), and PermitOpen/PermitListen "any" is no list, "none" an empty one.
+ */
+export const forwardingOf = (s: SshdConfig.Settings): ForwardPolicy.ForwardingOptions => ({
+  allowTcpForwarding: s.disableForwarding ? "no" : s.allowTcpForwarding,
+  allowStreamLocalForwarding: s.disableForwarding ? "no" : s.allowStreamLocalForwarding,
+  gatewayPorts: s.gatewayPorts,
+  permitOpen: s.permitOpen === "any" ? undefined : s.permitOpen === "none" ? [] : s.permitOpen,
+  permitListen: s.permitListen === "any" ? undefined : s.permitListen === "none" ? [] : s.permitListen
+})
+
+/**
+ * The connection's forwarding (its Match Address/LocalPort/Host settings), with the user's own settings (Match
+ * User/Group) checked again for each direct-tcpip and UNIX-socket path once the user is known.
+ */
+const forwarding = (s: SshdConfig.Settings, settingsFor: ConfigAuth.SettingsFor): ForwardPolicy.ForwardingOptions => {
+  const userOptions = (username: string) =>
+    Either.match(settingsFor(username), { onLeft: () => undefined, onRight: forwardingOf })
+  return {
+    ...forwardingOf(s),
+    directTcpip: (request) =>
+      Effect.sync(() => {
+        const o = userOptions(request.username)
+        const allowed = o !== undefined && ForwardPolicy.tcpAllowed(o, {}, "local") &&
+          ForwardPolicy.permitsOpen(o.permitOpen, request.host, request.port)
+        return allowed ? { _tag: "Connect" as const } : { _tag: "Deny" as const }
+      }),
+    streamLocalPath: (request) =>
+      Effect.sync(() => {
+        const o = userOptions(request.username)
+        return o !== undefined && ForwardPolicy.streamLocalAllowed(o, {}, request.direction)
+      })
+  }
+}
+
 /** What a connection did, for its source's penalty. */
 interface Track {
   failures: number
@@ -184,6 +222,7 @@ export const connectionHandlers = (
         remoteAddress: address
       },
       ...sessions(c, settingsFor),
+      forwarding: forwarding(s, settingsFor),
       maxSessions: s.maxSessions,
       keepalive: s.clientAliveInterval > 0
         ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }

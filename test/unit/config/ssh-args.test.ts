@@ -91,7 +91,8 @@ describe("ssh_config onto the client", () => {
     })
     assert.deepStrictEqual(SshClientConfig.proxyPlan(resolve("HostName real\nProxyCommand nc %h %p # %n\n")), {
       _tag: "Command",
-      command: "nc real 22 # web"
+      command: "nc real 22 # web",
+      template: "nc %h %p # web"
     })
     assert.deepStrictEqual(SshClientConfig.proxyPlan(resolve("ProxyJump none\n")), { _tag: "Direct" })
   })
