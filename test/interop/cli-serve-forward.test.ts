@@ -112,7 +112,8 @@ describe.skipIf(!has)("effect-ssh serve -f: forwarding keywords ↔ OpenSSH ssh 
       const reached = echo.accepted()
       assert.isAtLeast(reached, 1)
 
-      for (const lines of [["AllowTcpForwarding no"], ["AllowTcpForwarding yes", "DisableForwarding yes"]]) {
+      // No AllowTcpForwarding line at all: effect-ssh serve forwards nothing (DESIGN.md §2; sshd would allow it).
+      for (const lines of [[], ["AllowTcpForwarding no"], ["AllowTcpForwarding yes", "DisableForwarding yes"]]) {
         const refused = yield* serve(lines)
         const local2 = yield* Fwd.freePort
         const ssh = yield* sshForward(refused, [`${local2}:127.0.0.1:${echo.port}`])

@@ -144,9 +144,13 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
  * sshd's forwarding keywords as the server's options (SEC-48): DisableForwarding overrides both Allow*
  * keywords (servconf.c), and PermitOpen/PermitListen "any" is no list, "none" an empty one.
  */
-export const forwardingOf = (s: SshdConfig.Settings): ForwardPolicy.ForwardingOptions => ({
-  allowTcpForwarding: s.disableForwarding ? "no" : s.allowTcpForwarding,
-  allowStreamLocalForwarding: s.disableForwarding ? "no" : s.allowStreamLocalForwarding,
+export const forwardingOf = (
+  s: SshdConfig.Settings,
+  named: { readonly tcp: boolean; readonly streamLocal: boolean } = { tcp: true, streamLocal: true }
+): ForwardPolicy.ForwardingOptions => ({
+  // DESIGN.md §2: `effect-ssh serve` forwards nothing unless the configuration names the keyword (sshd: yes).
+  allowTcpForwarding: s.disableForwarding || !named.tcp ? "no" : s.allowTcpForwarding,
+  allowStreamLocalForwarding: s.disableForwarding || !named.streamLocal ? "no" : s.allowStreamLocalForwarding,
   gatewayPorts: s.gatewayPorts,
   permitOpen: s.permitOpen === "any" ? undefined : s.permitOpen === "none" ? [] : s.permitOpen,
   permitListen: s.permitListen === "any" ? undefined : s.permitListen === "none" ? [] : s.permitListen
@@ -156,11 +160,18 @@ export const forwardingOf = (s: SshdConfig.Settings): ForwardPolicy.ForwardingOp
  * The connection's forwarding (its Match Address/LocalPort/Host settings), with the user's own settings (Match
  * User/Group) checked again for each direct-tcpip and UNIX-socket path once the user is known.
  */
-const forwarding = (s: SshdConfig.Settings, settingsFor: ConfigAuth.SettingsFor): ForwardPolicy.ForwardingOptions => {
+const forwarding = (
+  c: ConfiguredServer,
+  s: SshdConfig.Settings,
+  settingsFor: ConfigAuth.SettingsFor
+): ForwardPolicy.ForwardingOptions => {
+  // Anywhere in the file, Match blocks included: a keyword named in any block is decided by the settings.
+  const names = (keyword: string) => c.config.entries.some((e) => e.keyword.name === keyword)
+  const named = { tcp: names("allowtcpforwarding"), streamLocal: names("allowstreamlocalforwarding") }
   const userOptions = (username: string) =>
-    Either.match(settingsFor(username), { onLeft: () => undefined, onRight: forwardingOf })
+    Either.match(settingsFor(username), { onLeft: () => undefined, onRight: (u) => forwardingOf(u, named) })
   return {
-    ...forwardingOf(s),
+    ...forwardingOf(s, named),
     directTcpip: (request) =>
       Effect.sync(() => {
         const o = userOptions(request.username)
@@ -222,7 +233,7 @@ export const connectionHandlers = (
         remoteAddress: address
       },
       ...sessions(c, settingsFor),
-      forwarding: forwarding(s, settingsFor),
+      forwarding: forwarding(c, s, settingsFor),
       maxSessions: s.maxSessions,
       keepalive: s.clientAliveInterval > 0
         ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }
