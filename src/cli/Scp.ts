@@ -17,7 +17,7 @@ import * as Ssh from "./Ssh.js"
 import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
-const USAGE = "usage: effect-ssh scp [-Opqrv] [-i identity_file] [-o ssh_option] [-P port] source ... target"
+const USAGE = "usage: effect-ssh scp [-Opqrv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
 
 /**
  * An operand: a local path, or `[user@]host:path`.
@@ -54,6 +54,8 @@ export interface ScpFlags {
   readonly quiet: boolean
   readonly verbose: boolean
   readonly port: number | undefined
+  /** -F: the ssh_config file, as ssh's -F. */
+  readonly configFile?: string | undefined
   readonly identityFiles: ReadonlyArray<string>
   readonly options: ReadonlyArray<string>
   readonly operands: ReadonlyArray<string>
@@ -68,6 +70,7 @@ export interface ScpFlags {
 export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
   const flags = { recursive: false, preserve: false, quiet: false, verbose: false }
   let port: number | undefined
+  let configFile: string | undefined
   const identityFiles: Array<string> = []
   const options: Array<string> = []
   let i = 0
@@ -88,6 +91,7 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
           if (!Number.isInteger(port) || port < 1 || port > 65535) return `invalid port ${value}`
         } else if (c === "i") identityFiles.push(value)
         else if (c === "o") options.push(value)
+        else if (c === "F") configFile = value
         else return `-${c} is not supported yet`
         break
       }
@@ -101,13 +105,14 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
   }
   const operands = args.slice(i)
   if (operands.length < 2) return "a source and a target are needed"
-  return { ...flags, port, identityFiles, options, operands }
+  return { ...flags, port, configFile, identityFiles, options, operands }
 }
 
 const connectTo = (flags: ScpFlags, destination: string) =>
   Effect.gen(function*() {
     // The same resolution as `effect-ssh ssh` (ssh_config, -o, -i, -P as ssh's -p), so scp connects as ssh would.
     const words = [
+      ...(flags.configFile === undefined ? [] : ["-F", flags.configFile]),
       ...(flags.port === undefined ? [] : ["-p", String(flags.port)]),
       ...flags.identityFiles.flatMap((f) => ["-i", f]),
       ...flags.options.flatMap((o) => ["-o", o]),
