@@ -17,7 +17,7 @@ import * as Ssh from "./Ssh.js"
 import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
-const USAGE = "usage: effect-ssh scp [-Opqrv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
+const USAGE = "usage: effect-ssh scp [-Opqrsv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
 
 /**
  * An operand: a local path, or `[user@]host:path`.
@@ -51,6 +51,8 @@ export const parseOperand = (text: string): Operand => {
 export interface ScpFlags {
   readonly recursive: boolean
   readonly preserve: boolean
+  /** -O: the legacy SCP protocol instead of SFTP (OpenSSH 9's default). */
+  readonly legacy?: boolean | undefined
   readonly quiet: boolean
   readonly verbose: boolean
   readonly port: number | undefined
@@ -68,7 +70,7 @@ export interface ScpFlags {
  * @category parsing
  */
 export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
-  const flags = { recursive: false, preserve: false, quiet: false, verbose: false }
+  const flags = { recursive: false, preserve: false, quiet: false, verbose: false, legacy: false }
   let port: number | undefined
   let configFile: string | undefined
   const identityFiles: Array<string> = []
@@ -99,7 +101,9 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
       else if (c === "p") flags.preserve = true
       else if (c === "q") flags.quiet = true
       else if (c === "v") flags.verbose = true
-      else if (c === "O" || c === "T" || c === "C" || c === "4" || c === "6" || c === "B") continue
+      else if (c === "O") flags.legacy = true
+      else if (c === "s") flags.legacy = false
+      else if (c === "T" || c === "C" || c === "4" || c === "6" || c === "B") continue
       else return `unknown option -- ${c}`
     }
   }
@@ -144,6 +148,7 @@ export const main = (args: ReadonlyArray<string>) =>
     const target = operands[operands.length - 1]!
     const sources = operands.slice(0, -1)
     const options: Scp.ScpOptions = {
+      protocol: flags.legacy === true ? "scp" : "sftp",
       recursive: flags.recursive,
       preserve: flags.preserve,
       onWarning: (message) => Tty.printError(message)
