@@ -2,9 +2,11 @@
  * SCP over SFTP (OpenSSH 9's default) against OpenSSH's sshd with its sftp-server: `effect-ssh scp` with and
  * without -O, both directions, recursive with -p (contents, mtimes and modes checked), and the library's
  * `Scp.upload/download` with `protocol: "sftp"`. SEC-57/58: a download into a directory writes only under it.
+ * And the other way round: OpenSSH's `scp` in its SFTP mode (no -O) against `effect-ssh serve` (in-process sftp).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -124,4 +126,50 @@ describe.skipIf(!has)("scp over SFTP ↔ OpenSSH sshd + sftp-server", () => {
       const dirErr = yield* Effect.flip(Scp.download(ssh, into, path.join(t.dir, "nodir")))
       assert.strictEqual(dirErr._tag, "ScpError")
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 120_000 })
+
+  it.scopedLive("OpenSSH scp (SFTP mode, no -O) -r -p both ways against effect-ssh serve", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      const hostKey = path.join(t.dir, "host_key")
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          spawn(process.execPath, [
+            BIN, "serve", "--listen", "127.0.0.1:0", "--host-key", hostKey, "--authorized-keys", path.join(t.dir, "id.pub")
+          ], { stdio: ["ignore", "pipe", "pipe"] })
+        ),
+        (c) => Effect.sync(() => c.kill("SIGKILL"))
+      )
+      const port = yield* Effect.async<number, Error>((resume) => {
+        let out = ""
+        const timer = setTimeout(() => resume(Effect.fail(new Error(`no address in 20s: ${out}`))), 20_000)
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString()
+          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out)
+          if (m !== null && /echo service/.test(out)) {
+            clearTimeout(timer)
+            resume(Effect.succeed(Number(m[1])))
+          }
+        })
+      })
+      const scp = (args: ReadonlyArray<string>) =>
+        OpenSshAgent.run("/usr/bin/scp", [
+          "-F", "/dev/null", "-P", String(port), "-i", path.join(t.dir, "id"), "-o", "IdentitiesOnly=yes",
+          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", ...args
+        ], {}, { timeoutMs: 60_000 })
+      const expected = tree(path.join(t.dir, "tree"))
+      const remote = path.join(t.dir, "served")
+      const up = yield* scp(["-r", "-p", path.join(t.dir, "tree"), `127.0.0.1:${remote}`])
+      assert.strictEqual(up.code, 0, up.stderr)
+      assert.deepStrictEqual(tree(remote), expected)
+      assert.strictEqual(Math.floor(fs.statSync(path.join(remote, "sub", "f")).mtimeMs / 1000), 1_000_000_000)
+      const back = path.join(t.dir, "served-back")
+      const down = yield* scp(["-r", "-p", `127.0.0.1:${remote}`, back])
+      assert.strictEqual(down.code, 0, down.stderr)
+      assert.deepStrictEqual(tree(back), expected)
+      assert.strictEqual(fs.statSync(path.join(back, "sub", "f")).mode & 0o777, 0o640)
+      // It was SFTP: this server runs no commands (its exec is the echo service), so `scp -t`/`-f` could not work.
+      const legacy = yield* scp(["-O", path.join(t.dir, "tree", "top.txt"), `127.0.0.1:${path.join(t.dir, "legacy.txt")}`])
+      assert.notStrictEqual(legacy.code, 0)
+      assert.isFalse(fs.existsSync(path.join(t.dir, "legacy.txt")))
+    }), { timeout: 120_000 })
 })
