@@ -15,10 +15,13 @@
  * 8. memory held by 1 000 idle authenticated connections on our server (and on ssh2's), RSS per connection
  *    (bench/idle.ts);
  * 9. the command line's start-up beside OpenSSH's `ssh`: `effect-ssh --version` and a whole `effect-ssh exec host
- *    true` (bench/cli.ts; the built bundle, `npm run build:cli`).
+ *    true` (bench/cli.ts; the built bundle, `npm run build:cli`);
+ * 10. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
+ *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem, server, idle, cli; none means all). `--exec-mib=N` changes the size of sections 4 and 7 (default 1024).
+ * setup, kem, server, idle, cli, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7
+ * (default 1024).
  *
  * A benchmark, not a test: nothing is asserted. Parts that need OpenSSH are skipped when it is not installed.
  *
@@ -33,6 +36,7 @@ import * as Cli from "./cli.js"
 import * as Exec from "./exec.js"
 import * as Handshake from "./handshake.js"
 import * as Kem from "./kem.js"
+import * as Forward from "./forward.js"
 import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
@@ -41,7 +45,7 @@ import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem", "transfer"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp", "forward"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
@@ -318,6 +322,18 @@ const program = Effect.gen(function*() {
     } else {
       yield* Console.log("SKIPPED: OpenSSH (sshd, ssh, ssh-keygen) is not installed (apt-get install openssh-server).")
     }
+    yield* sectionDone
+  }
+
+  // (i) ---------------------------------------------------------------------------------------------------------
+  if (sections.has("forward")) {
+    yield* section("10. Forwarding: MB/s through -L (256 MiB from a source behind sshd) and -D SOCKS 5 connections/s", [
+      "ours: SshClient.connect + forwardLocal / forwardDynamic in this process; ssh: ssh -N -L / -D as a process;",
+      "the same sshd per row (cipher forced), the reading socket in this process for both. Best of 2 after a warm-up.",
+      "Goal (issue 13): -L ≥ 1.0× ssh."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(Forward.table(yield* Forward.run())))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
     yield* sectionDone
   }
 

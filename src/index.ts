@@ -70,6 +70,57 @@ export * as HostKeyPolicy from "./client/HostKeyPolicy.js"
  */
 export * as Dialer from "./client/Dialer.js"
 
+// ---- Tunnels and forwarding (docs/forwarding.md) -------------------------------------------------------------
+
+/**
+ * Tunnels: `direct-tcpip` / `direct-streamlocal` channels as Streams, Sinks and Sockets.
+ *
+ * @since 0.1.0
+ */
+export * as Tunnel from "./forward/Tunnel.js"
+
+/**
+ * Local (-L) and dynamic (-D, SOCKS 4/4a/5) forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as LocalForward from "./forward/LocalForward.js"
+
+/**
+ * Remote forwarding (-R): `tcpip-forward` and `streamlocal-forward@openssh.com`.
+ *
+ * @since 0.1.0
+ */
+export * as RemoteForward from "./forward/RemoteForward.js"
+
+/**
+ * Listening and connecting on the local machine, for forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as LocalNet from "./forward/LocalNet.js"
+
+/**
+ * The error of a forward or tunnel.
+ *
+ * @since 0.1.0
+ */
+export * as ForwardError from "./forward/ForwardError.js"
+
+/**
+ * The SOCKS 4/4a/5 request parser of dynamic forwarding.
+ *
+ * @since 0.1.0
+ */
+export * as Socks from "./forward/Socks.js"
+
+/**
+ * The server's forwarding options (sshd's AllowTcpForwarding, GatewayPorts, PermitOpen, PermitListen …).
+ *
+ * @since 0.1.0
+ */
+export * as ForwardPolicy from "./forward/ForwardPolicy.js"
+
 // ---- Serving ---------------------------------------------------------------------------------------------------
 
 /**
@@ -227,7 +278,7 @@ export * as SshError from "./SshError.js"
  * Every public error of the platform-neutral API, in one union: the five of `SshError`, a host key policy's
  * verdict (`HostKeyRejected`, also the `cause` of a `TransportError` with `hostKeyVerdict`), a certificate that is
  * not valid (`CertificateError`, from `Certificate.validate`), an ssh_config that ssh would refuse
- * (`SshConfigError`) or ask for what `SshClientConfig.connect` cannot do yet (`UnsupportedConfig`).
+ * (`SshConfigError`) or ask for what `SshClientConfig.connect` cannot do yet (`UnsupportedConfig`), or a failed forward or tunnel (`ForwardError`).
  * `effect-ssh/node` adds its own in `NodeSshError`.
  *
  * @since 0.1.0
@@ -243,6 +294,7 @@ export type EffectSshError =
   | import("./scp/ScpProtocol.js").ScpError
   | import("./config/SshConfig.js").SshConfigError
   | import("./client/SshClientConfig.js").UnsupportedConfig
+  | import("./forward/ForwardError.js").ForwardError
 
 // ---- The protocol layers -----------------------------------------------------------------------------------
 

@@ -76,6 +76,11 @@ export interface SshClientOptions {
   readonly rekey?: { readonly bytes?: number | undefined; readonly interval?: Duration.DurationInput | undefined } | undefined
   /** Receives the server's USERAUTH_BANNER (sanitised); the default logs it. */
   readonly onBanner?: ((text: string) => Effect.Effect<void>) | undefined
+  /**
+   * Jump hosts (ssh -J / ProxyJump), in order: the first is dialed, each next one and finally this host are
+   * reached through the previous one's `direct-tcpip` channel. All live in the same Scope.
+   */
+  readonly via?: ReadonlyArray<Omit<SshClientOptions, "via">> | undefined
 }
 
 /**

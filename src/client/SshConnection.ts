@@ -14,6 +14,11 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Authenticated } from "../auth/Authenticated.js"
+import type { ForwardError } from "../forward/ForwardError.js"
+import type * as LocalForward from "../forward/LocalForward.js"
+import type { LocalNet } from "../forward/LocalNet.js"
+import type * as RemoteForward from "../forward/RemoteForward.js"
+import type * as Tunnel from "../forward/Tunnel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import type * as SshProcess from "../session/SshProcess.js"
 import type { AuthError, ChannelError, ExitError, TransportError } from "../SshError.js"
@@ -101,6 +106,27 @@ export interface SshConnection {
     data: Uint8Array,
     wantReply: boolean
   ) => Effect.Effect<Option.Option<Uint8Array>, TransportError>
+  /** Opens a `direct-tcpip` tunnel to `host:port` as seen from the server (RFC 4254 §7.2), closed with the Scope. */
+  readonly openTcp: (host: string, port: number) => Effect.Effect<Tunnel.Tunnel, ForwardError, Scope.Scope>
+  /** Opens a tunnel to a UNIX socket on the server (`direct-streamlocal@openssh.com`). */
+  readonly openUnix: (path: string) => Effect.Effect<Tunnel.Tunnel, ForwardError, Scope.Scope>
+  /** ssh -L: a local listener tunnelling each connection to `to`; listener and tunnels close with the Scope. */
+  readonly forwardLocal: (
+    options: LocalForward.LocalForwardOptions
+  ) => Effect.Effect<LocalForward.LocalForward, ForwardError, Scope.Scope | LocalNet>
+  /** ssh -R: the server listens and each connection is forwarded to `to` here; cancelled when the Scope closes. */
+  readonly forwardRemote: (
+    options: RemoteForward.RemoteForwardOptions
+  ) => Effect.Effect<RemoteForward.RemoteForward, ForwardError, Scope.Scope | LocalNet>
+  /** ssh -D: a local SOCKS 4/4a/5 server tunnelling to the destinations its clients name. */
+  readonly forwardDynamic: (
+    options: LocalForward.DynamicForwardOptions
+  ) => Effect.Effect<LocalForward.LocalForward, ForwardError, Scope.Scope | LocalNet>
+  /** Like `forwardRemote`, with each connection served by `handler` in this program. */
+  readonly handleForwarded: (
+    listen: RemoteForward.RemoteListen,
+    handler: (connection: RemoteForward.ForwardedConnection) => Effect.Effect<void, unknown>
+  ) => Effect.Effect<RemoteForward.RemoteForward, ForwardError, Scope.Scope>
   /** Sends DISCONNECT (reason 11) and closes the connection. */
   readonly disconnect: Effect.Effect<void>
 }

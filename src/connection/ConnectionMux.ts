@@ -62,6 +62,16 @@ export type ChannelAcceptance =
   | { readonly _tag: "Reject"; readonly reason: number; readonly description: string }
 
 /**
+ * The answer to a global request from the peer (RFC 4254 §4).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GlobalRequestReply =
+  | { readonly _tag: "Success"; readonly data?: Uint8Array | undefined }
+  | { readonly _tag: "Failure" }
+
+/**
  * The connection layer of one authenticated connection.
  *
  * @since 0.1.0
@@ -84,6 +94,25 @@ export interface ConnectionMux {
   ) => Effect.Effect<Option.Option<Uint8Array>, TransportError>
   /** The number of open channels. */
   readonly channelCount: Effect.Effect<number>
+  /**
+   * Handles the peer's CHANNEL_OPEN of `channelType` while the caller's Scope lives (replaces an earlier handler
+   * of the same type; removed when the Scope closes). Falls back to the `acceptChannel` option, then refuses
+   * (deny by default). A failing or dying handler refuses the open.
+   */
+  readonly handleChannels: (
+    channelType: string,
+    handler: (open: { readonly channelType: string; readonly data: Uint8Array }) => Effect.Effect<ChannelAcceptance, unknown>
+  ) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Handles the peer's global requests named `name` while the Scope lives; unhandled ones get REQUEST_FAILURE
+   * when they want a reply. A failing or dying handler answers Failure.
+   */
+  readonly handleGlobalRequests: (
+    name: string,
+    handler: (
+      request: { readonly name: string; readonly data: Uint8Array; readonly wantReply: boolean }
+    ) => Effect.Effect<GlobalRequestReply, unknown>
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /**

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as NodeCompression from "./NodeCompression.js"
 import * as NodeCrypto from "./NodeCrypto.js"
 import * as NodeDialer from "./NodeDialer.js"
+import * as NodeForward from "./NodeForward.js"
 
 /**
  * The Node dialer, node:crypto, node:zlib and the Node platform services, in one layer.
@@ -18,5 +19,5 @@ import * as NodeDialer from "./NodeDialer.js"
  * @category layers
  */
 export const layer: Layer.Layer<
-  import("../client/Dialer.js").Dialer | NodeContext.NodeContext
-> = Layer.mergeAll(NodeDialer.layer, NodeCrypto.layer, NodeCompression.layer, NodeContext.layer)
+  import("../client/Dialer.js").Dialer | import("../forward/LocalNet.js").LocalNet | NodeContext.NodeContext
+> = Layer.mergeAll(NodeDialer.layer, NodeCrypto.layer, NodeCompression.layer, NodeContext.layer, NodeForward.layer)

@@ -32,6 +32,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SshServer from "../server/SshServer.js"
 import { NodeCrypto } from "./NodeCrypto.js"
+import * as NodeForward from "./NodeForward.js"
 import * as NodeHostKeys from "./NodeHostKeys.js"
 import * as NodeTransport from "./NodeTransport.js"
 
@@ -58,7 +59,13 @@ export interface NodeSshServerOptions extends Omit<SshServer.ServerConfig, "host
 const config = (options: NodeSshServerOptions): Effect.Effect<SshServer.ServerConfig, NodeHostKeys.HostKeyFileError> =>
   Effect.map(NodeHostKeys.loadAll(options.hostKeyFiles ?? []), (fromFiles) => {
     const { host: _host, port: _port, hostKeyFiles: _files, ...rest } = options
-    return { ...rest, hostKeys: [...(options.hostKeys ?? []), ...fromFiles], crypto: options.crypto ?? NodeCrypto }
+    return {
+      ...rest,
+      hostKeys: [...(options.hostKeys ?? []), ...fromFiles],
+      crypto: options.crypto ?? NodeCrypto,
+      // Forwarding (off unless enabled) listens and connects with Node sockets.
+      forwarding: { net: NodeForward.localNet, ...options.forwarding }
+    }
   })
 
 /** `::ffff:127.0.0.1` (an IPv4 client of a dual-stack listener) → `127.0.0.1`, as sshd shows it. */

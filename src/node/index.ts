@@ -96,3 +96,17 @@ export * as NodeAgent from "./NodeAgent.js"
  * @since 0.1.0
  */
 export * as NodeSshConfig from "./NodeSshConfig.js"
+
+/**
+ * TCP and UNIX-socket listeners and connections for forwarding (`LocalNet` on Node).
+ *
+ * @since 0.1.0
+ */
+export * as NodeForward from "./NodeForward.js"
+
+/**
+ * ProxyCommand as a Dialer (ssh -o ProxyCommand), tokens validated and quoted (SEC-69).
+ *
+ * @since 0.1.0
+ */
+export * as NodeProxyCommand from "./NodeProxyCommand.js"

@@ -32,6 +32,7 @@ import type * as ConnectionMux from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type * as HostKey from "../crypto/HostKey.js"
+import type * as ForwardPolicy from "../forward/ForwardPolicy.js"
 import type * as Transport from "../transport/Transport.js"
 import * as runInternal from "./internal/run.js"
 import * as internal from "./internal/session.js"
@@ -129,6 +130,12 @@ export interface ServerHandlers {
    * Off by default.
    */
   readonly keepalive?: ConnectionMux.ConnectionMuxOptions["keepalive"]
+
+  /**
+   * Port and UNIX-socket forwarding (RFC 4254 §7): off unless enabled here or in `ServerConfig.forwarding`
+   * (these fields win); always subject to the user's authorized_keys / certificate restrictions (SEC-48).
+   */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**
@@ -174,6 +181,8 @@ export interface ServerConfig {
   readonly timeouts?: Transport.TransportOptions["timeouts"]
   readonly limits?: Transport.TransportOptions["limits"]
   readonly maxStartups?: MaxStartups | undefined
+  /** sshd's AllowTcpForwarding, AllowStreamLocalForwarding, GatewayPorts, PermitOpen, PermitListen (all off). */
+  readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
 }
 
 /**

@@ -16,6 +16,9 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as ClientAuth from "../../auth/ClientAuth.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
+import * as LocalForward from "../../forward/LocalForward.js"
+import * as RemoteForward from "../../forward/RemoteForward.js"
+import * as Tunnel from "../../forward/Tunnel.js"
 import * as SshProcess from "../../session/SshProcess.js"
 import { AuthError, ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
@@ -24,6 +27,7 @@ import * as ShellQuote from "../ShellQuote.js"
 import { Dialer } from "../Dialer.js"
 import type { SshClientOptions } from "../SshClient.js"
 import type { RunOptions, RunResult, SshConnection } from "../SshConnection.js"
+import * as Jump from "./jump.js"
 
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
   s.pipe(Stream.decodeText(), Stream.runCollect, Effect.map((c) => Chunk.join(c, "")))
@@ -101,6 +105,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       keepalive: options.keepalive,
       requestTimeout: options.timeouts?.request
     })
+    const remoteForwards = yield* RemoteForward.make(mux)
     const exec = (command: ShellQuote.CommandLine, o?: SshProcess.ProcessOptions) =>
       SshProcess.start(mux, { _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
     const run = <E>(command: ShellQuote.CommandLine, o?: RunOptions<E>) =>
@@ -140,13 +145,19 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
               })
             )),
       globalRequest: mux.globalRequest,
+      openTcp: (host, port) => Tunnel.openTcp(mux, host, port),
+      openUnix: (path) => Tunnel.openUnix(mux, path),
+      forwardLocal: (o) => LocalForward.forwardLocal(mux, o),
+      forwardRemote: remoteForwards.forward,
+      forwardDynamic: (o) => LocalForward.forwardDynamic(mux, o),
+      handleForwarded: remoteForwards.handle,
       disconnect: transport.disconnect(DisconnectReason.ByApplication, "disconnected by the application")
     }
     return connection
   })
 
-/** @internal */
-export const connect = (options: SshClientOptions) =>
+/** One connection, dialed directly (no hops). */
+const connectDirect = (options: SshClientOptions) =>
   Effect.gen(function*() {
     const dialer = yield* Dialer
     const port = options.port ?? 22
@@ -157,6 +168,9 @@ export const connect = (options: SshClientOptions) =>
     const socket = yield* dialer.dial(options.host, port, options.timeouts?.connect)
     return yield* connectOverUnlocated(socket, options)
   }).pipe(Effect.mapError(locate(options.host, options.port ?? 22, helloOf(options))))
+
+/** @internal */
+export const connect = (options: SshClientOptions) => Jump.connectVia(options, connectDirect, connectOver)
 
 /** @internal */
 export const unwrapConfig = (options: Config.Config.Wrap<SshClientOptions>) => Config.unwrap(options)

@@ -11,6 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -22,7 +23,7 @@ import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
 import { MessageId } from "../../wire/MessageId.js"
 import type { Channel, IncomingRequest } from "../Channel.js"
 import { ChannelIds, ChannelState } from "../ChannelState.js"
-import type { ConnectionMux, ConnectionMuxOptions } from "../ConnectionMux.js"
+import type { ChannelAcceptance, ConnectionMux, ConnectionMuxOptions, GlobalRequestReply } from "../ConnectionMux.js"
 import { isRefused, isViolation, type Violation } from "../FlowControl.js"
 
 interface Rec {
@@ -41,6 +42,9 @@ interface Rec {
   readonly accepted: boolean
 }
 
+/** LIM-23: outstanding want_reply global requests from the peer. */
+const MAX_PENDING_GLOBAL_REPLIES = 64
+
 const closedError = (rec: Rec, description: string) =>
   new ChannelError({ reason: "Closed", channelType: rec.channelType, description })
 
@@ -58,6 +62,16 @@ export const make = (
     const globalReplies: Array<Deferred.Deferred<Option.Option<Uint8Array>, TransportError>> = []
     let failure: TransportError | undefined
     let lastHeard = 0
+    type OpenHandler = (open: { readonly channelType: string; readonly data: Uint8Array }) => Effect.Effect<ChannelAcceptance, unknown>
+    type GlobalHandler = (
+      request: { readonly name: string; readonly data: Uint8Array; readonly wantReply: boolean }
+    ) => Effect.Effect<GlobalRequestReply, unknown>
+    /** Channel types and global request names served while their registrant's Scope lives. */
+    const channelHandlers = new Map<string, OpenHandler>()
+    const globalHandlers = new Map<string, GlobalHandler>()
+    /** RFC 4254 §4: replies go out in the order of the requests; each waits for the one before it. */
+    let previousGlobalReply: Deferred.Deferred<void> | undefined
+    let pendingGlobalReplies = 0
 
     const violated = (v: Violation) => transport.disconnect(DisconnectReason.ProtocolError, `${v.rule}: ${v.description}`)
 
@@ -225,8 +239,9 @@ export const make = (
           const waiter = ev === "Matched" ? rec.replies.shift() : undefined
           return waiter === undefined ? Effect.void : Deferred.succeed(waiter, m._tag === "ChannelSuccess")
         }
-        case "ChannelOpen":
-          if (options.acceptChannel !== undefined) return Effect.asVoid(Effect.forkIn(accept(m), scope))
+        case "ChannelOpen": {
+          const handler = channelHandlers.get(m.channelType) ?? options.acceptChannel
+          if (handler !== undefined) return Effect.asVoid(Effect.forkIn(accept(m, handler), scope))
           // SEC-47: without a handler (the client role) no channel is accepted that we did not ask for.
           return send({
             _tag: "ChannelOpenFailure",
@@ -235,9 +250,9 @@ export const make = (
             description: "channel opens are not accepted",
             language: ""
           })
+        }
         case "GlobalRequest":
-          // RFC 4254 §4: unknown requests get REQUEST_FAILURE when they want a reply (keepalive@openssh.com).
-          return m.wantReply ? send({ _tag: "RequestFailure" }) : Effect.void
+          return onGlobalRequest(m)
         case "RequestSuccess":
         case "RequestFailure": {
           const waiter = globalReplies.shift()
@@ -366,10 +381,10 @@ export const make = (
     const refuseOpen = (recipient: number, reason: number, description: string) =>
       send({ _tag: "ChannelOpenFailure", recipient, reason, description, language: "" })
 
-    /** A CHANNEL_OPEN from the peer, decided by `acceptChannel` (deny on any failure, SEC-10). */
-    const accept = (m: ConnectionMessages.ChannelOpen) =>
+    /** A CHANNEL_OPEN from the peer, decided by its handler (deny on any failure, SEC-10). */
+    const accept = (m: ConnectionMessages.ChannelOpen, handler: OpenHandler) =>
       Effect.gen(function*() {
-        const decision = yield* Effect.suspend(() => options.acceptChannel!({ channelType: m.channelType, data: m.data })).pipe(
+        const decision = yield* Effect.suspend(() => handler({ channelType: m.channelType, data: m.data })).pipe(
           Effect.exit
         )
         if (Exit.isFailure(decision) || decision.value._tag === "Reject") {
@@ -401,6 +416,56 @@ export const make = (
           Effect.ensuring(closeChannel(rec))
         )
       }).pipe(Effect.catchAll(() => Effect.void))
+
+    /**
+     * A GLOBAL_REQUEST from the peer: its handler's answer, or REQUEST_FAILURE when none is registered (RFC 4254
+     * §4; keepalive@openssh.com). Handlers run concurrently, replies are sent in order; at most 64 may wait
+     * (LIM-23).
+     */
+    const onGlobalRequest = (m: ConnectionMessages.GlobalRequest): Effect.Effect<void, TransportError> => {
+      const handler = globalHandlers.get(m.name)
+      if (handler === undefined && !m.wantReply) return Effect.void
+      if (m.wantReply && pendingGlobalReplies >= MAX_PENDING_GLOBAL_REPLIES) {
+        return transport.disconnect(2, `more than ${MAX_PENDING_GLOBAL_REPLIES} global requests await a reply (LIM-23)`)
+      }
+      const request = { name: m.name, data: m.data, wantReply: m.wantReply }
+      const answer: Effect.Effect<GlobalRequestReply> = handler === undefined
+        ? Effect.succeed({ _tag: "Failure" })
+        : Effect.suspend(() => handler(request)).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.as(Effect.logDebug(`global request ${m.name} failed`, cause), { _tag: "Failure" } as const)
+          )
+        )
+      if (!m.wantReply) return Effect.asVoid(Effect.forkIn(answer, scope))
+      pendingGlobalReplies++
+      const before = previousGlobalReply
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      previousGlobalReply = done
+      return Effect.asVoid(Effect.forkIn(
+        Effect.gen(function*() {
+          const reply = yield* answer
+          if (before !== undefined) yield* Deferred.await(before)
+          yield* Effect.ignore(send(
+            reply._tag === "Success"
+              ? { _tag: "RequestSuccess", data: reply.data ?? new Uint8Array(0) }
+              : { _tag: "RequestFailure" }
+          ))
+        }).pipe(Effect.ensuring(Effect.zipRight(
+          Effect.sync(() => pendingGlobalReplies--),
+          Deferred.succeed(done, undefined)
+        ))),
+        scope
+      ))
+    }
+
+    const register = <H>(table: Map<string, H>, key: string, handler: H) =>
+      Effect.acquireRelease(
+        Effect.sync(() => table.set(key, handler)),
+        () =>
+          Effect.sync(() => {
+            if (table.get(key) === handler) table.delete(key)
+          })
+      ).pipe(Effect.asVoid)
 
     const open = (channelType: string, extra?: Uint8Array) =>
       Effect.gen(function*() {
@@ -479,6 +544,8 @@ export const make = (
     return {
       open,
       globalRequest,
-      channelCount: Effect.sync(() => ids.size)
+      channelCount: Effect.sync(() => ids.size),
+      handleChannels: (channelType, handler) => register(channelHandlers, channelType, handler),
+      handleGlobalRequests: (name, handler) => register(globalHandlers, name, handler)
     } satisfies ConnectionMux
   })

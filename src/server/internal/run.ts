@@ -84,7 +84,8 @@ export const serveSocket = (
       limits: config.limits
     })
     const peer = yield* Effect.serviceOption(PeerAddress)
-    yield* handleConnection(transport, handlers, release, Option.getOrUndefined(peer)?.address)
+    const served = config.forwarding === undefined ? handlers : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address)
   }).pipe(
     Effect.scoped,
     Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),

@@ -14,6 +14,7 @@ import * as ServerAuth from "../../auth/ServerAuth.js"
 import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
+import * as Forward from "./forward.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
@@ -172,7 +173,7 @@ export const handleConnection = (
     if (onAuthenticated !== undefined) yield* onAuthenticated
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
-    yield* ConnectionMux.make(transport, authenticated, {
+    const mux = yield* ConnectionMux.make(transport, authenticated, {
       keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
@@ -189,5 +190,6 @@ export const handleConnection = (
           }
         })
     })
+    yield* Forward.install(mux, handlers.forwarding, authenticated)
     yield* transport.closed
   })
