@@ -117,12 +117,12 @@ describe.skipIf(!has)("agent keys by default (SSH_AUTH_SOCK / IdentityAgent / Id
       assert.strictEqual(r.stdout, "disk\n", r.stderr)
       assert.strictEqual(r.code, 0)
       assert.notMatch(r.stderr, /agent/i)
-      // scp logs in through the same path, here with the agent-only key of the first sshd.
+      // scp logs in through the same path, here with the agent-only key of the first sshd (legacy -O: that sshd has no sftp).
       const src = path.join(t.home, "src.txt")
       fs.writeFileSync(src, "agent scp\n")
       const plain = t.config("plain2", [])
       const dst = path.join(t.home, "dst.txt")
-      const copied = yield* cli(t.home, ["scp", "-F", plain, src, `web:${dst}`], { SSH_AUTH_SOCK: t.sock })
+      const copied = yield* cli(t.home, ["scp", "-O", "-F", plain, src, `web:${dst}`], { SSH_AUTH_SOCK: t.sock })
       assert.strictEqual(copied.code, 0, copied.stderr)
       assert.strictEqual(fs.readFileSync(dst, "utf8"), "agent scp\n")
     }), { timeout: 180_000 })
