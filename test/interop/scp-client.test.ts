@@ -15,6 +15,7 @@ import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as Scp from "../../src/scp/Scp.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tree } from "../helpers/TempDir.js"
 import * as OpenSshAgent from "../helpers/OpenSshAgent.js"
 import { authorizedKeyLine } from "../helpers/RawAuth.js"
 
@@ -42,17 +43,6 @@ const write = (file: string, text: string, mode = 0o644, mtime?: number) => {
   if (mtime !== undefined) fs.utimesSync(file, mtime, mtime)
 }
 
-const tree = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  const walk = (d: string, prefix: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name), `${prefix}${e.name}/`)
-      else out[`${prefix}${e.name}`] = fs.readFileSync(path.join(d, e.name), "utf8")
-    }
-  }
-  walk(dir, "")
-  return out
-}
 
 describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
   it.scopedLive("upload and download one file; -p keeps mtime and mode; progress counts every byte", () =>

@@ -16,6 +16,7 @@ import * as SshClient from "../../src/client/SshClient.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as Scp from "../../src/scp/Scp.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tree } from "../helpers/TempDir.js"
 import * as OpenSshAgent from "../helpers/OpenSshAgent.js"
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
@@ -23,17 +24,6 @@ const SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 const has = OpenSsh.haveOpenSsh() && fs.existsSync(SFTP_SERVER)
 const me = os.userInfo().username
 
-const tree = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  const walk = (d: string, prefix: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name), `${prefix}${e.name}/`)
-      else out[`${prefix}${e.name}`] = fs.readFileSync(path.join(d, e.name), "utf8")
-    }
-  }
-  walk(dir, "")
-  return out
-}
 
 const setup = Effect.gen(function*() {
   const dir = yield* OpenSshAgent.tempDir("effect-ssh-scp-sftp-")
