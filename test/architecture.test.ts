@@ -382,6 +382,15 @@ describe("architecture (STYLE.md §4)", () => {
     )
   })
 
+  it("no queue between the socket and a channel: transport/ and connection/ import no Mailbox or Queue (DESIGN.md §6)", () => {
+    assertNone(
+      allImports
+        .filter((ref) => /^(transport|connection)\//.test(ref.file) && /^effect\/(Mailbox|Queue)$/.test(ref.specifier))
+        .map((ref) => `src/${ref.file}:${ref.line} imports "${ref.specifier}"`),
+      "a Mailbox or Queue on the packet path"
+    )
+  })
+
   it("client/, server/ and index.ts import nothing from src/node, node:* or @effect/platform-node", () => {
     assertNone(layerViolations(["client", "server", "index"]), "client/ server/ index.ts layer violations")
   })

@@ -47,7 +47,8 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
   keyscan: { summary: "the servers' host keys in ssh-keyscan's format", load: () => import("./Keyscan.js") },
   serve: { summary: "run an SSH server (an echo service, or local commands with --exec local)", load: () => import("./Serve.js") },
   agent: { summary: "run an ssh-agent (ssh-agent's flags and output)", load: () => import("./Agent.js") },
-  scp: { summary: "copy files over SCP, as `scp -O` does", load: () => import("./Scp.js") }
+  scp: { summary: "copy files over SCP, as `scp -O` does", load: () => import("./Scp.js") },
+  sftp: { summary: "transfer files over SFTP, as `sftp [options] destination` does (batch mode with -b)", load: () => import("./Sftp.js") }
 }
 
 /**

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ChannelError, TransportError } from "../SshError.js"
 
@@ -42,10 +43,22 @@ export interface Channel {
    * to the peer (WINDOW_ADJUST), so a slow consumer slows the sender (DESIGN.md §6).
    */
   readonly data: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  /** CHANNEL_EXTENDED_DATA of type 1 (stderr, RFC 4254 §5.2), with the same rules as `data`. */
+  /**
+   * CHANNEL_EXTENDED_DATA of type 1 (stderr, RFC 4254 §5.2). While nobody subscribes, its window is returned at
+   * once (so `data` and the channel's requests never stall behind it) and up to one window is kept for a later
+   * reader; while subscribed, the same rules as `data`.
+   */
   readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  /** Requests from the peer (exit-status, exit-signal, …); ends when the channel closes. */
+  /**
+   * Requests from the peer (exit-status, exit-signal, …); ends when the channel closes. Requests wait here for a
+   * consumer up to a bound (a peer that floods them is cut off), unless `onRequest` routes them.
+   */
   readonly requests: Stream.Stream<IncomingRequest, TransportError>
+  /**
+   * Routes the peer's requests to `handler`, synchronously as they arrive (queued ones first), instead of
+   * `requests`, while the Scope lives: no fiber, no queue.
+   */
+  readonly onRequest: (handler: (request: IncomingRequest) => void) => Effect.Effect<void, never, Scope.Scope>
   /** Sends data, split by the peer's max packet, waiting for window as needed. */
   readonly write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
   /** Sends extended data (type 1, stderr). */

@@ -153,7 +153,7 @@ const closed = (sendClose: boolean): Event<"Closed"> => ({ _tag: "Closed", sendC
  * The lifecycle of one channel (RFC 4254 §5.1–§5.3): Opening → Open → EOF sent / EOF received → CLOSE sent /
  * CLOSE received → Closed. Rules: nothing but OPEN_CONFIRMATION/FAILURE while opening, and those only then
  * (SEC-41); no data after the peer's EOF (SEC-43); CLOSE answered exactly once; Closed (the id may be freed) only
- * when both CLOSEs were exchanged; nothing from the peer after its CLOSE; WINDOW_ADJUST after our EOF ignored.
+ * when both CLOSEs were exchanged; nothing from the peer after its CLOSE; WINDOW_ADJUST after our EOF counted (SEC-44) but not waited on.
  * Data and extended data share the inbound window (RFC 4254 §5.2).
  *
  * @since 0.1.0
@@ -231,12 +231,18 @@ export class ChannelState {
     return closed(false)
   }
 
-  /** WINDOW_ADJUST (RFC 4254 §5.2): ignored after our EOF or CLOSE (SEC-41); overflow → violation (SEC-44). */
+  /**
+   * WINDOW_ADJUST (RFC 4254 §5.2): overflow past 2^32−1 is a violation in every state (SEC-44, as OpenSSH's
+   * "adjust … overflows remote window"); after our EOF or CLOSE the window is still counted but nothing waits
+   * on it (`Ignored`).
+   */
   onWindowAdjust(n: number): Ok | Event<"Ignored"> | Violation {
     const gate = this.#gate("CHANNEL_WINDOW_ADJUST")
     if (gate !== undefined) return gate
-    if (this.#eofSent || this.#closeSent || this.#outbound === undefined) return ignored
-    return this.#outbound.adjust(n)
+    if (this.#outbound === undefined) return ignored
+    const r = this.#outbound.adjust(n)
+    if (r._tag === "Violation") return r
+    return this.#eofSent || this.#closeSent ? ignored : r
   }
 
   /** CHANNEL_DATA of `n` bytes (RFC 4254 §5.2). */

@@ -97,7 +97,7 @@ export interface ConnectionMux {
   /**
    * Handles the peer's CHANNEL_OPEN of `channelType` while the caller's Scope lives (replaces an earlier handler
    * of the same type; removed when the Scope closes). Falls back to the `acceptChannel` option, then refuses
-   * (deny by default). A failing or dying handler refuses the open.
+   * (deny by default, SEC-47). A failing or dying handler refuses the open.
    */
   readonly handleChannels: (
     channelType: string,
@@ -105,7 +105,8 @@ export interface ConnectionMux {
   ) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Handles the peer's global requests named `name` while the Scope lives; unhandled ones get REQUEST_FAILURE
-   * when they want a reply. A failing or dying handler answers Failure.
+   * when they want a reply. A failing or dying handler answers Failure. Replies go out in the order the requests
+   * came (RFC 4254 §4).
    */
   readonly handleGlobalRequests: (
     name: string,

@@ -55,6 +55,13 @@ export interface Aead {
    * (measured 1.2 → 1.7 GB/s at 32 KiB on node:crypto).
    */
   readonly sealPacket?: ((nonce: Uint8Array, packet: Uint8Array, aadLength: number) => Uint8Array) | undefined
+  /**
+   * Optional gathered form: encrypts the concatenation of `plaintext` with `aad` and returns the ciphertext of
+   * each piece, then the tag, without joining anything (the transport writes the parts with one writev).
+   */
+  readonly sealParts?:
+    | ((nonce: Uint8Array, aad: Uint8Array, plaintext: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array>)
+    | undefined
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined
 }
 

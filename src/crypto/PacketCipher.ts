@@ -23,6 +23,12 @@ export interface PacketSealer {
   /** `packet` is the whole plaintext packet; it may be overwritten in place. Returns the wire bytes. */
   seal(seq: number, packet: Uint8Array): Uint8Array
   /**
+   * Optional gathered form of `seal`: the plaintext packet is the concatenation of `pieces` (the first starts
+   * with packet_length); returns the wire bytes as parts to write in order, so that nothing is copied besides
+   * what the cipher writes (DESIGN.md §6).
+   */
+  readonly sealParts?: ((seq: number, pieces: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array>) | undefined
+  /**
    * Set for CBC (SEC-05): the writer puts an IGNORE with random content before each packet, so the chaining
    * value a packet is encrypted under is the last block of a ciphertext sealed with it, which no one could see
    * before choosing what to send (the chosen-plaintext attack on CBC's predictable IV; RFC 4251 §9.3.1).

@@ -9,6 +9,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
+import type * as Socket from "@effect/platform/Socket"
+import type * as Scope from "effect/Scope"
+import * as NodeLink from "./NodeLink.js"
 import { Dialer } from "../client/Dialer.js"
 import { DisconnectReason, TransportError } from "../SshError.js"
 
@@ -55,6 +58,24 @@ const open = (host: string, port: number, timeout: Duration.DurationInput | unde
     )
 
 /**
+ * Dials `host:port` and returns the platform Socket, with the native link (pause, cork/uncork) registered for
+ * the transport (NodeLink), and the address connected to. The one way to dial TCP: `NodeTransport.dial` uses it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialNet = (
+  host: string,
+  port: number,
+  timeout?: Duration.DurationInput
+): Effect.Effect<{ readonly socket: Socket.Socket; readonly address: string | undefined }, TransportError, Scope.Scope> =>
+  Effect.flatMap(open(host, port, timeout), (net) =>
+    Effect.map(
+      NodeSocket.fromDuplex(Effect.succeed(net)),
+      (socket) => ({ socket: NodeLink.register(socket, net), address: net.remoteAddress })
+    ))
+
+/**
  * The Node TCP dialer.
  *
  * @since 0.1.0
@@ -62,10 +83,8 @@ const open = (host: string, port: number, timeout: Duration.DurationInput | unde
  */
 export const dialer: Dialer = {
   dial: (host, port, timeout) =>
-    Effect.flatMap(open(host, port, timeout), (socket) => NodeSocket.fromDuplex(Effect.succeed(socket))),
-  dialAddress: (host, port, timeout) =>
-    Effect.flatMap(open(host, port, timeout), (net) =>
-      Effect.map(NodeSocket.fromDuplex(Effect.succeed(net)), (socket) => ({ socket, address: net.remoteAddress })))
+    Effect.map(dialNet(host, port, timeout), ({ socket }) => socket),
+  dialAddress: dialNet
 }
 
 /**

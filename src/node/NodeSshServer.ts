@@ -89,7 +89,7 @@ export const layerSocketServer = (options: {
         address: server.address,
         run: (handler) =>
           server.run((socket) =>
-            Effect.zipRight(NodeTransport.setNoDelay, Effect.flatMap(Effect.serviceOption(NodeSocket.NetSocket), (net) => {
+            Effect.zipRight(Effect.zipRight(NodeTransport.setNoDelay, NodeTransport.registerLink(socket)), Effect.flatMap(Effect.serviceOption(NodeSocket.NetSocket), (net) => {
               const address = Option.getOrUndefined(net)?.remoteAddress
               const port = Option.getOrUndefined(net)?.remotePort ?? 0
               return address === undefined

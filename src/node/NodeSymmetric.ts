@@ -112,6 +112,15 @@ const aesGcm = (key: Uint8Array): Aead => {
       out.set(c.getAuthTag(), aadLength + ct.length)
       return view(out)
     },
+    sealParts(nonce, aad, plaintext) {
+      const c = crypto.createCipheriv(algorithm, k, nonce)
+      c.setAAD(aad)
+      // GCM is a stream mode: each update returns exactly its input's length; the parts are never joined.
+      const out: Array<Uint8Array> = plaintext.map((p) => view(c.update(p)))
+      c.final()
+      out.push(view(c.getAuthTag()))
+      return out
+    },
     open(nonce, aad, ciphertextAndTag) {
       const n = ciphertextAndTag.length - 16
       if (n < 0) return undefined

@@ -7,6 +7,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type * as Socket from "@effect/platform/Socket"
+import * as SocketError from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
@@ -18,6 +19,8 @@ import type * as Scope from "effect/Scope"
 import * as ClientTransport from "../client/ClientTransport.js"
 import { NodeCompression } from "./NodeCompression.js"
 import { NodeCrypto } from "./NodeCrypto.js"
+import * as NodeDialer from "./NodeDialer.js"
+import * as NodeLink from "./NodeLink.js"
 import type { TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
 
@@ -31,13 +34,11 @@ export const dial = (options: {
   readonly host: string
   readonly port?: number | undefined
   readonly timeout?: Duration.DurationInput | undefined
-}): Effect.Effect<Socket.Socket, Socket.SocketError> =>
-  NodeSocket.makeNet({
-    host: options.host,
-    port: options.port ?? 22,
-    noDelay: true,
-    openTimeout: options.timeout ?? Duration.seconds(30)
-  })
+}): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
+  NodeDialer.dialNet(options.host, options.port ?? 22, options.timeout).pipe(
+    Effect.map(({ socket }) => socket),
+    Effect.mapError((cause) => new SocketError.SocketGenericError({ reason: "Open", cause }))
+  )
 
 /**
  * A client transport to `host:port` over TCP, with the host key policy of the options (default: the user's
@@ -78,6 +79,19 @@ export const setNoDelay: Effect.Effect<void> = Effect.serviceOption(NodeSocket.N
 )
 
 /**
+ * Registers the native link (NodeLink) for a platform Socket accepted by a Node `SocketServer`, when the Node
+ * socket behind it is in context.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const registerLink = (socket: Socket.Socket): Effect.Effect<void> =>
+  Effect.serviceOption(NodeSocket.NetSocket).pipe(
+    Effect.map(Option.map((net) => NodeLink.register(socket, net))),
+    Effect.asVoid
+  )
+
+/**
  * Listens on TCP and runs the server role of the transport (on node:crypto and node:zlib unless `crypto` /
  * `compression` name other backends) on every accepted socket, then `handler` with the
  * established transport. Each connection lives in its own Scope, closed when the handler ends or fails.
@@ -96,6 +110,7 @@ export const serve = <E, R>(
     yield* server.run((socket) =>
       Effect.gen(function*() {
         yield* setNoDelay
+        yield* registerLink(socket)
         const transport = yield* Transport.make(socket, {
           ...transportOptions,
           crypto: transportOptions.crypto ?? NodeCrypto,

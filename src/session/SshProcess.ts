@@ -5,7 +5,6 @@
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -64,9 +63,17 @@ export interface ProcessOptions {
  * @category models
  */
 export interface SshProcess {
-  /** The remote stdout; a single consumer (taking data opens the window, so a slow reader slows the remote). */
+  /**
+   * The remote stdout; a single consumer (taking data opens the window, so a slow reader slows the remote).
+   * Subscribing while another reader is active, or again after the end was read, is a defect (never a silent
+   * empty stream).
+   */
   readonly stdout: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  /** The remote stderr (extended data type 1), with the same rules as stdout. */
+  /**
+   * The remote stderr (extended data type 1). While nobody reads it, it never holds up stdout or `exitStatus`:
+   * its window is returned as it arrives and up to one window of it is kept for a later reader, the rest dropped
+   * (as @effect/platform's `Command` drains what is not consumed). While read, it has stdout's backpressure.
+   */
   readonly stderr: Stream.Stream<Uint8Array, ChannelError | TransportError>
   /** The remote stdin: everything written goes to the process; the end of the stream sends EOF. */
   readonly stdin: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
@@ -117,27 +124,16 @@ export const start = (
 ): Effect.Effect<SshProcess, ChannelError | TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const channel = yield* mux.open("session")
-    const exit = yield* Deferred.make<ExitStatus, TransportError>()
     let status: ExitStatus = {}
-    // Watch the channel's requests for exit-status / exit-signal (RFC 4254 §6.10); the end comes at CLOSE.
-    yield* channel.requests.pipe(
-      Stream.runForEach((req) =>
-        Effect.sync(() => {
-          const d = ChannelRequests.decodeRequest(req.request, req.data)
-          if (d._tag === "Left") return
-          if (d.right._tag === "ExitStatus") status = { status: d.right.status }
-          else if (d.right._tag === "ExitSignal") {
-            status = { signal: d.right.signal, coreDumped: d.right.coreDumped, message: d.right.message }
-          }
-        })
-      ),
-      Effect.zipRight(channel.closed),
-      Effect.matchEffect({
-        onFailure: (e) => Deferred.fail(exit, e),
-        onSuccess: () => Deferred.succeed(exit, status)
-      }),
-      Effect.forkScoped
-    )
+    // exit-status / exit-signal (RFC 4254 §6.10) are noted as they arrive (no fiber); the end comes at CLOSE.
+    yield* channel.onRequest((req) => {
+      const d = ChannelRequests.decodeRequest(req.request, req.data)
+      if (d._tag === "Left") return
+      if (d.right._tag === "ExitStatus") status = { status: d.right.status }
+      else if (d.right._tag === "ExitSignal") {
+        status = { signal: d.right.signal, coreDumped: d.right.coreDumped, message: d.right.message }
+      }
+    })
     for (const [name, value] of Object.entries(options?.env ?? {})) {
       // RFC 4254 §6.4: want_reply false, as OpenSSH sends it; a refused variable is simply not set.
       yield* sendRequest(channel, { _tag: "Env", name, value }, false)
@@ -167,7 +163,7 @@ export const start = (
       ),
       write: channel.write,
       closeStdin: channel.eof,
-      exitStatus: Deferred.await(exit),
+      exitStatus: Effect.map(channel.closed, () => status),
       signal: (name) => Effect.asVoid(sendRequest(channel, { _tag: "Signal", name }, false)),
       resize: (size) =>
         Effect.asVoid(sendRequest(channel, {

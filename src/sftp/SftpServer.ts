@@ -155,8 +155,7 @@ export const fromPlatform = (
       if (a.size !== undefined) yield* fs.truncate(h, a.size)
       if (a.permissions !== undefined) yield* fs.chmod(h, a.permissions & 0o7777)
       if (a.uid !== undefined && a.gid !== undefined) yield* fs.chown(h, a.uid, a.gid)
-      // Dates: Node reads a number as seconds, so a millisecond count would land in the far future.
-      if (a.atime !== undefined && a.mtime !== undefined) yield* fs.utimes(h, new Date(a.atime * 1000), new Date(a.mtime * 1000))
+      if (a.atime !== undefined && a.mtime !== undefined) yield* fs.utimes(h, new Date(a.atime * 1000), new Date(a.mtime * 1000)) // Node reads a number as seconds
     }).pipe(Effect.mapError(fsError("setstat", p)))
   const open = (p: string, flags: number, a: Attributes) =>
     Effect.gen(function*() {

@@ -312,6 +312,36 @@ export class PacketWriter {
     return out
   }
 
+  /** Whether `sealParts` seals without joining (a gathering sealer, no compression, no CBC IGNORE prefix). */
+  get gathers(): boolean {
+    return this.sealer.sealParts !== undefined && this.deflater === undefined && this.sealer.ignorePrefix !== true
+  }
+
+  /**
+   * Seals the payload `head ‖ data` as wire parts, without copying `data` (DESIGN.md §6: the only copy is the
+   * cipher's). Only when `gathers`; otherwise use `seal`.
+   */
+  sealParts(head: Uint8Array, data: Uint8Array): ReadonlyArray<Uint8Array> {
+    const s = this.sealer
+    const payloadLength = head.length + data.length
+    // RFC 4253 §6, as in `sealOne` (gathering sealers are AEAD: alignment excludes the length field).
+    const base = s.lengthAligned ? 5 + payloadLength : 1 + payloadLength
+    let padding = s.blockSize - (base % s.blockSize)
+    if (padding < 4) padding += s.blockSize
+    const first = new Uint8Array(5 + head.length)
+    new DataView(first.buffer).setUint32(0, 1 + payloadLength + padding)
+    first[4] = padding
+    first.set(head, 5)
+    // SEC-24: random padding.
+    const parts = s.sealParts!(this.seq, [first, data, this.randomBytes(padding)])
+    this.sealedUnderKey++
+    this.seq = (this.seq + 1) >>> 0
+    if (this.seq === 0) this.wrapped = true
+    this.packets++
+    for (const p of parts) this.bytes += p.length
+    return parts
+  }
+
   private compress(data: Uint8Array): Uint8Array {
     if (this.deflater === undefined) return data
     this.deflated++
@@ -346,7 +376,8 @@ export class PacketWriter {
 
   private randomBytes(n: number): Uint8Array {
     if (this.poolPos + n > this.pool.length) {
-      this.pool = this.random(4096)
+      // Small: one pool per connection and direction, refilled every few dozen packets.
+      this.pool = this.random(512)
       this.poolPos = 0
     }
     const r = this.pool.subarray(this.poolPos, this.poolPos + n)

@@ -8,16 +8,19 @@
 import type * as Socket from "@effect/platform/Socket"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type { CertifiedKey } from "../crypto/HostKey.js"
 import type { TransportError } from "../SshError.js"
 import type { CompressionBackend } from "./Compression.js"
+import * as Engine from "./internal/engine.js"
 import * as internal from "./internal/transport.js"
 import type { Negotiated } from "./KexMachine.js"
+import { Timers } from "./Timers.js"
 
 /**
  * An algorithm list: names in preference order, or a string in OpenSSH's syntax (`"+ssh-rsa"`,
@@ -175,6 +178,110 @@ export interface Transport {
   /** Waits until the connection ends and yields why. */
   readonly closed: Effect.Effect<TransportError>
   readonly stats: Effect.Effect<TransportStats>
+}
+
+/**
+ * The layers above (the connection layer) as the engine calls them: every message for them, in order, in the
+ * socket's turn (no queue, no fiber), and the end of the connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Upper {
+  readonly onMessage: (payload: Uint8Array) => void
+  readonly onClose: (error: TransportError) => void
+}
+
+/**
+ * The synchronous side of a transport, for the connection layer once it has taken over (`direct`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Direct {
+  /**
+   * Seals and writes a message now, or holds it while a key exchange blocks output (RFC 4253 §7.1), keeping the
+   * order of calls; the connection's error when it is closed. Never waits: callers that may produce without
+   * bound check `congested` first.
+   */
+  readonly send: (payload: Uint8Array) => TransportError | undefined
+  /**
+   * `send` of the payload `head ‖ data`: with a cipher that gathers (AES-GCM on node:crypto) `data` is encrypted
+   * where it lies and nothing is joined; the bulk path of channel data.
+   */
+  readonly sendData: (head: Uint8Array, data: Uint8Array) => TransportError | undefined
+  /** More than the high-water mark is queued for the socket: producers should wait for `onceWritable`. */
+  readonly congested: () => boolean
+  /** Runs `wake` once the socket drained (or the connection closed). */
+  readonly onceWritable: (wake: () => void) => void
+  /** The connection's one timer (keepalive shares it with rekey and the timeouts). */
+  readonly timers: Timers
+  /** Sends DISCONNECT(`code`) and closes; everything waiting fails with `Disconnected`. */
+  readonly disconnect: (code: number, description: string) => void
+  /** Closes the connection with `error` (DISCONNECT with its code). */
+  readonly fail: (error: TransportError) => void
+}
+
+/**
+ * The key under which a transport built by `make` offers its synchronous side.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const DirectTypeId: typeof Engine.DirectTypeId = Engine.DirectTypeId
+
+const hasDirect = (u: Transport): u is Transport & { readonly [DirectTypeId]: (upper: (direct: Direct) => Upper) => Direct } =>
+  DirectTypeId in u && typeof (u as { readonly [DirectTypeId]?: unknown })[DirectTypeId] === "function"
+
+/**
+ * Takes over a transport for the connection layer: `upper(direct)` receives the synchronous sending side and
+ * returns the receiver of every later message for the layers above (and those not taken yet), called in the
+ * socket's turn; `receive` is not used any more. A transport not built by `make` (a test double) is adapted with
+ * one fiber that pulls `receiveAll`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const direct = (transport: Transport, upper: (direct: Direct) => Upper): Effect.Effect<Direct, never, Scope.Scope> => {
+  if (hasDirect(transport)) return Effect.sync(() => transport[DirectTypeId](upper))
+  return Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const run = <A, E>(effect: Effect.Effect<A, E>) => void Runtime.runFork(runtime)(effect)
+    let failure: TransportError | undefined
+    const adapted: Direct = {
+      send: (payload) => {
+        if (failure !== undefined) return failure
+        run(Effect.ignore(transport.send(payload)))
+        return undefined
+      },
+      sendData: (head, data) => adapted.send(concat(head, data)),
+      congested: () => false,
+      onceWritable: (wake) => wake(),
+      timers: new Timers(),
+      disconnect: (code, description) => run(transport.disconnect(code, description)),
+      fail: (error) => run(transport.disconnect(error.code, error.description))
+    }
+    const receiver = upper(adapted)
+    yield* transport.receiveAll.pipe(
+      Effect.tap((batch) => Effect.sync(() => batch.forEach(receiver.onMessage))),
+      Effect.forever,
+      Effect.catchAll((e) =>
+        Effect.sync(() => {
+          failure = e
+          receiver.onClose(e)
+        })
+      ),
+      Effect.forkScoped
+    )
+    return adapted
+  })
+}
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
 }
 
 /**

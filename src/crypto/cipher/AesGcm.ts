@@ -35,6 +35,7 @@ export const makeAesGcmSealer = (backend: SymmetricPrimitives, keys: DirectionKe
   const nonce = initialNonce(keys)
   if (aead.sealPacket !== undefined) {
     const sealPacket = aead.sealPacket.bind(aead)
+    const sealParts = aead.sealParts?.bind(aead)
     return {
       blockSize: 16,
       macLength: TAG,
@@ -43,6 +44,13 @@ export const makeAesGcmSealer = (backend: SymmetricPrimitives, keys: DirectionKe
         const out = sealPacket(nonce, packet, 4)
         nextNonce(nonce)
         return out
+      },
+      sealParts: sealParts === undefined ? undefined : (_seq, pieces) => {
+        // The length (AAD) goes out as it is; every other piece is encrypted where it lies, nothing is joined.
+        const head = pieces[0]!
+        const out = sealParts(nonce, head.subarray(0, 4), [head.subarray(4), ...pieces.slice(1)])
+        nextNonce(nonce)
+        return [head.subarray(0, 4), ...out]
       }
     }
   }

@@ -126,21 +126,25 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
     }
     const windowChanges = yield* Queue.sliding<WindowSize>(EVENT_BUFFER)
     const signals = yield* Queue.sliding<string>(EVENT_BUFFER)
-    const route = (req: IncomingRequest) => {
+    const route = (req: IncomingRequest): void => {
       const d = ChannelRequests.decodeRequest(req.request, req.data)
       if (d._tag === "Right" && d.right._tag === "WindowChange") {
         const w = d.right
-        return Queue.offer(windowChanges, { cols: w.cols, rows: w.rows, widthPx: w.widthPx, heightPx: w.heightPx })
+        // A sliding queue never suspends: the latest sizes win (SEC-45).
+        Effect.runSync(Queue.offer(windowChanges, { cols: w.cols, rows: w.rows, widthPx: w.widthPx, heightPx: w.heightPx }))
+        return
       }
-      if (d._tag === "Right" && d.right._tag === "Signal") return Queue.offer(signals, d.right.name)
+      if (d._tag === "Right" && d.right._tag === "Signal") {
+        Effect.runSync(Queue.offer(signals, d.right.name))
+        return
+      }
       // A second exec/shell, a late pty-req or env, or anything unknown: refused (RFC 4254 §6.5 allows one).
-      return reply(req, false)
+      // The reply is synchronous (sealed in this turn), so no fiber is needed for it.
+      Effect.runSync(Effect.ignore(reply(req, false)))
     }
-    // Requests keep being taken while the program runs, so the channel's request mailbox never grows.
-    yield* Effect.forEach(pending, route, { discard: true })
-    yield* Effect.forkScoped(
-      Stream.runForEach(Stream.fromPull(Effect.succeed(pull)), route).pipe(Effect.ignore)
-    )
+    // While the program runs, requests are routed as they arrive (no fiber, no queue that could grow).
+    pending.forEach(route)
+    yield* channel.onRequest(route)
     const exit = yield* started.handler({
       username: owner.username,
       remoteAddress: owner.remoteAddress,

@@ -296,12 +296,14 @@ describe("ChannelState", () => {
     assert.deepStrictEqual([pending.phase, pending.remoteId, pending.outbound?.window], ["Open", 9, 1000])
   })
 
-  it("SEC-41: WINDOW_ADJUST after our EOF is ignored", () => {
+  it("SEC-41: WINDOW_ADJUST after our EOF is ignored; SEC-44: but an overflow is still a violation", () => {
     const ch = openChannel()
     assert.isTrue(ch.sendEof())
     assert.isFalse(ch.sendEof())
-    assert.deepStrictEqual(ch.onWindowAdjust(MAX_UINT32), { _tag: "Ignored" }) // not even an overflow
-    assert.strictEqual(ch.outbound?.window, DEFAULT_WINDOW)
+    assert.deepStrictEqual(ch.onWindowAdjust(10), { _tag: "Ignored" })
+    const overflow = ch.onWindowAdjust(MAX_UINT32)
+    assert.isTrue(isViolation(overflow) && overflow.rule === "SEC-44")
+    assert.strictEqual(ch.outbound?.window, DEFAULT_WINDOW + 10)
     assert.throws(() => ch.sendable(10))
     assert.throws(() => ch.sent(10))
   })
