@@ -9,7 +9,7 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -106,14 +106,18 @@ const defaultSocket = (): string =>
 
 /** ssh-agent's confirmation: `$SSH_ASKPASS` with SSH_ASKPASS_PROMPT=confirm; exit status 0 allows. */
 const askpass = (program: string) => (request: AgentServer.ConfirmRequest) =>
-  Effect.sync(() => {
+  // Asynchronous: a prompt waiting for a person must not stop the agent answering its other clients.
+  Effect.async<boolean>((resume) => {
     const prompt = `Allow use of key ${request.identity.comment}?\nKey fingerprint ${request.identity.fingerprint}.`
-    const result = spawnSync(program, [prompt], {
+    // SEC-69: an argument vector, no shell; the prompt is one argv entry.
+    const child = spawn(program, [prompt], {
       stdio: ["ignore", "ignore", "ignore"],
       env: { ...process.env, SSH_ASKPASS_PROMPT: "confirm" },
       timeout: 120_000
     })
-    return result.status === 0
+    child.once("error", () => resume(Effect.succeed(false)))
+    child.once("exit", (code) => resume(Effect.succeed(code === 0)))
+    return Effect.sync(() => void child.kill())
   })
 
 const killAgent = (flags: AgentFlags) =>

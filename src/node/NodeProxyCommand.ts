@@ -104,7 +104,7 @@ export const dialer = (command: ProxyCommand, options: ProxyCommandOptions = {})
       const [file, ...args] = argv.right
       const child = yield* Effect.acquireRelease(
         Effect.async<ReturnType<typeof spawn>, TransportError>((resume) => {
-          // SEC-69: an argument vector, never `shell: true`.
+          // SEC-69: an argument vector, never the `shell` option of spawn.
           const child = spawn(file!, args, { stdio: ["pipe", "pipe", options.stderr ?? "inherit"], shell: false })
           child.once("error", (cause) => resume(Effect.fail(failed(`ProxyCommand ${file}: ${cause.message}`, cause))))
           child.once("spawn", () => resume(Effect.succeed(child)))
