@@ -64,4 +64,8 @@ export interface Settings {
   /** RekeyLimit: bytes (0: default) and seconds (0: none). */
   readonly rekeyLimit?: { readonly bytes: number; readonly seconds: number } | undefined
   readonly numberOfPasswordPrompts?: number | undefined
+  /** IdentityAgent: the agent socket (`none`, `SSH_AUTH_SOCK`, `$VAR` or a path); undefined: SSH_AUTH_SOCK. */
+  readonly identityAgent?: string | undefined
+  /** IdentitiesOnly: offer only the agent keys that match an identity file. */
+  readonly identitiesOnly?: boolean | undefined
 }

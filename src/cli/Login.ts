@@ -1,7 +1,8 @@
 /**
- * Connecting and logging in for `effect-ssh exec`, as ssh(1) does: the identity files (-i / IdentityFile, or
- * the default ~/.ssh/id_ed25519, id_ecdsa and id_rsa that exist), keyboard-interactive prompts, and the password
- * prompt. Questions are asked only on a terminal and never with BatchMode.
+ * Connecting and logging in for `effect-ssh ssh`/`exec`/`scp`, as ssh(1) does: the ssh-agent's keys
+ * (IdentityAgent / SSH_AUTH_SOCK; with IdentitiesOnly only those of the identity files), then the identity files
+ * (-i / IdentityFile, or the default ~/.ssh/id_ed25519, id_ecdsa and id_rsa that exist), keyboard-interactive
+ * prompts, and the password prompt. Questions are asked only on a terminal and never with BatchMode.
  *
  * Differences from ssh, by construction of the library's credentials: an encrypted key's passphrase is asked
  * before connecting (ssh asks only once the server would accept the key), and a password is asked after the
@@ -33,6 +34,7 @@ import type { ParsedPrivateKey } from "../keys/KeyMaterial.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
 import type { Settings } from "./ExecOptions.js"
+import * as NodeSshConfig from "../node/NodeSshConfig.js"
 import * as HostKeys from "./HostKeys.js"
 import * as Tty from "./Tty.js"
 
@@ -126,6 +128,31 @@ const askPassphrase = (file: string, text: string, attempt = 1): Effect.Effect<O
     Effect.orElseSucceed(() => Option.none())
   )
 
+/**
+ * The agent credential ssh would offer first: the agent of IdentityAgent / SSH_AUTH_SOCK (none when it is unset,
+ * `none`, missing or dead, logged at debug level), restricted by IdentitiesOnly to the identity files' keys.
+ * The agent connection lives as long as the Scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const agentIdentities = (
+  settings: Settings
+): Effect.Effect<ReadonlyArray<Auth.AuthMethod>, never, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const agent = yield* NodeSshConfig.openAgent(settings.identityAgent)
+    if (Option.isNone(agent)) return []
+    const only = settings.identitiesOnly === true
+      ? yield* SshClientConfig.identityPublicKeys(
+        [...(settings.identityFiles ?? DEFAULT_IDENTITIES), ...(settings.certificateFiles ?? [])].map((f) =>
+          expandHome(f, path)
+        )
+      )
+      : undefined
+    return [SshClientConfig.agentAuth(agent.value, only)]
+  })
+
 /** RFC 4256 challenges answered on the terminal, as ssh shows them. */
 const keyboardInteractive = Auth.keyboardInteractive((challenge) =>
   Effect.gen(function*() {
@@ -163,7 +190,8 @@ export const connect = (
 > =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    const keys = yield* identities(settings, interactive)
+    // ssh offers the agent's keys before the identity files (sshconnect2.c pubkey_prepare).
+    const keys = [...yield* agentIdentities(settings), ...yield* identities(settings, interactive)]
     const verified = yield* Ref.make(Option.none<string>())
     const base = HostKeys.policy({
       mode: settings.strictHostKeyChecking,

@@ -17,7 +17,7 @@ import * as Ssh from "./Ssh.js"
 import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
-const USAGE = "usage: effect-ssh scp [-Opqrv] [-i identity_file] [-o ssh_option] [-P port] source ... target"
+const USAGE = "usage: effect-ssh scp [-Opqrsv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
 
 /**
  * An operand: a local path, or `[user@]host:path`.
@@ -51,9 +51,13 @@ export const parseOperand = (text: string): Operand => {
 export interface ScpFlags {
   readonly recursive: boolean
   readonly preserve: boolean
+  /** -O: the legacy SCP protocol instead of SFTP (OpenSSH 9's default). */
+  readonly legacy?: boolean | undefined
   readonly quiet: boolean
   readonly verbose: boolean
   readonly port: number | undefined
+  /** -F: the ssh_config file, as ssh's -F. */
+  readonly configFile?: string | undefined
   readonly identityFiles: ReadonlyArray<string>
   readonly options: ReadonlyArray<string>
   readonly operands: ReadonlyArray<string>
@@ -66,8 +70,9 @@ export interface ScpFlags {
  * @category parsing
  */
 export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
-  const flags = { recursive: false, preserve: false, quiet: false, verbose: false }
+  const flags = { recursive: false, preserve: false, quiet: false, verbose: false, legacy: false }
   let port: number | undefined
+  let configFile: string | undefined
   const identityFiles: Array<string> = []
   const options: Array<string> = []
   let i = 0
@@ -88,6 +93,7 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
           if (!Number.isInteger(port) || port < 1 || port > 65535) return `invalid port ${value}`
         } else if (c === "i") identityFiles.push(value)
         else if (c === "o") options.push(value)
+        else if (c === "F") configFile = value
         else return `-${c} is not supported yet`
         break
       }
@@ -95,19 +101,22 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
       else if (c === "p") flags.preserve = true
       else if (c === "q") flags.quiet = true
       else if (c === "v") flags.verbose = true
-      else if (c === "O" || c === "T" || c === "C" || c === "4" || c === "6" || c === "B") continue
+      else if (c === "O") flags.legacy = true
+      else if (c === "s") flags.legacy = false
+      else if (c === "T" || c === "C" || c === "4" || c === "6" || c === "B") continue
       else return `unknown option -- ${c}`
     }
   }
   const operands = args.slice(i)
   if (operands.length < 2) return "a source and a target are needed"
-  return { ...flags, port, identityFiles, options, operands }
+  return { ...flags, port, configFile, identityFiles, options, operands }
 }
 
 const connectTo = (flags: ScpFlags, destination: string) =>
   Effect.gen(function*() {
     // The same resolution as `effect-ssh ssh` (ssh_config, -o, -i, -P as ssh's -p), so scp connects as ssh would.
     const words = [
+      ...(flags.configFile === undefined ? [] : ["-F", flags.configFile]),
       ...(flags.port === undefined ? [] : ["-p", String(flags.port)]),
       ...flags.identityFiles.flatMap((f) => ["-i", f]),
       ...flags.options.flatMap((o) => ["-o", o]),
@@ -139,6 +148,7 @@ export const main = (args: ReadonlyArray<string>) =>
     const target = operands[operands.length - 1]!
     const sources = operands.slice(0, -1)
     const options: Scp.ScpOptions = {
+      protocol: flags.legacy === true ? "scp" : "sftp",
       recursive: flags.recursive,
       preserve: flags.preserve,
       onWarning: (message) => Tty.printError(message)

@@ -73,7 +73,9 @@ export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions
   certificateFiles: r.certificateFiles,
   preferredAuthentications: r.preferredAuthentications,
   rekeyLimit: r.rekeyLimit,
-  numberOfPasswordPrompts: r.numberOfPasswordPrompts
+  numberOfPasswordPrompts: r.numberOfPasswordPrompts,
+  identityAgent: r.identityAgent,
+  identitiesOnly: r.identitiesOnly
 })
 
 /**

@@ -17,6 +17,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import type * as Scope from "effect/Scope"
 import * as Auth from "../auth/AuthMethod.js"
 import * as SshConfig from "../config/SshConfig.js"
@@ -60,6 +61,12 @@ export type ProxyPlan =
  * @category models
  */
 export interface ConfigOverrides {
+  /**
+   * An ssh-agent whose keys are tried first, before the identity files, as ssh does with SSH_AUTH_SOCK
+   * (`NodeSshConfig.connect` opens IdentityAgent / SSH_AUTH_SOCK itself). With IdentitiesOnly only its keys
+   * that match an identity file's public key are offered.
+   */
+  readonly agent?: Auth.AgentSigner | undefined
   /** Tried after the identity files, filtered by PreferredAuthentications and the *Authentication options. */
   readonly auth?: ReadonlyArray<Auth.AuthMethod> | undefined
   readonly hostKeys?: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> | undefined
@@ -142,6 +149,10 @@ const home = (path: Path.Path, file: string) =>
     ? Effect.succeed(file)
     : Effect.map(Effect.orElseSucceed(Config.string("HOME"), () => "/"), (h) => path.join(h, file.slice(1)))
 
+// ssh's default list also names security-key, XMSS and DSA files, which effect-ssh cannot use.
+const identityFilesOf = (r: SshConfig.Resolved): ReadonlyArray<string> =>
+  r.identityFilesConfigured ? r.identityFiles : r.identityFiles.filter((f) => /id_(rsa|ecdsa|ed25519)$/.test(f))
+
 /**
  * The identity files that exist (configured ones, or ssh's defaults), each preceded by the user certificates
  * that certify it (its `-cert.pub`, then CertificateFile ones).
@@ -163,9 +174,7 @@ export const identities = (
       if (text._tag === "Some") certs.push(text.value)
     }
     const out: Array<Auth.AuthMethod> = []
-    // ssh's default list also names security-key, XMSS and DSA files, which effect-ssh cannot use.
-    const files = r.identityFilesConfigured ? r.identityFiles : r.identityFiles.filter((f) => /id_(rsa|ecdsa|ed25519)$/.test(f))
-    for (const file of files) {
+    for (const file of identityFilesOf(r)) {
       const full = yield* home(path, file)
       const text = yield* read(file)
       if (text._tag === "None") continue
@@ -181,6 +190,63 @@ export const identities = (
     }
     return out
   })
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+/**
+ * The public-key blobs of identity files (and certificate files), as ssh learns them for IdentitiesOnly: from an
+ * unencrypted private key itself, else from its `.pub` file (or, for a `.pub`/`-cert.pub` path, the file itself).
+ * Files that cannot be read are left out.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const identityPublicKeys = (
+  files: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<Uint8Array>, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const read = (file: string) => Effect.flatMap(home(path, file), (full) => Effect.option(fs.readFileString(full)))
+    // A `.pub` line is "type base64 [comment]" (ssh-keygen -y); certificates too.
+    const blobOf = (line: string): ReadonlyArray<Uint8Array> => {
+      const field = line.trim().split(/\s+/)[1]
+      return field === undefined ? [] : Either.match(Encoding.decodeBase64(field), { onLeft: () => [], onRight: (b) => [b] })
+    }
+    const out: Array<Uint8Array> = []
+    for (const file of files) {
+      const text = yield* read(file)
+      if (text._tag === "Some") {
+        const parsed = parsePrivateKey(text.value)
+        if (Either.isRight(parsed)) {
+          out.push(parsed.right.publicKey)
+          continue
+        }
+        if (/\.pub$/.test(file)) {
+          out.push(...blobOf(text.value))
+          continue
+        }
+      }
+      const pub = yield* read(`${file}.pub`)
+      if (pub._tag === "Some") out.push(...blobOf(pub.value))
+    }
+    return out
+  })
+
+/**
+ * The agent as a credential: all its keys, or with IdentitiesOnly (`only` given) those whose public key (or
+ * certificate) is among `only`, as ssh's pubkey_prepare drops the agent keys no IdentityFile names.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const agentAuth = (signer: Auth.AgentSigner, only?: ReadonlyArray<Uint8Array>): Auth.AuthMethod =>
+  Auth.agent(
+    only === undefined ? signer : {
+      identities: Effect.map(signer.identities, (ids) => ids.filter((id) => only.some((k) => sameBytes(k, id.publicKey)))),
+      sign: signer.sign
+    }
+  )
 
 /**
  * Orders credentials by PreferredAuthentications (`publickey,password`…); methods it does not name are
@@ -209,12 +275,17 @@ export const toClientOptions = (
   r: SshConfig.Resolved,
   overrides: ConfigOverrides = {}
 ): Effect.Effect<SshClient.SshClientOptions, never, FileSystem.FileSystem | Path.Path> =>
-  Effect.map(identities(r), (keys) => {
+  Effect.gen(function*() {
+    const keys = yield* identities(r)
+    const agent = overrides.agent === undefined
+      ? []
+      : [agentAuth(overrides.agent, r.identitiesOnly ? yield* identityPublicKeys([...identityFilesOf(r), ...r.certificateFiles]) : undefined)]
     const allowed = (m: Auth.AuthMethod) =>
       (m._tag !== "Password" || r.passwordAuthentication) &&
       (m._tag !== "KeyboardInteractive" || r.kbdInteractiveAuthentication) &&
-      ((m._tag !== "PrivateKey" && m._tag !== "PrivateKeyFile") || r.pubkeyAuthentication)
-    const auth = preferred(r.preferredAuthentications, [...keys, ...(overrides.auth ?? [])].filter(allowed))
+      ((m._tag !== "PrivateKey" && m._tag !== "PrivateKeyFile" && m._tag !== "Agent") || r.pubkeyAuthentication)
+    // ssh tries the agent's keys before the identity files (sshconnect2.c pubkey_prepare).
+    const auth = preferred(r.preferredAuthentications, [...agent, ...keys, ...(overrides.auth ?? [])].filter(allowed))
     const timeout = r.connectTimeout === undefined ? undefined : Duration.seconds(r.connectTimeout)
     return {
       host: r.hostname,

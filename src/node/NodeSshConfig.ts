@@ -15,12 +15,14 @@ import * as nodePath from "node:path"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type * as Scope from "effect/Scope"
+import type * as Auth from "../auth/AuthMethod.js"
 import type { Dialer } from "../client/Dialer.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import type { SshConnection } from "../client/SshConnection.js"
 import * as SshConfig from "../config/SshConfig.js"
 import type { AuthError, TransportError } from "../SshError.js"
 import * as Match from "../keys/Match.js"
+import * as NodeAgent from "./NodeAgent.js"
 
 /**
  * The user's config file, read first.
@@ -176,8 +178,48 @@ const definedOnly = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 
 /**
+ * The agent socket ssh would use: IdentityAgent (`none` turns the agent off; `SSH_AUTH_SOCK` or `$VAR` name an
+ * environment variable, as in ssh.c), else SSH_AUTH_SOCK; undefined when there is none.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const agentSocket = (
+  identityAgent: string | undefined,
+  env: (name: string) => string | undefined = (name) => process.env[name]
+): string | undefined => {
+  const value = identityAgent === undefined || identityAgent === "SSH_AUTH_SOCK"
+    ? env("SSH_AUTH_SOCK")
+    : identityAgent.toLowerCase() === "none"
+    ? undefined
+    : identityAgent.startsWith("$")
+    ? env(identityAgent.slice(1))
+    : identityAgent
+  return value === undefined || value === "" ? undefined : value
+}
+
+/**
+ * Opens the agent of `agentSocket(identityAgent)` for the life of the Scope. A missing or dead socket is not an
+ * error (ssh goes on with the identity files): it is logged at debug level and gives `None`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openAgent = (
+  identityAgent: string | undefined
+): Effect.Effect<Option.Option<Auth.AgentSigner>, never, Scope.Scope> => {
+  const path = agentSocket(identityAgent)
+  if (path === undefined) return Effect.as(Effect.logDebug("no ssh-agent (SSH_AUTH_SOCK unset or IdentityAgent none)"), Option.none())
+  return NodeAgent.make(path).pipe(
+    Effect.map((agent): Option.Option<Auth.AgentSigner> => Option.some(agent)),
+    Effect.catchAll((e) => Effect.as(Effect.logDebug(`ssh-agent skipped: ${e.message}`), Option.none()))
+  )
+}
+
+/**
  * Connects to an ssh_config alias the way `ssh alias` resolves it: the files are read, the destination is
- * resolved (HostName, Port, User, IdentityFile …) and mapped by `SshClientConfig.toClientOptions`.
+ * resolved (HostName, Port, User, IdentityFile …) and mapped by `SshClientConfig.toClientOptions`. The agent
+ * of IdentityAgent / SSH_AUTH_SOCK (unless `overrides.agent` is given) is tried first, as ssh does.
  *
  * @example
  * ```ts
@@ -205,7 +247,10 @@ export const connect = (
   SshConfig.SshConfigError | SshClientConfig.UnsupportedConfig | TransportError | AuthError,
   Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
 > =>
-  Effect.flatMap(
-    resolve(alias, { configFile: options?.configFile, allowExec: options?.allowExec }),
-    (r) => SshClientConfig.connect(r, options?.overrides)
-  )
+  Effect.gen(function*() {
+    const r = yield* resolve(alias, { configFile: options?.configFile, allowExec: options?.allowExec })
+    const agent = options?.overrides?.agent !== undefined
+      ? Option.some(options.overrides.agent)
+      : yield* openAgent(r.identityAgent)
+    return yield* SshClientConfig.connect(r, { ...options?.overrides, agent: Option.getOrUndefined(agent) })
+  })

@@ -1,6 +1,7 @@
 /**
- * SCP file transfers over the legacy protocol: `upload` runs `scp -t` on the server and sends local files,
- * `download` runs `scp -f` and receives them — recursive, with times and modes preserved on request, reporting
+ * SCP file transfers, over SFTP by default as OpenSSH 9's scp (the server's sftp subsystem, through the SFTP
+ * client's recursive transfers), or over the legacy protocol with `protocol: "scp"` (scp -O): `upload` runs
+ * `scp -t` on the server and sends local files, `download` runs `scp -f` and receives them — recursive, with times and modes preserved on request, reporting
  * progress. Any connection with an `exec` (an `SshConnection`) will do.
  *
  * The receiving side is strict (SEC-58): every record is checked, names are single components, the first name
@@ -15,8 +16,10 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+import type { SubsystemOpener } from "../sftp/Sftp.js"
 import * as internal from "./internal/scpClient.js"
-import type { ScpError } from "./ScpProtocol.js"
+import * as sftpMode from "./internal/scpSftp.js"
+import { ScpError } from "./ScpProtocol.js"
 
 /**
  * What SCP needs of a remote process (`SshProcess` is one).
@@ -41,6 +44,8 @@ export interface ScpProcess<E> {
  */
 export interface ScpConnection<E> {
   readonly exec: (command: string) => Effect.Effect<ScpProcess<E>, E, Scope.Scope>
+  /** The "sftp" subsystem, for `protocol: "sftp"` (`SshConnection` has it). */
+  readonly subsystem?: SubsystemOpener["subsystem"] | undefined
 }
 
 /**
@@ -62,6 +67,11 @@ export interface Progress {
  * @category models
  */
 export interface ScpOptions {
+  /**
+   * "sftp" (the default, as OpenSSH 9's scp): the transfer runs over the server's sftp subsystem; "scp": the
+   * legacy `scp -t`/`scp -f` protocol (scp -O), for servers without SFTP.
+   */
+  readonly protocol?: "sftp" | "scp" | undefined
   /** Copy directories and their contents (`scp -r`). */
   readonly recursive?: boolean | undefined
   /** Keep modification and access times and modes (`scp -p`); setuid/setgid/sticky bits are never kept. */
@@ -70,6 +80,17 @@ export interface ScpOptions {
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
   /** Called with each warning the remote scp sends (escaped, SEC-58). */
   readonly onWarning?: ((message: string) => Effect.Effect<void>) | undefined
+}
+
+const sftpOpener = <E>(
+  connection: ScpConnection<E>,
+  options: ScpOptions | undefined
+): Effect.Effect<SubsystemOpener | undefined, ScpError> => {
+  if (options?.protocol === "scp") return Effect.succeed(undefined)
+  const subsystem = connection.subsystem
+  return subsystem === undefined
+    ? Effect.fail(new ScpError({ reason: "Protocol", description: "the connection has no sftp subsystem (use protocol: \"scp\")" }))
+    : Effect.succeed({ subsystem })
 }
 
 /**
@@ -88,6 +109,8 @@ export const upload = <E>(
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const opener = yield* sftpOpener(connection, options)
+    if (opener !== undefined) return yield* sftpMode.upload(opener, sources, target, options ?? {}, fs, path)
     return yield* internal.upload(connection, sources, target, options ?? {}, fs, path)
   }).pipe(Effect.scoped, Effect.withSpan("Scp.upload"))
 
@@ -107,5 +130,7 @@ export const download = <E>(
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const opener = yield* sftpOpener(connection, options)
+    if (opener !== undefined) return yield* sftpMode.download(opener, source, target, options ?? {}, fs, path)
     return yield* internal.download(connection, source, target, options ?? {}, fs, path)
   }).pipe(Effect.scoped, Effect.withSpan("Scp.download"))

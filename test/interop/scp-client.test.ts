@@ -15,12 +15,15 @@ import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as Scp from "../../src/scp/Scp.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import { tree } from "../helpers/TempDir.js"
 import * as OpenSshAgent from "../helpers/OpenSshAgent.js"
 import { authorizedKeyLine } from "../helpers/RawAuth.js"
 
 const has = OpenSsh.haveOpenSsh() && fs.existsSync("/usr/bin/scp")
 const key = NodeCrypto.generateKey({ type: "ed25519" })
 const me = os.userInfo().username
+/** These tests drive the legacy protocol (scp -O): sshd's own scp is the remote side. */
+const legacy = { protocol: "scp" } as const
 
 const connect = Effect.gen(function*() {
   const { port } = yield* OpenSsh.sshdTcp({ authorizedKeys: [authorizedKeyLine(key)], logLevel: "INFO" })
@@ -34,23 +37,12 @@ const connect = Effect.gen(function*() {
 })
 
 const write = (file: string, text: string, mode = 0o644, mtime?: number) => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.mkdirSync(path.dirname(file), { ...legacy, recursive: true })
   fs.writeFileSync(file, text, { mode })
   fs.chmodSync(file, mode)
   if (mtime !== undefined) fs.utimesSync(file, mtime, mtime)
 }
 
-const tree = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  const walk = (d: string, prefix: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name), `${prefix}${e.name}/`)
-      else out[`${prefix}${e.name}`] = fs.readFileSync(path.join(d, e.name), "utf8")
-    }
-  }
-  walk(dir, "")
-  return out
-}
 
 describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
   it.scopedLive("upload and download one file; -p keeps mtime and mode; progress counts every byte", () =>
@@ -62,6 +54,7 @@ describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
       write(src, big, 0o640, 1_000_000_000)
       const progress: Array<number> = []
       yield* Scp.upload(ssh, [src], path.join(dir, "remote.txt"), {
+        ...legacy,
         preserve: true,
         onProgress: (p) => Effect.sync(() => progress.push(p.bytes))
       })
@@ -71,13 +64,13 @@ describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
       assert.strictEqual(Math.floor(fs.statSync(remote).mtimeMs / 1000), 1_000_000_000)
       assert.strictEqual(progress[progress.length - 1], 200_000)
       const back = path.join(dir, "back.txt")
-      yield* Scp.download(ssh, remote, back, { preserve: true })
+      yield* Scp.download(ssh, remote, back, { ...legacy, preserve: true })
       assert.strictEqual(fs.readFileSync(back, "utf8"), big)
       assert.strictEqual(Math.floor(fs.statSync(back).mtimeMs / 1000), 1_000_000_000)
       // Into a directory: the file keeps its name.
       const into = path.join(dir, "into")
       fs.mkdirSync(into)
-      yield* Scp.download(ssh, remote, into)
+      yield* Scp.download(ssh, remote, into, legacy)
       assert.strictEqual(fs.readFileSync(path.join(into, "remote.txt"), "utf8"), big)
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
@@ -91,13 +84,13 @@ describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
       write(path.join(src, "sub", "deeper", "empty"), "")
       const up = path.join(dir, "up")
       fs.mkdirSync(up)
-      yield* Scp.upload(ssh, [src, path.join(dir, "src", "a.txt")], up, { recursive: true })
+      yield* Scp.upload(ssh, [src, path.join(dir, "src", "a.txt")], up, { ...legacy, recursive: true })
       assert.deepStrictEqual(tree(up), { "a.txt": "A", "src/a.txt": "A", "src/sub/b.txt": "B", "src/sub/deeper/empty": "" })
       const down = path.join(dir, "down")
-      yield* Scp.download(ssh, path.join(up, "src"), down, { recursive: true })
+      yield* Scp.download(ssh, path.join(up, "src"), down, { ...legacy, recursive: true })
       assert.deepStrictEqual(tree(down), { "a.txt": "A", "sub/b.txt": "B", "sub/deeper/empty": "" })
       // Without recursive, a directory is refused locally.
-      const e = yield* Effect.flip(Scp.upload(ssh, [src], up))
+      const e = yield* Effect.flip(Scp.upload(ssh, [src], up, legacy))
       assert.strictEqual(e._tag === "ScpError" && e.reason, "Local")
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
@@ -118,14 +111,14 @@ describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
       for (const name of names) {
         // Relative to the remote home would leave files behind: target a path inside the temp dir.
         const remote = path.join(dir, name.replace(/\//g, "_"))
-        yield* Scp.upload(ssh, [src], remote)
+        yield* Scp.upload(ssh, [src], remote, legacy)
         assert.strictEqual(fs.readFileSync(remote, "utf8"), "data", name)
         const back = path.join(dir, `back-${names.indexOf(name)}`)
-        yield* Scp.download(ssh, remote, back)
+        yield* Scp.download(ssh, remote, back, legacy)
         assert.strictEqual(fs.readFileSync(back, "utf8"), "data", name)
       }
       for (const n of [1, 2, 3]) assert.isFalse(fs.existsSync(`${marker}${n}`), `pwn${n} must not exist`)
-      const e = yield* Effect.flip(Scp.upload(ssh, [src], path.join(dir, "a\nb")))
+      const e = yield* Effect.flip(Scp.upload(ssh, [src], path.join(dir, "a\nb"), legacy))
       assert.strictEqual(e._tag === "ScpError" && e.reason, "BadPath")
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
@@ -133,7 +126,7 @@ describe.skipIf(!has)("Scp ↔ OpenSSH sshd (scp -t / scp -f)", () => {
     Effect.gen(function*() {
       const dir = yield* OpenSshAgent.tempDir("effect-ssh-scp-")
       const ssh = yield* connect
-      const e = yield* Effect.flip(Scp.download(ssh, path.join(dir, "nope"), path.join(dir, "x")))
+      const e = yield* Effect.flip(Scp.download(ssh, path.join(dir, "nope"), path.join(dir, "x"), legacy))
       assert.strictEqual(e._tag === "ScpError" && e.reason, "Remote")
       assert.include(e.message, "No such file")
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })

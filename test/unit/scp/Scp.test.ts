@@ -39,7 +39,8 @@ const get = (script: string, options?: Scp.ScpOptions) =>
     const dst = path.join(dir, "dst")
     fs.mkdirSync(dst)
     const { commands, connection } = scripted(script)
-    const result = yield* Effect.either(Scp.download(connection, "remote:dir/file.txt", dst, options))
+    // The scripted peer speaks the legacy protocol (scp -f), as `protocol: "scp"` (scp -O) asks for.
+    const result = yield* Effect.either(Scp.download(connection, "remote:dir/file.txt", dst, options?.protocol === undefined ? { protocol: "scp", ...options } : options))
     const written = fs.readdirSync(dir)
     const inside = fs.readdirSync(dst)
     return { result, written, inside, dst, commands, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
@@ -53,6 +54,15 @@ const protocolError = (r: { readonly result: Either.Either<void, unknown> }, tex
 }
 
 describe("SEC-58: the sink against a hostile source", () => {
+  it.effect("protocol sftp (the default): a connection without an sftp subsystem is a Protocol error, no scp runs", () =>
+    Effect.gen(function*() {
+      const r = yield* get("C0644 5 file.txt\nhello\0", { protocol: "sftp" })
+      protocolError(r, "no sftp subsystem")
+      assert.deepStrictEqual(r.commands, [])
+      assert.deepStrictEqual(r.inside, [])
+      r.cleanup()
+    }))
+
   it.effect("C0644 5 ../x → error, nothing written outside dst", () =>
     Effect.gen(function*() {
       const r = yield* get("C0644 5 ../x\nhello\0")
