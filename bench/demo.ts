@@ -2,8 +2,8 @@
  * `npm start`: effect-ssh end to end on 127.0.0.1, needing no outside host (DESIGN.md §2). An in-process
  * SshServer listens with a freshly generated ed25519 host key and a small command service; our client connects
  * with that key's fingerprint pinned, logs in with a generated user key, runs commands, streams output, sends
- * stdin through `cat`, rekeys, and prints what it did and how long each step took. SFTP and forwarding are later
- * releases.
+ * stdin through `cat`, moves files over SFTP (an in-memory filesystem on the server), opens a tunnel to a service
+ * the server runs in-process (direct-tcpip, no socket), rekeys, and prints what it did and how long each step took.
  *
  * @since 0.1.0
  */
@@ -17,6 +17,9 @@ import { NodeCrypto } from "../src/node/NodeCrypto.js"
 import * as NodeSsh from "../src/node/NodeSsh.js"
 import * as NodeSshServer from "../src/node/NodeSshServer.js"
 import type * as SshServer from "../src/server/SshServer.js"
+import * as Sftp from "../src/sftp/Sftp.js"
+import * as SftpMemoryFileSystem from "../src/sftp/SftpMemoryFileSystem.js"
+import * as SftpServer from "../src/sftp/SftpServer.js"
 
 const ms = (d: Duration.Duration): string => `${Duration.toMillis(d).toFixed(1).padStart(7)} ms`
 const timed = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>, detail: (a: A) => string = () => "") =>
@@ -51,6 +54,23 @@ const handlers: SshServer.ServerHandlers = {
       default:
         return Effect.as(say(stderr, `${command}: command not found\n`), 127)
     }
+  },
+  // SFTP on a filesystem that lives in memory: nothing on this machine's disk is reachable.
+  subsystems: { sftp: SftpServer.handler(SftpMemoryFileSystem.make()) },
+  // Tunnels (ssh -L, openTcp) to one virtual service the server runs itself: it answers in upper case.
+  forwarding: {
+    allowTcpForwarding: "local",
+    permitOpen: ["upper.internal:7"],
+    directTcpip: () =>
+      Effect.succeed({
+        _tag: "Serve" as const,
+        serve: (tunnel) =>
+          tunnel.stream.pipe(
+            Stream.decodeText(),
+            Stream.map((text) => encoder.encode(text.toUpperCase())),
+            Stream.run(tunnel.sink)
+          )
+      })
   }
 }
 
@@ -99,13 +119,27 @@ const program = Effect.gen(function*() {
     })),
     (bytes) => `${bytes} bytes back`
   )
+  const sftp = yield* Sftp.make(ssh)
+  const file = new Uint8Array(16 * 1024 * 1024).fill(0x62)
+  yield* timed("sftp: write 16 MiB", sftp.writeFile("/demo.bin", file), () => "/demo.bin on the server's memory fs")
+  yield* timed("sftp: read it back", sftp.readFile("/demo.bin"), (b) =>
+    `${b.length} bytes, ${b.every((x) => x === 0x62) ? "identical" : "DIFFERENT"}`)
+  yield* timed("sftp: list /", sftp.listdir("/"), (names) => names.join(", "))
+  yield* timed(
+    "openTcp upper.internal:7 (in-process)",
+    Effect.scoped(Effect.gen(function*() {
+      const tunnel = yield* ssh.openTcp("upper.internal", 7)
+      yield* Stream.run(Stream.make(encoder.encode("hello through the tunnel")), tunnel.sink)
+      return yield* tunnel.stream.pipe(Stream.decodeText(), Stream.mkString)
+    })),
+    (text) => JSON.stringify(text)
+  )
   yield* timed("rekey", ssh.transport.rekey, () => "new keys in both directions")
   const stats = yield* ssh.transport.stats
   yield* Console.log(
     `\n  client transport: ${stats.packetsOut} packets / ${stats.bytesOut} bytes out, ` +
       `${stats.packetsIn} packets / ${stats.bytesIn} bytes in, ${stats.kexCount} key exchanges`
   )
-  yield* Console.log("\nSFTP and port forwarding come in later releases.")
 }).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
 
 NodeRuntime.runMain(program)
