@@ -17,7 +17,7 @@
  * const resolved = SshConfig.resolve([file], {
  *   host: "web", localUser: "me", homeDir: "/home/me", uid: 1000, localHostname: "laptop"
  * })
- * if (Either.isRight(resolved)) console.log(resolved.right.hostname, resolved.right.user)
+ * const target = Either.map(resolved, (r) => `${r.user}@${r.hostname}`)
  * ```
  *
  * @since 0.1.0

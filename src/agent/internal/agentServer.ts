@@ -239,7 +239,8 @@ export const serve = (
 ): Effect.Effect<void> =>
   Effect.scoped(Effect.gen(function*() {
     const write = yield* socket.writer
-    const queue = yield* Queue.unbounded<Uint8Array | typeof END>()
+    // Bounded like the pipeline check below: at most MAX_PIPELINED frames and the END marker.
+    const queue = yield* Queue.bounded<Uint8Array | typeof END>(MAX_PIPELINED + 1)
     const frames = new AgentProtocol.FrameReader()
     const connection: AgentConnection = { bindings: [], forwarded }
     let queued = 0
