@@ -324,7 +324,9 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> =>
 const logger = Logger.make(({ cause, logLevel, message }) => {
   const parts = Array.isArray(message) ? message : [message]
   let text = parts.map((p) => (typeof p === "string" ? p : String(p))).join(" ")
-  if (text.startsWith("Fiber terminated with an unhandled error")) text = "a connection task ended"
+  // Effect words an unobserved fiber failure as "… Fiber terminated with an unhandled error …" (the text may carry
+  // a prefix or the fiber id); it is summarised the same way wherever it stands.
+  if (text.includes("Fiber terminated")) text = "a connection task ended"
   const error = Cause.isEmpty(cause) ? undefined : Cause.squash(cause)
   const why = error === undefined ? "" : `: ${error instanceof Error ? error.message : String(error)}`
   process.stderr.write(`effect-ssh serve: ${logLevel.label.toLowerCase()}: ${text}${why}\n`)
