@@ -65,6 +65,8 @@ export interface SessionContext {
   readonly remoteAddress?: string | undefined
   readonly pty: PtyInfo | undefined
   readonly env: Readonly<Record<string, string>>
+  /** What the server itself set for forwarding (DISPLAY, XAUTHORITY), also in `env`: not subject to AcceptEnv. */
+  readonly serverEnv?: Readonly<Record<string, string>> | undefined
   /** The client's stdin; ends at its EOF. A single consumer. */
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
