@@ -181,8 +181,10 @@ export const start = (
     }
     if (x11Request !== undefined) {
       // After pty-req and before the program, as ssh sends it (clientloop.c client_session2_setup).
-      if (options?.x11?.onRefused === "continue") yield* sendRequest(channel, x11Request, true)
-      else yield* required(channel, x11Request)
+      if (options?.x11?.onRefused !== "continue") yield* required(channel, x11Request)
+      else if (!(yield* sendRequest(channel, x11Request, true))) {
+        yield* Effect.logWarning("X11 forwarding request failed on the session channel")
+      }
     }
     yield* required(
       channel,
