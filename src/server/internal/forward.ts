@@ -129,7 +129,7 @@ export const install = (
         const bound = yield* net.listen(endpoint, (connection) =>
           Effect.scoped(
             Effect.flatMap(open(connection, address), (tunnel) => Tunnel.bridge(connection, tunnel.channel))
-          ).pipe(Effect.ignore)).pipe(Scope.extend(scope), Effect.either, Effect.ensuring(Effect.sync(() => opening--)))
+          ).pipe(Effect.ignore), { owner: owner.username }).pipe(Scope.extend(scope), Effect.either, Effect.ensuring(Effect.sync(() => opening--)))
         if (bound._tag === "Left" || listeners.has(keyOf(bound.right))) {
           yield* Scope.close(scope, Exit.void)
           return undefined
