@@ -24,6 +24,21 @@ const reason = (cause: unknown) => (cause instanceof Error ? cause.message : Str
  */
 const WRITE_AHEAD = 256 * 1024
 
+/** Resumes once `socket` emits `event` or closes; the listeners go when it resumes or is interrupted. */
+const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: Effect.Effect<void>) => void) => {
+  const off = () => {
+    socket.off(event, done)
+    socket.off("close", done)
+  }
+  const done = () => {
+    off()
+    resume(Effect.void)
+  }
+  socket.once(event, done)
+  socket.once("close", done)
+  return Effect.sync(off)
+}
+
 /**
  * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
  * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
@@ -41,27 +56,16 @@ const toConnection = (socket: Net.Socket): LocalConnection => ({
       }
       socket.write(data)
       if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
-      const done = () => {
-        socket.off("drain", done)
-        socket.off("close", done)
-        resume(Effect.void)
-      }
-      socket.once("drain", done)
-      socket.once("close", done)
+      return until(socket, "drain", resume)
     }),
   // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
   // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
   // seen under load when writes first ran ahead of the kernel.
   end: Effect.async<void>((resume) => {
     if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
-    const done = () => {
-      socket.off("finish", done)
-      socket.off("close", done)
-      resume(Effect.void)
-    }
-    socket.once("finish", done)
-    socket.once("close", done)
+    const cancel = until(socket, "finish", resume)
     if (!socket.writableEnded) socket.end()
+    return cancel
   }),
   peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
     ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
