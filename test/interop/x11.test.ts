@@ -1,8 +1,9 @@
 /**
  * X11 forwarding against a real X server (Xvfb, cookies checked) in both roles: OpenSSH `ssh -Y`/`-X` through our
  * server runs xdpyinfo and xprop remotely and sees the Xvfb's screen (only a fake cookie ever reaches our server's
- * xauth); our client against sshd with X11Forwarding yes does the same, and refuses an X11 connection that
- * carries a forged cookie (SEC-27, SEC-47); our server refuses x11-req unless X11Forwarding is on (SEC-48).
+ * xauth); our client against sshd with X11Forwarding yes, and through our own server, does the same, and refuses
+ * an X11 connection that carries a forged cookie (SEC-27, SEC-47); our server refuses x11-req unless
+ * X11Forwarding is on (SEC-48).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Redacted, Stream } from "effect"
@@ -72,6 +73,20 @@ describe.skipIf(!has)("X11 forwarding with Xvfb", () => {
       assert.match(listed, /unix:1\d\s+MIT-MAGIC-COOKIE-1\s+[0-9a-f]{32}/)
       assert.notInclude(listed, x.cookie)
     }), { timeout: 60_000 })
+
+  it.scopedLive("our client through our server: xdpyinfo on the server side reaches the client's Xvfb", () =>
+    Effect.gen(function*() {
+      const x = yield* Xvfb.xvfb
+      const dir = yield* TempDir.tempDir("effect-ssh-x11ours-")
+      const port = yield* ourServer({ x11Forwarding: true, xauth: NodeX11.xauth({ file: () => path.join(dir, "Xauthority") }) })
+      const ssh = yield* Servers.connect(port, keyFile)
+      const out = yield* Effect.gen(function*() {
+        const p = yield* ssh.exec(PROBE, { x11: { display: x.display, cookie: Redacted.make(x.cookie), singleConnection: false } })
+        return text(yield* Stream.runCollect(p.stdout))
+      }).pipe(Effect.scoped)
+      assert.match(out, /name of display:\s+localhost:1\d\.0/)
+      assert.include(out, `dimensions:    ${x.dimensions} pixels`)
+    }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
   it.scopedLive("SEC-48: our server refuses x11-req unless X11Forwarding is on (ssh warns, the command still runs)", () =>
     Effect.gen(function*() {
