@@ -431,6 +431,7 @@ export const make = (
             reason: "Timeout",
             origin: "Local",
             code: DisconnectReason.ConnectionLost,
+            timeout: "Keepalive",
             description: `no answer to ${countMax} keepalives (${Duration.format(Duration.millis(interval))} apart)`
           })
           // Fail the waiters with the Timeout first: the disconnect would otherwise reach them as "Disconnected".
