@@ -9,13 +9,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
+import * as fs from "node:fs"
 import * as NodeCrypto from "node:crypto"
 import type { CryptoBackend } from "../../../src/crypto/Backend.js"
 import * as Arith from "../../../src/crypto/kex/sntrup761/Arith.js"
 import * as Encoding from "../../../src/crypto/kex/sntrup761/Encoding.js"
+import * as Kernel from "../../../src/crypto/kex/sntrup761/Kernel.js"
 import * as Sample from "../../../src/crypto/kex/sntrup761/Sample.js"
 import * as Sntrup761 from "../../../src/crypto/kex/Sntrup761.js"
 import { backends } from "../../helpers/Backends.js"
+import * as Generator from "../../../scripts/sntrup761-wasm.js"
 import { arbEdit, mutate } from "../../helpers/Fuzz.js"
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex").toUpperCase()
@@ -186,6 +189,27 @@ describe("sntrup761 arithmetic and encodings", () => {
     one[0] = 1
     assert.deepStrictEqual(product, one)
   }, { fastCheck: { numRuns: 5 } })
+
+  it("the WebAssembly kernel runs here (Node has fixed-width SIMD)", () => {
+    Arith.rqMultSmall(new Int16Array(P), new Int8Array(P))
+    assert.isDefined(Kernel.get())
+  })
+
+  it.prop("the kernel's rqRecip3 and rqMultSmall equal the portable loops, coefficient for coefficient", [arbWords, arbWords], ([a, b]) => {
+    const f = Sample.shortFromWords(a)
+    const g = Sample.smallFromWords(b)
+    const inverse = Arith.rqRecip3(f)
+    assert.deepStrictEqual(inverse, Arith.rqRecip3Portable(f))
+    assert.deepStrictEqual(Arith.rqMultSmall(inverse, g), Arith.rqMultSmallPortable(inverse, g))
+    // Extremes of the ranges the kernel's Barrett steps are bounded for: every coefficient ±2295 and ±1.
+    const top = new Int16Array(P).fill(2295)
+    const ones = new Int8Array(P).fill(-1)
+    assert.deepStrictEqual(Arith.rqMultSmall(top, ones), Arith.rqMultSmallPortable(top, ones))
+  }, { fastCheck: { numRuns: 5 } })
+
+  it("the checked-in module is what scripts/sntrup761-wasm.ts generates", () => {
+    assert.strictEqual(fs.readFileSync(Generator.TARGET, "utf8"), Generator.render())
+  })
 
   it.prop("Rq and rounded encodings: decode ∘ encode = id, 1158 and 1007 bytes", [arbWords], ([words]) => {
     const r = Int16Array.from(words, (x) => (x % 4591) - 2295)

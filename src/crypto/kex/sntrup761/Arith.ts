@@ -15,6 +15,10 @@
  * @since 0.1.0
  */
 
+import * as Kernel from "./Kernel.js"
+
+const AT = Kernel.AT
+
 // The parameters as module-private constants: V8 loads exported module bindings through a cell on every use
 // and does not fold them into the hot loops (measured: rqRecip3 took twice as long reading an exported P and Q).
 const p = 761
@@ -59,18 +63,45 @@ const negativeMask = (x: number): number => x >> 31
 const nonzeroMask = (x: number): number => (x | -x) >> 31
 
 /**
- * h = f·g in R/q, f in Fq and g small (coefficients in {−1, 0, 1}). Schoolbook: 761² multiply-adds, then the
- * reduction x^p = x + 1 folds each coefficient k ≥ p onto k − p and k − p + 1.
+ * h = f·g in R/q, f in Fq and g small (coefficients in {−1, 0, 1}). Schoolbook: 761² multiply-adds (on the
+ * WebAssembly kernel where it runs, four per instruction), then the reduction x^p = x + 1 folds each coefficient
+ * k ≥ p onto k − p and k − p + 1.
  *
  * @since 0.1.0
  * @category arithmetic
  */
 export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => {
+  const kernel = Kernel.get()
+  if (kernel === undefined) return rqMultSmallPortable(f, g)
+  const m = kernel.i32
+  m.fill(0, AT.mf, AT.end)
+  for (let i = 0; i < p; i++) {
+    m[AT.mf + i] = f[i]
+    m[AT.mg + i] = g[i]
+  }
+  kernel.product()
+  const h = reduceProduct(m.slice(AT.mo, AT.mo + 2 * p - 1))
+  m.fill(0, AT.mf, AT.end)
+  return h
+}
+
+/**
+ * `rqMultSmall` in JavaScript only (where WebAssembly does not run; the tests compare both).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqMultSmallPortable = (f: Int16Array, g: Int8Array): Int16Array => {
   const fg = new Int32Array(2 * p - 1)
   for (let i = 0; i < p; i++) {
     const fi = f[i]
     for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
   }
+  return reduceProduct(fg)
+}
+
+/** The 2p − 1 sums of a product, reduced mod x^p − x − 1 and then mod q (`fg` is overwritten). */
+const reduceProduct = (fg: Int32Array): Int16Array => {
   for (let k = 2 * p - 2; k >= p; k--) {
     fg[k - p] += fg[k]
     fg[k - p + 1] += fg[k]
@@ -244,12 +275,52 @@ const fqRecip = (a: number): number => {
 
 /**
  * 1/(3·input) in R/q for a small input, which is invertible whenever it is non-zero (x^p − x − 1 is
- * irreducible modulo q). Used by key generation: h = g / (3f).
+ * irreducible modulo q). Used by key generation: h = g / (3f). The divsteps' scalar part runs here and their
+ * vector part on the WebAssembly kernel (four coefficients per instruction, and no JIT warm-up: this runs once
+ * per connection, mostly in a cold process), or all of it in `rqRecip3Portable` where the kernel cannot run.
  *
  * @since 0.1.0
  * @category arithmetic
  */
 export const rqRecip3 = (input: Int8Array): Int16Array => {
+  const kernel = Kernel.get()
+  if (kernel === undefined) return rqRecip3Portable(input)
+  const m = kernel.i32
+  m.fill(0, 0, AT.mf)
+  // As divstepStart: f = x^p − x − 1 and g = the input, both reversed.
+  m[AT.f] = 1
+  m[AT.f + p - 1] = -1
+  m[AT.f + p] = -1
+  for (let i = 0; i < p; i++) m[AT.g + p - 1 - i] = input[i]
+  m[AT.r] = fqRecip(3)
+  let delta = 1
+  for (let k = 0; k < 2 * p - 1; k++) {
+    const fLen = Math.min(p, 2 * p - 1 - k) + 1
+    const vLen = Math.min(k + 2, p + 1)
+    const g0 = m[AT.g]
+    const swap = negativeMask(-delta) & nonzeroMask(g0)
+    delta ^= swap & (delta ^ -delta)
+    delta += 1
+    const s0 = swap & (m[AT.f] ^ g0)
+    const f0 = m[AT.f] ^ s0
+    m[AT.f] = f0
+    kernel.step(fLen, vLen, swap, f0, g0 ^ s0)
+    m[AT.g + fLen - 1] = 0
+  }
+  const scale = fqRecip(m[AT.f])
+  const out = new Int16Array(p)
+  for (let i = 0; i < p; i++) out[i] = freezeQ(scale * m[AT.v + p - 1 - i])
+  m.fill(0, 0, AT.mf)
+  return out
+}
+
+/**
+ * `rqRecip3` in JavaScript only (where WebAssembly does not run; the tests compare both).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqRecip3Portable = (input: Int8Array): Int16Array => {
   const { f, g, r, v } = divstepStart(input)
   r[0] = fqRecip(3)
   let delta = 1
