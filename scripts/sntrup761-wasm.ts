@@ -14,6 +14,7 @@
  *   Lanes past fLen or vLen are computed too (the lengths are rounded up to four): those past fLen only write
  *   entries that no later step reads (fLen never grows), those past vLen compute zeros from zeros, and above p
  *   they only feed higher indices, which the result never reads.
+ * - "t"(swap, cNz, cSg): the vector part of one step of `r3Recip`'s bitsliced divsteps in R/3 (see `ternary`).
  * - "p"(): the schoolbook product fg = f·g of `rqMultSmall` before the reduction mod x^p − x − 1: for each i,
  *   fg[i…i+p) += f[i]·g[0…p), four products per instruction. Sums stay below 761·2295 < 2^21.
  *
@@ -39,6 +40,7 @@ export const LAYOUT = {
   mf: 16384,
   mg: 16384 + 4096,
   mo: 16384 + 8192,
+  t: 32768,
   pages: 1
 } as const
 
@@ -48,12 +50,19 @@ const Q = 4591
 // Instructions the shared assembler does not list (WebAssembly Core Specification 2.0, §5.4.5 and §5.4.8).
 const simd = (op: number, ...imm: ReadonlyArray<number>): Array<number> => [0xfd, ...uleb(op), ...imm]
 const I32Ops = {
+  /** i32.load / i32.store with a static offset, 4-byte alignment (§5.4.6). */
+  load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  store: (offset: number) => [0x36, 2, ...uleb(offset)],
   ltS: [0x48],
   geS: [0x4e],
   and: [0x71],
-  shl: [0x74]
+  or: [0x72],
+  shl: [0x74],
+  shrU: [0x76]
 } as const
 const V = {
+  /** v128.andnot: a & ~b. */
+  andnot: simd(0x4f),
   /** v128.load32_splat (§5.4.8), no alignment hint. */
   load32Splat: (offset: number) => simd(0x09, 0, ...uleb(offset)),
   xor: simd(0x51),
@@ -169,8 +178,102 @@ const product = (): Func => {
   return f
 }
 
+/** 32-bit words of a bitsliced R/3 polynomial of p + 1 coefficients (Arith.ts `r3Recip`). */
+const WORDS = 24
+/** The eight bit vectors of "t", 128 bytes apart: f, g, v, r, each as (non-zero, sign). */
+const T = ["fNz", "fSg", "gNz", "gSg", "vNz", "vSg", "rNz", "rSg"] as const
+const at = (name: typeof T[number]): number => LAYOUT.t + 128 * T.indexOf(name)
+
+/**
+ * "t"(swap, cNz, cSg): the vector part of one step of the bitsliced R/3 reciprocal (Arith.ts `r3Recip`): v ← x·v
+ * (bits past p dropped), f ⇄ g and v ⇄ r under `swap`, g += c·f and r += c·v with c = (cNz, cSg) as masks (F3
+ * addition of two bit vectors, see `addNz`/`addSg` there), g ← g/x.
+ */
+const ternary = (): Func => {
+  const f = new Func([I32T, I32T, I32T])
+  const [swap, cNz, cSg] = [0, 1, 2]
+  const j = f.local(I32T)
+  const [swapV, cNzV, cSgV, a, b, t, an, as, bn, bs, same] = f.localsOf(V128T, 11)
+  f.emit(get(swap), V128.i32x4Splat, set(swapV))
+  f.emit(get(cNz), V128.i32x4Splat, set(cNzV))
+  f.emit(get(cSg), V128.i32x4Splat, set(cSgV))
+  // v ← x·v: for j = 23…1, v[j] = v[j] << 1 | v[j − 1] >>> 31; then v[0] <<= 1; the top word keeps 26 bits.
+  f.emit(I32.const(4 * (WORDS - 1)), set(j))
+  f.emit(Ctl.block, Ctl.loop)
+  f.emit(get(j), I32.const(1), I32Ops.ltS, Ctl.brIf(1))
+  for (const name of ["vNz", "vSg"] as const) {
+    f.emit(
+      get(j),
+      get(j), I32Ops.load(at(name)), I32.const(1), I32Ops.shl,
+      get(j), I32Ops.load(at(name) - 4), I32.const(31), I32Ops.shrU,
+      I32Ops.or,
+      I32Ops.store(at(name))
+    )
+  }
+  f.emit(get(j), I32.const(4), I32.sub, set(j), Ctl.br(0))
+  f.emit(Ctl.end, Ctl.end)
+  for (const name of ["vNz", "vSg"] as const) {
+    f.emit(I32.const(0), I32.const(0), I32Ops.load(at(name)), I32.const(1), I32Ops.shl, I32Ops.store(at(name)))
+    const top = at(name) + 4 * (WORDS - 1)
+    f.emit(I32.const(0), I32.const(0), I32Ops.load(top), I32.const((1 << ((P + 1) & 31)) - 1), I32Ops.and, I32Ops.store(top))
+  }
+  // Four words per instruction over the 96 bytes of each vector: the swap, then g += c·f and r += c·v.
+  f.emit(I32.const(0), set(j))
+  f.emit(Ctl.block, Ctl.loop)
+  f.emit(get(j), I32.const(4 * WORDS), I32Ops.geS, Ctl.brIf(1))
+  for (const [x, y] of [["fNz", "gNz"], ["fSg", "gSg"], ["vNz", "rNz"], ["vSg", "rSg"]] as const) {
+    f.emit(get(j), V128.load(at(x)), set(a))
+    f.emit(get(j), V128.load(at(y)), set(b))
+    f.emit(get(a), get(b), V.xor, get(swapV), V128.and, set(t))
+    f.emit(get(j), get(a), get(t), V.xor, V128.store(at(x)))
+    f.emit(get(j), get(b), get(t), V.xor, V128.store(at(y)))
+  }
+  for (const [xNz, xSg, yNz, ySg] of [["fNz", "fSg", "gNz", "gSg"], ["vNz", "vSg", "rNz", "rSg"]] as const) {
+    // a = c·x (non-zero and sign bits), b = y; y ← b + a.
+    f.emit(get(j), V128.load(at(xNz)), get(cNzV), V128.and, set(an))
+    f.emit(get(j), V128.load(at(xSg)), get(cSgV), V.xor, get(an), V128.and, set(as))
+    f.emit(get(j), V128.load(at(yNz)), set(bn))
+    f.emit(get(j), V128.load(at(ySg)), set(bs))
+    // same = both non-zero with equal signs (their sum is −b).
+    f.emit(get(bn), get(an), V128.and, get(bs), get(as), V.xor, V.andnot, set(same))
+    f.emit(get(j), get(bn), get(an), V.xor, get(same), V128.or, V128.store(at(yNz)))
+    f.emit(
+      get(j),
+      get(bs), get(an), V.andnot,
+      get(as), get(bn), V.andnot,
+      V128.or,
+      get(same), get(bs), V.andnot,
+      V128.or,
+      V128.store(at(ySg))
+    )
+  }
+  f.emit(get(j), I32.const(16), I32.add, set(j), Ctl.br(0))
+  f.emit(Ctl.end, Ctl.end)
+  // g ← g/x: for j = 0…22, g[j] = g[j] >>> 1 | g[j + 1] << 31; then g[23] >>>= 1.
+  f.emit(I32.const(0), set(j))
+  f.emit(Ctl.block, Ctl.loop)
+  f.emit(get(j), I32.const(4 * (WORDS - 1)), I32Ops.geS, Ctl.brIf(1))
+  for (const name of ["gNz", "gSg"] as const) {
+    f.emit(
+      get(j),
+      get(j), I32Ops.load(at(name)), I32.const(1), I32Ops.shrU,
+      get(j), I32Ops.load(at(name) + 4), I32.const(31), I32Ops.shl,
+      I32Ops.or,
+      I32Ops.store(at(name))
+    )
+  }
+  f.emit(get(j), I32.const(4), I32.add, set(j), Ctl.br(0))
+  f.emit(Ctl.end, Ctl.end)
+  for (const name of ["gNz", "gSg"] as const) {
+    const top = at(name) + 4 * (WORDS - 1)
+    f.emit(I32.const(0), I32.const(0), I32Ops.load(top), I32.const(1), I32Ops.shrU, I32Ops.store(top))
+  }
+  return f
+}
+
 /** The module's bytes. */
-export const module = (): Uint8Array => assemble(LAYOUT.pages, [["s", divstep()], ["p", product()]])
+export const module = (): Uint8Array =>
+  assemble(LAYOUT.pages, [["s", divstep()], ["p", product()], ["t", ternary()]])
 
 const toBase64 = (b: Uint8Array): string => Buffer.from(b).toString("base64")
 const wrap = (s: string): string => s.replace(/.{1,100}/g, (line) => `  "${line}" +\n`).replace(/ \+\n$/, "\n")
@@ -197,7 +300,8 @@ export const render = (): string => {
 export const LAYOUT = ${JSON.stringify(LAYOUT).replace(/"/g, "").replace(/:/g, ": ").replace(/,/g, ", ").replace(/^\{/, "{ ").replace(/\}$/, " }")} as const
 
 /**
- * The module (${bytes.length} bytes): exports memory "m", "s"(fLen, vLen, swap, f0, g0) and "p"().
+ * The module (${bytes.length} bytes): exports memory "m", "s"(fLen, vLen, swap, f0, g0), "p"() and
+ * "t"(swap, cNz, cSg).
  *
  * @since 0.1.0
  * @category constants

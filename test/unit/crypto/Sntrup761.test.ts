@@ -195,12 +195,13 @@ describe("sntrup761 arithmetic and encodings", () => {
     assert.isDefined(Kernel.get())
   })
 
-  it.prop("the kernel's rqRecip3 and rqMultSmall equal the portable loops, coefficient for coefficient", [arbWords, arbWords], ([a, b]) => {
+  it.prop("the kernel's rqRecip3, rqMultSmall and r3Recip equal the portable loops, coefficient for coefficient", [arbWords, arbWords], ([a, b]) => {
     const f = Sample.shortFromWords(a)
     const g = Sample.smallFromWords(b)
     const inverse = Arith.rqRecip3(f)
     assert.deepStrictEqual(inverse, Arith.rqRecip3Portable(f))
     assert.deepStrictEqual(Arith.rqMultSmall(inverse, g), Arith.rqMultSmallPortable(inverse, g))
+    assert.deepStrictEqual(Arith.r3Recip(g), Arith.r3RecipPortable(g))
     // Extremes of the ranges the kernel's Barrett steps are bounded for: every coefficient ±2295 and ±1.
     const top = new Int16Array(P).fill(2295)
     const ones = new Int8Array(P).fill(-1)

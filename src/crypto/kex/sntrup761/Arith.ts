@@ -177,15 +177,40 @@ const addSg = (aNz: number, aSg: number, bNz: number, bSg: number): number =>
  * @since 0.1.0
  * @category arithmetic
  */
-export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readonly invertible: boolean } => {
-  const fNz = new Int32Array(words)
-  const fSg = new Int32Array(words)
-  const gNz = new Int32Array(words)
-  const gSg = new Int32Array(words)
-  const vNz = new Int32Array(words)
-  const vSg = new Int32Array(words)
-  const rNz = new Int32Array(words)
-  const rSg = new Int32Array(words)
+export const r3Recip = (input: Int8Array): R3Reciprocal => r3RecipOn(Kernel.get(), input)
+
+/**
+ * `r3Recip` in JavaScript only (where WebAssembly does not run; the tests compare both).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3RecipPortable = (input: Int8Array): R3Reciprocal => r3RecipOn(undefined, input)
+
+/**
+ * What `r3Recip` returns.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface R3Reciprocal {
+  readonly inverse: Int8Array
+  readonly invertible: boolean
+}
+
+const r3RecipOn = (kernel: Kernel.Kernel | undefined, input: Int8Array): R3Reciprocal => {
+  // On the WebAssembly kernel the eight vectors live in its memory and it runs each step's word loops.
+  const mem = kernel?.i32
+  mem?.fill(0, AT.t, AT.t + 8 * 32)
+  const vector = (k: number) => mem === undefined ? new Int32Array(words) : mem.subarray(AT.t + 32 * k, AT.t + 32 * k + words)
+  const fNz = vector(0)
+  const fSg = vector(1)
+  const gNz = vector(2)
+  const gSg = vector(3)
+  const vNz = vector(4)
+  const vSg = vector(5)
+  const rNz = vector(6)
+  const rSg = vector(7)
   const setBit = (nz: Int32Array, sg: Int32Array, i: number, x: number) => {
     // x ∈ {−1, 0, 1}: nz bit = x & 1, sign bit = (x >> 1) & 1 (−1 is all ones).
     nz[i >> 5] |= (x & 1) << (i & 31)
@@ -197,58 +222,20 @@ export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readon
   setBit(fNz, fSg, p, -1)
   for (let i = 0; i < p; i++) setBit(gNz, gSg, p - 1 - i, input[i])
   setBit(rNz, rSg, 0, 1)
-  // Bits above index p of v are dropped after each shift, as the fixed-length array would drop them.
-  const topMask = (1 << ((p + 1) & 31)) - 1
   let delta = 1
   for (let k = 0; k < 2 * p - 1; k++) {
-    // v ← x·v.
-    for (let j = words - 1; j > 0; j--) {
-      vNz[j] = (vNz[j] << 1) | (vNz[j - 1] >>> 31)
-      vSg[j] = (vSg[j] << 1) | (vSg[j - 1] >>> 31)
-    }
-    vNz[0] <<= 1
-    vSg[0] <<= 1
-    vNz[words - 1] &= topMask
-    vSg[words - 1] &= topMask
     const swap = negativeMask(-delta) & -(gNz[0] & 1)
     delta ^= swap & (delta ^ -delta)
     delta += 1
-    for (let j = 0; j < words; j++) {
-      let t = swap & (fNz[j] ^ gNz[j])
-      fNz[j] ^= t
-      gNz[j] ^= t
-      t = swap & (fSg[j] ^ gSg[j])
-      fSg[j] ^= t
-      gSg[j] ^= t
-      t = swap & (vNz[j] ^ rNz[j])
-      vNz[j] ^= t
-      rNz[j] ^= t
-      t = swap & (vSg[j] ^ rSg[j])
-      vSg[j] ^= t
-      rSg[j] ^= t
-    }
-    // c = −g0·f0 as masks: non-zero when both are, −1 when their signs agree.
-    const cNz = -(gNz[0] & fNz[0] & 1)
-    const cSg = cNz & ~-((gSg[0] ^ fSg[0]) & 1)
-    for (let j = 0; j < words; j++) {
-      const cfNz = fNz[j] & cNz
-      const cfSg = (fSg[j] ^ cSg) & cfNz
-      const nz = addNz(gNz[j], gSg[j], cfNz, cfSg)
-      gSg[j] = addSg(gNz[j], gSg[j], cfNz, cfSg)
-      gNz[j] = nz
-      const cvNz = vNz[j] & cNz
-      const cvSg = (vSg[j] ^ cSg) & cvNz
-      const rn = addNz(rNz[j], rSg[j], cvNz, cvSg)
-      rSg[j] = addSg(rNz[j], rSg[j], cvNz, cvSg)
-      rNz[j] = rn
-    }
-    // g ← g/x (its leading coefficient is now 0).
-    for (let j = 0; j < words - 1; j++) {
-      gNz[j] = (gNz[j] >>> 1) | (gNz[j + 1] << 31)
-      gSg[j] = (gSg[j] >>> 1) | (gSg[j + 1] << 31)
-    }
-    gNz[words - 1] >>>= 1
-    gSg[words - 1] >>>= 1
+    // c = −g0·f0 (after the swap) as masks: non-zero when both are, −1 when their signs agree.
+    const fNz0 = fNz[0] ^ (swap & (fNz[0] ^ gNz[0]))
+    const gNz0 = gNz[0] ^ (swap & (fNz[0] ^ gNz[0]))
+    const fSg0 = fSg[0] ^ (swap & (fSg[0] ^ gSg[0]))
+    const gSg0 = gSg[0] ^ (swap & (fSg[0] ^ gSg[0]))
+    const cNz = -(gNz0 & fNz0 & 1)
+    const cSg = cNz & ~-((gSg0 ^ fSg0) & 1)
+    if (kernel === undefined) ternaryStep(fNz, fSg, gNz, gSg, vNz, vSg, rNz, rSg, swap, cNz, cSg)
+    else kernel.ternary(swap, cNz, cSg)
   }
   // 1/input = v reversed, times 1/f0 = f0.
   const f0 = (fNz[0] & 1) - 2 * (fSg[0] & 1)
@@ -258,8 +245,70 @@ export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readon
     const c = ((vNz[at >> 5] >>> (at & 31)) & 1) - 2 * ((vSg[at >> 5] >>> (at & 31)) & 1)
     inverse[i] = f0 * c
   }
+  mem?.fill(0, AT.t, AT.t + 8 * 32)
   return { inverse, invertible: delta === 0 }
 }
+
+/** One step's word loops of `r3Recip` in JavaScript: v ← x·v, the swap, g += c·f and r += c·v, g ← g/x. */
+const ternaryStep = (
+  fNz: Int32Array,
+  fSg: Int32Array,
+  gNz: Int32Array,
+  gSg: Int32Array,
+  vNz: Int32Array,
+  vSg: Int32Array,
+  rNz: Int32Array,
+  rSg: Int32Array,
+  swap: number,
+  cNz: number,
+  cSg: number
+): void => {
+  // v ← x·v; bits above index p are dropped after each shift, as the fixed-length array would drop them.
+  for (let j = words - 1; j > 0; j--) {
+    vNz[j] = (vNz[j] << 1) | (vNz[j - 1] >>> 31)
+    vSg[j] = (vSg[j] << 1) | (vSg[j - 1] >>> 31)
+  }
+  vNz[0] <<= 1
+  vSg[0] <<= 1
+  vNz[words - 1] &= topMask
+  vSg[words - 1] &= topMask
+  for (let j = 0; j < words; j++) {
+    let t = swap & (fNz[j] ^ gNz[j])
+    fNz[j] ^= t
+    gNz[j] ^= t
+    t = swap & (fSg[j] ^ gSg[j])
+    fSg[j] ^= t
+    gSg[j] ^= t
+    t = swap & (vNz[j] ^ rNz[j])
+    vNz[j] ^= t
+    rNz[j] ^= t
+    t = swap & (vSg[j] ^ rSg[j])
+    vSg[j] ^= t
+    rSg[j] ^= t
+  }
+  for (let j = 0; j < words; j++) {
+    const cfNz = fNz[j] & cNz
+    const cfSg = (fSg[j] ^ cSg) & cfNz
+    const nz = addNz(gNz[j], gSg[j], cfNz, cfSg)
+    gSg[j] = addSg(gNz[j], gSg[j], cfNz, cfSg)
+    gNz[j] = nz
+    const cvNz = vNz[j] & cNz
+    const cvSg = (vSg[j] ^ cSg) & cvNz
+    const rn = addNz(rNz[j], rSg[j], cvNz, cvSg)
+    rSg[j] = addSg(rNz[j], rSg[j], cvNz, cvSg)
+    rNz[j] = rn
+  }
+  // g ← g/x (its leading coefficient is now 0).
+  for (let j = 0; j < words - 1; j++) {
+    gNz[j] = (gNz[j] >>> 1) | (gNz[j + 1] << 31)
+    gSg[j] = (gSg[j] >>> 1) | (gSg[j + 1] << 31)
+  }
+  gNz[words - 1] >>>= 1
+  gSg[words - 1] >>>= 1
+}
+
+/** The bits of the top word of a bit vector that hold coefficients (p + 1 = 762 = 23·32 + 26). */
+const topMask = (1 << ((p + 1) & 31)) - 1
 
 /** a^(q−2) = 1/a in Fq (Fermat), by square-and-multiply over the public exponent. */
 const fqRecip = (a: number): number => {

@@ -22,6 +22,8 @@ export interface Kernel {
   readonly step: (fLen: number, vLen: number, swap: number, f0: number, g0: number) => void
   /** fg = f·g, unreduced. */
   readonly product: () => void
+  /** The vector part of one step of the bitsliced R/3 reciprocal. */
+  readonly ternary: (swap: number, cNz: number, cSg: number) => void
 }
 
 const instantiate = (): Kernel | undefined => {
@@ -36,10 +38,19 @@ const instantiate = (): Kernel | undefined => {
     const memory = exports["m"]
     const step = exports["s"]
     const product = exports["p"]
-    if (!(memory instanceof WebAssembly.Memory) || typeof step !== "function" || typeof product !== "function") {
+    const ternary = exports["t"]
+    if (
+      !(memory instanceof WebAssembly.Memory) || typeof step !== "function" || typeof product !== "function" ||
+      typeof ternary !== "function"
+    ) {
       return undefined
     }
-    return { i32: new Int32Array(memory.buffer), step: step as Kernel["step"], product: product as Kernel["product"] }
+    return {
+      i32: new Int32Array(memory.buffer),
+      step: step as Kernel["step"],
+      product: product as Kernel["product"],
+      ternary: ternary as Kernel["ternary"]
+    }
   } catch {
     return undefined
   }
@@ -73,5 +84,7 @@ export const AT = {
   mg: LAYOUT.mg >> 2,
   mo: LAYOUT.mo >> 2,
   /** The end of the product's output region (2p − 1 sums and the lanes past them). */
-  end: (LAYOUT.mo >> 2) + 1536
+  end: (LAYOUT.mo >> 2) + 1536,
+  /** The R/3 reciprocal's eight bit vectors, 32 words apart: fNz, fSg, gNz, gSg, vNz, vSg, rNz, rSg. */
+  t: LAYOUT.t >> 2
 } as const
