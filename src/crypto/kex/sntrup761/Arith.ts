@@ -75,20 +75,7 @@ const nonzeroMask = (x: number): number => (x | -x) >> 31
  * @since 0.1.0
  * @category arithmetic
  */
-export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => {
-  const kernel = Kernel.get()
-  if (kernel === undefined) return rqMultSmallPortable(f, g)
-  const m = kernel.i32
-  m.fill(0, AT.mf, AT.end)
-  for (let i = 0; i < p; i++) {
-    m[AT.mf + i] = f[i]
-    m[AT.mg + i] = g[i]
-  }
-  kernel.product()
-  const h = reduceProduct(m.slice(AT.mo, AT.mo + 2 * p - 1))
-  m.fill(0, AT.mf, AT.end)
-  return h
-}
+export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => Int16Array.from(productOn(Kernel.get(), f, g), freezeQ)
 
 /**
  * `rqMultSmall` in JavaScript only (where WebAssembly does not run; the tests compare both).
@@ -96,25 +83,8 @@ export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => {
  * @since 0.1.0
  * @category arithmetic
  */
-export const rqMultSmallPortable = (f: Int16Array, g: Int8Array): Int16Array => {
-  const fg = new Int32Array(2 * p - 1)
-  for (let i = 0; i < p; i++) {
-    const fi = f[i]
-    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
-  }
-  return reduceProduct(fg)
-}
-
-/** The 2p − 1 sums of a product, reduced mod x^p − x − 1 and then mod q (`fg` is overwritten). */
-const reduceProduct = (fg: Int32Array): Int16Array => {
-  for (let k = 2 * p - 2; k >= p; k--) {
-    fg[k - p] += fg[k]
-    fg[k - p + 1] += fg[k]
-  }
-  const h = new Int16Array(p)
-  for (let i = 0; i < p; i++) h[i] = freezeQ(fg[i])
-  return h
-}
+export const rqMultSmallPortable = (f: Int16Array, g: Int8Array): Int16Array =>
+  Int16Array.from(productOn(undefined, f, g), freezeQ)
 
 /**
  * h = f·g in R/3, both small (on the WebAssembly kernel's product where it runs).
@@ -122,20 +92,7 @@ const reduceProduct = (fg: Int32Array): Int16Array => {
  * @since 0.1.0
  * @category arithmetic
  */
-export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => {
-  const kernel = Kernel.get()
-  if (kernel === undefined) return r3MultPortable(f, g)
-  const m = kernel.i32
-  m.fill(0, AT.mf, AT.end)
-  for (let i = 0; i < p; i++) {
-    m[AT.mf + i] = f[i]
-    m[AT.mg + i] = g[i]
-  }
-  kernel.product()
-  const h = reduceProduct3(m.slice(AT.mo, AT.mo + 2 * p - 1))
-  m.fill(0, AT.mf, AT.end)
-  return h
-}
+export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => Int8Array.from(productOn(Kernel.get(), f, g), freeze3)
 
 /**
  * `r3Mult` in JavaScript only (where WebAssembly does not run; the tests compare both).
@@ -143,24 +100,36 @@ export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => {
  * @since 0.1.0
  * @category arithmetic
  */
-export const r3MultPortable = (f: Int8Array, g: Int8Array): Int8Array => {
-  const fg = new Int32Array(2 * p - 1)
-  for (let i = 0; i < p; i++) {
-    const fi = f[i]
-    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
-  }
-  return reduceProduct3(fg)
-}
+export const r3MultPortable = (f: Int8Array, g: Int8Array): Int8Array => Int8Array.from(productOn(undefined, f, g), freeze3)
 
-/** The 2p − 1 sums of a product of small polynomials (each below 761), reduced mod x^p − x − 1 and then mod 3. */
-const reduceProduct3 = (fg: Int32Array): Int8Array => {
+/**
+ * f·g reduced mod x^p − x − 1, its p sums not yet reduced mod q or 3 (below 3·761·2295 < 2^23), computed on the
+ * kernel when there is one.
+ */
+const productOn = (kernel: Kernel.Kernel | undefined, f: Int16Array | Int8Array, g: Int8Array): Int32Array => {
+  let fg: Int32Array
+  if (kernel === undefined) {
+    fg = new Int32Array(2 * p - 1)
+    for (let i = 0; i < p; i++) {
+      const fi = f[i]
+      for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
+    }
+  } else {
+    const m = kernel.i32
+    m.fill(0, AT.mf, AT.end)
+    for (let i = 0; i < p; i++) {
+      m[AT.mf + i] = f[i]
+      m[AT.mg + i] = g[i]
+    }
+    kernel.product()
+    fg = m.slice(AT.mo, AT.mo + 2 * p - 1)
+    m.fill(0, AT.mf, AT.end)
+  }
   for (let k = 2 * p - 2; k >= p; k--) {
     fg[k - p] += fg[k]
     fg[k - p + 1] += fg[k]
   }
-  const h = new Int8Array(p)
-  for (let i = 0; i < p; i++) h[i] = freeze3(fg[i])
-  return h
+  return fg.subarray(0, p)
 }
 
 /**
