@@ -18,37 +18,28 @@ export const buildCli = async () => {
   const outdir = path.join(root, "dist/bin")
   const fresh = `${outdir}.${process.pid}`
   fs.rmSync(fresh, { recursive: true, force: true })
-  await esbuild.build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: { cli: "src/cli/bin.ts" },
     outdir: fresh,
     bundle: true,
-    // One CommonJS script (subcommands stay lazily evaluated: esbuild wraps each dynamically imported module in
-    // an initialiser), so that the loader below can compile it through node:vm with a V8 code cache.
-    format: "cjs",
     platform: "node",
     target: "node20",
     minify: true,
     // Dependencies' own `sideEffects: false` lets esbuild drop the unused parts of effect and @noble.
     treeShaking: true,
-    outExtension: { ".js": ".cjs" },
     legalComments: "none",
     logLevel: "warning"
-  })
+  }
+  // One CommonJS script (subcommands stay lazily evaluated: esbuild wraps each dynamically imported module in an
+  // initialiser), so that the loader below can compile it through node:vm with a V8 code cache.
+  await esbuild.build({ ...common, entryPoints: { cli: "src/cli/bin.ts" }, format: "cjs", outExtension: { ".js": ".cjs" } })
   // The dispatcher alone, for the words that run no subcommand (`--version`, `--help`, none): a few KB of ESM
   // instead of compiling the whole script. Its dynamic imports (the subcommands, Runtime) stay unresolved.
   await esbuild.build({
-    absWorkingDir: root,
+    ...common,
     entryPoints: { top: "src/cli/bin.ts" },
-    outdir: fresh,
-    bundle: true,
     format: "esm",
-    platform: "node",
-    target: "node20",
-    minify: true,
     outExtension: { ".js": ".mjs" },
-    legalComments: "none",
-    logLevel: "warning",
     plugins: [{
       name: "subcommands-stay-out",
       setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined))
