@@ -144,6 +144,24 @@ export const HostKeyVerdict = Schema.Literal(
  */
 export type HostKeyVerdict = typeof HostKeyVerdict.Type
 
+/**
+ * Which limit expired, on a `TransportError` of reason `Timeout`: `Connect` (the dialer), `VersionExchange` (no
+ * SSH version string in time, LIM-03), `KeyExchange` (the first key exchange, `timeouts.handshake`), `Rekey`,
+ * `Login` (`timeouts.login`, or the server's LoginGraceTime), `Keepalive` (unanswered keepalives).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TimeoutStage = Schema.Literal("Connect", "VersionExchange", "KeyExchange", "Rekey", "Login", "Keepalive")
+
+/**
+ * The type of `TimeoutStage`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TimeoutStage = typeof TimeoutStage.Type
+
 const hostPort = (host: string, port: number | undefined): string =>
   `${host.includes(":") ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}`
 
@@ -192,6 +210,8 @@ export class TransportError extends Schema.TaggedError<TransportError>("effect-s
     port: Schema.optional(Schema.Number),
     /** For `reason: "HostKeyRejected"`: why the key was not trusted (the `HostKeyRejected` is the `cause`). */
     hostKeyVerdict: Schema.optional(HostKeyVerdict),
+    /** For `reason: "Timeout"`: which limit expired. */
+    timeout: Schema.optional(TimeoutStage),
     cause: Schema.optional(Schema.Defect)
   }
 ) {

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,9 +14,10 @@ import * as path from "node:path"
 import * as Sftp from "../../src/cli/Sftp.js"
 import * as Commands from "../../src/cli/internal/sftpCommands.js"
 import * as Progress from "../../src/cli/internal/sftpProgress.js"
+import * as Cli from "../helpers/Cli.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
-const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
+const { BIN } = Cli
 const SFTP = "/usr/bin/sftp"
 const SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 const PYTHON = "/usr/bin/python3"
@@ -37,23 +38,8 @@ const setup = () => {
   return { home, key, remote, local, authorized: fs.readFileSync(`${key}.pub`, "utf8").trim() }
 }
 
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 const run = (file: string, args: ReadonlyArray<string>, cwd: string, home: string, input?: string) =>
-  Effect.async<Result>((resume) => {
-    const child = spawn(file, args, { cwd, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: { ...process.env, HOME: home } })
-    if (input !== undefined) child.stdin!.end(input)
-    const out: Array<Buffer> = []
-    const err: Array<Buffer> = []
-    child.stdout!.on("data", (d: Buffer) => out.push(d))
-    child.stderr!.on("data", (d: Buffer) => err.push(d))
-    child.once("close", (code) => resume(Effect.succeed({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`${file} ${args.join(" ")} hung`) }), Effect.orDie)
+  Cli.run(file, args, { cwd, home, input, timeout: "60 seconds" })
 
 const sshd = (authorized: string) =>
   OpenSsh.sshdTcp({ authorizedKeys: [authorized], logLevel: "INFO", extra: [`Subsystem sftp ${SFTP_SERVER}`] })
