@@ -169,8 +169,29 @@ export const diskFileSystem = (root: string): SftpFileSystem => {
         io<number>("write", p, (done) => NodeFs.write(fd, data, 0, data.length, Number(offset), done)),
         (n) => (n >= data.length ? Effect.void : writeAll(offset + BigInt(n), data.subarray(n)))
       )
+    const writev = (offset: bigint, parts: ReadonlyArray<Uint8Array>): Effect.Effect<void, SftpError> => {
+      const total = parts.reduce((n, b) => n + b.length, 0)
+      return Effect.flatMap(
+        io<number>("write", p, (done) => NodeFs.writev(fd, parts, Number(offset), done)),
+        (n) => {
+          if (n >= total) return Effect.void
+          // A short writev: the rest, part by part.
+          const rest: Array<Uint8Array> = []
+          let skip = n
+          for (const b of parts) {
+            if (skip >= b.length) skip -= b.length
+            else {
+              rest.push(b.subarray(skip))
+              skip = 0
+            }
+          }
+          return Effect.reduce(rest, offset + BigInt(n), (at, b) => Effect.as(writeAll(at, b), at + BigInt(b.length)))
+        }
+      )
+    }
     return {
       readInto,
+      writev,
       read: (offset, length) => {
         const buffer = new Uint8Array(length)
         return Effect.map(readInto(offset, buffer), (n) => buffer.subarray(0, n))

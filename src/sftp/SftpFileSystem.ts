@@ -28,6 +28,8 @@ export interface SftpFsFile {
    */
   readonly readInto?: ((offset: bigint, into: Uint8Array) => Effect.Effect<number, SftpError>) | undefined
   readonly write: (offset: bigint, data: Uint8Array) => Effect.Effect<void, SftpError>
+  /** Optional: writes `parts` one after the other from `offset` in one call (a download's reply, as it came). */
+  readonly writev?: ((offset: bigint, parts: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SftpError>) | undefined
   readonly stat: Effect.Effect<Attributes, SftpError>
   readonly setstat: (attrs: Attributes) => Effect.Effect<void, SftpError>
   readonly sync: Effect.Effect<void, SftpError>
