@@ -204,3 +204,26 @@ export const fileType = (a: Attributes): "directory" | "file" | "symlink" | "oth
       return "other"
   }
 }
+
+const TYPE_CHARS: Readonly<Record<number, string>> = {
+  [FileType.DIR]: "d",
+  [FileType.LNK]: "l",
+  [FileType.CHR]: "c",
+  [FileType.BLK]: "b",
+  [FileType.FIFO]: "p",
+  [FileType.SOCK]: "s",
+  [FileType.REG]: "-"
+}
+
+/**
+ * `drwxr-xr-x` from st_mode, as strmode(3) and `ls -l` write it (setuid/setgid/sticky as s/S and t/T).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const modeString = (mode: number): string => {
+  const rwx = (bits: number, special: number, ch: string) =>
+    (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? "x" : "-")
+  return (TYPE_CHARS[mode & FileType.MASK] ?? "?") + rwx((mode >> 6) & 7, mode & 0o4000, "s") +
+    rwx((mode >> 3) & 7, mode & 0o2000, "s") + rwx(mode & 7, mode & 0o1000, "t")
+}

@@ -67,6 +67,23 @@ export type SymlinkPolicy = "skip" | "follow" | "copy"
 const policy = (o: TransferOptions | undefined): SymlinkPolicy =>
   o?.symlinks ?? (o?.followSymlinks === true ? "follow" : "skip")
 
+/**
+ * An entry of a remote tree by the link policy: true when it is done with (a link skipped, or recreated by
+ * `make(target)`), false when it is to be copied like any other entry.
+ */
+const linkHandled = (
+  sftp: Sftp,
+  entry: { readonly attrs: Attributes },
+  source: string,
+  o: TransferOptions | undefined,
+  make: (target: string) => Effect.Effect<void, SftpError>
+): Effect.Effect<boolean, SftpError> => {
+  if (fileType(entry.attrs) !== "symlink") return Effect.succeed(false)
+  const p = policy(o)
+  if (p === "follow") return Effect.succeed(false)
+  return p === "skip" ? Effect.succeed(true) : Effect.as(Effect.flatMap(sftp.readlink(source), make), true)
+}
+
 const tooLarge = (operation: string, path: string) =>
   new SftpError({ code: "Failure", operation, path, description: "cannot resume: the destination is larger than the source" })
 
@@ -149,14 +166,7 @@ export const get = (
         continue
       }
       const from = join(remote, e.filename)
-      if (fileType(e.attrs) === "symlink") {
-        const p = policy(options)
-        if (p === "skip") continue
-        if (p === "copy") {
-          yield* local.symlink(yield* sftp.readlink(from), join(target, e.filename))
-          continue
-        }
-      }
+      if (yield* linkHandled(sftp, e, from, options, (t) => local.symlink(t, join(target, e.filename)))) continue
       yield* get(sftp, from, local, join(target, e.filename), options)
     }
     if (options?.preserve === true) yield* local.setstat(target, preserved(a))
@@ -262,14 +272,7 @@ export const copy = (sftp: Sftp, from: string, to: string, options?: TransferOpt
     for (const e of entries) {
       if (e.filename === "." || e.filename === ".." || !isSafeName(e.filename)) continue
       const source = join(from, e.filename)
-      if (fileType(e.attrs) === "symlink") {
-        const p = policy(options)
-        if (p === "skip") continue
-        if (p === "copy") {
-          yield* sftp.symlink(yield* sftp.readlink(source), join(to, e.filename))
-          continue
-        }
-      }
+      if (yield* linkHandled(sftp, e, source, options, (t) => sftp.symlink(t, join(to, e.filename)))) continue
       yield* copy(sftp, source, join(to, e.filename), options)
     }
     if (options?.preserve === true) yield* sftp.setstat(to, preserved(a))

@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { Sftp } from "../../sftp/Sftp.js"
-import { type Attributes, FileType } from "../../sftp/SftpAttrs.js"
+import { type Attributes, modeString } from "../../sftp/SftpAttrs.js"
 import type { SftpError } from "../../SshError.js"
 
 /**
@@ -38,24 +38,6 @@ export interface LsFormat {
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-const TYPES: Readonly<Record<number, string>> = {
-  [FileType.DIR]: "d",
-  [FileType.LNK]: "l",
-  [FileType.CHR]: "c",
-  [FileType.BLK]: "b",
-  [FileType.FIFO]: "p",
-  [FileType.SOCK]: "s",
-  [FileType.REG]: "-"
-}
-
-/** strmode(3): `drwxr-xr-x`. */
-const modeString = (mode: number): string => {
-  const rwx = (bits: number, special: number, ch: string) =>
-    (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? "x" : "-")
-  return (TYPES[mode & FileType.MASK] ?? "?") + rwx((mode >> 6) & 7, mode & 0o4000, "s") +
-    rwx((mode >> 3) & 7, mode & 0o2000, "s") + rwx(mode & 7, mode & 0o1000, "t")
-}
-
 /** strftime "%b %e %H:%M" within the last half year, else "%b %e  %Y" (local time, as ls_file). */
 const dateString = (mtime: number, now: number): string => {
   const d = new Date(mtime * 1000)
