@@ -403,6 +403,27 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
 }
 
 /**
+ * The SSH_FX status names of filexfer-02 §7, indexed by their code number (0 `Ok` … 8 `OpUnsupported`): the one
+ * list `SftpError`'s `code` and sftp/SftpAttrs' `StatusCode` are both made from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SFTP_STATUS_NAMES = [
+  "Ok",
+  "Eof",
+  "NoSuchFile",
+  "PermissionDenied",
+  "Failure",
+  "BadMessage",
+  "NoConnection",
+  "ConnectionLost",
+  "OpUnsupported"
+] as const
+
+type SftpErrorCodes = typeof SFTP_STATUS_NAMES extends readonly ["Ok", ...infer Rest extends ReadonlyArray<string>] ? Rest : never
+
+/**
  * An SFTP operation failed: the server's SSH_FX_* status (draft-ietf-secsh-filexfer-02 §7) by name, or a local
  * code for what went wrong around it (`BadMessage` for a malformed reply, `ConnectionLost` when the session
  * ended). `path` names the file when the operation had one.
@@ -411,16 +432,7 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
  * @category errors
  */
 export class SftpError extends Schema.TaggedError<SftpError>("effect-ssh/SftpError")("SftpError", {
-  code: Schema.Literal(
-    "Eof",
-    "NoSuchFile",
-    "PermissionDenied",
-    "Failure",
-    "BadMessage",
-    "NoConnection",
-    "ConnectionLost",
-    "OpUnsupported"
-  ),
+  code: Schema.Literal(...SFTP_STATUS_NAMES.slice(1) as SftpErrorCodes),
   /** The operation (`"open"`, `"stat"`, `"get"` …). */
   operation: Schema.String,
   path: Schema.optional(Schema.String),
