@@ -3,7 +3,9 @@
  * SshServer listens with a freshly generated ed25519 host key and a small command service; our client connects
  * with that key's fingerprint pinned, logs in with a generated user key, runs commands, streams output, sends
  * stdin through `cat`, moves files over SFTP (an in-memory filesystem on the server), opens a tunnel to a service
- * the server runs in-process (direct-tcpip, no socket), rekeys, and prints what it did and how long each step took.
+ * the server runs in-process (direct-tcpip, no socket), jumps through that server to a second in-process server
+ * (ProxyJump: the inner connection runs over a direct-tcpip channel of the outer one), rekeys, and prints what it
+ * did and how long each step took.
  *
  * @since 0.1.0
  */
@@ -33,8 +35,11 @@ const userKey = NodeCrypto.generateKey({ type: "ed25519" })
 const userBlob = HostKey.encodePublicKey(HostKey.publicKeyOf(userKey))
 const sameBlob = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i])
 
-/** The demo's command service: a few built-in commands, nothing from the host's shell. */
-const handlers: SshServer.ServerHandlers = {
+/**
+ * The demo's command service: a few built-in commands, nothing from the host's shell. Tunnels reach the virtual
+ * service, and `jumpTo` (the second server, for ProxyJump) on 127.0.0.1.
+ */
+const handlers = (jumpTo: number): SshServer.ServerHandlers => ({
   auth: { publicKey: ({ key }) => Effect.succeed(sameBlob(key.blob, userBlob)) },
   exec: ({ command, stdin, stdout, stderr, username }) => {
     const say = (sink: typeof stdout, text: string) => Stream.run(Stream.make(encoder.encode(text)), sink)
@@ -60,25 +65,39 @@ const handlers: SshServer.ServerHandlers = {
   // Tunnels (ssh -L, openTcp) to one virtual service the server runs itself: it answers in upper case.
   forwarding: {
     allowTcpForwarding: "local",
-    permitOpen: ["upper.internal:7"],
-    directTcpip: () =>
-      Effect.succeed({
-        _tag: "Serve" as const,
-        serve: (tunnel) =>
-          tunnel.stream.pipe(
-            Stream.decodeText(),
-            Stream.map((text) => encoder.encode(text.toUpperCase())),
-            Stream.run(tunnel.sink)
-          )
-      })
+    permitOpen: ["upper.internal:7", `127.0.0.1:${jumpTo}`],
+    directTcpip: (request) =>
+      Effect.succeed(
+        request.host === "upper.internal"
+          ? {
+            _tag: "Serve" as const,
+            serve: (tunnel) =>
+              tunnel.stream.pipe(
+                Stream.decodeText(),
+                Stream.map((text) => encoder.encode(text.toUpperCase())),
+                Stream.run(tunnel.sink)
+              )
+          }
+          : { _tag: "Connect" as const }
+      )
   }
+})
+
+/** The second server, reached only through the first (a bastion): it answers `whoami` with its own name. */
+const inner: SshServer.ServerHandlers = {
+  auth: { publicKey: ({ key }) => Effect.succeed(sameBlob(key.blob, userBlob)) },
+  exec: ({ stdout, username }) => Effect.as(Stream.run(Stream.make(encoder.encode(`${username} on the inner server\n`)), stdout), 0)
 }
 
 const program = Effect.gen(function*() {
   yield* Console.log("effect-ssh demo: an SSH server and client in one process, on 127.0.0.1\n")
   const hostKey = NodeCrypto.generateKey({ type: "ed25519" })
   const fingerprint = HostKey.fingerprintSha256(HostKey.encodePublicKey(HostKey.publicKeyOf(hostKey)))
-  const address = yield* timed("server: listen", NodeSshServer.serve({ hostKeys: [hostKey] }, handlers), (a) =>
+  const innerKey = NodeCrypto.generateKey({ type: "ed25519" })
+  const innerFingerprint = HostKey.fingerprintSha256(HostKey.encodePublicKey(HostKey.publicKeyOf(innerKey)))
+  const innerAddress = yield* NodeSshServer.serve({ hostKeys: [innerKey] }, inner)
+  if (innerAddress._tag !== "TcpAddress") return
+  const address = yield* timed("server: listen", NodeSshServer.serve({ hostKeys: [hostKey] }, handlers(innerAddress.port)), (a) =>
     a._tag === "TcpAddress" ? `127.0.0.1:${a.port}, host key ${fingerprint}` : "")
   if (address._tag !== "TcpAddress") return
   const ssh = yield* timed(
@@ -133,6 +152,22 @@ const program = Effect.gen(function*() {
       return yield* tunnel.stream.pipe(Stream.decodeText(), Stream.mkString)
     })),
     (text) => JSON.stringify(text)
+  )
+  yield* timed(
+    "jump: via this server to a second one",
+    Effect.scoped(Effect.gen(function*() {
+      const hop = { host: "127.0.0.1", port: address.port, username: "demo", auth: [Auth.privateKey(userKey)], hostKeys: HostKeyPolicy.pinned([fingerprint]) }
+      const far = yield* SshClient.connect({
+        host: "127.0.0.1",
+        port: innerAddress.port,
+        username: "demo",
+        auth: [Auth.privateKey(userKey)],
+        hostKeys: HostKeyPolicy.pinned([innerFingerprint]),
+        via: [hop]
+      })
+      return yield* far.string("whoami")
+    })),
+    (s) => `${JSON.stringify(s.trim())} (ProxyJump, both host keys pinned)`
   )
   yield* timed("rekey", ssh.transport.rekey, () => "new keys in both directions")
   const stats = yield* ssh.transport.stats

@@ -68,7 +68,7 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port))
 `
 
 /** A server writing `bytes` to each connection, then closing (or one byte, for the -D count); killed with the Scope. */
-const source = (bytes: number): Effect.Effect<number, never, Scope.Scope> =>
+export const source = (bytes: number): Effect.Effect<number, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => spawn(process.execPath, ["-e", SOURCE, String(bytes)], { stdio: ["ignore", "pipe", "inherit"] })),
     (child) => Effect.sync(() => child.kill("SIGKILL"))
@@ -79,7 +79,7 @@ const source = (bytes: number): Effect.Effect<number, never, Scope.Scope> =>
   ))
 
 /** Reads everything from 127.0.0.1:port (after an optional SOCKS 5 CONNECT); returns bytes and seconds. */
-const drain = (port: number, socksTo?: number) =>
+export const drain = (port: number, socksTo?: number) =>
   Effect.async<{ bytes: number; seconds: number }, Error>((resume) => {
     const start = performance.now()
     const s = net.createConnection({ host: "127.0.0.1", port })
@@ -107,7 +107,7 @@ const accepts = (port: number) =>
     s.once("error", () => resume(Effect.succeed(false)))
   })
 
-const freePort = Effect.async<number>((resume) => {
+export const freePort = Effect.async<number>((resume) => {
   const s = net.createServer().listen(0, "127.0.0.1", () => {
     const port = (s.address() as net.AddressInfo).port
     s.close(() => resume(Effect.succeed(port)))
@@ -115,7 +115,7 @@ const freePort = Effect.async<number>((resume) => {
 })
 
 /** `ssh -N` with a forward, until the Scope closes; returns once its listener accepts. */
-const sshForward = (sshdPort: number, keyFile: string, cipher: string, args: ReadonlyArray<string>, port: number) =>
+export const sshForward = (sshdPort: number, keyFile: string, cipher: string, args: ReadonlyArray<string>, port: number) =>
   Effect.gen(function*() {
     yield* Effect.acquireRelease(
       Effect.sync(() =>

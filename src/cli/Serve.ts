@@ -31,6 +31,7 @@ import * as HostKey from "../crypto/HostKey.js"
 import * as AuthorizedKeys from "../keys/AuthorizedKeys.js"
 import { NodeCrypto } from "../node/NodeCrypto.js"
 import * as NodeForward from "../node/NodeForward.js"
+import * as NodeX11 from "../node/NodeX11.js"
 import * as NodeHostKeys from "../node/NodeHostKeys.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSftp from "../node/NodeSftp.js"
@@ -224,7 +225,7 @@ const serveAll = (flags: ServeArgs.Flags, config: SshdConfig.SshdConfig, setting
       // SFTP in-process (sshd's internal-sftp), on unless the configuration names another sftp subsystem.
       internalSftp: (root) => NodeSftp.subsystem(root, { home: root === "/" ? process.cwd() : "/" }),
       // Forwarding connects and listens with Node's sockets; what is allowed comes from the configuration.
-      server: { hostKeys: hostKeys.right, crypto: NodeCrypto, forwarding: { net: NodeForward.localNet } },
+      server: { hostKeys: hostKeys.right, crypto: NodeCrypto, forwarding: { net: NodeForward.localNet, xauth: NodeX11.xauth() } },
       perSourceMaxStartups: DEFAULT_PER_SOURCE_MAX_STARTUPS
     }
     const keyFiles = settings.authorizedKeysFiles.filter((f) => f.toLowerCase() !== "none")

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { Dialer } from "../client/Dialer.js"
@@ -20,6 +21,8 @@ import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as NodeProxyCommand from "../node/NodeProxyCommand.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
+import * as NodeX11 from "../node/NodeX11.js"
+import type * as SshProcess from "../session/SshProcess.js"
 import * as Exec from "./Exec.js"
 import * as Runtime from "./Runtime.js"
 import { FAILURE_EXIT_CODE } from "./Version.js"
@@ -205,6 +208,24 @@ export const main = (args: ReadonlyArray<string>) =>
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh: ${errorText(e)}`), FAILURE_EXIT_CODE))
   )
 
+/** -X/-Y: the local display and its cookie (xauth; -X an untrusted one), or why X11 is not forwarded (ssh's words). */
+const x11Options = (resolved: SshConfig.Resolved) =>
+  Effect.gen(function*() {
+    const { forward, trusted } = SshClientConfig.x11Forwarding(resolved)
+    if (!forward) return undefined
+    const display = process.env.DISPLAY
+    if (display === undefined || display === "") {
+      yield* Effect.logWarning("X11 forwarding requested but DISPLAY not set")
+      return undefined
+    }
+    const cookie = yield* NodeX11.cookie(display, { trusted })
+    return {
+      display,
+      cookie: Option.getOrUndefined(cookie),
+      onRefused: "continue"
+    } satisfies SshProcess.X11Options
+  })
+
 const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
   Effect.gen(function*() {
     for (const [name] of resolved.unimplemented) yield* Effect.logDebug(`option ${name} is parsed but not implemented`)
@@ -233,6 +254,7 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       subsystem: a.subsystem,
       tty: decision.tty,
       env: sessionEnv(resolved),
+      x11: yield* x11Options(resolved),
       stdinNull: a.stdinNull,
       host: resolved.hostname
     })

@@ -147,6 +147,10 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
         else if (letter === "C") options.push("Compression yes")
         else if (letter === "A") options.push("ForwardAgent yes")
         else if (letter === "a") options.push("ForwardAgent no")
+        // -X, -Y (trusted) and -x: ForwardX11 / ForwardX11Trusted, as ssh.c sets them.
+        else if (letter === "X") options.push("ForwardX11 yes")
+        else if (letter === "Y") options.push("ForwardX11 yes", "ForwardX11Trusted yes")
+        else if (letter === "x") options.push("ForwardX11 no")
         continue
       }
       if (!WITH_VALUE.includes(letter)) return bad(`unknown option -- ${letter}`)

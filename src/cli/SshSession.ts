@@ -37,6 +37,8 @@ export interface SessionOptions {
   readonly env: Readonly<Record<string, string>>
   /** -n: do not read stdin. */
   readonly stdinNull: boolean
+  /** X11 forwarding for the session (-X/-Y, ForwardX11). */
+  readonly x11?: SshProcess.X11Options | undefined
   /** For "Connection to X closed." */
   readonly host: string
 }
@@ -54,7 +56,7 @@ export const run = (connection: SshConnection, options: SessionOptions) =>
     const pty: SshProcess.PtyOptions | undefined = options.tty
       ? { term: process.env.TERM ?? "xterm", ...terminalSize() }
       : undefined
-    const processOptions = { env: options.env, pty }
+    const processOptions = { env: options.env, pty, x11: options.x11 }
     const proc = options.subsystem && options.command !== undefined
       ? yield* connection.subsystem(options.command)
       : options.command === undefined

@@ -108,6 +108,18 @@ export const proxyPlan = (r: SshConfig.Resolved): ProxyPlan => {
 }
 
 /**
+ * ForwardX11 and ForwardX11Trusted (ssh -X, -Y and -x stand for them): whether sessions ask for X11 forwarding
+ * and whether with the display's own cookie (trusted) or an untrusted one (ssh's defaults: no, no).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const x11Forwarding = (r: SshConfig.Resolved): { readonly forward: boolean; readonly trusted: boolean } => {
+  const yes = (name: string) => ["yes", "true"].includes((r.unimplemented.get(name)?.[0] ?? "no").toLowerCase())
+  return { forward: yes("forwardx11"), trusted: yes("forwardx11trusted") }
+}
+
+/**
  * A session's environment: SetEnv pairs, then the local variables matching SendEnv patterns.
  *
  * @since 0.1.0

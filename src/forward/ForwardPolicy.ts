@@ -85,6 +85,52 @@ export interface ForwardingOptions {
   readonly streamLocalPath?:
     | ((request: { readonly username: string; readonly path: string; readonly direction: "local" | "remote" }) => Effect.Effect<boolean, unknown>)
     | undefined
+  /** sshd X11Forwarding (default false): serve x11-req with a display on this machine (RFC 4254 §6.3). */
+  readonly x11Forwarding?: boolean | undefined
+  /** sshd X11DisplayOffset: the first display number tried (default 10, so as not to meet a real X server). */
+  readonly x11DisplayOffset?: number | undefined
+  /** sshd X11UseLocalhost (default true): the display listens on loopback only; false binds every address. */
+  readonly x11UseLocalhost?: boolean | undefined
+  /**
+   * Installs the session's cookie for X clients on this machine (`NodeX11.xauth` runs `xauth add` without a
+   * shell); returns environment variables the session gets (XAUTHORITY). Without it the display is forwarded
+   * and X clients must find the cookie themselves.
+   */
+  readonly xauth?: ((entry: XauthEntry) => Effect.Effect<Readonly<Record<string, string>>, unknown>) | undefined
+  /**
+   * The options for one user once authenticated (sshd's Match User/Group blocks): when given, its answer replaces
+   * these options for that user's channels and requests (undefined: no forwarding at all).
+   */
+  readonly forUser?: ((username: string) => ForwardingOptions | undefined) | undefined
+}
+
+/**
+ * A cookie for `xauth add`: the display as X clients on this machine name it (`unix:10.0`), the protocol and the
+ * hex cookie, all validated (printable, hex only: SEC-46, OpenSSH CVE-2016-3115).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface XauthEntry {
+  readonly username: string
+  readonly display: string
+  readonly protocol: string
+  readonly cookie: string
+}
+
+/**
+ * The options that apply to `username`: `forUser`'s answer when there is one (keeping the connection's `net`,
+ * `directTcpip`, `streamLocalPath` and `xauth` unless it sets its own).
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const resolve = (o: ForwardingOptions | undefined, username: string): ForwardingOptions | undefined => {
+  if (o?.forUser === undefined) return o
+  const u = o.forUser(username)
+  return u === undefined
+    ? undefined
+    : { net: o.net, directTcpip: o.directTcpip, streamLocalPath: o.streamLocalPath, xauth: o.xauth, maxListeners: o.maxListeners, ...u, forUser: undefined }
 }
 
 const allows = (allow: Allow | undefined, direction: "local" | "remote") =>

@@ -55,6 +55,20 @@ export interface LocalConnection {
 }
 
 /**
+ * Options of `LocalNet.listen`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  /**
+   * The user a UNIX socket is created for: a server running as root makes it theirs (SEC-48), so only they (and
+   * whom their permissions allow) may connect.
+   */
+  readonly owner?: string | undefined
+}
+
+/**
  * Listening and connecting on the local machine.
  *
  * @since 0.1.0
@@ -68,7 +82,8 @@ export interface LocalNet {
    */
   readonly listen: (
     endpoint: Endpoint,
-    onConnection: (connection: LocalConnection) => Effect.Effect<void>
+    onConnection: (connection: LocalConnection) => Effect.Effect<void>,
+    options?: ListenOptions
   ) => Effect.Effect<Endpoint, ForwardError, Scope.Scope>
   /** Connects to `endpoint`; the connection closes with the Scope. */
   readonly connect: (endpoint: Endpoint) => Effect.Effect<LocalConnection, ForwardError, Scope.Scope>

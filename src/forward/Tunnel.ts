@@ -166,11 +166,17 @@ export const open = (
  * @since 0.1.0
  * @category combinators
  */
-export const bridge = (local: LocalConnection, channel: Channel, initial?: Uint8Array): Effect.Effect<void> =>
+export const bridge = (
+  local: LocalConnection,
+  channel: Channel,
+  initial?: Uint8Array,
+  /** The channel's data still to deliver, when the caller has read the first of it itself (X11 setup). */
+  channelData: Stream.Stream<Uint8Array, ChannelError | TransportError> = channel.data
+): Effect.Effect<void> =>
   Effect.all([
     Effect.zipRight(
       initial !== undefined && initial.length > 0 ? channel.write(initial) : Effect.void,
       Stream.runForEach(local.input, (chunk) => channel.write(chunk))
     ).pipe(Effect.zipRight(channel.eof)),
-    Stream.runForEach(channel.data, local.write).pipe(Effect.ensuring(local.end))
+    Stream.runForEach(channelData, local.write).pipe(Effect.ensuring(local.end))
   ], { concurrency: 2, discard: true }).pipe(Effect.ignore)

@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type * as AgentServer from "../agent/AgentServer.js"
 import * as SshAgent from "../agent/SshAgent.js"
+import * as NodeDialer from "./NodeDialer.js"
 
 const noAgent = (description: string, cause?: unknown) =>
   new SshAgent.AgentError({ reason: "NoAgent", request: "connect", description, ...(cause === undefined ? {} : { cause }) })
@@ -38,20 +39,7 @@ export const socketPath: Effect.Effect<string, SshAgent.AgentError> = Effect.sus
  * @category constructors
  */
 export const connect = (path: string): Effect.Effect<Socket.Socket, SshAgent.AgentError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Net.Socket, SshAgent.AgentError>((resume) => {
-      const socket = Net.createConnection({ path })
-      const onError = (cause: Error) => resume(Effect.fail(noAgent(`cannot connect to the agent at ${path}: ${cause.message}`, cause)))
-      socket.once("error", onError)
-      socket.once("connect", () => {
-        socket.off("error", onError)
-        socket.on("error", () => {})
-        resume(Effect.succeed(socket))
-      })
-      return Effect.sync(() => socket.destroy())
-    }),
-    (socket) => Effect.sync(() => socket.destroy())
-  ).pipe(Effect.flatMap((net) => NodeSocket.fromDuplex(Effect.succeed(net))))
+  NodeDialer.connectNet({ path }, (cause) => noAgent(`cannot connect to the agent at ${path}: ${cause.message}`, cause)).pipe(Effect.flatMap((net) => NodeSocket.fromDuplex(Effect.succeed(net))))
 
 /**
  * An `SshAgent` client connected to the agent at `path`, for the life of the Scope.

@@ -26,37 +26,51 @@ const connectFailed = (host: string, port: number, cause: unknown) =>
     cause
   })
 
+/**
+ * Connects a Node socket (TCP or UNIX path) eagerly and scoped: `onError` turns a failed connect into the
+ * caller's typed error; once connected, later socket errors are left to whoever reads it. The one connect helper
+ * of src/node (NodeDialer, NodeForward, NodeAgent).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connectNet = <E>(
+  options: Net.NetConnectOpts,
+  onError: (cause: Error) => E
+): Effect.Effect<Net.Socket, E, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<Net.Socket, E>((resume) => {
+      const socket = Net.createConnection(options)
+      const failed = (cause: Error) => resume(Effect.fail(onError(cause)))
+      socket.once("error", failed)
+      socket.once("connect", () => {
+        socket.off("error", failed)
+        // Errors before the reader starts would otherwise be unhandled; reading reports them.
+        socket.on("error", () => {})
+        resume(Effect.succeed(socket))
+      })
+      return Effect.sync(() => socket.destroy())
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  )
+
 /** Opens the TCP connection eagerly: refused or unreachable is `ConnectFailed` at once. */
 const open = (host: string, port: number, timeout: Duration.DurationInput | undefined) =>
-    Effect.acquireRelease(
-      Effect.async<Net.Socket, TransportError>((resume) => {
-        const socket = Net.createConnection({ host, port, noDelay: true })
-        const onError = (cause: Error) => resume(Effect.fail(connectFailed(host, port, cause)))
-        socket.once("error", onError)
-        socket.once("connect", () => {
-          socket.off("error", onError)
-          // Errors before the transport starts reading would otherwise be unhandled; reading reports them.
-          socket.on("error", () => {})
-          resume(Effect.succeed(socket))
+  connectNet({ host, port, noDelay: true }, (cause) => connectFailed(host, port, cause)).pipe(
+    Effect.timeoutFail({
+      duration: timeout ?? Duration.seconds(30),
+      onTimeout: () =>
+        new TransportError({
+          reason: "Timeout",
+          origin: "Local",
+          code: DisconnectReason.ConnectionLost,
+          timeout: "Connect",
+          description: `the TCP connection was not established within ${Duration.format(timeout ?? Duration.seconds(30))}`,
+          host,
+          port
         })
-        return Effect.sync(() => socket.destroy())
-      }).pipe(
-        Effect.timeoutFail({
-          duration: timeout ?? Duration.seconds(30),
-          onTimeout: () =>
-            new TransportError({
-              reason: "Timeout",
-              origin: "Local",
-              code: DisconnectReason.ConnectionLost,
-              timeout: "Connect",
-              description: `the TCP connection was not established within ${Duration.format(timeout ?? Duration.seconds(30))}`,
-              host,
-              port
-            })
-        })
-      ),
-      (socket) => Effect.sync(() => socket.destroy())
-    )
+    })
+  )
 
 /**
  * Dials `host:port` and returns the platform Socket, with the native link (pause, cork/uncork) registered for

@@ -8,14 +8,41 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { ForwardError } from "../forward/ForwardError.js"
 import { type Endpoint, type LocalConnection, LocalNet } from "../forward/LocalNet.js"
+import * as NodeDialer from "./NodeDialer.js"
 
 const show = (e: Endpoint) => (e._tag === "Tcp" ? `${e.host}:${e.port}` : e.path)
 const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-/** A connected socket as a LocalConnection. */
+/**
+ * Bytes a local socket may hold unsent before a writer waits: a few SSH packets ahead, so that a writer does not
+ * wait for the kernel after every packet (Node's own mark, 16 KiB, is below one 32 KiB packet), with bounded
+ * memory per tunnel.
+ */
+const WRITE_AHEAD = 256 * 1024
+
+/** Resumes once `socket` emits `event` or closes; the listeners go when it resumes or is interrupted. */
+const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: Effect.Effect<void>) => void) => {
+  const off = () => {
+    socket.off(event, done)
+    socket.off("close", done)
+  }
+  const done = () => {
+    off()
+    resume(Effect.void)
+  }
+  socket.once(event, done)
+  socket.once("close", done)
+  return Effect.sync(off)
+}
+
+/**
+ * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
+ * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
+ */
 const toConnection = (socket: Net.Socket): LocalConnection => ({
   input: NodeStream.fromReadable<ForwardError, Uint8Array>(
     () => socket,
@@ -27,24 +54,46 @@ const toConnection = (socket: Net.Socket): LocalConnection => ({
       if (socket.destroyed || socket.writableEnded) {
         return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
       }
-      // Back-pressure: wait for 'drain' when the socket's buffer is full. A copy is written: the bytes may be a
-      // view into the transport's packet buffer, reused once this write returns, while Node may keep a reference.
-      if (socket.write(Buffer.from(data))) return resume(Effect.void)
-      const done = () => {
-        socket.off("drain", done)
-        socket.off("close", done)
-        resume(Effect.void)
-      }
-      socket.once("drain", done)
-      socket.once("close", done)
+      socket.write(data)
+      if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
+      return until(socket, "drain", resume)
     }),
-  end: Effect.sync(() => {
-    if (!socket.destroyed && !socket.writableEnded) socket.end()
+  // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
+  // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
+  // seen under load when writes first ran ahead of the kernel.
+  end: Effect.async<void>((resume) => {
+    if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
+    const cancel = until(socket, "finish", resume)
+    if (!socket.writableEnded) socket.end()
+    return cancel
   }),
   peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
     ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
     : undefined
 })
+
+/** uid and gid of `username` from /etc/passwd, when it names one. */
+const passwdIds = (username: string): { readonly uid: number; readonly gid: number } | undefined => {
+  try {
+    for (const line of Fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const [name, , uid, gid] = line.split(":")
+      if (name === username && uid !== undefined && gid !== undefined) return { uid: Number(uid), gid: Number(gid) }
+    }
+  } catch {
+    return undefined
+  }
+  return undefined
+}
+
+/**
+ * SEC-48 (Dropbear CVE-2025-14282): a UNIX socket a server running as root creates for a user belongs to that
+ * user (when /etc/passwd names them), so the user's own permissions decide who may connect.
+ */
+const chownForUser = (path: string, owner: string | undefined): void => {
+  if (owner === undefined || process.getuid?.() !== 0) return
+  const ids = passwdIds(owner)
+  if (ids !== undefined) Fs.chownSync(path, ids.uid, ids.gid)
+}
 
 const addressOf = (server: Net.Server, asked: Endpoint): Endpoint => {
   const a = server.address()
@@ -59,7 +108,7 @@ const addressOf = (server: Net.Server, asked: Endpoint): Endpoint => {
  * @category constructors
  */
 export const localNet: LocalNet = {
-  listen: (endpoint, onConnection) =>
+  listen: (endpoint, onConnection, options) =>
     Effect.gen(function*() {
       const sockets = new Set<Net.Socket>()
       const server = yield* Effect.acquireRelease(
@@ -71,6 +120,14 @@ export const localNet: LocalNet = {
             ))
           server.once("error", onError)
           const ready = () => {
+            if (endpoint._tag === "Unix") {
+              try {
+                chownForUser(endpoint.path, options?.owner)
+              } catch (cause) {
+                server.close()
+                return onError(cause instanceof Error ? cause : new Error(String(cause)))
+              }
+            }
             server.off("error", onError)
             server.on("error", () => {})
             resume(Effect.succeed(server))
@@ -95,24 +152,11 @@ export const localNet: LocalNet = {
       return addressOf(server, endpoint)
     }),
   connect: (endpoint) =>
-    Effect.acquireRelease(
-      Effect.async<Net.Socket, ForwardError>((resume) => {
-        const socket = endpoint._tag === "Tcp"
-          ? Net.createConnection({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true })
-          : Net.createConnection({ path: endpoint.path, allowHalfOpen: true })
-        const onError = (cause: Error) =>
-          resume(Effect.fail(
-            new ForwardError({ reason: "ConnectFailed", description: `${show(endpoint)}: ${reason(cause)}`, cause })
-          ))
-        socket.once("error", onError)
-        socket.once("connect", () => {
-          socket.off("error", onError)
-          socket.on("error", () => {})
-          resume(Effect.succeed(socket))
-        })
-        return Effect.sync(() => socket.destroy())
-      }),
-      (socket) => Effect.sync(() => socket.destroy())
+    NodeDialer.connectNet(
+      endpoint._tag === "Tcp"
+        ? { host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true }
+        : { path: endpoint.path, allowHalfOpen: true },
+      (cause) => new ForwardError({ reason: "ConnectFailed", description: `${show(endpoint)}: ${reason(cause)}`, cause })
     ).pipe(Effect.map(toConnection))
 }
 

@@ -62,6 +62,8 @@ const environment = (ctx: SshServer.SessionContext, options: LocalProcessOptions
   for (const [k, v] of Object.entries(ctx.env)) {
     if (accepted(options.acceptEnv ?? [], k) && !k.includes("=") && !v.includes("\0")) env[k] = v
   }
+  // DISPLAY and XAUTHORITY of X11 forwarding come from the server, not the client: no AcceptEnv for them.
+  Object.assign(env, ctx.serverEnv)
   if (ctx.pty !== undefined) {
     env.TERM = ctx.pty.term
     env.COLUMNS = String(ctx.pty.cols)

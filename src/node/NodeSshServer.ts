@@ -33,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import * as SshServer from "../server/SshServer.js"
 import { NodeCrypto } from "./NodeCrypto.js"
 import * as NodeForward from "./NodeForward.js"
+import * as NodeX11 from "./NodeX11.js"
 import * as NodeHostKeys from "./NodeHostKeys.js"
 import * as NodeTransport from "./NodeTransport.js"
 
@@ -64,7 +65,7 @@ const config = (options: NodeSshServerOptions): Effect.Effect<SshServer.ServerCo
       hostKeys: [...(options.hostKeys ?? []), ...fromFiles],
       crypto: options.crypto ?? NodeCrypto,
       // Forwarding (off unless enabled) listens and connects with Node sockets.
-      forwarding: { net: NodeForward.localNet, ...options.forwarding }
+      forwarding: { net: NodeForward.localNet, xauth: NodeX11.xauth(), ...options.forwarding }
     }
   })
 

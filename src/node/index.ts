@@ -110,3 +110,10 @@ export * as NodeForward from "./NodeForward.js"
  * @since 0.1.0
  */
 export * as NodeProxyCommand from "./NodeProxyCommand.js"
+
+/**
+ * X11 forwarding's xauth on Node: the server's `xauth add` and the client's display cookie, without a shell.
+ *
+ * @since 0.1.0
+ */
+export * as NodeX11 from "./NodeX11.js"

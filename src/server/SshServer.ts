@@ -34,6 +34,7 @@ import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type * as HostKey from "../crypto/HostKey.js"
 import type * as ForwardPolicy from "../forward/ForwardPolicy.js"
 import type * as Transport from "../transport/Transport.js"
+import * as Forward from "./internal/forward.js"
 import * as runInternal from "./internal/run.js"
 import * as internal from "./internal/session.js"
 
@@ -65,6 +66,8 @@ export interface SessionContext {
   readonly remoteAddress?: string | undefined
   readonly pty: PtyInfo | undefined
   readonly env: Readonly<Record<string, string>>
+  /** What the server itself set for forwarding (DISPLAY, XAUTHORITY), also in `env`: not subject to AcceptEnv. */
+  readonly serverEnv?: Readonly<Record<string, string>> | undefined
   /** The client's stdin; ends at its EOF. A single consumer. */
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
@@ -201,6 +204,16 @@ export class SshServerConfig extends Context.Tag("effect-ssh/SshServerConfig")<S
    * @since 0.1.0
    */
   static readonly fromSshdConfig = SshdConfig.parse
+
+  /**
+   * The forwarding keywords of a parsed sshd_config (AllowTcpForwarding, AllowStreamLocalForwarding,
+   * GatewayPorts, PermitOpen, PermitListen, DisableForwarding, X11Forwarding, X11DisplayOffset, X11UseLocalhost)
+   * as `ServerConfig.forwarding`, with Match User/Group applied once the user is known. A keyword the file does not
+   * name stays off (DESIGN.md §2).
+   *
+   * @since 0.1.0
+   */
+  static readonly forwardingFromSshdConfig = Forward.fromSshdConfig
 }
 
 /**

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
@@ -54,6 +55,32 @@ export interface ProcessOptions {
   /** Environment variables, sent as env requests (the server may refuse them: see sshd's AcceptEnv). */
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly pty?: PtyOptions | undefined
+  /** X11 forwarding for this session (RFC 4254 §6.3, ssh -X/-Y); served by `SshConnection`'s exec and shell. */
+  readonly x11?: X11Options | undefined
+}
+
+/**
+ * X11 forwarding of one session: the server gets a fake cookie; each X11 connection it forwards back is checked
+ * against it and reaches the local display with the real one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface X11Options {
+  /** The local display (`:0`, `localhost:10.0`); default: the DISPLAY environment variable. */
+  readonly display?: string | undefined
+  /**
+   * The cookie the local X server expects, as hex (`xauth list` prints it; `NodeX11.cookie` reads it). Without
+   * one, a random cookie is substituted, which only an X server without access control accepts (as ssh does
+   * when xauth has no entry).
+   */
+  readonly cookie?: Redacted.Redacted<string> | undefined
+  /** The authorization protocol; default MIT-MAGIC-COOKIE-1. */
+  readonly authProtocol?: string | undefined
+  /** Let the server forward one X11 connection only. */
+  readonly singleConnection?: boolean | undefined
+  /** When the server refuses x11-req: fail the start (default) or go on without X11, as ssh warns and goes on. */
+  readonly onRefused?: "fail" | "continue" | undefined
 }
 
 /**
@@ -120,7 +147,9 @@ export const start = (
     readonly _tag: "Subsystem"
     readonly name: string
   },
-  options?: ProcessOptions
+  options?: ProcessOptions,
+  /** The x11-req to send (its fake cookie registered by the caller), for `options.x11`. */
+  x11Request?: ChannelRequests.X11Req
 ): Effect.Effect<SshProcess, ChannelError | TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const channel = yield* mux.open("session")
@@ -149,6 +178,13 @@ export const start = (
         heightPx: p.heightPx ?? 0,
         modes: ChannelRequests.encodeTerminalModes(p.modes ?? [])
       })
+    }
+    if (x11Request !== undefined) {
+      // After pty-req and before the program, as ssh sends it (clientloop.c client_session2_setup).
+      if (options?.x11?.onRefused !== "continue") yield* required(channel, x11Request)
+      else if (!(yield* sendRequest(channel, x11Request, true))) {
+        yield* Effect.logWarning("X11 forwarding request failed on the session channel")
+      }
     }
     yield* required(
       channel,

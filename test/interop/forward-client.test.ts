@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Scope, Stream } from "effect"
 import { execFile } from "node:child_process"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Auth from "../../src/auth/AuthMethod.js"
@@ -168,6 +169,40 @@ describe.skipIf(!has)("client forwarding against OpenSSH sshd", () => {
       if (r3._tag === "Right") assert.strictEqual(r3.right.bytes, 0)
       assert.isTrue(yield* eventually(() => errors.length === 1))
       assert.deepStrictEqual(errors, ["ForwardError:ConnectFailed"])
+    }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
+
+  it.scopedLive("a UNIX-socket tunnel whose half-closed reader starts late gets every byte (EOF waits for the flush)", () =>
+    Effect.gen(function*() {
+      const dir = Fwd.socketDir()
+      // Less than the kernel's socket buffer plus the write-ahead: all of it is handed over while nobody reads.
+      const data = bytes(384 * 1024)
+      // A source on the server's side that writes it and closes at once.
+      const source = net.createServer((s) => s.end(data))
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void source.listen(path.join(dir, "source.sock"), () => resume(Effect.void))),
+        () => Effect.sync(() => source.close())
+      )
+      const ssh = yield* connect()
+      yield* ssh.forwardLocal({ listen: { _tag: "Unix", path: path.join(dir, "in.sock") }, to: { _tag: "Unix", path: path.join(dir, "source.sock") } })
+      for (let round = 0; round < 3; round++) {
+        const got = yield* Effect.promise(() =>
+          new Promise<Buffer>((resolve, reject) => {
+            const chunks: Array<Buffer> = []
+            const c = net.createConnection({ path: path.join(dir, "in.sock"), allowHalfOpen: true })
+            // This side is done at once (EOF through the tunnel), so the tunnel ends as soon as the far end's bytes
+            // are handed over: they must not be dropped with Node's queue when the tunnel's socket is destroyed.
+            c.end()
+            c.pause()
+            // The far end has sent everything and closed before this reader takes anything.
+            setTimeout(() => c.resume(), 400)
+            c.on("data", (d: Buffer) => chunks.push(d))
+            c.on("end", () => resolve(Buffer.concat(chunks)))
+            c.on("error", reject)
+          })
+        )
+        assert.strictEqual(got.length, data.length, `round ${round}`)
+        assert.strictEqual(Fwd.sha256(got), Fwd.sha256(data))
+      }
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 
   it.scopedLive("forwardRemote (-R): port 0 allocated by sshd, data both ways, cancelled with the Scope", () =>

@@ -159,6 +159,32 @@ describe.skipIf(!has)("OpenSSH ssh forwarding through our server", () => {
       assert.strictEqual(r2.received, r2.sent)
     }), { timeout: 60_000 })
 
+  it.scopedLive("SEC-48: a streamlocal socket made for user nobody is nobody's; forUser (Match User) decides -R per user", () =>
+    Effect.gen(function*() {
+      const nobody = Number(execFileSync("id", ["-u", "nobody"]).toString().trim())
+      const dir = Fwd.socketDir()
+      fs.chmodSync(dir, 0o755)
+      const tcpEcho = yield* Fwd.echoServer()
+      const port = yield* server({
+        allowTcpForwarding: "no",
+        allowStreamLocalForwarding: "no",
+        // Only nobody may forward remotely (TCP and UNIX sockets); every other user gets nothing.
+        forUser: (user) =>
+          user === "nobody" ? { allowTcpForwarding: "remote", allowStreamLocalForwarding: "remote" } : { allowTcpForwarding: "no" }
+      })
+      const remote = path.join(dir, "nobody.sock")
+      yield* sshN(port, ["-l", "nobody", "-R", `${remote}:127.0.0.1:${tcpEcho.port}`], Effect.sync(() => fs.existsSync(remote)))
+      // The server runs as root in the tests: the socket is chowned to the user it was made for.
+      assert.strictEqual(fs.statSync(remote).uid, process.getuid?.() === 0 ? nobody : process.getuid?.())
+      const r = yield* Fwd.echoThrough({ path: remote }, MiB)
+      assert.strictEqual(r.received, r.sent)
+      const rport = yield* freePort
+      yield* sshN(port, ["-l", "nobody", "-R", `${rport}:127.0.0.1:${tcpEcho.port}`], Fwd.accepts(rport))
+      const other = yield* freePort
+      const refused = yield* Effect.flip(sshN(port, ["-R", `${other}:127.0.0.1:${tcpEcho.port}`], Fwd.accepts(other)))
+      assert.include(refused.message, "remote port forwarding failed")
+    }), { timeout: 60_000 })
+
   it.scopedLive("a virtual service: the directTcpip handler serves the tunnel itself, no socket", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []

@@ -19,6 +19,7 @@ import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as LocalForward from "../../forward/LocalForward.js"
 import * as RemoteForward from "../../forward/RemoteForward.js"
 import * as Tunnel from "../../forward/Tunnel.js"
+import * as X11Client from "../../forward/X11Client.js"
 import * as SshProcess from "../../session/SshProcess.js"
 import { AuthError, ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
@@ -27,6 +28,7 @@ import * as ShellQuote from "../ShellQuote.js"
 import { Dialer } from "../Dialer.js"
 import type { SshClientOptions } from "../SshClient.js"
 import type { RunOptions, RunResult, SshConnection } from "../SshConnection.js"
+import * as X11Request from "./x11.js"
 import * as Jump from "./jump.js"
 
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
@@ -109,8 +111,11 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       requestTimeout: options.timeouts?.request
     })
     const remoteForwards = yield* RemoteForward.make(mux)
+    const x11 = yield* X11Client.make(mux)
+    const start = (what: Parameters<typeof SshProcess.start>[1], o?: SshProcess.ProcessOptions) =>
+      Effect.flatMap(X11Request.request(x11, o?.x11), (req) => SshProcess.start(mux, what, o, req))
     const exec = (command: ShellQuote.CommandLine, o?: SshProcess.ProcessOptions) =>
-      SshProcess.start(mux, { _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
+      start({ _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
     const run = <E>(command: ShellQuote.CommandLine, o?: RunOptions<E>) =>
       Effect.gen(function*() {
         const p = yield* exec(command, o)
@@ -132,7 +137,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       authenticated,
       mux,
       exec,
-      shell: (o) => SshProcess.start(mux, { _tag: "Shell" }, o ?? { pty: {} }),
+      shell: (o) => start({ _tag: "Shell" }, o ?? { pty: {} }),
       subsystem: (name) => SshProcess.start(mux, { _tag: "Subsystem", name }),
       run,
       string: (command, o) =>

@@ -178,6 +178,8 @@ const APPLIED: ReadonlyArray<Keyword> = [
   k("gatewayports", "first", true, true, choice({ yes: "yes", no: "no", clientspecified: "clientspecified" })),
   k("disableforwarding", "first", true, true, yesNo),
   k("x11forwarding", "first", true, true, yesNo),
+  k("x11displayoffset", "first", true, true, int),
+  k("x11uselocalhost", "first", true, true, yesNo),
   k("permittunnel", "first", true, true, choice({ yes: "yes", no: "no", "point-to-point": "point-to-point", ethernet: "ethernet" })),
   k("permitopen", "first", true, true, permitOpen),
   k("permitlisten", "first", true, true, permitListen),
@@ -208,7 +210,7 @@ const IGNORED: ReadonlyArray<[string, boolean]> = [
   ["printlastlog", false], ["printmotd", false], ["rdomain", true], ["requiredrsasize", true],
   ["securitykeyprovider", false], ["streamlocalbindmask", true], ["streamlocalbindunlink", true],
   ["strictmodes", false], ["syslogfacility", false], ["tcpkeepalive", false], ["usedns", false], ["usepam", false],
-  ["versionaddendum", false], ["x11displayoffset", true], ["x11uselocalhost", true], ["xauthlocation", false],
+  ["versionaddendum", false], ["xauthlocation", false],
   ["pubkeyauthoptions", true], ["hostbasedacceptedkeytypes", true]
 ]
 

@@ -60,6 +60,8 @@ export interface Settings {
   readonly gatewayPorts: "yes" | "no" | "clientspecified"
   readonly disableForwarding: boolean
   readonly x11Forwarding: boolean
+  readonly x11DisplayOffset: number
+  readonly x11UseLocalhost: boolean
   readonly permitTunnel: "yes" | "no" | "point-to-point" | "ethernet"
   /** `host:port` destinations; "any" or "none". */
   readonly permitOpen: ReadonlyArray<string> | "any" | "none"
@@ -182,6 +184,8 @@ export const settings = (v: Values): Either.Either<Settings, string> =>
       gatewayPorts: (str(v, "gatewayports") ?? "no") as Settings["gatewayPorts"],
       disableForwarding: bool(v, "disableforwarding", false),
       x11Forwarding: bool(v, "x11forwarding", false),
+      x11DisplayOffset: num(v, "x11displayoffset", 10),
+      x11UseLocalhost: bool(v, "x11uselocalhost", true),
       permitTunnel: (str(v, "permittunnel") ?? "no") as Settings["permitTunnel"],
       permitOpen: listOrWord("permitopen"),
       permitListen: listOrWord("permitlisten"),

@@ -18,7 +18,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as ServerAuth from "../../auth/ServerAuth.js"
 import * as SshdConfig from "../../config/SshdConfig.js"
-import * as ForwardPolicy from "../../forward/ForwardPolicy.js"
+import * as Forward from "./forward.js"
 import * as Match from "../../keys/Match.js"
 import { TransportError } from "../../SshError.js"
 import { PeerAddress } from "../PeerAddress.js"
@@ -109,6 +109,7 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
         if (k === "SSH_ORIGINAL_COMMAND" || accepts(k, s.right.acceptEnv)) env[k] = v
       }
       for (const { name, value } of s.right.setEnv) env[name] = value
+      Object.assign(env, ctx.serverEnv)
       const forced = s.right.forceCommand
       if (forced !== undefined) {
         // sshd_config ForceCommand wins over everything, subsystems included; the client's request is shown.
@@ -137,53 +138,6 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
     exec: (ctx: SessionContext & { readonly command: string }) => run(ctx, ctx.command, false),
     shell: (ctx: SessionContext) => run(ctx, undefined, false),
     subsystems
-  }
-}
-
-/**
- * sshd's forwarding keywords as the server's options (SEC-48): DisableForwarding overrides both Allow*
- * keywords (servconf.c), and PermitOpen/PermitListen "any" is no list, "none" an empty one.
- */
-export const forwardingOf = (
-  s: SshdConfig.Settings,
-  named: { readonly tcp: boolean; readonly streamLocal: boolean } = { tcp: true, streamLocal: true }
-): ForwardPolicy.ForwardingOptions => ({
-  // DESIGN.md §2: `effect-ssh serve` forwards nothing unless the configuration names the keyword (sshd: yes).
-  allowTcpForwarding: s.disableForwarding || !named.tcp ? "no" : s.allowTcpForwarding,
-  allowStreamLocalForwarding: s.disableForwarding || !named.streamLocal ? "no" : s.allowStreamLocalForwarding,
-  gatewayPorts: s.gatewayPorts,
-  permitOpen: s.permitOpen === "any" ? undefined : s.permitOpen === "none" ? [] : s.permitOpen,
-  permitListen: s.permitListen === "any" ? undefined : s.permitListen === "none" ? [] : s.permitListen
-})
-
-/**
- * The connection's forwarding (its Match Address/LocalPort/Host settings), with the user's own settings (Match
- * User/Group) checked again for each direct-tcpip and UNIX-socket path once the user is known.
- */
-const forwarding = (
-  c: ConfiguredServer,
-  s: SshdConfig.Settings,
-  settingsFor: ConfigAuth.SettingsFor
-): ForwardPolicy.ForwardingOptions => {
-  // Anywhere in the file, Match blocks included: a keyword named in any block is decided by the settings.
-  const names = (keyword: string) => c.config.entries.some((e) => e.keyword.name === keyword)
-  const named = { tcp: names("allowtcpforwarding"), streamLocal: names("allowstreamlocalforwarding") }
-  const userOptions = (username: string) =>
-    Either.match(settingsFor(username), { onLeft: () => undefined, onRight: (u) => forwardingOf(u, named) })
-  return {
-    ...forwardingOf(s, named),
-    directTcpip: (request) =>
-      Effect.sync(() => {
-        const o = userOptions(request.username)
-        const allowed = o !== undefined && ForwardPolicy.tcpAllowed(o, {}, "local") &&
-          ForwardPolicy.permitsOpen(o.permitOpen, request.host, request.port)
-        return allowed ? { _tag: "Connect" as const } : { _tag: "Deny" as const }
-      }),
-    streamLocalPath: (request) =>
-      Effect.sync(() => {
-        const o = userOptions(request.username)
-        return o !== undefined && ForwardPolicy.streamLocalAllowed(o, {}, request.direction)
-      })
   }
 }
 
@@ -233,7 +187,7 @@ export const connectionHandlers = (
         remoteAddress: address
       },
       ...sessions(c, settingsFor),
-      forwarding: forwarding(c, s, settingsFor),
+      forwarding: Forward.fromSshdConfig(c.config, { spec, groups: c.env.groups }),
       maxSessions: s.maxSessions,
       keepalive: s.clientAliveInterval > 0
         ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -18,6 +19,7 @@ import * as Policy from "../../forward/ForwardPolicy.js"
 import { type Endpoint, type LocalConnection, LocalNet } from "../../forward/LocalNet.js"
 import * as StreamLocal from "../../forward/StreamLocal.js"
 import * as Tunnel from "../../forward/Tunnel.js"
+import * as SshdConfig from "../../config/SshdConfig.js"
 import { OpenFailureReason } from "../../SshError.js"
 import { GlobalRequestName } from "../../wire/ConnectionMessages.js"
 import * as ForwardingMessages from "../../wire/ForwardingMessages.js"
@@ -59,8 +61,9 @@ export const install = (
   owner: Owner
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
-    if (options === undefined) return
-    const o = options
+    // sshd's Match User/Group: the user's own options, now that the user is known.
+    const o = Policy.resolve(options, owner.username)
+    if (o === undefined) return
     const r = owner.restrictions
     const connectionScope = yield* Effect.scope
     const net = o.net ?? Option.getOrUndefined(yield* Effect.serviceOption(LocalNet))
@@ -126,7 +129,7 @@ export const install = (
         const bound = yield* net.listen(endpoint, (connection) =>
           Effect.scoped(
             Effect.flatMap(open(connection, address), (tunnel) => Tunnel.bridge(connection, tunnel.channel))
-          ).pipe(Effect.ignore)).pipe(Scope.extend(scope), Effect.either, Effect.ensuring(Effect.sync(() => opening--)))
+          ).pipe(Effect.ignore), { owner: owner.username }).pipe(Scope.extend(scope), Effect.either, Effect.ensuring(Effect.sync(() => opening--)))
         if (bound._tag === "Left" || listeners.has(keyOf(bound.right))) {
           yield* Scope.close(scope, Exit.void)
           return undefined
@@ -192,3 +195,47 @@ export const install = (
       return d._tag === "Left" ? Effect.succeed(failure) : cancel(`unix:${d.right}`)
     })
   })
+
+/** The forwarding keywords of one set of effective settings (SEC-48; DisableForwarding wins, CVE-2025-32728). */
+export const forwardingOf = (
+  s: SshdConfig.Settings,
+  named: { readonly tcp: boolean; readonly streamLocal: boolean } = { tcp: true, streamLocal: true }
+): Policy.ForwardingOptions => ({
+  // DESIGN.md §2: `effect-ssh serve` forwards nothing unless the configuration names the keyword (sshd: yes).
+  allowTcpForwarding: s.disableForwarding || !named.tcp ? "no" : s.allowTcpForwarding,
+  allowStreamLocalForwarding: s.disableForwarding || !named.streamLocal ? "no" : s.allowStreamLocalForwarding,
+  gatewayPorts: s.gatewayPorts,
+  permitOpen: s.permitOpen === "any" ? undefined : s.permitOpen === "none" ? [] : s.permitOpen,
+  permitListen: s.permitListen === "any" ? undefined : s.permitListen === "none" ? [] : s.permitListen,
+  x11Forwarding: s.x11Forwarding && !s.disableForwarding,
+  x11DisplayOffset: s.x11DisplayOffset,
+  x11UseLocalhost: s.x11UseLocalhost
+})
+
+/**
+ * sshd_config's forwarding keywords (AllowTcpForwarding, AllowStreamLocalForwarding, GatewayPorts, PermitOpen,
+ * PermitListen, DisableForwarding, X11Forwarding, X11DisplayOffset, X11UseLocalhost) as `ForwardingOptions`: the
+ * connection's Match Address/LocalPort/Host blocks first, then, once the user is known, the user's own (Match
+ * User/Group) through `forUser`. A keyword no line names stays off (DESIGN.md §2).
+ */
+export const fromSshdConfig = (
+  config: SshdConfig.SshdConfig,
+  options?: {
+    readonly spec?: SshdConfig.ConnectionSpec | undefined
+    readonly groups?: ((user: string) => ReadonlyArray<string>) | undefined
+  }
+): Policy.ForwardingOptions => {
+  // Anywhere in the file, Match blocks included: a keyword named in any block is decided by the settings.
+  const names = (keyword: string) => config.entries.some((e) => e.keyword.name === keyword)
+  const named = { tcp: names("allowtcpforwarding"), streamLocal: names("allowstreamlocalforwarding") }
+  const spec = options?.spec ?? {}
+  const connection = SshdConfig.settings(config, spec)
+  return {
+    ...(connection._tag === "Right" ? forwardingOf(connection.right, named) : {}),
+    forUser: (user) =>
+      Either.match(SshdConfig.settings(config, { ...spec, user, groups: options?.groups?.(user) ?? [] }), {
+        onLeft: () => undefined,
+        onRight: (u) => forwardingOf(u, named)
+      })
+  }
+}

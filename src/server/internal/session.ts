@@ -14,6 +14,7 @@ import * as ServerAuth from "../../auth/ServerAuth.js"
 import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
+import * as X11Server from "../../forward/X11Server.js"
 import * as Forward from "./forward.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
@@ -53,12 +54,13 @@ type Started = {
  * exec / shell / subsystem (§6.5). Once the program runs, window-change (§6.7) and signal (§6.9) requests go to
  * the handler; anything else that wants an answer is refused.
  */
-const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Channel) =>
+const session = (owner: SessionOwner, handlers: ServerHandlers, mux: ConnectionMux.ConnectionMux) => (channel: Channel) =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(channel.requests)
     let pty: PtyInfo | undefined
     const env: Record<string, string> = {}
     let started: Started | undefined
+    let x11Env: Readonly<Record<string, string>> | undefined
     let pending: ReadonlyArray<IncomingRequest> = []
     while (started === undefined) {
       const next = yield* Effect.option(pull)
@@ -88,6 +90,13 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
             env[r.name] = r.value
             yield* reply(req, true)
             continue
+          case "X11Req": {
+            // RFC 4254 §6.3.1: one display per session (src/forward/X11Server.ts; SEC-48).
+            const set = x11Env === undefined ? yield* X11Server.request({ mux, options: handlers.forwarding, ...owner, request: r }) : undefined
+            x11Env ??= set
+            yield* reply(req, set !== undefined)
+            continue
+          }
           case "Exec":
             handler = handlers.exec
             command = utf8.decode(r.command)
@@ -150,7 +159,8 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
       remoteAddress: owner.remoteAddress,
       pty,
       // authorized_keys environment= wins over what the client sent.
-      env: { ...env, ...owner.restrictions.environment },
+      env: { ...env, ...owner.restrictions.environment, ...x11Env },
+      serverEnv: x11Env,
       command: started.command,
       stdin: channel.data,
       stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
@@ -190,7 +200,7 @@ export const handleConnection = (
           return {
             _tag: "Accept",
             run: (channel) =>
-              session({ ...authenticated, remoteAddress }, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
+              session({ ...authenticated, remoteAddress }, handlers, mux)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
           }
         })
     })
