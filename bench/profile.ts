@@ -27,7 +27,8 @@ const args = new Map(process.argv.slice(2).map((a) => {
   return m === null ? [a, ""] : [m[1]!, m[2]!]
 }))
 const here = path.dirname(fileURLToPath(import.meta.url))
-const serverFile = args.get("server") ?? path.join(here, "serverProcess.ts")
+const serverFile = args.get("server") ??
+  path.join(here, import.meta.url.endsWith(".ts") ? "serverProcess.ts" : "serverProcess.mjs")
 const mib = Number(args.get("mib") ?? 256)
 const cipher = args.get("cipher") ?? "aes128-gcm@openssh.com"
 
