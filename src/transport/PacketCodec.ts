@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
-import * as Headroom from "../wire/Headroom.js"
 import type { Deflater, Inflater } from "./Compression.js"
 
 /**
@@ -287,6 +286,11 @@ export class PacketWriter {
   deflater: Deflater | undefined = undefined
   /** Packets compressed so far (TST-05). */
   deflated = 0
+  /**
+   * Payload bytes this writer copied to frame packets (`seal`; `sealParts` copies none): with the cipher's own
+   * output, the copies per outbound packet (DESIGN.md §6) — counted for tests and the bench.
+   */
+  copiedBytes = 0
   private sealedUnderKey = 0
 
   constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
@@ -356,14 +360,13 @@ export class PacketWriter {
     let padding = bs - (base % bs)
     if (padding < 4) padding += bs
     const len = 1 + payload.length + padding
-    // A payload from Headroom.alloc is framed where it lies; any other is copied into a new packet.
-    const frame = Headroom.frame(payload)
-    const inPlace = frame !== undefined && padding <= Headroom.AFTER
-    const packet = inPlace ? frame.subarray(0, 4 + len) : new Uint8Array(4 + len)
+    // Framed in a new packet: one copy of the payload (bulk data takes `sealParts`, which makes none).
+    const packet = new Uint8Array(4 + len)
     const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength)
     view.setUint32(0, len)
     packet[4] = padding
-    if (!inPlace) packet.set(payload, 5)
+    packet.set(payload, 5)
+    this.copiedBytes += payload.length
     // SEC-24: random padding, from a pool refilled from the CSPRNG.
     packet.set(this.randomBytes(padding), 5 + payload.length)
     const out = s.seal(this.seq, packet)

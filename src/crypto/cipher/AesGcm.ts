@@ -68,6 +68,20 @@ export const makeAesGcmSealer = (backend: SymmetricPrimitives, keys: DirectionKe
       out[3] = packet[3]!
       out.set(sealed, 4)
       return out
+    },
+    sealParts(_seq, pieces) {
+      // A backend that cannot gather (noble's GCM takes one plaintext): the pieces after the length are joined
+      // once, and the length and ciphertext ‖ tag go out as two parts instead of being repacked into one.
+      const head = pieces[0]!
+      let n = head.length - 4
+      for (let i = 1; i < pieces.length; i++) n += pieces[i]!.length
+      const plain = new Uint8Array(n)
+      plain.set(head.subarray(4))
+      for (let i = 1, o = head.length - 4; i < pieces.length; o += pieces[i]!.length, i++) plain.set(pieces[i]!, o)
+      const length = head.subarray(0, 4)
+      const sealed = aead.seal(nonce, length, plain)
+      nextNonce(nonce)
+      return [length, sealed]
     }
   }
 }
