@@ -112,6 +112,12 @@ export class PacketReader {
   inflated = 0
   /** SEC-05: bytes still to drop from the start of the failed packet before the MAC error; -1 when not discarding. */
   private discarding = -1
+  /**
+   * The buffer straddling packets are assembled in, kept while the opener is `fresh` (no payload views it) and
+   * the reader has bytes buffered: a bulk transfer assembles most packets without allocating, and an idle
+   * connection keeps none.
+   */
+  private scratch: Uint8Array = EMPTY
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -152,9 +158,19 @@ export class PacketReader {
     if (this.tail.length === 0) return false
     const take = Math.min(need - avail, this.tail.length)
     if (!this.owned || this.end + take > this.data.length) {
-      // A fresh buffer: a payload returned earlier may still view the old one.
-      const grown = new Uint8Array(Math.max(need, capacity))
-      grown.set(this.data.subarray(this.pos, this.end))
+      const size = Math.max(need, capacity)
+      let grown: Uint8Array
+      if (this.opener.fresh === true && this.scratch.length >= size) {
+        // No payload views the scratch buffer (the opener decrypts out of place): assemble there again.
+        grown = this.scratch
+        if (grown === this.data) grown.copyWithin(0, this.pos, this.end)
+        else grown.set(this.data.subarray(this.pos, this.end))
+      } else {
+        // A new buffer: a payload returned earlier may still view the old one.
+        grown = new Uint8Array(size)
+        grown.set(this.data.subarray(this.pos, this.end))
+        if (this.opener.fresh === true) this.scratch = grown
+      }
       this.data = grown
       this.pos = 0
       this.end = avail
@@ -178,7 +194,10 @@ export class PacketReader {
     const o = this.opener
     if (this.discarding >= 0) return this.drain()
     if (this.pendingLength < 0) {
-      if (!this.fill(o.headerLength, 4096)) return undefined
+      if (!this.fill(o.headerLength, 4096)) {
+        if (this.buffered === 0) this.scratch = EMPTY // idle: keep nothing
+        return undefined
+      }
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
       // SEC-05: under CBC encrypt-and-MAC a bad length is a MAC failure reported only after a fixed amount of input.
       if (o.discardOnError && (len > this.maxPacket || len < 5 || (len + 4) % o.blockSize !== 0)) {
@@ -265,6 +284,8 @@ export class PacketReader {
   setOpener(opener: PacketOpener): void {
     this.opener = opener
     this.pendingLength = -1
+    // Payloads of the previous opener may view the scratch buffer.
+    this.scratch = EMPTY
   }
 }
 

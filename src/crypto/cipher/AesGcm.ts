@@ -99,6 +99,8 @@ export const makeAesGcmOpener = (backend: SymmetricPrimitives, keys: DirectionKe
     blockSize: 16,
     macLength: TAG,
     lengthAligned: false,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: 4,
     // The length is AAD: authenticated with the packet, so only used for framing until the tag verifies.
     packetLength: (_seq, h) => ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0,

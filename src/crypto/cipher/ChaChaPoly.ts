@@ -103,6 +103,8 @@ export const makeChaChaPolyOpener = (backend: SymmetricPrimitives, keys: Directi
     blockSize: 8,
     macLength: TAG,
     lengthAligned: false,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: 4,
     packetLength(seq, header) {
       setSeq(s.nonce, seq)

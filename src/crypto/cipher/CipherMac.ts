@@ -108,6 +108,8 @@ export const makeCipherMacOpener = (
       blockSize,
       macLength: length,
       lengthAligned: false,
+      // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+      fresh: true,
       headerLength: 4,
       packetLength: (_seq, header) => readLength(header),
       open(seq, wire) {
@@ -127,6 +129,8 @@ export const makeCipherMacOpener = (
     blockSize,
     macLength: length,
     lengthAligned: true,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: blockSize,
     discardOnError: p.cbc,
     packetLength(_seq, header) {
