@@ -48,7 +48,7 @@ const category = (n: Node): string => {
   if (functionName === "(garbage collector)") return "GC"
   if (functionName === "(idle)") return "idle"
   if (url.includes("node_modules/effect/") || url.includes("node_modules/@effect/")) return "Effect runtime"
-  if (url.includes("/src/")) return "effect-ssh"
+  if (url.includes("/src/") || url.includes("/dist/bench/")) return "effect-ssh"
   if (functionName.toLowerCase().includes("cipher") || url.includes("internal/crypto")) return "crypto"
   return "other"
 }
