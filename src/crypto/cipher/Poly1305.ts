@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { poly1305 as noblePoly1305 } from "@noble/ciphers/_poly1305.js"
+import { concatBytes } from "../../wire/Bytes.js"
 import { instantiateScalar, instantiateSimd, type Kernel, wasmPoly1305, wasmPoly1305Parts } from "./poly1305/WasmPoly1305.js"
 
 /**
@@ -36,17 +37,6 @@ const onKernel = (name: "wasm-simd" | "wasm", kernel: Kernel | undefined): Array
     poly1305Parts: (key, parts) => wasmPoly1305Parts(kernel, key, parts)
   }]
 
-const join = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  n = 0
-  for (const p of parts) {
-    out.set(p, n)
-    n += p.length
-  }
-  return out
-}
 
 /**
  * The @noble/ciphers Poly1305 with the same argument order, as an independent reference for tests and benches.
@@ -59,7 +49,7 @@ export const poly1305Reference = (key: Uint8Array, data: Uint8Array): Uint8Array
 const portable: Poly1305Implementation = {
   name: "portable",
   poly1305: poly1305Reference,
-  poly1305Parts: (key, parts) => poly1305Reference(key, join(parts))
+  poly1305Parts: (key, parts) => poly1305Reference(key, concatBytes(parts))
 }
 
 // Only the fastest kernel is instantiated at load; the others on demand (tests, benches).

@@ -14,6 +14,7 @@ import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } f
 import { chacha20Short, SHORT } from "../cipher/ChaCha20Short.js"
 import { tripleDesCbc } from "../cipher/Des.js"
 import { poly1305, poly1305Parts } from "../cipher/Poly1305.js"
+import { concatBytes } from "../../wire/Bytes.js"
 
 const hashes = { md5, sha1, sha256, sha384, sha512 } as const
 
@@ -199,14 +200,7 @@ const chacha20Parts = (
   counter: number,
   parts: ReadonlyArray<Uint8Array>
 ): ReadonlyArray<Uint8Array> => {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  n = 0
-  for (const p of parts) {
-    out.set(p, n)
-    n += p.length
-  }
+  const out = concatBytes(parts)
   chacha20(key, nonce, counter, out, out)
   return [out]
 }

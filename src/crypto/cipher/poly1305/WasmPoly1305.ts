@@ -122,14 +122,18 @@ const absorb = (k: Kernel, msg: Uint8Array): void => {
     mem.set(msg.subarray(off, off + CHUNK), MSG)
     run(k, MSG, CHUNK)
   }
-  const n = len - off
   mem.set(off === 0 ? msg : msg.subarray(off), MSG)
+  absorbRest(k, len - off)
+}
+
+/** Absorbs the `n` bytes at the start of the message area: full blocks, then the last partial block padded. */
+const absorbRest = (k: Kernel, n: number): void => {
   const full = n - (n & 15)
   if (full > 0) run(k, MSG, full)
   if (full < n) {
     // RFC 8439 §2.5.1: the last partial block gets a 0x01 byte after it and no 2^128 bit.
-    mem[MSG + n] = 1
-    for (let i = n + 1; i < full + 16; i++) mem[MSG + i] = 0
+    k.mem[MSG + n] = 1
+    for (let i = n + 1; i < full + 16; i++) k.mem[MSG + i] = 0
     k.blocks(MSG + full, 16, 0)
   }
 }
@@ -156,14 +160,7 @@ const absorbParts = (k: Kernel, parts: ReadonlyArray<Uint8Array>): void => {
       }
     }
   }
-  const full = fill - (fill & 15)
-  if (full > 0) run(k, MSG, full)
-  if (full < fill) {
-    // RFC 8439 §2.5.1: the last partial block gets a 0x01 byte after it and no 2^128 bit.
-    mem[MSG + fill] = 1
-    for (let i = fill + 1; i < full + 16; i++) mem[MSG + i] = 0
-    k.blocks(MSG + full, 16, 0)
-  }
+  absorbRest(k, fill)
 }
 
 /**
