@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Ciphers from "../../../src/crypto/Ciphers.js"
 import { NodeCrypto } from "../../../src/node/NodeCrypto.js"
 import { PacketReader, PacketWriter } from "../../../src/transport/PacketCodec.js"
+import { concatBytes } from "../../../src/wire/Bytes.js"
 
 const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 29 + seed) & 0xff)
 
@@ -29,12 +30,7 @@ describe("PacketReader: straddling packets assembled in a reused buffer", () => 
         wire.push(writer.seal(p))
       }
       // Cut the stream into chunks that never line up with packets (as a socket does).
-      const all = new Uint8Array(wire.reduce((n, w) => n + w.length, 0))
-      let o = 0
-      for (const w of wire) {
-        all.set(w, o)
-        o += w.length
-      }
+      const all = concatBytes(wire)
       wire = []
       const got: Array<Uint8Array> = []
       for (let at = 0, k = 0; at < all.length; k++) {

@@ -11,17 +11,10 @@ import * as Ciphers from "../../../src/crypto/Ciphers.js"
 import { PortableCrypto } from "../../../src/crypto/portable/PortableCrypto.js"
 import { NodeCrypto } from "../../../src/node/NodeCrypto.js"
 import { PacketReader, PacketWriter } from "../../../src/transport/PacketCodec.js"
+import { concatBytes } from "../../../src/wire/Bytes.js"
 
 const pattern = (n: number, seed = 7) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff)
-const concat = (parts: ReadonlyArray<Uint8Array>) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+const concat = concatBytes
 /** CHANNEL_DATA's head: byte 94, uint32 recipient, uint32 length. */
 const head = (length: number) => {
   const h = new Uint8Array(9)
