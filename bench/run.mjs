@@ -32,12 +32,15 @@ if (process.env.BENCH_TSX === "1") {
     outExtension: { ".js": ".mjs" },
     logLevel: "warning"
   }
-  // The entries the suite starts as processes of their own (the server, ssh2's pure-JS client, the transport
-  // peer) share chunks with index; their `import.meta.url === argv[1]` checks hold inside those chunks.
-  const split = ["index", "serverProcess", "exec", "throughput"]
+  // Every module with an `import.meta.url === argv[1]` main check is an entry of the split build, so that its code
+  // sits in a chunk of its own and the check is false when index runs (it would otherwise run inside index.mjs);
+  // the ones the suite starts as processes (the server, ssh2's pure-JS client, the transport peer) hold it there.
+  const split = ["index", "serverProcess", "exec", "throughput", "forward", "packets", "poly1305"]
   await esbuild.build({ ...common, splitting: true, entryPoints: Object.fromEntries(split.map((e) => [e, `bench/${e}.ts`])) })
-  // Any other entry run on its own is one file, so that its own main-module check holds.
-  if (!split.includes(entry)) await esbuild.build({ ...common, entryPoints: { [entry]: `bench/${entry}.ts` } })
+  // An entry run on its own is rebuilt as one file, so that its own main check holds.
+  if (entry !== "index" && entry !== "serverProcess") {
+    await esbuild.build({ ...common, entryPoints: { [entry]: `bench/${entry}.ts` } })
+  }
   file = path.join(outdir, `${entry}.mjs`)
 }
 const node = process.env.BENCH_TSX === "1" ? [path.join(root, "node_modules/tsx/dist/cli.mjs")] : []
