@@ -64,7 +64,7 @@ const main = async () => {
   const host = key("ssh_host_ed25519_key")
   const child = spawn(process.execPath, [...process.execArgv, "--cpu-prof", `--cpu-prof-dir=${dir}`, serverFile, "ours", host, `${user}.pub`], {
     stdio: ["pipe", "pipe", "inherit"],
-    cwd: path.dirname(path.dirname(serverFile))
+    cwd: path.resolve(here, import.meta.url.endsWith(".ts") ? ".." : "../..")
   })
   const port = await new Promise<number>((resolve) => {
     readline.createInterface({ input: child.stdout! }).on("line", (line) => {

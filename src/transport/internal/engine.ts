@@ -22,12 +22,12 @@ import type { Link } from "../Link.js"
 import { PacketReader, PacketWriter } from "../PacketCodec.js"
 import { Timers } from "../Timers.js"
 import { PacketCompression } from "./compression.js"
-import { localError } from "./errors.js"
+import { timedOut } from "./errors.js"
 import { Inbound } from "./inbound.js"
 import { KexDriver } from "./kexDriver.js"
 import { Outbound } from "./outbound.js"
 
-export { localError } from "./errors.js"
+export { localError, timedOut } from "./errors.js"
 export { HIGH_WATER } from "./outbound.js"
 
 /** The key under which a transport offers its synchronous side (re-exported by Transport.ts). */
@@ -128,7 +128,7 @@ export class Engine {
     this.link.write(this.config.versionLine)
     this.timers.set("hello", this.config.helloTimeoutMs, () => {
       if (this.inbound.peerVersion === "") {
-        this.fail(localError("Timeout", DisconnectReason.ProtocolError, "version exchange timed out (LIM-03)"), false)
+        this.fail(timedOut("VersionExchange", DisconnectReason.ProtocolError, "version exchange timed out (LIM-03)"), false)
       }
     })
     this.link.start({

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { TransportError } from "../../SshError.js"
+import { type TimeoutStage, TransportError } from "../../SshError.js"
 
 /**
  * A `TransportError` raised on our side of the connection.
@@ -19,3 +19,11 @@ export const localError = (
   cause?: unknown
 ): TransportError =>
   new TransportError({ reason, origin: "Local", code, description, ...(cause === undefined ? {} : { cause }) })
+
+/**
+ * A `TransportError` of reason `Timeout` naming which limit expired.
+ *
+ * @internal
+ */
+export const timedOut = (timeout: TimeoutStage, code: number, description: string): TransportError =>
+  new TransportError({ reason: "Timeout", origin: "Local", code, description, timeout })

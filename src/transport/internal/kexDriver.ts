@@ -11,7 +11,7 @@ import { DisconnectReason } from "../../SshError.js"
 import { MessageId } from "../../wire/MessageId.js"
 import { isKexFailure, KexMachine, type KexOutput, type Negotiated } from "../KexMachine.js"
 import type { Engine } from "./engine.js"
-import { localError } from "./errors.js"
+import { localError, timedOut } from "./errors.js"
 
 /** RFC 4344 §3.1 / SEC-07: rekey before 2^31 packets in either direction. */
 const MAX_PACKETS_PER_KEY = 2 ** 31
@@ -85,7 +85,7 @@ export class KexDriver {
       // LIM-11: a rekey that does not finish in time closes the connection.
       e.timers.set("rekey-timeout", e.config.rekeyTimeoutMs, () => {
         if (this.machine!.completed === before) {
-          e.fail(localError("Timeout", DisconnectReason.KeyExchangeFailed, "rekey timed out"))
+          e.fail(timedOut("Rekey", DisconnectReason.KeyExchangeFailed, "rekey timed out"))
         }
       })
     }
