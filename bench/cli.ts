@@ -24,8 +24,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 
-const BIN = path.resolve(import.meta.dirname, "../bin/effect-ssh.mjs")
-const BUNDLE = path.resolve(import.meta.dirname, "../dist/bin/effect-ssh.mjs")
+// The repository: above bench/ under tsx, above dist/bench/ when compiled (bench/run.mjs).
+const ROOT = path.resolve(import.meta.dirname, import.meta.url.endsWith(".ts") ? ".." : "../..")
+const BIN = path.join(ROOT, "bin/effect-ssh.mjs")
+const BUNDLE = path.join(ROOT, "dist/bin/effect-ssh.mjs")
 const USER = os.userInfo().username
 
 /** Milliseconds from spawn to exit; fails unless the exit code is 0. */

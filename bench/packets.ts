@@ -7,6 +7,9 @@
  * Each figure is the best of three timed slices, about `seconds` (0.25 s by default) in all, after a warm-up.
  * Sealing reuses one padded packet; opening replays a batch sealed beforehand through a fresh opener per pass (openers are stateful:
  * the CTR keystream and the GCM invocation counter move on with every packet). MB/s counts payload bytes.
+ * "data MB/s" and "writer copies": CHANNEL_DATA through PacketWriter as the engine sends it (sealParts where the
+ * cipher gathers): copies of the data per packet before the sealer (0 when gathered; AES-GCM and chacha20-poly1305
+ * on node:crypto then write only the cipher's output, the MAC ciphers lay the pieces out once and encrypt there).
  *
  * @since 0.1.0
  */
@@ -14,6 +17,7 @@ import { pathToFileURL } from "node:url"
 import type { CryptoBackend } from "../src/crypto/Backend.js"
 import * as Ciphers from "../src/crypto/Ciphers.js"
 import type { DirectionKeys, PacketSealer } from "../src/crypto/PacketCipher.js"
+import { PacketWriter } from "../src/transport/PacketCodec.js"
 import { PortableCrypto } from "../src/crypto/portable/PortableCrypto.js"
 import { NodeCrypto } from "../src/node/NodeCrypto.js"
 
@@ -32,6 +36,13 @@ export interface PacketBenchRow {
   readonly openPerSec: number
   readonly sealMBps: number
   readonly openMBps: number
+  /**
+   * Channel data through the packet writer as the engine sends it (DESIGN.md §6): `sealParts(head, data)` where
+   * the cipher gathers, else `seal` of the joined payload — MB/s, and the copies of the data per packet made on
+   * the way to the sealer (the join and the framing; `PacketWriter.copiedBytes`), besides the sealer's own output.
+   */
+  readonly writerMBps: number
+  readonly copiesPerPacket: number
 }
 
 /**
@@ -120,6 +131,26 @@ const measure = (
   }
   openBatch()
   const openPerSec = timed(seconds, openBatch)
+  // CHANNEL_DATA as the engine hands it over: a 9-byte head and the caller's data, joined only when the writer
+  // cannot gather (CBC's IGNORE prefix), as outbound.ts does.
+  const writer = new PacketWriter(Ciphers.makeSealer(backend, cipher, mac, keys), backend.randomBytes)
+  const head = new Uint8Array([94, 0, 0, 0, 1, 0, 0, 0, 0])
+  const data = backend.randomBytes(Math.max(0, payload - head.length))
+  let joins = 0
+  const send = () => {
+    if (writer.gathers) writer.sealParts(head, data)
+    else {
+      const joined = new Uint8Array(head.length + data.length)
+      joined.set(head)
+      joined.set(data, head.length)
+      joins++
+      writer.seal(joined)
+    }
+    return 1
+  }
+  for (let i = 0; i < 5; i++) send()
+  const writerPerSec = timed(seconds, send)
+  const copiesPerPacket = (writer.copiedBytes + joins * data.length) / (writer.packets * data.length)
   return {
     backend: backend.name,
     cipher: cipher.name,
@@ -128,7 +159,9 @@ const measure = (
     sealPerSec,
     openPerSec,
     sealMBps: (sealPerSec * payload) / 1e6,
-    openMBps: (openPerSec * payload) / 1e6
+    openMBps: (openPerSec * payload) / 1e6,
+    writerMBps: (writerPerSec * payload) / 1e6,
+    copiesPerPacket
   }
 }
 
@@ -162,7 +195,7 @@ export const run = (options?: PacketBenchOptions): ReadonlyArray<PacketBenchRow>
  * @category formatting
  */
 export const format = (rows: ReadonlyArray<PacketBenchRow>): string => {
-  const head = ["backend", "payload", "cipher", "mac", "sealed/s", "opened/s", "seal MB/s", "open MB/s"]
+  const head = ["backend", "payload", "cipher", "mac", "sealed/s", "opened/s", "seal MB/s", "open MB/s", "data MB/s", "writer copies"]
   const body = rows.map((r) => [
     r.backend,
     String(r.payload),
@@ -171,7 +204,9 @@ export const format = (rows: ReadonlyArray<PacketBenchRow>): string => {
     Math.round(r.sealPerSec).toLocaleString("en-US"),
     Math.round(r.openPerSec).toLocaleString("en-US"),
     r.sealMBps.toFixed(0),
-    r.openMBps.toFixed(0)
+    r.openMBps.toFixed(0),
+    r.writerMBps.toFixed(0),
+    r.copiesPerPacket.toFixed(2)
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>

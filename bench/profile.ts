@@ -27,7 +27,8 @@ const args = new Map(process.argv.slice(2).map((a) => {
   return m === null ? [a, ""] : [m[1]!, m[2]!]
 }))
 const here = path.dirname(fileURLToPath(import.meta.url))
-const serverFile = args.get("server") ?? path.join(here, "serverProcess.ts")
+const serverFile = args.get("server") ??
+  path.join(here, import.meta.url.endsWith(".ts") ? "serverProcess.ts" : "serverProcess.mjs")
 const mib = Number(args.get("mib") ?? 256)
 const cipher = args.get("cipher") ?? "aes128-gcm@openssh.com"
 
@@ -47,7 +48,7 @@ const category = (n: Node): string => {
   if (functionName === "(garbage collector)") return "GC"
   if (functionName === "(idle)") return "idle"
   if (url.includes("node_modules/effect/") || url.includes("node_modules/@effect/")) return "Effect runtime"
-  if (url.includes("/src/")) return "effect-ssh"
+  if (url.includes("/src/") || url.includes("/dist/bench/")) return "effect-ssh"
   if (functionName.toLowerCase().includes("cipher") || url.includes("internal/crypto")) return "crypto"
   return "other"
 }
@@ -63,7 +64,7 @@ const main = async () => {
   const host = key("ssh_host_ed25519_key")
   const child = spawn(process.execPath, [...process.execArgv, "--cpu-prof", `--cpu-prof-dir=${dir}`, serverFile, "ours", host, `${user}.pub`], {
     stdio: ["pipe", "pipe", "inherit"],
-    cwd: path.dirname(path.dirname(serverFile))
+    cwd: path.resolve(here, import.meta.url.endsWith(".ts") ? ".." : "../..")
   })
   const port = await new Promise<number>((resolve) => {
     readline.createInterface({ input: child.stdout! }).on("line", (line) => {

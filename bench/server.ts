@@ -59,7 +59,11 @@ export const CIPHERS: ReadonlyArray<string> = ["aes128-gcm@openssh.com", "chacha
 const GIB = 1024 * 1024 * 1024
 const WARM_UP = 16 * 1024 * 1024
 const USER = os.userInfo().username
-const serverProcessFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "serverProcess.ts")
+// Beside this file: bench/serverProcess.ts under tsx, dist/bench/serverProcess.mjs when compiled (bench/run.mjs).
+const serverProcessFile = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  import.meta.url.endsWith(".ts") ? "serverProcess.ts" : "serverProcess.mjs"
+)
 
 // ---- fixture: the user key and the host key of ours and ssh2 (sshd uses the test host keys) ----
 

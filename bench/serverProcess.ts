@@ -26,6 +26,7 @@ import * as SocketServer from "@effect/platform/SocketServer"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import type * as net from "node:net"
+import * as v8 from "node:v8"
 import * as NodeSshServer from "../src/node/NodeSshServer.js"
 import * as SshServer from "../src/server/SshServer.js"
 
@@ -33,10 +34,17 @@ import * as SshServer from "../src/server/SshServer.js"
 const CHUNK = 32 * 1024
 const HEAD = /^head -c (\d+) \/dev\/zero$/
 
-/** "RSS heapUsed" after a full collection (when `global.gc` exists: node --expose-gc). */
+let snapshots = 0
+
+/**
+ * "RSS heapUsed" after a full collection (when `global.gc` exists: node --expose-gc). With BENCH_HEAP_SNAPSHOT=DIR
+ * a V8 heap snapshot is written there at each reading too (bench/heapCensus.ts compares two of them).
+ */
 const rss = (): string => {
   globalThis.gc?.()
   globalThis.gc?.()
+  const dir = process.env["BENCH_HEAP_SNAPSHOT"]
+  if (dir !== undefined && dir !== "") v8.writeHeapSnapshot(`${dir}/server-${++snapshots}.heapsnapshot`)
   const m = process.memoryUsage()
   return `${m.rss} ${m.heapUsed}`
 }

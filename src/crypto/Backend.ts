@@ -185,8 +185,18 @@ export interface CryptoBackend extends SignaturePrimitives {
    * XORs `data` with the keystream for `nonce` starting at block `counter`, into `out`.
    */
   chacha20(key: Uint8Array, nonce: Uint8Array, counter: number, data: Uint8Array, out: Uint8Array): void
+  /**
+   * Optional gathered form of `chacha20`: XORs the concatenation of `parts` with the keystream from block
+   * `counter` and returns the output as parts (not necessarily cut where the input was), so that a packet's
+   * pieces are never joined before the cipher writes its output (DESIGN.md §6).
+   */
+  readonly chacha20Parts?:
+    | ((key: Uint8Array, nonce: Uint8Array, counter: number, parts: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array>)
+    | undefined
   /** One-shot Poly1305 tag (RFC 8439 §2.5). */
   poly1305(key: Uint8Array, data: Uint8Array): Uint8Array
+  /** Optional: the Poly1305 tag of the concatenation of `parts`, without joining them. */
+  readonly poly1305Parts?: ((key: Uint8Array, parts: ReadonlyArray<Uint8Array>) => Uint8Array) | undefined
   x25519(): AgreementKeyPair
   ecdh(curve: NistCurve): AgreementKeyPair
   /** base^exponent mod modulus, for finite-field Diffie-Hellman. */
@@ -218,7 +228,9 @@ export type SymmetricPrimitives = Pick<
   | "cbc"
   | "aesEcb"
   | "chacha20"
+  | "chacha20Parts"
   | "poly1305"
+  | "poly1305Parts"
   | "timingSafeEqual"
 >
 

@@ -64,6 +64,11 @@ export interface PacketOpener {
    * (CVE-2008-5161; OpenSSH packet.c `ssh_packet_start_discard`).
    */
   readonly discardOnError?: boolean | undefined
+  /**
+   * Set when `open` always returns plaintext in a buffer of its own, never a view of `wire`: the reader may then
+   * assemble the next packet that straddles two socket chunks in the same buffer instead of a new one.
+   */
+  readonly fresh?: boolean | undefined
 }
 
 /**

@@ -11,7 +11,7 @@
 import * as crypto from "node:crypto"
 import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../crypto/Backend.js"
 import { chacha20Short, SHORT } from "../crypto/cipher/ChaCha20Short.js"
-import { poly1305 } from "../crypto/cipher/Poly1305.js"
+import { poly1305, poly1305Parts } from "../crypto/cipher/Poly1305.js"
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 // Digests are small: copy them into an ArrayBuffer of their own rather than share whatever backs the Buffer.
@@ -191,6 +191,31 @@ const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uin
   }
 }
 
+// One context over all the parts: OpenSSL's ChaCha20 is a stream, so each update continues the keystream where
+// the last stopped, and each returns exactly its input's length; nothing is joined.
+const chacha20Parts = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  counter: number,
+  parts: ReadonlyArray<Uint8Array>
+): ReadonlyArray<Uint8Array> => {
+  const s = chachaStream(key, nonce, counter)
+  const out: Array<Uint8Array> = []
+  let n = 0
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!
+    if (p.length === 0) continue
+    out.push(view(s.cipher.update(p)))
+    n += p.length
+  }
+  if ((n & 63) === 0) {
+    s.next = counter + n / 64
+    streams.unshift(s)
+    if (streams.length > STREAMS) streams.pop()
+  }
+  return out
+}
+
 const timingSafeEqual = (a: Uint8Array, b: Uint8Array): boolean =>
   a.length === b.length && crypto.timingSafeEqual(a, b)
 
@@ -209,6 +234,8 @@ export const symmetric: SymmetricPrimitives = {
   cbc,
   aesEcb,
   chacha20,
+  chacha20Parts,
   poly1305,
+  poly1305Parts,
   timingSafeEqual
 }

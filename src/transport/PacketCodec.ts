@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
-import * as Headroom from "../wire/Headroom.js"
 import type { Deflater, Inflater } from "./Compression.js"
 
 /**
@@ -113,6 +112,12 @@ export class PacketReader {
   inflated = 0
   /** SEC-05: bytes still to drop from the start of the failed packet before the MAC error; -1 when not discarding. */
   private discarding = -1
+  /**
+   * The buffer straddling packets are assembled in, kept while the opener is `fresh` (no payload views it) and
+   * the reader has bytes buffered: a bulk transfer assembles most packets without allocating, and an idle
+   * connection keeps none.
+   */
+  private scratch: Uint8Array = EMPTY
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -153,9 +158,19 @@ export class PacketReader {
     if (this.tail.length === 0) return false
     const take = Math.min(need - avail, this.tail.length)
     if (!this.owned || this.end + take > this.data.length) {
-      // A fresh buffer: a payload returned earlier may still view the old one.
-      const grown = new Uint8Array(Math.max(need, capacity))
-      grown.set(this.data.subarray(this.pos, this.end))
+      const size = Math.max(need, capacity)
+      let grown: Uint8Array
+      if (this.opener.fresh === true && this.scratch.length >= size) {
+        // No payload views the scratch buffer (the opener decrypts out of place): assemble there again.
+        grown = this.scratch
+        if (grown === this.data) grown.copyWithin(0, this.pos, this.end)
+        else grown.set(this.data.subarray(this.pos, this.end))
+      } else {
+        // A new buffer: a payload returned earlier may still view the old one.
+        grown = new Uint8Array(size)
+        grown.set(this.data.subarray(this.pos, this.end))
+        if (this.opener.fresh === true) this.scratch = grown
+      }
       this.data = grown
       this.pos = 0
       this.end = avail
@@ -179,7 +194,10 @@ export class PacketReader {
     const o = this.opener
     if (this.discarding >= 0) return this.drain()
     if (this.pendingLength < 0) {
-      if (!this.fill(o.headerLength, 4096)) return undefined
+      if (!this.fill(o.headerLength, 4096)) {
+        if (this.buffered === 0) this.scratch = EMPTY // idle: keep nothing
+        return undefined
+      }
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
       // SEC-05: under CBC encrypt-and-MAC a bad length is a MAC failure reported only after a fixed amount of input.
       if (o.discardOnError && (len > this.maxPacket || len < 5 || (len + 4) % o.blockSize !== 0)) {
@@ -266,6 +284,8 @@ export class PacketReader {
   setOpener(opener: PacketOpener): void {
     this.opener = opener
     this.pendingLength = -1
+    // Payloads of the previous opener may view the scratch buffer.
+    this.scratch = EMPTY
   }
 }
 
@@ -287,6 +307,11 @@ export class PacketWriter {
   deflater: Deflater | undefined = undefined
   /** Packets compressed so far (TST-05). */
   deflated = 0
+  /**
+   * Payload bytes this writer copied to frame packets (`seal`; `sealParts` copies none): with the cipher's own
+   * output, the copies per outbound packet (DESIGN.md §6) — counted for tests and the bench.
+   */
+  copiedBytes = 0
   private sealedUnderKey = 0
 
   constructor(public sealer: PacketSealer = noneSealer(), private readonly random: (n: number) => Uint8Array) {}
@@ -356,14 +381,13 @@ export class PacketWriter {
     let padding = bs - (base % bs)
     if (padding < 4) padding += bs
     const len = 1 + payload.length + padding
-    // A payload from Headroom.alloc is framed where it lies; any other is copied into a new packet.
-    const frame = Headroom.frame(payload)
-    const inPlace = frame !== undefined && padding <= Headroom.AFTER
-    const packet = inPlace ? frame.subarray(0, 4 + len) : new Uint8Array(4 + len)
+    // Framed in a new packet: one copy of the payload (bulk data takes `sealParts`, which makes none).
+    const packet = new Uint8Array(4 + len)
     const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength)
     view.setUint32(0, len)
     packet[4] = padding
-    if (!inPlace) packet.set(payload, 5)
+    packet.set(payload, 5)
+    this.copiedBytes += payload.length
     // SEC-24: random padding, from a pool refilled from the CSPRNG.
     packet.set(this.randomBytes(padding), 5 + payload.length)
     const out = s.seal(this.seq, packet)

@@ -10,7 +10,6 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import * as Headroom from "./Headroom.js"
 import { MessageId } from "./MessageId.js"
 import * as Reader from "./Reader.js"
 import { WireError } from "./WireError.js"
@@ -307,8 +306,7 @@ const putU32 = (b: Uint8Array, at: number, v: number): void => {
  * @category encoding
  */
 export const encodeChannelData = (recipient: number, data: Uint8Array): Uint8Array => {
-  // With room for the packet framing around it: the packet writer frames it in place (Headroom.ts).
-  const out = Headroom.alloc(9 + data.length)
+  const out = new Uint8Array(9 + data.length)
   out[0] = MessageId.CHANNEL_DATA
   putU32(out, 1, recipient)
   putU32(out, 5, data.length)

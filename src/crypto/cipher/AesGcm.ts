@@ -68,6 +68,20 @@ export const makeAesGcmSealer = (backend: SymmetricPrimitives, keys: DirectionKe
       out[3] = packet[3]!
       out.set(sealed, 4)
       return out
+    },
+    sealParts(_seq, pieces) {
+      // A backend that cannot gather (noble's GCM takes one plaintext): the pieces after the length are joined
+      // once, and the length and ciphertext ‖ tag go out as two parts instead of being repacked into one.
+      const head = pieces[0]!
+      let n = head.length - 4
+      for (let i = 1; i < pieces.length; i++) n += pieces[i]!.length
+      const plain = new Uint8Array(n)
+      plain.set(head.subarray(4))
+      for (let i = 1, o = head.length - 4; i < pieces.length; o += pieces[i]!.length, i++) plain.set(pieces[i]!, o)
+      const length = head.subarray(0, 4)
+      const sealed = aead.seal(nonce, length, plain)
+      nextNonce(nonce)
+      return [length, sealed]
     }
   }
 }
@@ -85,6 +99,8 @@ export const makeAesGcmOpener = (backend: SymmetricPrimitives, keys: DirectionKe
     blockSize: 16,
     macLength: TAG,
     lengthAligned: false,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: 4,
     // The length is AAD: authenticated with the packet, so only used for framing until the tag verifies.
     packetLength: (_seq, h) => ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0,

@@ -55,6 +55,7 @@ const makePolyKey = (backend: SymmetricPrimitives, s: State): void => {
  */
 export const makeChaChaPolySealer = (backend: SymmetricPrimitives, keys: DirectionKeys): PacketSealer => {
   const s = makeState(keys)
+  const { chacha20Parts, poly1305Parts } = backend
   return {
     blockSize: 8,
     macLength: TAG,
@@ -69,6 +70,21 @@ export const makeChaChaPolySealer = (backend: SymmetricPrimitives, keys: Directi
       backend.chacha20(s.k2, s.nonce, 1, packet.subarray(4), out.subarray(4, n))
       out.set(backend.poly1305(s.polyKey, out.subarray(0, n)), n)
       return out
+    },
+    sealParts: chacha20Parts === undefined || poly1305Parts === undefined ? undefined : (seq, pieces) => {
+      // The length under K_1, the rest under K_2 from block 1 straight from the pieces, the tag over the encrypted
+      // length ‖ every ciphertext part: nothing is joined, the cipher's output is the only copy (DESIGN.md §6).
+      const head = pieces[0]!
+      setSeq(s.nonce, seq)
+      const length = new Uint8Array(4)
+      backend.chacha20(s.k1, s.nonce, 0, head.subarray(0, 4), length)
+      makePolyKey(backend, s)
+      const plain: Array<Uint8Array> = [head.subarray(4)]
+      for (let i = 1; i < pieces.length; i++) plain.push(pieces[i]!)
+      const parts: Array<Uint8Array> = [length]
+      for (const c of chacha20Parts(s.k2, s.nonce, 1, plain)) parts.push(c)
+      parts.push(poly1305Parts(s.polyKey, parts))
+      return parts
     }
   }
 }
@@ -87,6 +103,8 @@ export const makeChaChaPolyOpener = (backend: SymmetricPrimitives, keys: Directi
     blockSize: 8,
     macLength: TAG,
     lengthAligned: false,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: 4,
     packetLength(seq, header) {
       setSeq(s.nonce, seq)

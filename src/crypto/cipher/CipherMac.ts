@@ -64,6 +64,26 @@ export const makeCipherMacSealer = (p: CipherMacParams): PacketSealer => {
         out.set(tag, n)
       }
       return out
+    },
+    // Not for CBC: its packets go out behind an IGNORE prefix (SEC-05), which the writer joins anyway.
+    sealParts: p.cbc ? undefined : (seq, pieces) => {
+      // The pieces are laid out once in the output and encrypted there: the one copy a stream cipher with a
+      // separate MAC needs (the payload is never framed first and then copied again).
+      let n = 0
+      for (let i = 0; i < pieces.length; i++) n += pieces[i]!.length
+      const out = new Uint8Array(n + length)
+      for (let i = 0, o = 0; i < pieces.length; o += pieces[i]!.length, i++) out.set(pieces[i]!, o)
+      const body = out.subarray(0, n)
+      if (etm) {
+        const rest = out.subarray(4, n)
+        cipher.update(rest, rest)
+        out.set(mac.compute(seq, body), n)
+      } else {
+        const tag = mac.compute(seq, body)
+        cipher.update(body, body)
+        out.set(tag, n)
+      }
+      return [out]
     }
   }
 }
@@ -88,6 +108,8 @@ export const makeCipherMacOpener = (
       blockSize,
       macLength: length,
       lengthAligned: false,
+      // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+      fresh: true,
       headerLength: 4,
       packetLength: (_seq, header) => readLength(header),
       open(seq, wire) {
@@ -107,6 +129,8 @@ export const makeCipherMacOpener = (
     blockSize,
     macLength: length,
     lengthAligned: true,
+    // open returns a new buffer (decrypted out of place), never a view of the wire bytes.
+    fresh: true,
     headerLength: blockSize,
     discardOnError: p.cbc,
     packetLength(_seq, header) {

@@ -14,7 +14,8 @@
  * @since 0.1.0
  */
 import { poly1305 as noblePoly1305 } from "@noble/ciphers/_poly1305.js"
-import { instantiateScalar, instantiateSimd, type Kernel, wasmPoly1305 } from "./poly1305/WasmPoly1305.js"
+import { concatBytes } from "../../wire/Bytes.js"
+import { instantiateScalar, instantiateSimd, type Kernel, wasmPoly1305, wasmPoly1305Parts } from "./poly1305/WasmPoly1305.js"
 
 /**
  * One Poly1305 implementation.
@@ -25,10 +26,17 @@ import { instantiateScalar, instantiateSimd, type Kernel, wasmPoly1305 } from ".
 export interface Poly1305Implementation {
   readonly name: "wasm-simd" | "wasm" | "portable"
   readonly poly1305: (key: Uint8Array, data: Uint8Array) => Uint8Array
+  /** The tag of the concatenation of `parts`, without joining them (the WebAssembly ones copy each part once). */
+  readonly poly1305Parts: (key: Uint8Array, parts: ReadonlyArray<Uint8Array>) => Uint8Array
 }
 
 const onKernel = (name: "wasm-simd" | "wasm", kernel: Kernel | undefined): Array<Poly1305Implementation> =>
-  kernel === undefined ? [] : [{ name, poly1305: (key, data) => wasmPoly1305(kernel, key, data) }]
+  kernel === undefined ? [] : [{
+    name,
+    poly1305: (key, data) => wasmPoly1305(kernel, key, data),
+    poly1305Parts: (key, parts) => wasmPoly1305Parts(kernel, key, parts)
+  }]
+
 
 /**
  * The @noble/ciphers Poly1305 with the same argument order, as an independent reference for tests and benches.
@@ -38,7 +46,11 @@ const onKernel = (name: "wasm-simd" | "wasm", kernel: Kernel | undefined): Array
  */
 export const poly1305Reference = (key: Uint8Array, data: Uint8Array): Uint8Array => noblePoly1305(data, key)
 
-const portable: Poly1305Implementation = { name: "portable", poly1305: poly1305Reference }
+const portable: Poly1305Implementation = {
+  name: "portable",
+  poly1305: poly1305Reference,
+  poly1305Parts: (key, parts) => poly1305Reference(key, concatBytes(parts))
+}
 
 // Only the fastest kernel is instantiated at load; the others on demand (tests, benches).
 const best: Poly1305Implementation = onKernel("wasm-simd", instantiateSimd())[0] ??
@@ -68,6 +80,14 @@ export const implementations = (): ReadonlyArray<Poly1305Implementation> => {
  * @category constructors
  */
 export const poly1305: (key: Uint8Array, data: Uint8Array) => Uint8Array = best.poly1305
+
+/**
+ * `poly1305` of the concatenation of `parts`, without joining them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const poly1305Parts: (key: Uint8Array, parts: ReadonlyArray<Uint8Array>) => Uint8Array = best.poly1305Parts
 
 /**
  * Which implementation `poly1305` is.

@@ -13,7 +13,8 @@ import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js"
 import type { Aead, HashAlgorithm, Hasher, StreamCipher, SymmetricPrimitives } from "../Backend.js"
 import { chacha20Short, SHORT } from "../cipher/ChaCha20Short.js"
 import { tripleDesCbc } from "../cipher/Des.js"
-import { poly1305 } from "../cipher/Poly1305.js"
+import { poly1305, poly1305Parts } from "../cipher/Poly1305.js"
+import { concatBytes } from "../../wire/Bytes.js"
 
 const hashes = { md5, sha1, sha256, sha384, sha512 } as const
 
@@ -192,6 +193,18 @@ const chacha20 = (key: Uint8Array, nonce: Uint8Array, counter: number, data: Uin
   else chacha20orig(key, nonce, data, out, counter)
 }
 
+// The pieces are joined once into the output, which is then encrypted in place (noble writes into a given array).
+const chacha20Parts = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  counter: number,
+  parts: ReadonlyArray<Uint8Array>
+): ReadonlyArray<Uint8Array> => {
+  const out = concatBytes(parts)
+  chacha20(key, nonce, counter, out, out)
+  return [out]
+}
+
 // SEC-27: the time taken depends only on the length.
 const timingSafeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
@@ -215,6 +228,8 @@ export const symmetric: SymmetricPrimitives = {
   cbc,
   aesEcb,
   chacha20,
+  chacha20Parts,
   poly1305,
+  poly1305Parts,
   timingSafeEqual
 }

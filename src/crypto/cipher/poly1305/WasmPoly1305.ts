@@ -122,16 +122,45 @@ const absorb = (k: Kernel, msg: Uint8Array): void => {
     mem.set(msg.subarray(off, off + CHUNK), MSG)
     run(k, MSG, CHUNK)
   }
-  const n = len - off
   mem.set(off === 0 ? msg : msg.subarray(off), MSG)
+  absorbRest(k, len - off)
+}
+
+/** Absorbs the `n` bytes at the start of the message area: full blocks, then the last partial block padded. */
+const absorbRest = (k: Kernel, n: number): void => {
   const full = n - (n & 15)
   if (full > 0) run(k, MSG, full)
   if (full < n) {
     // RFC 8439 §2.5.1: the last partial block gets a 0x01 byte after it and no 2^128 bit.
-    mem[MSG + n] = 1
-    for (let i = n + 1; i < full + 16; i++) mem[MSG + i] = 0
+    k.mem[MSG + n] = 1
+    for (let i = n + 1; i < full + 16; i++) k.mem[MSG + i] = 0
     k.blocks(MSG + full, 16, 0)
   }
+}
+
+/**
+ * Absorbs the concatenation of `parts` into h, as `absorb` would the joined message: parts are copied one after
+ * another into the message area (which is all the copying there is: the same as for one message), a full area
+ * is absorbed at once, and the last partial block is padded.
+ */
+const absorbParts = (k: Kernel, parts: ReadonlyArray<Uint8Array>): void => {
+  const { mem } = k
+  let fill = 0
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p]!
+    let off = 0
+    while (off < part.length) {
+      const take = Math.min(CHUNK - fill, part.length - off)
+      mem.set(take === part.length ? part : part.subarray(off, off + take), MSG + fill)
+      fill += take
+      off += take
+      if (fill === CHUNK) {
+        run(k, MSG, CHUNK)
+        fill = 0
+      }
+    }
+  }
+  absorbRest(k, fill)
 }
 
 /**
@@ -205,6 +234,22 @@ export const wasmPoly1305 = (kernel: Kernel, key: Uint8Array, msg: Uint8Array): 
   absorb(kernel, msg)
   finish(view, key)
   // Wipe r, 5·r and h (the SIMD kernel wipes its own table of multipliers).
+  for (let i = 0; i < H + 20; i += 4) view.setUint32(i, 0, true)
+  return mem.slice(TAG, TAG + 16)
+}
+
+/**
+ * The Poly1305 tag of the concatenation of `parts` (chacha20-poly1305's encrypted length and the ciphertext of
+ * each piece of a gathered packet), without joining them first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const wasmPoly1305Parts = (kernel: Kernel, key: Uint8Array, parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const { mem, view } = kernel
+  setKey(view, key)
+  absorbParts(kernel, parts)
+  finish(view, key)
   for (let i = 0; i < H + 20; i += 4) view.setUint32(i, 0, true)
   return mem.slice(TAG, TAG + 16)
 }
