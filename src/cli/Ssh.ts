@@ -75,7 +75,10 @@ export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions
   rekeyLimit: r.rekeyLimit,
   numberOfPasswordPrompts: r.numberOfPasswordPrompts,
   identityAgent: r.identityAgent,
-  identitiesOnly: r.identitiesOnly
+  identitiesOnly: r.identitiesOnly,
+  pubkeyAuthentication: r.pubkeyAuthentication,
+  pubkeyAcceptedAlgorithms: r.pubkeyAcceptedAlgorithms,
+  hostKeyAlias: r.hostKeyAlias
 })
 
 /**
