@@ -22,10 +22,15 @@ import * as Tty from "./Tty.js"
 
 type Endpoint = SshConfig.ForwardSpec["listen"]
 
-/** A local listener's address: loopback unless an address is given (ssh's GatewayPorts no); `*` or "" = all. */
-const localListen = (e: Endpoint): number | LocalNet.Endpoint =>
+/**
+ * A local listener's address: loopback unless an address is given, or every interface with GatewayPorts yes
+ * (-g) when none is (channels.c channel_fwd_bind_addr); `*` or "" = all.
+ */
+const localListen = (e: Endpoint, gatewayPorts: boolean): number | LocalNet.Endpoint =>
   e._tag === "Unix"
     ? LocalNet.unix(e.path)
+    : e.host === undefined && gatewayPorts
+    ? LocalNet.tcp("0.0.0.0", e.port)
     : e.host === undefined || e.host === "localhost"
     ? e.port
     : LocalNet.tcp(e.host === "*" || e.host === "" ? "0.0.0.0" : e.host, e.port)
@@ -56,11 +61,13 @@ export const start = (connection: SshConnection, resolved: SshConfig.Resolved, a
         : quiet
         ? Effect.void
         : Tty.printError(`Warning: ${what} (${why})`)
-    const locals = [...a.localForwards, ...resolved.localForwards]
-    const dynamics = a.dynamicForwards
-    const remotes = [...a.remoteForwards, ...resolved.remoteForwards]
+    // ClearAllForwardings: none from the config nor the command line (ssh.c clears both lists).
+    const clear = resolved.clearAllForwardings
+    const locals = clear ? [] : [...a.localForwards, ...resolved.localForwards]
+    const dynamics = clear ? [] : a.dynamicForwards
+    const remotes = clear ? [] : [...a.remoteForwards, ...resolved.remoteForwards]
     for (const spec of [...locals, ...dynamics]) {
-      const listen = localListen(spec.listen)
+      const listen = localListen(spec.listen, resolved.gatewayPorts)
       const started = spec.connect === undefined
         ? connection.forwardDynamic({ listen, onError })
         : connection.forwardLocal({ listen, to: target(spec.connect), onError })
