@@ -253,7 +253,8 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       tty: decision.tty,
       env: sessionEnv(resolved),
       stdinNull: a.stdinNull || resolved.forkAfterAuthentication,
-      host: resolved.hostname
+      host: resolved.hostname,
+      onCommand: yield* SshForward.commandLine(connection, resolved, a.quiet)
     })
   }).pipe(Effect.scoped)
 

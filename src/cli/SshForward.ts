@@ -7,17 +7,21 @@
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type { Dialer } from "../client/Dialer.js"
 import type { SshConnection } from "../client/SshConnection.js"
-import type * as SshConfig from "../config/SshConfig.js"
+import * as SshConfig from "../config/SshConfig.js"
 import type { ForwardError } from "../forward/ForwardError.js"
 import * as LocalNet from "../forward/LocalNet.js"
 import type * as RemoteForward from "../forward/RemoteForward.js"
 import { DisconnectReason, TransportError } from "../SshError.js"
 import { LocalIoError, write } from "./Exec.js"
 import * as SshArgs from "./SshArgs.js"
+import * as SshEscape from "./SshEscape.js"
 import * as Tty from "./Tty.js"
 
 type Endpoint = SshConfig.ForwardSpec["listen"]
@@ -92,6 +96,64 @@ export const start = (connection: SshConnection, resolved: SshConfig.Resolved, a
         Effect.catchAll((e) => failed(`remote port forwarding failed for listen port ${show(spec.listen)}`, e.message))
       )
     }
+  })
+
+/**
+ * The `~C` command line's forwards (clientloop.c process_cmdline): `-L`, `-R`, `-D` start one for as long as the
+ * connection lives, `-KL`, `-KR`, `-KD` `[bind_address:]port` cancel one started from this command line.
+ * Returns what to print (ssh's wording). The forwards are closed with the caller's Scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const commandLine = (connection: SshConnection, resolved: SshConfig.Resolved, quiet: boolean) =>
+  Effect.gen(function*() {
+    const parent = yield* Effect.scope
+    const running = new Map<string, Scope.CloseableScope>()
+    const onError = (e: ForwardError) => quiet ? Effect.void : Tty.printError(`channel: open failed: ${e.message}\r`)
+    const keyOf = (kind: string, e: Endpoint) => `${kind} ${e._tag === "Unix" ? e.path : `${e.host ?? ""}:${e.port}`}`
+    return (line: string): Effect.Effect<string, never, LocalNet.LocalNet> =>
+      Effect.gen(function*() {
+        const command = SshEscape.parseCommand(line)
+        switch (command._tag) {
+          case "Empty":
+            return ""
+          case "Help":
+            return SshEscape.COMMAND_HELP
+          case "Invalid":
+            return "Invalid command.\r\n"
+          case "Cancel": {
+            // -K takes [bind_address:]port: the port alone matches a forward made without an address.
+            const m = /^(?:(.*):)?(\d+)$/.exec(command.spec)
+            const key = m === null ? `${command.kind} ${command.spec}` : `${command.kind} ${m[1] ?? ""}:${m[2]}`
+            const scope = running.get(key)
+            if (scope === undefined) return "Unknown port forwarding.\r\n"
+            running.delete(key)
+            yield* Scope.close(scope, Exit.void)
+            return "Canceled forwarding.\r\n"
+          }
+          case "Forward": {
+            const kind = command.kind === "L" ? "local" : command.kind === "R" ? "remote" : "dynamic"
+            const spec = SshConfig.parseForward(command.spec, kind)
+            if (spec === undefined) return `Bad forwarding specification.\r\n`
+            const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+            if (command.kind === "R" && spec.connect === undefined) return "Port forwarding failed: dynamic remote forwarding is not supported.\r\n"
+            const started: Effect.Effect<unknown, ForwardError, Scope.Scope | LocalNet.LocalNet> =
+              command.kind === "D" || spec.connect === undefined
+                ? connection.forwardDynamic({ listen: localListen(spec.listen, resolved.gatewayPorts), onError })
+                : command.kind === "L"
+                ? connection.forwardLocal({ listen: localListen(spec.listen, resolved.gatewayPorts), to: target(spec.connect), onError })
+                : connection.forwardRemote({ listen: remoteListen(spec.listen), to: target(spec.connect), onError })
+            const r = yield* Effect.either(Scope.extend(started, scope))
+            if (r._tag === "Left") {
+              yield* Scope.close(scope, Exit.void)
+              return `Port forwarding failed: ${r.left.message}\r\n`
+            }
+            running.set(keyOf(command.kind, spec.listen), scope)
+            return "Forwarding port.\r\n"
+          }
+        }
+      })
   })
 
 /**
