@@ -22,6 +22,7 @@ import { DisconnectReason, TransportError } from "../SshError.js"
 import { LocalIoError, write } from "./Exec.js"
 import * as SshArgs from "./SshArgs.js"
 import * as SshEscape from "./SshEscape.js"
+import * as SshRemoteDynamic from "./SshRemoteDynamic.js"
 import * as Tty from "./Tty.js"
 
 type Endpoint = SshConfig.ForwardSpec["listen"]
@@ -79,10 +80,14 @@ export const start = (connection: SshConnection, resolved: SshConfig.Resolved, a
     }
     for (const spec of remotes) {
       if (spec.connect === undefined) {
-        // ssh -R port (a SOCKS proxy run by the client for the server's connections) is not implemented.
-        yield* failed(
-          `remote port forwarding failed for listen port ${show(spec.listen)}`,
-          "dynamic remote forwarding is not supported"
+        // ssh -R port: a SOCKS proxy run here for the server's connections (SshRemoteDynamic).
+        yield* SshRemoteDynamic.start(connection, remoteListen(spec.listen), resolved.permitRemoteOpen, onError).pipe(
+          Effect.tap((f) =>
+            spec.listen._tag === "Tcp" && spec.listen.port === 0 && f.address._tag === "Tcp" && !quiet
+              ? Tty.printError(`Allocated port ${f.address.port} for remote forward`)
+              : Effect.void
+          ),
+          Effect.catchAll((e) => failed(`remote port forwarding failed for listen port ${show(spec.listen)}`, e.message))
         )
         continue
       }
@@ -137,9 +142,10 @@ export const commandLine = (connection: SshConnection, resolved: SshConfig.Resol
             const spec = SshConfig.parseForward(command.spec, kind)
             if (spec === undefined) return `Bad forwarding specification.\r\n`
             const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-            if (command.kind === "R" && spec.connect === undefined) return "Port forwarding failed: dynamic remote forwarding is not supported.\r\n"
             const started: Effect.Effect<unknown, ForwardError, Scope.Scope | LocalNet.LocalNet> =
-              command.kind === "D" || spec.connect === undefined
+              command.kind === "R" && spec.connect === undefined
+                ? SshRemoteDynamic.start(connection, remoteListen(spec.listen), resolved.permitRemoteOpen, onError)
+                : command.kind === "D" || spec.connect === undefined
                 ? connection.forwardDynamic({ listen: localListen(spec.listen, resolved.gatewayPorts), onError })
                 : command.kind === "L"
                 ? connection.forwardLocal({ listen: localListen(spec.listen, resolved.gatewayPorts), to: target(spec.connect), onError })

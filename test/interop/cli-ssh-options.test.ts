@@ -6,8 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFile, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -82,6 +83,41 @@ describe.skipIf(!has)("effect-ssh ssh -f", () => {
       const alone = yield* run(["ssh", "-F", s.cfg, "-f", "-p", String(s.port), "127.0.0.1"])
       assert.strictEqual(alone.code, 255)
       assert.include(alone.stderr, "Cannot fork into background without a command to execute.")
+    }), { timeout: 120_000 })
+})
+
+const CURL = "/usr/bin/curl"
+if (has && !fs.existsSync(CURL) && process.env.CI) throw new Error("curl is required for the -R dynamic test when CI=true")
+
+describe.skipIf(!has || !fs.existsSync(CURL))("effect-ssh ssh -R port (remote dynamic forward)", () => {
+  it.scopedLive("curl --socks5-hostname through sshd's listener reaches a local web server; PermitRemoteOpen refuses others", () =>
+    Effect.gen(function*() {
+      const s = yield* server()
+      const web = yield* Effect.acquireRelease(
+        Effect.async<http.Server>((resume) => {
+          const srv = http.createServer((_req, res) => res.end("hello through remote socks\n"))
+          srv.listen(0, "127.0.0.1", () => resume(Effect.succeed(srv)))
+        }),
+        (srv) => Effect.sync(() => srv.close())
+      )
+      const address = web.address()
+      const webPort = typeof address === "object" && address !== null ? address.port : 0
+      const curl = (socks: number) =>
+        Effect.async<string>((resume) => {
+          execFile(CURL, ["-s", "--max-time", "20", "--socks5-hostname", `127.0.0.1:${socks}`, `http://127.0.0.1:${webPort}/`], (_e, out) =>
+            resume(Effect.succeed(out)))
+        })
+      // -f: the foreground returns once the server listens, so curl can go at once.
+      const open = yield* Fwd.freePort
+      const r = yield* run(["ssh", "-F", s.cfg, "-f", "-N", "-R", String(open), "-p", String(s.port), "127.0.0.1"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.strictEqual(yield* curl(open), "hello through remote socks\n")
+      const limited = yield* Fwd.freePort
+      const r2 = yield* run([
+        "ssh", "-F", s.cfg, "-f", "-N", "-o", "PermitRemoteOpen=127.0.0.1:1 localhost:*", "-R", String(limited), "-p", String(s.port), "127.0.0.1"
+      ])
+      assert.strictEqual(r2.code, 0, r2.stderr)
+      assert.strictEqual(yield* curl(limited), "")
     }), { timeout: 120_000 })
 })
 
