@@ -64,7 +64,7 @@ describe.skipIf(!has)("effect-ssh keygen -p", () => {
     assert.strictEqual(keyOf((await ours(["-y", "-P", "two", "-f", m])).stdout), keyOf(fs.readFileSync(`${m}.pub`, "utf8")))
     assert.strictEqual((await ours(["-p", "-P", "two", "-N", "", "-f", m])).code, 0)
     assert.strictEqual(keyOf(theirs(["-y", "-f", m])), keyOf(fs.readFileSync(`${m}.pub`, "utf8")))
-  })
+  }, 240_000)
 
   it("-p -m PEM / PKCS8 rewrites the file in that format, readable by ssh-keygen", async () => {
     const dir = tmp()
@@ -81,7 +81,7 @@ describe.skipIf(!has)("effect-ssh keygen -p", () => {
     assert.strictEqual((await ours(["-q", "-t", "ecdsa", "-N", "", "-m", "PEM", "-f", g])).code, 0)
     assert.match(fs.readFileSync(g, "utf8"), /^-----BEGIN EC PRIVATE KEY-----\n/)
     assert.strictEqual(keyOf(theirs(["-y", "-f", g])), keyOf(fs.readFileSync(`${g}.pub`, "utf8")))
-  })
+  }, 240_000)
 })
 
 describe.skipIf(!has)("effect-ssh keygen -e / -i", () => {
@@ -113,7 +113,7 @@ describe.skipIf(!has)("effect-ssh keygen -e / -i", () => {
     }
     // PEM of an RSA key is PKCS#1, as ssh-keygen writes it: the same bytes.
     assert.strictEqual((await ours(["-e", "-m", "PEM", "-f", path.join(dir, "rsa.pub")])).stdout, theirs(["-e", "-m", "PEM", "-f", path.join(dir, "rsa.pub")]))
-  })
+  }, 240_000)
 })
 
 describe.skipIf(!has)("effect-ssh keygen certificates", () => {
@@ -162,7 +162,7 @@ describe.skipIf(!has)("effect-ssh keygen certificates", () => {
     assert.include(printed, "(using rsa-sha2-512)")
     assert.include(printed, "Extensions: (none)")
     assert.strictEqual((await ours(["-L", "-f", `${host}-cert.pub`])).stdout, printed)
-  })
+  }, 240_000)
 
   it("certificates ssh-keygen signs (options, custom critical options and extensions, validity forms) print the same with our -L", async () => {
     const dir = tmp()
@@ -186,7 +186,7 @@ describe.skipIf(!has)("effect-ssh keygen certificates", () => {
       assert.strictEqual((await ours(["-q", "-s", ca, ...args, `${key}.pub`])).code, 0)
       assert.strictEqual(theirs(["-L", "-f", `${key}-cert.pub`]), expected, `ours: ${args.join(" ")}`)
     }
-  })
+  }, 240_000)
 
   it("bad requests fail as ssh-keygen fails: no -I, an empty interval, an unknown option", async () => {
     const dir = tmp()
@@ -196,7 +196,7 @@ describe.skipIf(!has)("effect-ssh keygen certificates", () => {
     assert.include((await ours(["-s", ca, "-I", "x", "-V", "20250101:20240101", `${ca}.pub`])).stderr, "Empty certificate validity interval")
     assert.include((await ours(["-s", ca, "-I", "x", "-O", "frobnicate", `${ca}.pub`])).stderr, 'Unsupported certificate option "frobnicate"')
     assert.isFalse(fs.existsSync(`${ca}-cert.pub`))
-  })
+  }, 240_000)
 })
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEk8/4Wm+ZzyH2SmrVZ0mBmVi2jZ18c2/3u1/7lhYvxh"
@@ -220,7 +220,7 @@ describe.skipIf(!has)("effect-ssh keygen on known_hosts", () => {
       assert.strictEqual(r.stdout, expected.stdout, name)
       assert.strictEqual(r.code, expected.code, name)
     }
-  })
+  }, 240_000)
 
   it("-H hashes as ssh-keygen -H does: ssh-keygen -F finds every name in our file, ours in theirs", async () => {
     const dir = tmp()
@@ -251,7 +251,7 @@ describe.skipIf(!has)("effect-ssh keygen on known_hosts", () => {
     const again = path.join(dir, "again")
     fs.writeFileSync(again, hashedLines.join("\n") + "\n")
     assert.strictEqual(theirsRun(["-F", "[h2]:2222", "-f", again]).code, 0)
-  })
+  }, 240_000)
 
   it("-R removes the lines ssh-keygen -R removes, keeping marker lines and a .old copy", async () => {
     const dir = tmp()
@@ -268,7 +268,7 @@ describe.skipIf(!has)("effect-ssh keygen on known_hosts", () => {
       assert.strictEqual(fs.readFileSync(mine, "utf8"), fs.readFileSync(their, "utf8"), name)
       assert.strictEqual(fs.existsSync(`${mine}.old`), fs.existsSync(`${their}.old`), name)
     }
-  })
+  }, 240_000)
 })
 
 describe.skipIf(!has)("effect-ssh keyscan -H", () => {
