@@ -143,6 +143,14 @@ describe.skipIf(!has)("effect-ssh ssh: hops, forwarding and authentication optio
       assert.strictEqual(r.stdout, "chained\n", r.stderr)
       const requests = log.join("").match(/server_request_direct_tcpip: originator/g) ?? []
       assert.strictEqual(requests.length, 2)
+      // -o reaches the destination only (ssh passes no -o to the ssh it runs for a hop): of the three key
+      // exchanges, one uses the cipher asked for.
+      log.length = 0
+      const forced = yield* run(["ssh", "-F", cfg, "-o", "Ciphers=aes128-ctr", "target", "echo forced"])
+      assert.strictEqual(forced.stdout, "forced\n", forced.stderr)
+      const text = log.join("")
+      assert.strictEqual((text.match(/kex: client->server cipher: aes128-ctr/g) ?? []).length, 1, text)
+      assert.strictEqual((text.match(/kex: client->server cipher: /g) ?? []).length, 3)
     }), { timeout: 120_000 })
 
   it.scopedLive("ClearAllForwardings drops -L: the remote command finds the port closed; without it, open", () =>
