@@ -68,4 +68,10 @@ export interface Settings {
   readonly identityAgent?: string | undefined
   /** IdentitiesOnly: offer only the agent keys that match an identity file. */
   readonly identitiesOnly?: boolean | undefined
+  /** PubkeyAuthentication: `false` offers no key (and never asks the agent). */
+  readonly pubkeyAuthentication?: boolean | undefined
+  /** PubkeyAcceptedAlgorithms: keys of other types are not offered. */
+  readonly pubkeyAcceptedAlgorithms?: string | undefined
+  /** HostKeyAlias: the name known_hosts is searched and written under. */
+  readonly hostKeyAlias?: string | undefined
 }

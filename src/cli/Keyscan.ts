@@ -1,6 +1,7 @@
 /**
- * `effect-ssh keyscan [-p port] [-t type[,type…]] [-T timeout] host…`: the servers' host keys in
- * ssh-keyscan(1)'s output format (`host keytype base64`, `[host]:port` off port 22), one key exchange per key
+ * `effect-ssh keyscan [-H] [-p port] [-t type[,type…]] [-T timeout] host…`: the servers' host keys in
+ * ssh-keyscan(1)'s output format (`host keytype base64`, `[host]:port` off port 22, the name hashed with -H as
+ * in known_hosts files `ssh-keygen -H` wrote), one key exchange per key
  * type, nothing authenticated. Key types as ssh-keyscan names them: rsa, ecdsa, ed25519 (the default, in that
  * order) or algorithm names.
  *
@@ -8,7 +9,9 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as crypto from "node:crypto"
 import * as Ref from "effect/Ref"
 import * as ClientTransport from "../client/ClientTransport.js"
 import { Dialer } from "../client/Dialer.js"
@@ -23,7 +26,7 @@ const TYPES: Readonly<Record<string, ReadonlyArray<string>>> = {
   ed25519: ["ssh-ed25519"]
 }
 
-const USAGE = "usage: effect-ssh keyscan [-p port] [-T timeout] [-t type] host ..."
+const USAGE = "usage: effect-ssh keyscan [-H] [-p port] [-T timeout] [-t type] host ..."
 
 const base64 = (bytes: Uint8Array): string => {
   let s = ""
@@ -70,6 +73,7 @@ export const main = (args: ReadonlyArray<string>) =>
     let port = 22
     let types = ["rsa", "ecdsa", "ed25519"]
     let timeout = Duration.seconds(5)
+    let hash = false
     const hosts: Array<string> = []
     for (let i = 0; i < args.length; i++) {
       const arg = args[i]!
@@ -82,6 +86,7 @@ export const main = (args: ReadonlyArray<string>) =>
         }
         port = Number(v)
       } else if (arg.startsWith("-t")) types = (value() ?? "").split(",")
+      else if (arg === "-H") hash = true
       else if (arg.startsWith("-T")) timeout = Duration.seconds(Number(value() ?? "5") || 5)
       else if (arg.startsWith("-") && arg.length > 1) {
         yield* Tty.printError(`effect-ssh: unknown option ${arg}\n${USAGE}`)
@@ -98,7 +103,9 @@ export const main = (args: ReadonlyArray<string>) =>
         const blob = yield* scan(host, port, algorithms, timeout)
         if (Option.isNone(blob)) continue
         const name = Option.getOrElse(KnownHosts.keyTypeOfBlob(blob.value), () => type)
-        const where = port === 22 ? host : `[${host}]:${port}`
+        const plain = port === 22 ? host : `[${host}]:${port}`
+        // -H: the name hashed as ssh-keygen -H writes it, with a fresh salt per line (ssh-keyscan.c keyprint).
+        const where = hash ? Either.getOrThrow(KnownHosts.hashName(plain, new Uint8Array(crypto.randomBytes(20)))) : plain
         yield* Effect.sync(() => process.stdout.write(`${where} ${name} ${base64(blob.value)}\n`))
       }
     }

@@ -33,6 +33,7 @@ import type { SshConnection } from "../client/SshConnection.js"
 import type { CryptoBackend } from "../crypto/Backend.js"
 import { Crypto } from "../crypto/Crypto.js"
 import type { ParsedPrivateKey } from "../keys/KeyMaterial.js"
+import * as KnownHosts from "../keys/KnownHosts.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
 import type { Settings } from "./ExecOptions.js"
@@ -79,6 +80,7 @@ export const identities = (
     // The backend checks an ed25519 key's public half (node:crypto: well under a millisecond).
     const backend = yield* Crypto
     const out: Array<Auth.AuthMethod> = []
+    const accepts = Either.getOrElse(SshClientConfig.acceptedKeyTypes(settings.pubkeyAcceptedAlgorithms), () => () => true)
     // CertificateFile lines, and each identity's own `-cert.pub`, as ssh loads them (sshconnect2.c pubkey_prepare).
     const certTexts: Array<string> = []
     for (const file of settings.certificateFiles ?? []) {
@@ -100,6 +102,11 @@ export const identities = (
       }
       const ownCert = yield* Effect.orElseSucceed(fs.readFileString(`${full}-cert.pub`), () => undefined)
       const parsed = parsePrivateKey(text.right, undefined, { backend })
+      // PubkeyAcceptedAlgorithms: a key of a type the list excludes is not offered (nor are its certificates).
+      if (Either.isRight(parsed) && !accepts(Option.getOrElse(KnownHosts.keyTypeOfBlob(parsed.right.publicKey), () => ""))) {
+        yield* Effect.logDebug(`Skipping ${file}: its key type is not in PubkeyAcceptedAlgorithms`)
+        continue
+      }
       if (Either.isRight(parsed)) out.push(...withCertificates(parsed.right, ownCert), Auth.privateKeyFile(full))
       else if (parsed.left.reason === "Passphrase" && interactive) {
         const key = yield* askPassphrase(file, text.right, backend)
@@ -150,6 +157,8 @@ export const agentIdentities = (
 ): Effect.Effect<ReadonlyArray<Auth.AuthMethod>, never, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const path = yield* Path.Path
+    // ssh asks the agent only for public-key authentication.
+    if (!SshClientConfig.usesPublicKey(settings)) return []
     const agent = yield* NodeSshConfig.openAgent(settings.identityAgent)
     if (Option.isNone(agent)) return []
     const only = settings.identitiesOnly === true
@@ -200,7 +209,11 @@ export const connect = (
   Effect.gen(function*() {
     const path = yield* Path.Path
     // ssh offers the agent's keys before the identity files (sshconnect2.c pubkey_prepare).
-    const keys = [...yield* agentIdentities(settings), ...yield* identities(settings, interactive)]
+    // Without publickey in PreferredAuthentications (or with PubkeyAuthentication no) neither the agent nor a key
+    // file is touched, so no passphrase is asked.
+    const keys = SshClientConfig.usesPublicKey(settings)
+      ? [...yield* agentIdentities(settings), ...yield* identities(settings, interactive)]
+      : []
     const verified = yield* Ref.make(Option.none<string>())
     const base = HostKeys.policy({
       mode: settings.strictHostKeyChecking,
@@ -210,9 +223,10 @@ export const connect = (
       hash: settings.hashKnownHosts,
       checkHostIp: settings.checkHostIP
     })
+    const aliased = SshClientConfig.withHostKeyAlias(base, settings.hostKeyAlias)
     const recording: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> = {
-      verify: (info) => Effect.zipRight(base.verify(info), Ref.set(verified, Option.some(info.fingerprint))),
-      preferredAlgorithms: base.preferredAlgorithms
+      verify: (info) => Effect.zipRight(aliased.verify(info), Ref.set(verified, Option.some(info.fingerprint))),
+      preferredAlgorithms: aliased.preferredAlgorithms
     }
     const timeout = settings.connectTimeout === undefined ? undefined : Duration.seconds(settings.connectTimeout)
     const options = (
@@ -239,9 +253,11 @@ export const connect = (
       onBanner: (text) => Tty.printError(text)
     })
     yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
+    const accepts = Either.getOrElse(SshClientConfig.acceptedKeyTypes(settings.pubkeyAcceptedAlgorithms), () => () => true)
+    const offered = SshClientConfig.filterAccepted(keys, accepts)
     const auth = SshClientConfig.preferred(
       settings.preferredAuthentications,
-      interactive && settings.kbdInteractiveAuthentication ? [...keys, keyboardInteractive] : keys
+      interactive && settings.kbdInteractiveAuthentication ? [...offered, keyboardInteractive] : offered
     )
     const passwordAllowed = settings.preferredAuthentications === undefined ||
       settings.preferredAuthentications.split(",").includes("password")

@@ -14,7 +14,12 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Scope from "effect/Scope"
 import { Dialer } from "../client/Dialer.js"
+import type { SshConnection } from "../client/SshConnection.js"
+import type { AuthError, TransportError } from "../SshError.js"
 import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
@@ -30,6 +35,7 @@ import type * as ExecOptions from "./ExecOptions.js"
 import * as Login from "./Login.js"
 import * as SshForward from "./SshForward.js"
 import * as SshArgs from "./SshArgs.js"
+import * as SshBackground from "./SshBackground.js"
 import * as SshSession from "./SshSession.js"
 import * as Tty from "./Tty.js"
 
@@ -78,7 +84,10 @@ export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions
   rekeyLimit: r.rekeyLimit,
   numberOfPasswordPrompts: r.numberOfPasswordPrompts,
   identityAgent: r.identityAgent,
-  identitiesOnly: r.identitiesOnly
+  identitiesOnly: r.identitiesOnly,
+  pubkeyAuthentication: r.pubkeyAuthentication,
+  pubkeyAcceptedAlgorithms: r.pubkeyAcceptedAlgorithms,
+  hostKeyAlias: r.hostKeyAlias
 })
 
 /**
@@ -200,6 +209,14 @@ export const main = (args: ReadonlyArray<string>) =>
       yield* Effect.sync(() => process.stdout.write(SshConfig.print(resolved, PRINT_DEFAULTS)))
       return 0
     }
+    if (resolved.forkAfterAuthentication && !SshBackground.isBackground()) {
+      // ssh.c: -f needs a command, -N or -W.
+      if (a.command.length === 0 && resolved.remoteCommand === undefined && !a.noCommand && a.stdioForward === undefined) {
+        yield* Tty.printError("Cannot fork into background without a command to execute.")
+        return FAILURE_EXIT_CODE
+      }
+      return yield* SshBackground.detach
+    }
     const logged = connectAndRun(a, resolved).pipe(Logger.withMinimumLogLevel(logLevelOf(a, resolved.logLevel)))
     return yield* a.logFile === undefined
       ? logged
@@ -247,6 +264,8 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
     const connection = yield* dialPlan(a, resolved, interactive)
     if (a.stdioForward !== undefined) return yield* SshForward.stdio(connection, a.stdioForward)
     yield* SshForward.start(connection, resolved, a, a.quiet)
+    // -f: logged in and the forwards are up; the foreground copy may exit now.
+    if (SshBackground.isBackground()) yield* SshBackground.signalReady
     // -N: no session; the forwards run until the connection ends or the process is killed.
     if (a.noCommand) return yield* Effect.as(connection.transport.closed, FAILURE_EXIT_CODE)
     return yield* SshSession.run(connection, {
@@ -255,20 +274,42 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       tty: decision.tty,
       env: sessionEnv(resolved),
       x11: yield* x11Options(resolved),
-      stdinNull: a.stdinNull,
-      host: resolved.hostname
+      stdinNull: a.stdinNull || resolved.forkAfterAuthentication,
+      host: resolved.hostname,
+      onCommand: yield* SshForward.commandLine(connection, resolved, a.quiet)
     })
   }).pipe(Effect.scoped)
 
+/** A hop as ProxyJump text (`user@host:port`, IPv6 in brackets). */
+const hopText = (h: SshConfig.JumpHost): string =>
+  `${h.user === undefined ? "" : `${h.user}@`}${h.host.includes(":") ? `[${h.host}]` : h.host}${h.port === undefined ? "" : `:${h.port}`}`
+
+/** ssh would run itself once per hop; a config whose hops lead back to themselves stops here. */
+const MAX_JUMP_DEPTH = 16
+
 /**
  * Connects as the config says: directly, through a ProxyCommand's stdio (`NodeProxyCommand`, its `%h %p %r`
- * single-quoted, SEC-69), or through each ProxyJump hop in turn (every hop resolved in ssh_config under its own
- * name, as ssh's `-J` does by running ssh for it, and logged in to before the next is dialed through it).
+ * single-quoted, SEC-69), or through ProxyJump hops as ssh does (ssh.c turns `-J h1,…,hn` into the ProxyCommand
+ * `ssh -J h1,…,hn-1 -W %h:%p hn`): the last hop is resolved in ssh_config under its own name with the earlier
+ * hops as its ProxyJump, so only the first hop's own ProxyJump or ProxyCommand lines apply, recursively. A hop
+ * gets -F and -v but not -o, -i or the other options of the command line, as ssh passes none of them on.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const dialPlan = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved, interactive: boolean) =>
+  dialResolved(a, resolved, interactive, 0)
+
+const dialResolved = (
+  a: SshArgs.SshArgs,
+  resolved: SshConfig.Resolved,
+  interactive: boolean,
+  depth: number
+): Effect.Effect<
+  SshConnection,
+  TransportError | AuthError | Tty.PromptCancelled | SshConfig.SshConfigError | SshArgs.SshUsageError,
+  Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
+> =>
   Effect.gen(function*() {
     const settings = settingsOf(resolved, a.verbose > 0)
     const plan = SshClientConfig.proxyPlan(resolved)
@@ -277,23 +318,21 @@ export const dialPlan = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved, inter
       return yield* Effect.provideService(Login.connect(settings, resolved.user, interactive), Dialer, dialer)
     }
     if (plan._tag === "Direct") return yield* Login.connect(settings, resolved.user, interactive)
-    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
-    let through: Dialer | undefined
-    for (const hop of resolved.proxyJump) {
-      const r = yield* SshConfig.resolve(files, {
-        ...NodeSshConfig.localInput({ allowExec: true }),
-        host: hop.host,
-        user: hop.user,
-        port: hop.port,
-        options: [],
-        identityFiles: []
-      })
-      const connecting = Login.connect(settingsOf(r, a.verbose > 0), r.user, interactive)
-      const hopConnection = yield* through === undefined ? connecting : Effect.provideService(connecting, Dialer, through)
-      through = SshForward.dialerVia(hopConnection)
+    if (depth >= MAX_JUMP_DEPTH) {
+      return yield* new SshArgs.SshUsageError({ reason: `too many ProxyJump hops (more than ${MAX_JUMP_DEPTH}) reaching ${resolved.alias}` })
     }
-    const last = through
-    return yield* last === undefined
-      ? Login.connect(settings, resolved.user, interactive)
-      : Effect.provideService(Login.connect(settings, resolved.user, interactive), Dialer, last)
+    const files = yield* NodeSshConfig.loadFiles({ configFile: a.configFile })
+    const last = resolved.proxyJump[resolved.proxyJump.length - 1]!
+    const earlier = resolved.proxyJump.slice(0, -1)
+    const hop = yield* SshConfig.resolve(files, {
+      ...NodeSshConfig.localInput({ allowExec: true }),
+      host: last.host,
+      user: last.user,
+      port: last.port,
+      options: earlier.length > 0 ? [`ProxyJump ${earlier.map(hopText).join(",")}`] : [],
+      identityFiles: []
+    })
+    yield* Effect.logDebug(`reaching ${resolved.alias} through ${hop.alias}`)
+    const through = yield* dialResolved(a, hop, interactive, depth + 1)
+    return yield* Effect.provideService(Login.connect(settings, resolved.user, interactive), Dialer, SshForward.dialerVia(through))
   })

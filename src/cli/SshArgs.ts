@@ -151,6 +151,9 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
         else if (letter === "X") options.push("ForwardX11 yes")
         else if (letter === "Y") options.push("ForwardX11 yes", "ForwardX11Trusted yes")
         else if (letter === "x") options.push("ForwardX11 no")
+        // ssh.c: -f is ForkAfterAuthentication (and implies -n); -g is GatewayPorts.
+        else if (letter === "f") options.push("ForkAfterAuthentication yes")
+        else if (letter === "g") options.push("GatewayPorts yes")
         continue
       }
       if (!WITH_VALUE.includes(letter)) return bad(`unknown option -- ${letter}`)
@@ -230,7 +233,7 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
     noCommand: seen.has("N"),
     ttyCount,
     noTty: seen.has("T"),
-    stdinNull: seen.has("n"),
+    stdinNull: seen.has("n") || seen.has("f"),
     verbose,
     quiet: seen.has("q"),
     logFile,
@@ -249,7 +252,7 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
  * @since 0.1.0
  * @category constants
  */
-export const USAGE = "usage: effect-ssh ssh [-46AaCGNnqsTtv] [-c cipher_spec] [-D [bind_address:]port] [-E log_file]\n" +
+export const USAGE = "usage: effect-ssh ssh [-46AaCfGgNnqsTtv] [-c cipher_spec] [-D [bind_address:]port] [-E log_file]\n" +
   "           [-F configfile] [-i identity_file] [-J destination] [-L address]\n" +
   "           [-l login_name] [-m mac_spec] [-o option] [-p port] [-R address]\n" +
   "           [-W host:port] destination [command [argument ...]]"

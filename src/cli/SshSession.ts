@@ -14,6 +14,7 @@ import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import type { SshConnection } from "../client/SshConnection.js"
+import type * as LocalNet from "../forward/LocalNet.js"
 import type * as SshProcess from "../session/SshProcess.js"
 import { LocalIoError, write } from "./Exec.js"
 import { FAILURE_EXIT_CODE } from "./Version.js"
@@ -41,6 +42,8 @@ export interface SessionOptions {
   readonly x11?: SshProcess.X11Options | undefined
   /** For "Connection to X closed." */
   readonly host: string
+  /** Runs a `~C` command line and returns what to print (`SshForward.commandLine`); without it `~C` is refused. */
+  readonly onCommand?: ((line: string) => Effect.Effect<string, never, LocalNet.LocalNet>) | undefined
 }
 
 const terminalSize = () => ({ cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 })
@@ -100,10 +103,15 @@ export const run = (connection: SshConnection, options: SessionOptions) =>
           Effect.gen(function*() {
             const r = SshEscape.feed(state, chunk)
             state = r.state
+            if (r.output.echo !== "") yield* Effect.sync(() => process.stderr.write(r.output.echo))
             if (r.output.send.length > 0) yield* proc.write(r.output.send)
             for (const action of r.output.actions) {
               if (action === "help") yield* Tty.printError(`~?\r\n${SshEscape.HELP}`)
-              else yield* Deferred.succeed(disconnected, undefined)
+              else if (action === "disconnect") yield* Deferred.succeed(disconnected, undefined)
+              else {
+                const reply = options.onCommand === undefined ? "Invalid command.\r\n" : yield* options.onCommand(action.command)
+                if (reply !== "") yield* Effect.sync(() => process.stderr.write(reply))
+              }
             }
           }))
         yield* proc.closeStdin

@@ -18,10 +18,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Auth from "../auth/AuthMethod.js"
 import * as SshConfig from "../config/SshConfig.js"
+import * as Algorithms from "../crypto/Algorithms.js"
 import { Crypto } from "../crypto/Crypto.js"
+import * as Negotiate from "../crypto/Negotiate.js"
+import * as KnownHosts from "../keys/KnownHosts.js"
 import * as Match from "../keys/Match.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
@@ -188,11 +192,13 @@ export const identities = (
       if (text._tag === "Some") certs.push(text.value)
     }
     const out: Array<Auth.AuthMethod> = []
+    const accepts = Either.getOrElse(acceptedKeyTypes(r.pubkeyAcceptedAlgorithms), () => () => true)
     for (const file of identityFilesOf(r)) {
       const full = yield* home(path, file)
       const text = yield* read(file)
       if (text._tag === "None") continue
       const parsed = parsePrivateKey(text.value, undefined, { backend })
+      if (Either.isRight(parsed) && !accepts(Option.getOrElse(KnownHosts.keyTypeOfBlob(parsed.right.publicKey), () => ""))) continue
       if (Either.isRight(parsed)) {
         const own = yield* read(`${file}-cert.pub`)
         for (const cert of [...(own._tag === "Some" ? [own.value] : []), ...certs]) {
@@ -263,6 +269,82 @@ export const agentAuth = (signer: Auth.AgentSigner, only?: ReadonlyArray<Uint8Ar
     }
   )
 
+const RSA_ALGORITHMS: Readonly<Record<string, ReadonlyArray<string>>> = {
+  "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+  "ssh-rsa-cert-v01@openssh.com": [
+    "rsa-sha2-512-cert-v01@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+    "ssh-rsa-cert-v01@openssh.com"
+  ]
+}
+
+/**
+ * PubkeyAcceptedAlgorithms (`+x`, `-x`, `^x` or a list, over effect-ssh's defaults) as a test on a key or
+ * certificate type: an RSA key passes when any RSA signature algorithm is accepted, other keys when their own
+ * algorithm is. `undefined` accepts every type; `Left` for an algorithm effect-ssh does not know. The key is
+ * then dropped from the credentials, as ssh skips identities whose type the list excludes; which RSA hash is
+ * used is still chosen from the server's server-sig-algs.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const acceptedKeyTypes = (spec: string | undefined): Either.Either<(keyType: string) => boolean, string> =>
+  spec === undefined
+    ? Either.right(() => true)
+    : Either.map(
+      Negotiate.resolveList(spec, Algorithms.ALL_HOST_KEY_ALGORITHMS, Algorithms.DEFAULT_ALL_HOST_KEY_ALGORITHMS),
+      (list) => (keyType: string) => (RSA_ALGORITHMS[keyType] ?? [keyType]).some((a) => list.includes(a as typeof list[number]))
+    )
+
+/**
+ * Drops the credentials PubkeyAcceptedAlgorithms excludes (`acceptedKeyTypes`): private keys and certificates
+ * of other types, and the agent keys of other types (its identities filtered). Key files are kept (their type
+ * is known only once read; `identities` filters the ones it parses).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const filterAccepted = (
+  methods: ReadonlyArray<Auth.AuthMethod>,
+  accepts: (keyType: string) => boolean
+): ReadonlyArray<Auth.AuthMethod> =>
+  methods.flatMap((m): ReadonlyArray<Auth.AuthMethod> => {
+    if (m._tag === "PrivateKey") return accepts(m.keyType) ? [m] : []
+    if (m._tag !== "Agent") return [m]
+    const signer: Auth.AgentSigner = {
+      identities: Effect.map(m.agent.identities, (ids) =>
+        ids.filter((id) => Option.match(KnownHosts.keyTypeOfBlob(id.publicKey), { onNone: () => false, onSome: accepts }))),
+      sign: m.agent.sign
+    }
+    return [{ ...m, agent: signer }]
+  })
+
+/**
+ * HostKeyAlias: the host key is looked up and recorded in known_hosts under `alias` (no port, and no CheckHostIP
+ * address), as ssh's get_hostfile_hostname_ipaddr does, instead of the host name and port connected to.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withHostKeyAlias = <R>(policy: HostKeyPolicy.HostKeyPolicy<R>, alias: string | undefined): HostKeyPolicy.HostKeyPolicy<R> =>
+  alias === undefined ? policy : {
+    verify: (info) => policy.verify({ ...info, host: alias, port: 22, address: undefined }),
+    preferredAlgorithms: policy.preferredAlgorithms === undefined
+      ? undefined
+      : (_host, _port) => policy.preferredAlgorithms!(alias, 22)
+  }
+
+/**
+ * Whether ssh would ask the agent at all: PubkeyAuthentication on and PreferredAuthentications (when set)
+ * naming publickey.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const usesPublicKey = (r: { readonly pubkeyAuthentication?: boolean | undefined; readonly preferredAuthentications?: string | undefined }): boolean =>
+  r.pubkeyAuthentication !== false &&
+  (r.preferredAuthentications === undefined || r.preferredAuthentications.split(",").map((m) => m.trim()).includes("publickey"))
+
 /**
  * Orders credentials by PreferredAuthentications (`publickey,password`…); methods it does not name are
  * dropped; without a list the order is kept.
@@ -292,7 +374,7 @@ export const toClientOptions = (
 ): Effect.Effect<SshClient.SshClientOptions, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const keys = yield* identities(r)
-    const agent = overrides.agent === undefined
+    const agent = overrides.agent === undefined || !usesPublicKey(r)
       ? []
       : [agentAuth(overrides.agent, r.identitiesOnly ? yield* identityPublicKeys([...identityFilesOf(r), ...r.certificateFiles]) : undefined)]
     const allowed = (m: Auth.AuthMethod) =>
@@ -300,14 +382,18 @@ export const toClientOptions = (
       (m._tag !== "KeyboardInteractive" || r.kbdInteractiveAuthentication) &&
       ((m._tag !== "PrivateKey" && m._tag !== "PrivateKeyFile" && m._tag !== "Agent") || r.pubkeyAuthentication)
     // ssh tries the agent's keys before the identity files (sshconnect2.c pubkey_prepare).
-    const auth = preferred(r.preferredAuthentications, [...agent, ...keys, ...(overrides.auth ?? [])].filter(allowed))
+    const accepts = Either.getOrElse(acceptedKeyTypes(r.pubkeyAcceptedAlgorithms), () => () => true)
+    const auth = preferred(
+      r.preferredAuthentications,
+      filterAccepted([...agent, ...keys, ...(overrides.auth ?? [])].filter(allowed), accepts)
+    )
     const timeout = r.connectTimeout === undefined ? undefined : Duration.seconds(r.connectTimeout)
     return {
       host: r.hostname,
       port: r.port,
       username: r.user,
       auth,
-      hostKeys: overrides.hostKeys ?? hostKeyPolicy(r),
+      hostKeys: withHostKeyAlias(overrides.hostKeys ?? hostKeyPolicy(r), r.hostKeyAlias),
       algorithms: {
         kex: r.kexAlgorithms,
         cipher: r.ciphers,

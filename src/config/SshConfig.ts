@@ -96,7 +96,11 @@ export class SshConfigError extends Data.TaggedError("SshConfigError")<{
    * @since 0.1.0
    */
   override get message(): string {
-    return this.line > 0 ? `${this.file} line ${this.line}: ${this.reason}` : `${this.file}: ${this.reason}`
+    return this.line > 0
+      ? `${this.file} line ${this.line}: ${this.reason}`
+      : this.reason.includes(this.file)
+      ? this.reason
+      : `${this.file}: ${this.reason}`
   }
 }
 
@@ -108,7 +112,15 @@ export class SshConfigError extends Data.TaggedError("SshConfigError")<{
  * @category models
  */
 export interface FileAccess<E, R> {
-  readonly readFile: (path: string) => Effect.Effect<Option.Option<string>, E, R>
+  /**
+   * The file's text, or none when it does not exist. With `checkPermissions` the reader refuses a file that is
+   * not owned by the user (or root) or is writable by group or others, as ssh does (readconf.c
+   * SSHCONF_CHECKPERM: "Bad owner or permissions on …").
+   */
+  readonly readFile: (
+    path: string,
+    options?: { readonly checkPermissions: boolean }
+  ) => Effect.Effect<Option.Option<string>, E, R>
   readonly glob: (pattern: string) => Effect.Effect<ReadonlyArray<string>, E, R>
   /** For `~` in Include paths of user files and for relative Includes (~/.ssh/…). */
   readonly homeDir: string
@@ -157,15 +169,24 @@ export const parse = (text: string, path: string, options?: { readonly userConfi
 export const load = <E, R>(
   path: string,
   access: FileAccess<E, R>,
-  options?: { readonly userConfig?: boolean | undefined }
+  options?: {
+    readonly userConfig?: boolean | undefined
+    /** Check the owner and mode of `path` itself (ssh does for ~/.ssh/config, not for -F or the system file). */
+    readonly checkPermissions?: boolean | undefined
+  }
 ): Effect.Effect<Option.Option<ConfigFile>, SshConfigError | E, R> => {
   const userConfig = options?.userConfig ?? true
-  const read = (file: string, depth: number): Effect.Effect<Option.Option<ConfigFile>, SshConfigError | E, R> =>
+  const read = (
+    file: string,
+    depth: number,
+    checkPermissions = true
+  ): Effect.Effect<Option.Option<ConfigFile>, SshConfigError | E, R> =>
     Effect.gen(function*() {
       if (depth > MAX_INCLUDE_DEPTH) {
         return yield* new SshConfigError({ file, line: 0, reason: "too many recursive configuration includes" })
       }
-      const text = yield* access.readFile(file)
+      // readconf.c: every Included file is read with SSHCONF_CHECKPERM, whoever included it.
+      const text = yield* access.readFile(file, { checkPermissions })
       if (Option.isNone(text)) return Option.none()
       const parsed = parse(text.value, file, { userConfig })
       const lines: Array<Resolve.ConfigLine> = []
@@ -195,7 +216,7 @@ export const load = <E, R>(
       }
       return Option.some({ ...parsed, lines })
     })
-  return read(path, 0)
+  return read(path, 0, options?.checkPermissions ?? false)
 }
 
 /**

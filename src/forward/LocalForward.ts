@@ -105,10 +105,15 @@ const concat = (a: Uint8Array, b: Uint8Array) => {
 }
 
 /**
- * Reads a SOCKS request from `connection`, answers it, and returns the destination together with the bytes the
- * client sent after its request.
+ * Reads a SOCKS request from `pull` (SEC-49: at most one request's worth buffered), answers the greeting on
+ * `connection`, and returns the destination together with the bytes the client sent after its request. The
+ * caller sends the CONNECT reply. Also used by the CLI's remote dynamic forward (ssh -R port), where the SOCKS
+ * client is at the far end of a forwarded channel.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-const socksHandshake = (connection: LocalConnection, pull: Effect.Effect<Chunk.Chunk<Uint8Array>, unknown>) =>
+export const socksHandshake = (connection: LocalConnection, pull: Effect.Effect<Chunk.Chunk<Uint8Array>, unknown>) =>
   Effect.gen(function*() {
     let buf: Uint8Array = new Uint8Array(0)
     const protocol = (description: string) => new ForwardError({ reason: "Protocol", description })

@@ -422,3 +422,16 @@ const decodeBase64 = (s: string): Uint8Array | undefined => {
   }
   return encodeBase64(out) === s ? out : undefined
 }
+
+/**
+ * A host name hashed as `ssh-keygen -H` and `ssh-keyscan -H` write it (openssh hostfile.c host_hash):
+ * `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. `name` is hashed exactly as given (`[host]:port` off port
+ * 22, lowercase as ssh looks names up); `salt` must be 20 random bytes. `Left` for another salt length.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const hashName = (name: string, salt: Uint8Array): Either.Either<string, string> =>
+  salt.length !== SHA1_LENGTH
+    ? Either.left(`the salt must be ${SHA1_LENGTH} bytes`)
+    : Either.right(`${HASH_MAGIC}${encodeBase64(salt)}|${encodeBase64(hmac(sha1, salt, utf8.encode(name)))}`)

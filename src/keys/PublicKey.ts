@@ -17,6 +17,7 @@ import * as HostKey from "../crypto/HostKey.js"
 import type { KeyError } from "../SshError.js"
 import { sanitizePeerText } from "../SshError.js"
 import * as Armor from "./Armor.js"
+import * as Der from "./Der.js"
 import { attempt, MAX_KEY_FILE_SIZE, orThrow, parseError } from "./KeyMaterial.js"
 import * as Pkcs8 from "./Pkcs8.js"
 import * as Randomart from "./Randomart.js"
@@ -199,6 +200,19 @@ export const formatRfc4716 = (key: PublicKey): string => {
  * @category encoding
  */
 export const formatPkcs8 = (key: PublicKey): string => Armor.armor("PUBLIC KEY", Pkcs8.encodePublic(key.material))
+
+/**
+ * Formats the PEM form `ssh-keygen -e -m PEM` writes: a PKCS#1 RSAPublicKey (`BEGIN RSA PUBLIC KEY`) for RSA,
+ * and for ECDSA and Ed25519 (which PKCS#1 cannot hold) the SubjectPublicKeyInfo of `formatPkcs8`, as ssh-keygen
+ * writes ECDSA keys.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const formatPem = (key: PublicKey): string =>
+  key.material.type === "rsa"
+    ? Armor.armor("RSA PUBLIC KEY", Der.seq(Der.int(key.material.n), Der.int(key.material.e)))
+    : formatPkcs8(key)
 
 // ---- fingerprints and randomart ----
 

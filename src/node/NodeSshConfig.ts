@@ -74,6 +74,8 @@ const globSync = (pattern: string): Array<string> => {
   return paths
 }
 
+const badPermissions = "bad permissions" as const
+
 /**
  * Reads files and expands Include globs with node:fs.
  *
@@ -82,18 +84,36 @@ const globSync = (pattern: string): Array<string> => {
  */
 export const fileAccess = (homeDir: string = home()): SshConfig.FileAccess<SshConfig.SshConfigError, never> => ({
   homeDir,
-  readFile: (file) =>
+  readFile: (file, options) =>
     Effect.try({
       try: () => {
+        let fd: number
         try {
-          return Option.some(fs.readFileSync(file, "utf8"))
+          fd = fs.openSync(file, "r")
         } catch (e) {
           if (e instanceof Error && "code" in e && (e.code === "ENOENT" || e.code === "ENOTDIR")) return Option.none()
           throw e
         }
+        try {
+          // readconf.c SSHCONF_CHECKPERM: owned by the user or root, not writable by group or others.
+          const st = fs.fstatSync(fd)
+          const uid = process.getuid?.() ?? st.uid
+          if (options?.checkPermissions === true && ((st.uid !== 0 && st.uid !== uid) || (st.mode & 0o022) !== 0)) {
+            return badPermissions
+          }
+          return Option.some(fs.readFileSync(fd, "utf8"))
+        } finally {
+          fs.closeSync(fd)
+        }
       },
       catch: (e) => ioError(file, e)
-    }),
+    }).pipe(
+      Effect.flatMap((text) =>
+        text === badPermissions
+          ? Effect.fail(new SshConfig.SshConfigError({ file, line: 0, reason: `Bad owner or permissions on ${file}` }))
+          : Effect.succeed(text)
+      )
+    ),
   glob: (pattern) => Effect.sync(() => globSync(pattern))
 })
 
@@ -119,7 +139,7 @@ export const loadFiles = (options?: {
       return [file.value]
     }
     if (options?.configFile === "none") return []
-    const user = yield* SshConfig.load(expandHome(USER_CONFIG), access)
+    const user = yield* SshConfig.load(expandHome(USER_CONFIG), access, { checkPermissions: true })
     const system = yield* SshConfig.load(SYSTEM_CONFIG, access, { userConfig: false })
     return [...Option.toArray(user), ...Option.toArray(system)]
   })

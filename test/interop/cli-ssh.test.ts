@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Cli from "../helpers/Cli.js"
+import * as Fwd from "../helpers/ForwardNet.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
 const { BIN } = Cli
@@ -288,4 +289,29 @@ describe.skipIf(!withTerminal)("effect-ssh ssh: the interactive shell on a pty",
       assert.isNull(r.failed, r.out)
       assert.strictEqual(r.code, 255, r.out)
     }))
+
+  it.scopedLive("~C opens ssh's command line: -L starts a forward the shell can use, -KL cancels it, ? lists the commands", () =>
+    Effect.gen(function*() {
+      const t = setup()
+      const { port } = yield* OpenSsh.sshdTcp({ authorizedKeys: [t.authorized], logLevel: "INFO", extra: ["AllowTcpForwarding yes"] })
+      const local = yield* Fwd.freePort
+      // The shell runs on this machine: it probes the forward's port. The typed line never shows the answer words.
+      const probe = `python3 -c "import socket; socket.create_connection(('127.0.0.1', ${local})); print('OP'+'EN')" 2>/dev/null || echo CLO''SED\r`
+      const r = yield* onTerminal(t.home, login(port, t.key), [
+        { send: "echo READY$((40+2))\r", expect: "READY42" },
+        { send: "\r~C", expect: "ssh> " },
+        { send: `-L ${local}:127.0.0.1:${port}\r`, expect: "Forwarding port\\." },
+        { send: probe, expect: "OPEN" },
+        { send: "\r~C", expect: "ssh> " },
+        { send: `-KL ${local}\r`, expect: "Canceled forwarding\\." },
+        { send: probe, expect: "CLOSED" },
+        { send: "\r~C", expect: "ssh> " },
+        { send: "?\r", expect: "Cancel dynamic forward" },
+        { send: "\r~C", expect: "ssh> " },
+        { send: "-X\r", expect: "Invalid command\\." },
+        { send: "exit 0\r", expect: "logout|exit" }
+      ])
+      assert.isNull(r.failed, r.out)
+      assert.strictEqual(r.code, 0, r.out)
+    }), { timeout: 120_000 })
 })

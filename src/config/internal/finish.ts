@@ -85,9 +85,25 @@ export interface Resolved {
   readonly hostKeyAlias: string | undefined
   readonly remoteCommand: string | undefined
   readonly numberOfPasswordPrompts: number
+  /** ClearAllForwardings: no -L/-R/-D forward from the config or the command line is set up. */
+  readonly clearAllForwardings: boolean
+  /** GatewayPorts: local forwards without an address listen on every interface. */
+  readonly gatewayPorts: boolean
+  /** ForkAfterAuthentication (ssh -f): go to the background once logged in (and the forwards are up). */
+  readonly forkAfterAuthentication: boolean
+  /**
+   * PermitRemoteOpen: the `host:port` destinations (`*` wildcards) a remote dynamic forward may open; `any`
+   * (the default) allows all, `none` none.
+   */
+  readonly permitRemoteOpen: ReadonlyArray<string>
   /** Keywords parsed but not acted on by effect-ssh, with their arguments. */
   readonly unimplemented: ReadonlyMap<string, ReadonlyArray<string>>
 }
+
+/** The `other` keywords effect-ssh acts on (read out of the map by `finish`). */
+const APPLIED = new Set(["clearallforwardings", "gatewayports", "forkafterauthentication", "permitremoteopen"])
+
+const yes = (args: ReadonlyArray<string> | undefined) => ["yes", "true"].includes(args?.[0]?.toLowerCase() ?? "")
 
 /**
  * The identity files ssh tries when none is configured (readconf.c fill_default_options), in its order.
@@ -209,7 +225,11 @@ export const finish = (
       ? undefined
       : full(o.remoteCommand, false),
     numberOfPasswordPrompts: o.numberOfPasswordPrompts ?? 3,
-    unimplemented: o.other
+    clearAllForwardings: yes(o.other.get("clearallforwardings")),
+    gatewayPorts: yes(o.other.get("gatewayports")),
+    forkAfterAuthentication: yes(o.other.get("forkafterauthentication")),
+    permitRemoteOpen: o.other.get("permitremoteopen") ?? ["any"],
+    unimplemented: new Map([...o.other].filter(([k]) => !APPLIED.has(k)))
   }
   return problem ?? resolved
 }
