@@ -15,8 +15,9 @@ import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as Forward from "./forward.js"
+import * as HostKeys from "./hostKeys.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
-import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
+import type { PtyInfo, ServerConfig, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
 const utf8 = new TextDecoder()
 
@@ -167,7 +168,8 @@ export const handleConnection = (
   transport: Transport.Transport,
   handlers: ServerHandlers,
   onAuthenticated?: Effect.Effect<void>,
-  remoteAddress?: string
+  remoteAddress?: string,
+  hostKeys?: Pick<ServerConfig, "hostKeys" | "crypto">
 ) =>
   Effect.gen(function*() {
     const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, {
@@ -195,5 +197,7 @@ export const handleConnection = (
         })
     })
     yield* Forward.install(mux, handlers.forwarding, authenticated)
+    // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
+    if (hostKeys !== undefined) yield* HostKeys.install(mux, transport, hostKeys.hostKeys, hostKeys.crypto)
     yield* transport.closed
   })

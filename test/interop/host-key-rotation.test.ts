@@ -1,0 +1,103 @@
+/**
+ * SEC-71, host-key rotation (hostkeys-00@openssh.com / hostkeys-prove-00@openssh.com, OpenSSH PROTOCOL §2.5) with
+ * real peers both ways:
+ * - OpenSSH `ssh -o UpdateHostKeys=yes` against `effect-ssh serve` with two HostKeys: ssh verifies our proofs and
+ *   its known_hosts gains the second key (RSA proved under rsa-sha2-512 when the exchange used ed25519, as ssh
+ *   demands), and a deprecated key the server no longer has is removed;
+ * - our client against sshd with several HostKeys: known_hosts gains them, only when the session's key was
+ *   verified by a plain line of a user file.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Serve from "../../src/cli/Serve.js"
+import * as OpenSsh from "../helpers/OpenSsh.js"
+
+const has = OpenSsh.haveOpenSsh()
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-hostkeys-"))
+const file = (name: string) => path.join(dir, name)
+const keygen = (...args: Array<string>) => execFileSync(OpenSsh.SSH_KEYGEN, args, { stdio: "pipe" })
+/** `type base64` of a .pub file (no comment). */
+const pub = (name: string) => fs.readFileSync(file(`${name}.pub`), "utf8").trim().split(/\s+/).slice(0, 2).join(" ")
+
+if (has) {
+  keygen("-q", "-t", "ed25519", "-N", "", "-f", file("host_ed25519"))
+  keygen("-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", file("host_rsa"))
+  keygen("-q", "-t", "ecdsa", "-N", "", "-f", file("old_ecdsa"))
+  keygen("-q", "-t", "ed25519", "-N", "", "-f", file("alice"))
+  fs.writeFileSync(file("authorized_keys"), fs.readFileSync(file("alice.pub")))
+}
+
+const serve = (hostKeys: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const cfg = file(`cfg-${Math.random().toString(36).slice(2)}`)
+    fs.writeFileSync(
+      cfg,
+      [...hostKeys.map((k) => `HostKey ${file(k)}`), `AuthorizedKeysFile ${file("authorized_keys")}`, "ListenAddress 127.0.0.1:0", ""]
+        .join("\n")
+    )
+    const [bound] = yield* Serve.start(["-f", cfg, "--exec", "local"])
+    return bound!.port
+  })
+
+/** OpenSSH ssh with a known_hosts file, strict checking and UpdateHostKeys=yes; returns the file's lines after. */
+const sshWith = (port: number, knownHosts: ReadonlyArray<string>, extra: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const kh = file(`known_hosts-${Math.random().toString(36).slice(2)}`)
+    fs.writeFileSync(kh, knownHosts.map((l) => `${l}\n`).join(""))
+    const r = yield* OpenSsh.ssh([
+      "-F", "/dev/null", "-p", String(port), "-i", file("alice"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+      "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${kh}`, "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", "UpdateHostKeys=yes", "-o", "LogLevel=DEBUG3", ...extra, `${os.userInfo().username}@127.0.0.1`, "echo in"
+    ])
+    const lines = fs.readFileSync(kh, "utf8").split("\n").filter((l) => l.length > 0)
+    return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr, lines }
+  })
+
+describe.skipIf(!has)("SEC-71: OpenSSH ssh (UpdateHostKeys=yes) against effect-ssh serve", () => {
+  it.scopedLive("SEC-71: known_hosts gains the second host key after ssh verifies the server's proof", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["host_ed25519", "host_rsa"])
+      const name = `[127.0.0.1]:${port}`
+      const r = yield* sshWith(port, [`${name} ${pub("host_ed25519")}`], ["-o", "HostKeyAlgorithms=ssh-ed25519,rsa-sha2-512,rsa-sha2-256"])
+      assert.strictEqual(r.stdout, "in\n", r.stderr)
+      // The RSA key is new: ssh asked for a proof, and accepted only an rsa-sha2-256/512 signature.
+      assert.include(r.stderr, "asking server to prove ownership for 1 keys")
+      assert.match(r.stderr, /verify RSA key \d+ using sigalg rsa-sha2-512/)
+      assert.include(r.stderr, "Learned new hostkey: RSA")
+      assert.sameMembers(r.lines.map((l) => l.split(" ").slice(0, 3).join(" ")), [
+        `${name} ${pub("host_ed25519")}`,
+        `${name} ${pub("host_rsa")}`
+      ])
+    }))
+
+  it.scopedLive("SEC-71: after an rsa-sha2-256 exchange the ed25519 key is learned, and a key the server no longer has is removed", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["host_ed25519", "host_rsa"])
+      const name = `[127.0.0.1]:${port}`
+      const r = yield* sshWith(port, [`${name} ${pub("host_rsa")}`, `${name} ${pub("old_ecdsa")}`], [
+        "-o", "HostKeyAlgorithms=rsa-sha2-256,ssh-ed25519"
+      ])
+      assert.strictEqual(r.stdout, "in\n", r.stderr)
+      assert.include(r.stderr, "Learned new hostkey: ED25519")
+      assert.include(r.stderr, "Deprecating obsolete hostkey: ECDSA")
+      assert.sameMembers(r.lines.map((l) => l.split(" ").slice(0, 3).join(" ")), [
+        `${name} ${pub("host_rsa")}`,
+        `${name} ${pub("host_ed25519")}`
+      ])
+    }))
+
+  it.scopedLive("SEC-71: with every key already known, ssh asks for nothing and the file is unchanged", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["host_ed25519", "host_rsa"])
+      const name = `[127.0.0.1]:${port}`
+      const known = [`${name} ${pub("host_ed25519")}`, `${name} ${pub("host_rsa")}`]
+      const r = yield* sshWith(port, known)
+      assert.strictEqual(r.stdout, "in\n", r.stderr)
+      assert.include(r.stderr, "no new or deprecated keys from server")
+      assert.deepStrictEqual(r.lines, known)
+    }))
+})
