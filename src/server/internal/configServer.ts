@@ -24,6 +24,7 @@ import { TransportError } from "../../SshError.js"
 import { PeerAddress } from "../PeerAddress.js"
 import type { ServerConfig, ServerHandlers, SessionContext, SessionExit, SessionHandler } from "../SshServer.js"
 import * as ConfigAuth from "./configAuth.js"
+import * as Idle from "./idle.js"
 import * as Penalties from "./penalties.js"
 import * as RunInternal from "./run.js"
 
@@ -99,7 +100,7 @@ const accepts = (name: string, patterns: ReadonlyArray<string>) => patterns.some
 
 /** Session handlers applying the per-user settings around `runner`. */
 const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
-  const run = (ctx: SessionContext, command: string | undefined, subsystem: boolean) =>
+  const run = (ctx: SessionContext, command: string | undefined, subsystem: boolean, subsystemName?: string) =>
     Effect.gen(function*() {
       const s = settingsFor(ctx.username)
       if (Either.isLeft(s)) return yield* Effect.fail(s.left)
@@ -114,25 +115,28 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
         // sshd_config ForceCommand wins over everything, subsystems included; the client's request is shown.
         if (command !== undefined && !subsystem && env.SSH_ORIGINAL_COMMAND === undefined) env.SSH_ORIGINAL_COMMAND = command
       }
-      return yield* c.runner(
-        { ...ctx, env, pty: s.right.permitTTY ? ctx.pty : undefined },
-        forced ?? command,
-        { cwd: s.right.chrootDirectory }
-      )
+      const session = { ...ctx, env, pty: s.right.permitTTY ? ctx.pty : undefined }
+      const runner = (x: SessionContext) => c.runner(x, forced ?? command, { cwd: s.right.chrootDirectory })
+      // LIM-25: sshd 9.2 names a started session's channel session:command / session:shell / session:subsystem:NAME.
+      const type = subsystem ? `session:subsystem:${subsystemName ?? ""}` : command === undefined ? "session:shell" : "session:command"
+      const timeout = Idle.channelTimeoutFor(s.right.channelTimeouts, type)
+      return yield* (timeout === undefined ? runner(session) : Idle.withChannelTimeout(session, timeout, runner))
     })
   const subsystems: Record<string, SessionHandler> = {}
   const internal = c.internalSftp
-  const sftpIn = (ctx: SessionContext) =>
+  const sftpIn = (name: string) => (ctx: SessionContext) =>
     Effect.gen(function*() {
       const s = settingsFor(ctx.username)
       if (Either.isLeft(s)) return yield* Effect.fail(s.left)
-      return yield* internal!(s.right.chrootDirectory ?? "/")(ctx)
+      const serve = internal!(s.right.chrootDirectory ?? "/")
+      const timeout = Idle.channelTimeoutFor(s.right.channelTimeouts, `session:subsystem:${name}`)
+      return yield* (timeout === undefined ? serve(ctx) : Idle.withChannelTimeout(ctx, timeout, serve))
     })
   for (const { command, name } of c.settings.subsystems) {
-    if (internal !== undefined && command.trim().split(/\s+/)[0] === "internal-sftp") subsystems[name] = sftpIn
-    else if (c.subsystems) subsystems[name] = (ctx) => run(ctx, command, true)
+    if (internal !== undefined && command.trim().split(/\s+/)[0] === "internal-sftp") subsystems[name] = sftpIn(name)
+    else if (c.subsystems) subsystems[name] = (ctx) => run(ctx, command, true, name)
   }
-  if (internal !== undefined && !c.settings.subsystems.some((s) => s.name === "sftp")) subsystems.sftp = sftpIn
+  if (internal !== undefined && !c.settings.subsystems.some((s) => s.name === "sftp")) subsystems.sftp = sftpIn("sftp")
   return {
     exec: (ctx: SessionContext & { readonly command: string }) => run(ctx, ctx.command, false),
     shell: (ctx: SessionContext) => run(ctx, undefined, false),
@@ -235,6 +239,7 @@ export const connectionHandlers = (
       ...sessions(c, settingsFor),
       forwarding: forwarding(c, s, settingsFor),
       maxSessions: s.maxSessions,
+      unusedConnectionTimeout: s.unusedConnectionTimeout === undefined ? undefined : Duration.seconds(s.unusedConnectionTimeout),
       keepalive: s.clientAliveInterval > 0
         ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }
         : undefined

@@ -16,6 +16,7 @@ import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as Forward from "./forward.js"
 import * as HostKeys from "./hostKeys.js"
+import * as Idle from "./idle.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { PtyInfo, ServerConfig, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
@@ -197,6 +198,7 @@ export const handleConnection = (
         })
     })
     yield* Forward.install(mux, handlers.forwarding, authenticated)
+    if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
     // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
     if (hostKeys !== undefined) yield* HostKeys.install(mux, transport, hostKeys.hostKeys, hostKeys.crypto)
     yield* transport.closed
