@@ -222,14 +222,38 @@ export const connectionHandlers = (
       SshdConfig.settings(c.config, { ...spec, user, groups: c.env.groups(user) })
     // Per connection, before the user is known: Match Address / LocalPort / Host blocks.
     const s = Either.getOrElse(SshdConfig.settings(c.config, spec), () => c.settings)
-    const banner = s.banner === undefined ? undefined : yield* c.env.readFile(s.banner)
+    // Every Banner file the configuration names (globally or in a Match block), read once per connection, so that
+    // a Match User banner can be chosen when the user name arrives.
+    const bannerFiles = new Set(c.config.entries.filter((e) => e.keyword.name === "banner").map((e) => e.args[0] ?? "none"))
+    const banners = new Map<string, string>()
+    for (const f of bannerFiles) {
+      if (f === "none") continue
+      const text = yield* c.env.readFile(f)
+      if (text !== undefined) banners.set(f, new TextDecoder().decode(text))
+    }
+    const bannerOf = (u: SshdConfig.Settings) => (u.banner === undefined ? undefined : banners.get(u.banner))
     const required = chains(s)
-    const auth = required !== undefined && required.length === 0 ? {} : ConfigAuth.handlers(settingsFor, c.env, address)
+    // With no chain we can serve (AuthenticationMethods naming only hostbased/gssapi), every method is refused
+    // without asking a handler; a Match User block may still give that user a servable chain.
+    const auth = ConfigAuth.handlers(settingsFor, c.env, address)
+    const anyMethod: ReadonlyArray<ReadonlyArray<ServerAuth.MethodName>> = [
+      ...(auth.publicKey === undefined ? [] : [["publickey" as const]]),
+      ...(auth.password === undefined ? [] : [["password" as const]]),
+      ...(auth.keyboardInteractive === undefined ? [] : [["keyboard-interactive" as const]])
+    ]
+    // Match User / Group: decided on the first USERAUTH_REQUEST (ServerAuth `forUser`), then kept for the
+    // connection's MaxSessions, ClientAliveInterval and UnusedConnectionTimeout, read once authenticated.
+    let user: SshdConfig.Settings = s
+    const forUser = (username: string) => {
+      user = Either.getOrElse(settingsFor(username), () => s)
+      return { banner: bannerOf(user) ?? null, required: chains(user) ?? anyMethod, maxAuthTries: user.maxAuthTries }
+    }
     return {
       auth: tracked(auth, track),
       authOptions: {
-        banner: banner === undefined ? undefined : new TextDecoder().decode(banner),
+        banner: bannerOf(s),
         required,
+        forUser,
         limits: { maxAuthTries: s.maxAuthTries },
         timeouts: { loginGrace: grace(s.loginGraceTime) },
         publicKeyAlgorithms: c.settings.pubkeyAcceptedAlgorithms,
@@ -238,11 +262,17 @@ export const connectionHandlers = (
       },
       ...sessions(c, settingsFor),
       forwarding: forwarding(c, s, settingsFor),
-      maxSessions: s.maxSessions,
-      unusedConnectionTimeout: s.unusedConnectionTimeout === undefined ? undefined : Duration.seconds(s.unusedConnectionTimeout),
-      keepalive: s.clientAliveInterval > 0
-        ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }
-        : undefined
+      get maxSessions() {
+        return user.maxSessions
+      },
+      get unusedConnectionTimeout() {
+        return user.unusedConnectionTimeout === undefined ? undefined : Duration.seconds(user.unusedConnectionTimeout)
+      },
+      get keepalive() {
+        return user.clientAliveInterval > 0
+          ? { interval: Duration.seconds(user.clientAliveInterval), countMax: user.clientAliveCountMax }
+          : undefined
+      }
     }
   })
 
