@@ -117,6 +117,20 @@ describe.skipIf(!has)("serve -f sshd_config ↔ OpenSSH ssh", () => {
       assert.strictEqual(carolOk.stdout, "in\n", carolOk.stderr)
     }))
 
+  it.scopedLive("authorized_keys environment= follows PermitUserEnvironment, not AcceptEnv (as sshd)", () =>
+    Effect.gen(function*() {
+      fs.writeFileSync(file("env_keys"), `environment="FROM_KEY=1",environment="LC_KEY=2" ${fs.readFileSync(file("alice.pub"), "utf8")}`)
+      const run = (config: string) =>
+        Effect.gen(function*() {
+          const port = yield* serve(`AuthorizedKeysFile ${file("env_keys")}\n${config}`)
+          return yield* login(port, "alice", "alice", "echo $FROM_KEY:$LC_KEY")
+        })
+      // AcceptEnv is about what the client sends: it neither admits nor drops the key's variables.
+      assert.strictEqual((yield* run("PermitUserEnvironment yes\n")).stdout, "1:2\n")
+      assert.strictEqual((yield* run("PermitUserEnvironment no\nAcceptEnv *\n")).stdout, ":\n")
+      assert.strictEqual((yield* run("PermitUserEnvironment LC_*\n")).stdout, ":2\n")
+    }))
+
   it.scopedLive("MaxAuthTries 2: the third key is never tried, the server disconnects", () =>
     Effect.gen(function*() {
       fs.writeFileSync(file("only_alice"), fs.readFileSync(file("alice.pub")))

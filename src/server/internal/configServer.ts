@@ -98,16 +98,25 @@ const chains = (s: SshdConfig.Settings): ReadonlyArray<ReadonlyArray<ServerAuth.
 
 const accepts = (name: string, patterns: ReadonlyArray<string>) => patterns.some((p) => Match.glob(name, p))
 
+/** PermitUserEnvironment: yes, no, or a pattern list of the variable names allowed. */
+const userEnvironment = (s: SshdConfig.Settings, name: string) =>
+  typeof s.permitUserEnvironment === "boolean" ? s.permitUserEnvironment : accepts(name, s.permitUserEnvironment.split(","))
+
 /** Session handlers applying the per-user settings around `runner`. */
-const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
+const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor, track: Track) => {
   const run = (ctx: SessionContext, command: string | undefined, subsystem: boolean, subsystemName?: string) =>
     Effect.gen(function*() {
       const s = settingsFor(ctx.username)
       if (Either.isLeft(s)) return yield* Effect.fail(s.left)
       const env: Record<string, string> = {}
       for (const [k, v] of Object.entries(ctx.env)) {
-        // AcceptEnv; SSH_ORIGINAL_COMMAND comes from the server itself (an authorized_keys command=).
-        if (k === "SSH_ORIGINAL_COMMAND" || accepts(k, s.right.acceptEnv)) env[k] = v
+        // SSH_ORIGINAL_COMMAND comes from the server itself (an authorized_keys command=). authorized_keys
+        // environment= is the operator's, under PermitUserEnvironment (sshd: not AcceptEnv, which filters only
+        // what the client sends); the client's own variables pass AcceptEnv.
+        if (k === "SSH_ORIGINAL_COMMAND") env[k] = v
+        else if (Object.hasOwn(track.environment, k)) {
+          if (userEnvironment(s.right, k)) env[k] = v
+        } else if (accepts(k, s.right.acceptEnv)) env[k] = v
       }
       for (const { name, value } of s.right.setEnv) env[name] = value
       const forced = s.right.forceCommand
@@ -195,6 +204,8 @@ const forwarding = (
 interface Track {
   failures: number
   accepted: boolean
+  /** authorized_keys environment= of the accepted keys. */
+  environment: Record<string, string>
 }
 
 const tracked = (h: ServerAuth.ServerAuthHandlers, track: Track): ServerAuth.ServerAuthHandlers => ({
@@ -202,7 +213,10 @@ const tracked = (h: ServerAuth.ServerAuthHandlers, track: Track): ServerAuth.Ser
     Effect.tap(h.publicKey!(request), (d) =>
       Effect.sync(() => {
         if (d === false) track.failures++
-        else if (request.verified) track.accepted = true
+        else if (request.verified) {
+          track.accepted = true
+          if (typeof d === "object") Object.assign(track.environment, d.restrictions.environment)
+        }
       })),
   password: h.password === undefined ? undefined : (request) =>
     Effect.tap(h.password!(request), (ok) => Effect.sync(() => (ok ? (track.accepted = true) : track.failures++))),
@@ -260,7 +274,7 @@ export const connectionHandlers = (
         caSignatureAlgorithms: c.settings.caSignatureAlgorithms,
         remoteAddress: address
       },
-      ...sessions(c, settingsFor),
+      ...sessions(c, settingsFor, track),
       forwarding: forwarding(c, s, settingsFor),
       get maxSessions() {
         return user.maxSessions
@@ -317,7 +331,7 @@ export const run = (
       Effect.gen(function*() {
         const address = Option.getOrUndefined(yield* Effect.serviceOption(PeerAddress))?.address
         const start = yield* Clock.currentTimeMillis
-        const track: Track = { failures: 0, accepted: false }
+        const track: Track = { failures: 0, accepted: false, environment: {} }
         let admitted = false
         const handlers = yield* connectionHandlers(c, listener, address, track)
         const sourceGate: RunInternal.StartupGate = {

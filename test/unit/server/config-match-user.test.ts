@@ -40,7 +40,7 @@ const handlers = Effect.gen(function*() {
     },
     { localAddress: "127.0.0.1", localPort: 22 },
     "127.0.0.1",
-    { failures: 0, accepted: false }
+    { failures: 0, accepted: false, environment: {} }
   )
 })
 
