@@ -7,8 +7,13 @@
  *   `ssh -p PORT user@127.0.0.1 true`, against one OpenSSH sshd on 127.0.0.1 with its default algorithms, the
  *   same ed25519 user key and known_hosts for both.
  *
+ * - the same login on a first run: `EFFECT_SSH_CODE_CACHE=0`, so the bundle is compiled without the V8 code cache
+ *   that every later run of a command starts from (docs/decisions/0007);
+ * - with `EFFECT_SSH_BENCH_BEFORE=<another checkout>/bin/effect-ssh.mjs` (its CLI built), `--version` and the
+ *   login of that build too, in the same rounds: before and after in one run.
+ *
  * Each is a process spawned and waited for; rounds are interleaved (ours, ssh, ours, …) so that a disturbance on
- * a shared machine hits both, and medians are printed with the ratio ours ÷ ssh.
+ * a shared machine hits all of them, and medians are printed with the ratio ours ÷ ssh.
  *
  * @since 0.1.0
  */
@@ -24,10 +29,10 @@ const BUNDLE = path.resolve(import.meta.dirname, "../dist/bin/effect-ssh.mjs")
 const USER = os.userInfo().username
 
 /** Milliseconds from spawn to exit; fails unless the exit code is 0. */
-const timed = (file: string, args: ReadonlyArray<string>): Effect.Effect<number, Error> =>
+const timed = (file: string, args: ReadonlyArray<string>, env?: Record<string, string>): Effect.Effect<number, Error> =>
   Effect.async((resume) => {
     const start = performance.now()
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } })
     let stderr = ""
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
     child.once("close", (code) => {
@@ -56,18 +61,22 @@ export interface CliRow {
   readonly sshMs: number
 }
 
-/** Interleaved rounds of two commands after one warm-up each; medians. */
-const compare = (what: string, runs: number, ours: Effect.Effect<number, Error>, ssh: Effect.Effect<number, Error>) =>
+/** Interleaved rounds of our variants and `ssh` after one warm-up each; one row per variant, medians. */
+const compare = (
+  runs: number,
+  variants: ReadonlyArray<{ readonly what: string; readonly ours: Effect.Effect<number, Error> }>,
+  ssh: Effect.Effect<number, Error>
+) =>
   Effect.gen(function*() {
-    yield* ours
+    for (const v of variants) yield* v.ours
     yield* ssh
-    const a: Array<number> = []
+    const a: Array<Array<number>> = variants.map(() => [])
     const b: Array<number> = []
     for (let i = 0; i < runs; i++) {
-      a.push(yield* ours)
+      for (const [k, v] of variants.entries()) a[k]!.push(yield* v.ours)
       b.push(yield* ssh)
     }
-    return { what, runs, oursMs: median(a), sshMs: median(b) } satisfies CliRow
+    return variants.map((v, k): CliRow => ({ what: v.what, runs, oursMs: median(a[k]!), sshMs: median(b) }))
   })
 
 /**
@@ -103,16 +112,27 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
       "-o", `UserKnownHostsFile=${knownHosts}`
     ]
     const node = process.execPath
+    const before = process.env["EFFECT_SSH_BENCH_BEFORE"]
+    const exec = [...common, `${USER}@127.0.0.1`, "true"]
     // Node's own start-up, the floor of any CLI written for it: what `--version` adds is the rest.
-    const floor = yield* compare("node -e 0 (Node's floor) / ssh -V", runs, timed(node, ["-e", "0"]), timed(OpenSsh.SSH, ["-V"]))
-    const version = yield* compare("cold start: --version / ssh -V", runs, timed(node, [BIN, "--version"]), timed(OpenSsh.SSH, ["-V"]))
+    const floor = yield* compare(runs, [{ what: "node -e 0 (Node's floor) / ssh -V", ours: timed(node, ["-e", "0"]) }], timed(OpenSsh.SSH, ["-V"]))
+    const version = yield* compare(runs, [
+      { what: "cold start: --version / ssh -V", ours: timed(node, [BIN, "--version"]) },
+      ...(before === undefined ? [] : [{ what: "  the same, before", ours: timed(node, [before, "--version"]) }])
+    ], timed(OpenSsh.SSH, ["-V"]))
     const login = yield* compare(
-      "whole login: exec host true / ssh host true",
       runs,
-      timed(node, [BIN, "exec", ...common, `${USER}@127.0.0.1`, "true"]),
+      [
+        { what: "whole login: exec host true / ssh host true", ours: timed(node, [BIN, "exec", ...exec]) },
+        {
+          what: "  the same, first run (no code cache)",
+          ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_CODE_CACHE: "0" })
+        },
+        ...(before === undefined ? [] : [{ what: "  the same, before", ours: timed(node, [before, "exec", ...exec]) }])
+      ],
       timed(OpenSsh.SSH, ["-F", "/dev/null", ...common, "-o", "IdentitiesOnly=yes", `${USER}@127.0.0.1`, "true"])
     )
-    return [floor, version, login]
+    return [...floor, ...version, ...login]
   }).pipe(Effect.scoped)
 
 /**

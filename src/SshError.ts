@@ -144,6 +144,24 @@ export const HostKeyVerdict = Schema.Literal(
  */
 export type HostKeyVerdict = typeof HostKeyVerdict.Type
 
+/**
+ * Which limit expired, on a `TransportError` of reason `Timeout`: `Connect` (the dialer), `VersionExchange` (no
+ * SSH version string in time, LIM-03), `KeyExchange` (the first key exchange, `timeouts.handshake`), `Rekey`,
+ * `Login` (`timeouts.login`, or the server's LoginGraceTime), `Keepalive` (unanswered keepalives).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TimeoutStage = Schema.Literal("Connect", "VersionExchange", "KeyExchange", "Rekey", "Login", "Keepalive")
+
+/**
+ * The type of `TimeoutStage`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TimeoutStage = typeof TimeoutStage.Type
+
 const hostPort = (host: string, port: number | undefined): string =>
   `${host.includes(":") ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}`
 
@@ -192,6 +210,8 @@ export class TransportError extends Schema.TaggedError<TransportError>("effect-s
     port: Schema.optional(Schema.Number),
     /** For `reason: "HostKeyRejected"`: why the key was not trusted (the `HostKeyRejected` is the `cause`). */
     hostKeyVerdict: Schema.optional(HostKeyVerdict),
+    /** For `reason: "Timeout"`: which limit expired. */
+    timeout: Schema.optional(TimeoutStage),
     cause: Schema.optional(Schema.Defect)
   }
 ) {
@@ -383,6 +403,27 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
 }
 
 /**
+ * The SSH_FX status names of filexfer-02 §7, indexed by their code number (0 `Ok` … 8 `OpUnsupported`): the one
+ * list `SftpError`'s `code` and sftp/SftpAttrs' `StatusCode` are both made from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SFTP_STATUS_NAMES = [
+  "Ok",
+  "Eof",
+  "NoSuchFile",
+  "PermissionDenied",
+  "Failure",
+  "BadMessage",
+  "NoConnection",
+  "ConnectionLost",
+  "OpUnsupported"
+] as const
+
+type SftpErrorCodes = typeof SFTP_STATUS_NAMES extends readonly ["Ok", ...infer Rest extends ReadonlyArray<string>] ? Rest : never
+
+/**
  * An SFTP operation failed: the server's SSH_FX_* status (draft-ietf-secsh-filexfer-02 §7) by name, or a local
  * code for what went wrong around it (`BadMessage` for a malformed reply, `ConnectionLost` when the session
  * ended). `path` names the file when the operation had one.
@@ -391,16 +432,7 @@ export class ExitError extends Schema.TaggedError<ExitError>("effect-ssh/ExitErr
  * @category errors
  */
 export class SftpError extends Schema.TaggedError<SftpError>("effect-ssh/SftpError")("SftpError", {
-  code: Schema.Literal(
-    "Eof",
-    "NoSuchFile",
-    "PermissionDenied",
-    "Failure",
-    "BadMessage",
-    "NoConnection",
-    "ConnectionLost",
-    "OpUnsupported"
-  ),
+  code: Schema.Literal(...SFTP_STATUS_NAMES.slice(1) as SftpErrorCodes),
   /** The operation (`"open"`, `"stat"`, `"get"` …). */
   operation: Schema.String,
   path: Schema.optional(Schema.String),

@@ -232,6 +232,14 @@ export * as SftpClient from "./client/SftpClient.js"
 export * as SftpAttrs from "./sftp/SftpAttrs.js"
 
 /**
+ * SFTP file names as strings that keep non-UTF-8 bytes losslessly (each invalid byte as U+DC00+byte, like
+ * Python's surrogateescape).
+ *
+ * @since 0.1.0
+ */
+export * as SftpNames from "./sftp/SftpNames.js"
+
+/**
  * The SFTP server: the "sftp" subsystem on any `SftpFileSystem`, confined to a virtual root.
  *
  * @since 0.1.0

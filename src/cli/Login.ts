@@ -30,6 +30,8 @@ import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClient from "../client/SshClient.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import type { SshConnection } from "../client/SshConnection.js"
+import type { CryptoBackend } from "../crypto/Backend.js"
+import { Crypto } from "../crypto/Crypto.js"
 import type { ParsedPrivateKey } from "../keys/KeyMaterial.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
@@ -74,6 +76,8 @@ export const identities = (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const explicit = settings.identityFiles !== undefined
+    // The backend checks an ed25519 key's public half (node:crypto: well under a millisecond).
+    const backend = yield* Crypto
     const out: Array<Auth.AuthMethod> = []
     // CertificateFile lines, and each identity's own `-cert.pub`, as ssh loads them (sshconnect2.c pubkey_prepare).
     const certTexts: Array<string> = []
@@ -95,10 +99,10 @@ export const identities = (
         continue
       }
       const ownCert = yield* Effect.orElseSucceed(fs.readFileString(`${full}-cert.pub`), () => undefined)
-      const parsed = parsePrivateKey(text.right)
+      const parsed = parsePrivateKey(text.right, undefined, { backend })
       if (Either.isRight(parsed)) out.push(...withCertificates(parsed.right, ownCert), Auth.privateKeyFile(full))
       else if (parsed.left.reason === "Passphrase" && interactive) {
-        const key = yield* askPassphrase(file, text.right)
+        const key = yield* askPassphrase(file, text.right, backend)
         if (Option.isSome(key)) out.push(...withCertificates(key.value, ownCert), Auth.privateKey(key.value))
       } else out.push(Auth.privateKeyFile(full))
     }
@@ -112,17 +116,22 @@ const why = (e: PlatformError.PlatformError): string =>
     ? "Permission denied"
     : e.message
 
-const askPassphrase = (file: string, text: string, attempt = 1): Effect.Effect<Option.Option<ParsedPrivateKey>> =>
+const askPassphrase = (
+  file: string,
+  text: string,
+  backend: CryptoBackend,
+  attempt = 1
+): Effect.Effect<Option.Option<ParsedPrivateKey>> =>
   Tty.prompt(`Enter passphrase for key '${file}': `, { echo: false }).pipe(
     Effect.flatMap((passphrase) => {
       // ssh skips the key on an empty answer.
       if (passphrase === "") return Effect.succeed(Option.none())
-      const parsed = parsePrivateKey(text, Redacted.make(passphrase))
+      const parsed = parsePrivateKey(text, Redacted.make(passphrase), { backend })
       if (Either.isRight(parsed)) return Effect.succeed(Option.some(parsed.right))
       if (attempt >= PASSWORD_PROMPTS) return Effect.succeed(Option.none())
       return Effect.zipRight(
         Tty.printError(parsed.left.reason === "Passphrase" ? "Bad passphrase, try again." : parsed.left.message),
-        askPassphrase(file, text, attempt + 1)
+        askPassphrase(file, text, backend, attempt + 1)
       )
     }),
     Effect.orElseSucceed(() => Option.none())

@@ -21,6 +21,7 @@ import * as Encoding from "effect/Encoding"
 import type * as Scope from "effect/Scope"
 import * as Auth from "../auth/AuthMethod.js"
 import * as SshConfig from "../config/SshConfig.js"
+import { Crypto } from "../crypto/Crypto.js"
 import * as Match from "../keys/Match.js"
 import { parsePrivateKey } from "../keys/PrivateKey.js"
 import type { AuthError, TransportError } from "../SshError.js"
@@ -171,6 +172,7 @@ export const identities = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const backend = yield* Crypto
     const read = (file: string) =>
       Effect.flatMap(home(path, file), (full) => Effect.option(fs.readFileString(full)))
     const certs: Array<string> = []
@@ -183,7 +185,7 @@ export const identities = (
       const full = yield* home(path, file)
       const text = yield* read(file)
       if (text._tag === "None") continue
-      const parsed = parsePrivateKey(text.value)
+      const parsed = parsePrivateKey(text.value, undefined, { backend })
       if (Either.isRight(parsed)) {
         const own = yield* read(`${file}-cert.pub`)
         for (const cert of [...(own._tag === "Some" ? [own.value] : []), ...certs]) {
@@ -212,6 +214,7 @@ export const identityPublicKeys = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const backend = yield* Crypto
     const read = (file: string) => Effect.flatMap(home(path, file), (full) => Effect.option(fs.readFileString(full)))
     // A `.pub` line is "type base64 [comment]" (ssh-keygen -y); certificates too.
     const blobOf = (line: string): ReadonlyArray<Uint8Array> => {
@@ -222,7 +225,7 @@ export const identityPublicKeys = (
     for (const file of files) {
       const text = yield* read(file)
       if (text._tag === "Some") {
-        const parsed = parsePrivateKey(text.value)
+        const parsed = parsePrivateKey(text.value, undefined, { backend })
         if (Either.isRight(parsed)) {
           out.push(parsed.right.publicKey)
           continue

@@ -136,6 +136,8 @@ export type PublicKeyMaterial =
  * @category models
  */
 export interface SignaturePrimitives {
+  /** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5); checks a private key file's public half. */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array
   ed25519Sign(key: Extract<PrivateKeyMaterial, { type: "ed25519" }>, data: Uint8Array): Uint8Array
   /** Strict verification (S < L, RFC 8032); false for any malformed input. */
   ed25519Verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean
@@ -232,6 +234,7 @@ export type AsymmetricPrimitives = Pick<
   | "ecdh"
   | "modPow"
   | "generateKey"
+  | "ed25519PublicKey"
   | "ed25519Sign"
   | "ed25519Verify"
   | "ecdsaSign"

@@ -9,7 +9,7 @@ import { ed25519 } from "@noble/curves/ed25519.js"
 import { p256, p384, p521 } from "@noble/curves/nist.js"
 import { equalBytes, numberToBytesBE } from "@noble/curves/utils.js"
 import * as Either from "effect/Either"
-import type { NistCurve, PrivateKeyMaterial, SymmetricPrimitives } from "../crypto/Backend.js"
+import type { CryptoBackend, NistCurve, PrivateKeyMaterial, SymmetricPrimitives } from "../crypto/Backend.js"
 import * as HostKey from "../crypto/HostKey.js"
 import { KeyError, sanitizePeerText } from "../SshError.js"
 import { WireError } from "../wire/WireError.js"
@@ -48,8 +48,12 @@ export interface ParsedPrivateKey {
  * @category models
  */
 export interface PrivateKeyOptions {
-  /** The ciphers that decrypt openssh-key-v1 keys (CTR, GCM, ChaCha20-Poly1305); default `PortableCrypto`. */
-  readonly backend?: SymmetricPrimitives | undefined
+  /**
+   * The ciphers that decrypt openssh-key-v1 keys (CTR, GCM, ChaCha20-Poly1305), and the Ed25519 derivation that
+   * checks an ed25519 key's public half (node:crypto's takes well under a millisecond where the portable one
+   * takes tens on a cold start); default `PortableCrypto`.
+   */
+  readonly backend?: (SymmetricPrimitives & Partial<Ed25519Derivation>) | undefined
   /** Most bcrypt KDF rounds accepted (LIM-32); default `Bcrypt.DEFAULT_MAX_ROUNDS` (2 048). */
   readonly maxKdfRounds?: number | undefined
   /** Most PBKDF2 iterations accepted (PKCS#8, LIM-32); default `DEFAULT_MAX_PBKDF2_ITERATIONS`. */
@@ -186,14 +190,27 @@ export const ecdsaFromScalar = (curve: NistCurve, scalar: bigint, q?: Uint8Array
 }
 
 /**
- * An Ed25519 key from its 32-byte seed; the public key is computed, and compared with `publicKey` when given.
+ * What deriving an Ed25519 public key needs from a crypto backend.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Ed25519Derivation = Pick<CryptoBackend, "ed25519PublicKey">
+
+/**
+ * An Ed25519 key from its 32-byte seed; the public key is computed (by `backend` when it can, else portably), and
+ * compared with `publicKey` when given.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const ed25519FromSeed = (seed: Uint8Array, publicKey?: Uint8Array): PrivateKeyMaterial => {
+export const ed25519FromSeed = (
+  seed: Uint8Array,
+  publicKey?: Uint8Array,
+  backend?: Partial<Ed25519Derivation>
+): PrivateKeyMaterial => {
   if (seed.length !== 32) throw parseError(`ssh-ed25519 seed of ${seed.length} bytes, expected 32`)
-  const computed = ed25519.getPublicKey(seed)
+  const computed = backend?.ed25519PublicKey?.(seed) ?? ed25519.getPublicKey(seed)
   if (publicKey !== undefined && !equalBytes(computed, publicKey)) {
     throw parseError("ssh-ed25519 seed does not give its public key")
   }

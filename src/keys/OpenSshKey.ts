@@ -168,7 +168,7 @@ const privateSection = (
   if (r.uint32() !== r.uint32()) throw encrypted ? wrongPassphrase() : parseError("the check-ints differ")
   const keyType = r.ascii()
   if (keyType !== type) throw parseError(`a ${sanitizePeerText(keyType, 64)} private key under a ${type} public key`)
-  const material = readMaterial(r, type)
+  const material = readMaterial(r, type, options)
   // The private key must be the one the header names (and the one a server will check signatures with).
   if (!equal(HostKey.encodePublicKey(HostKey.publicKeyOf(material)), publicKey)) {
     throw parseError("the private key does not match the public key in the header")
@@ -188,7 +188,7 @@ const ECDSA_CURVES: ReadonlyMap<string, NistCurve> = new Map([
   ["ecdsa-sha2-nistp521", "nistp521"]
 ])
 
-const readMaterial = (r: Reader.Reader, type: PrivateKeyType): PrivateKeyMaterial => {
+const readMaterial = (r: Reader.Reader, type: PrivateKeyType, options: Options): PrivateKeyMaterial => {
   if (type === "ssh-ed25519") {
     // string ENC(A) ‖ string k ‖ ENC(A): the 32-byte seed followed by the public key (PROTOCOL.key §3 "as for
     // SSH agent", draft-miller-ssh-agent §4.2.3).
@@ -196,7 +196,7 @@ const readMaterial = (r: Reader.Reader, type: PrivateKeyType): PrivateKeyMateria
     const sk = r.string()
     if (pk.length !== 32 || sk.length !== 64) throw parseError("ssh-ed25519 key of the wrong length")
     if (!equal(sk.subarray(32), pk)) throw parseError("ssh-ed25519 private key does not end with its public key")
-    return ed25519FromSeed(sk.subarray(0, 32), pk)
+    return ed25519FromSeed(sk.subarray(0, 32), pk, options?.backend)
   }
   if (type === "ssh-rsa") {
     // OpenSSH's order: n, e, d, iqmp, p, q (sshkey.c ssh_rsa_deserialize_private).

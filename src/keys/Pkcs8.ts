@@ -20,7 +20,7 @@ import type { KeyError } from "../SshError.js"
 import { sanitizePeerText } from "../SshError.js"
 import * as Der from "./Der.js"
 import { cbcPadded } from "./KeyCipher.js"
-import type { PrivateKeyOptions } from "./KeyMaterial.js"
+import type { Ed25519Derivation, PrivateKeyOptions } from "./KeyMaterial.js"
 import {
   attempt,
   DEFAULT_MAX_PBKDF2_ITERATIONS,
@@ -73,12 +73,12 @@ const CIPHERS: ReadonlyMap<string, { readonly algorithm: "aes" | "3des"; readonl
 ])
 
 /**
- * Reads a PrivateKeyInfo / OneAsymmetricKey.
+ * Reads a PrivateKeyInfo / OneAsymmetricKey; `backend` checks an Ed25519 key's public half (portably without).
  *
  * @since 0.1.0
  * @category decoding
  */
-export const decode = (der: Uint8Array): Either.Either<PrivateKeyMaterial, KeyError> =>
+export const decode = (der: Uint8Array, backend?: Partial<Ed25519Derivation>): Either.Either<PrivateKeyMaterial, KeyError> =>
   Der.decode(der, "PrivateKeyInfo", (top) => {
     const r = top.seq("PrivateKeyInfo")
     r.small("version", 1)
@@ -115,7 +115,7 @@ export const decode = (der: Uint8Array): Either.Either<PrivateKeyMaterial, KeyEr
         c.end_("CurvePrivateKey")
         return s
       }))
-      return ed25519FromSeed(seed, publicKey)
+      return ed25519FromSeed(seed, publicKey, backend)
     }
     throw unknownAlgorithm(oid, "private key algorithm")
   })
@@ -223,7 +223,7 @@ export const decrypt = (
     const plain = cbcPadded(pbes2.cipher.algorithm, key, pbes2.iv, data, "decrypt")
     key.fill(0)
     if (plain === undefined) throw wrongPassphrase()
-    return PemKey.afterDecrypt(true, decode(plain))
+    return PemKey.afterDecrypt(true, decode(plain, options?.backend))
   })
 
 /**

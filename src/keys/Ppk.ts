@@ -179,7 +179,7 @@ export const decode = (
       if (encryption !== "none") throw wrongPassphrase()
       throw parseError("PPK Private-MAC does not verify: the file is corrupt or was modified")
     }
-    const material = readPrivate(publicBlob, privateBlob, type, encryption !== "none")
+    const material = readPrivate(publicBlob, privateBlob, type, encryption !== "none", options)
     if (!equalBytes(HostKey.encodePublicKey(HostKey.publicKeyOf(material)), publicBlob)) {
       throw parseError("PPK private key does not match its public key")
     }
@@ -187,7 +187,13 @@ export const decode = (
   })
 
 /** The private blob (PuTTY's `*_private_blob`): mpints, with random padding up to the cipher block when encrypted. */
-const readPrivate = (publicBlob: Uint8Array, privateBlob: Uint8Array, type: string, padded: boolean): PrivateKeyMaterial => {
+const readPrivate = (
+  publicBlob: Uint8Array,
+  privateBlob: Uint8Array,
+  type: string,
+  padded: boolean,
+  options: PrivateKeyOptions | undefined
+): PrivateKeyMaterial => {
   const pub = HostKey.decodePublicKey(publicBlob, { minRsaBits: 1024 })
   if (Either.isLeft(pub)) throw parseError(`PPK public key: ${pub.left.description}`)
   const material = pub.right.material
@@ -197,7 +203,7 @@ const readPrivate = (publicBlob: Uint8Array, privateBlob: Uint8Array, type: stri
   switch (material.type) {
     case "ed25519":
       // The secret as a fixed-length little-endian integer, whose bytes are the RFC 8032 seed.
-      key = ed25519FromSeed(r.string(), material.publicKey)
+      key = ed25519FromSeed(r.string(), material.publicKey, options?.backend)
       break
     case "ecdsa":
       key = ecdsaFromScalar(material.curve, r.mpint(), material.q)

@@ -138,7 +138,7 @@ export const parse = (input: string | Uint8Array, options?: ParseOptions): Eithe
         return toParsed(PemKey.afterDecrypt(der !== armored.body, decoded), "", options)
       }
       case "pkcs8":
-        return toParsed(orThrow(Pkcs8.decode(armored.body)), "", options)
+        return toParsed(orThrow(Pkcs8.decode(armored.body, options?.backend)), "", options)
       case "pkcs8-encrypted":
         return toParsed(orThrow(Pkcs8.decrypt(armored.body, passphrase, options)), "", options)
     }
@@ -149,7 +149,7 @@ export const parse = (input: string | Uint8Array, options?: ParseOptions): Eithe
  * fits.
  */
 const parseDer = (der: Uint8Array, options: ParseOptions | undefined): ParsedPrivateKey => {
-  const pkcs8 = Pkcs8.decode(der)
+  const pkcs8 = Pkcs8.decode(der, options?.backend)
   if (Either.isRight(pkcs8)) return toParsed(pkcs8.right, "", options)
   if (pkcs8.left.reason === "Unsupported") throw pkcs8.left
   const encrypted = Pkcs8.decrypt(der, options?.passphrase, options)

@@ -322,6 +322,11 @@ export const asymmetric: AsymmetricPrimitives = {
   ecdh: ecdhPair,
   modPow,
   generateKey,
+  ed25519PublicKey: (seed) => {
+    // Through DER both ways (never JWK, see above); not cached: the seed is a secret and this runs once per file.
+    const privateKey = NodeCrypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: "der", type: "pkcs8" })
+    return rawTail(NodeCrypto.createPublicKey(privateKey).export({ format: "der", type: "spki" }))
+  },
   ed25519Sign: (key, data) => {
     const k = cachedPrivate(key, () =>
       NodeCrypto.createPrivateKey({

@@ -48,6 +48,7 @@ const open = (host: string, port: number, timeout: Duration.DurationInput | unde
               reason: "Timeout",
               origin: "Local",
               code: DisconnectReason.ConnectionLost,
+              timeout: "Connect",
               description: `the TCP connection was not established within ${Duration.format(timeout ?? Duration.seconds(30))}`,
               host,
               port

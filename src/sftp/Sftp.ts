@@ -179,6 +179,16 @@ export interface Sftp {
   readonly statvfs: (path: string) => Effect.Effect<StatVfs, SftpError>
   /** users-groups-by-id@openssh.com: names for numeric ids ("" where unknown). */
   readonly usersGroupsById: (uids: ReadonlyArray<number>, gids: ReadonlyArray<number>) => Effect.Effect<UsersGroups, SftpError>
+  /**
+   * The numeric ids the server has for a user and/or a group name (for chown by name). SFTP v3 has no name → id
+   * request, so this asks users-groups-by-id@openssh.com about `candidates` first (e.g. the local ids of those
+   * names), then ids 0 … `upTo` − 1 (default 65 536) in batches of 1 024, until both are found; a name the server
+   * does not know fails with `Failure`.
+   */
+  readonly idsByName: (
+    names: { readonly user?: string | undefined; readonly group?: string | undefined },
+    options?: { readonly candidates?: ReadonlyArray<number> | undefined; readonly upTo?: number | undefined }
+  ) => Effect.Effect<{ readonly uid?: number | undefined; readonly gid?: number | undefined }, SftpError>
   /** copy-data: copies a file on the server without the data crossing the network. */
   readonly remoteCopy: (from: string, to: string, options?: { readonly overwrite?: boolean | undefined }) => Effect.Effect<void, SftpError>
   readonly exists: (path: string) => Effect.Effect<boolean, SftpError>

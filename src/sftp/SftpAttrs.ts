@@ -7,6 +7,7 @@
 import type { Reader } from "../wire/Reader.js"
 import { WireError } from "../wire/WireError.js"
 import type { Writer } from "../wire/Writer.js"
+import { SFTP_STATUS_NAMES } from "../SshError.js"
 
 /**
  * filexfer-02 §5: which ATTRS fields are present.
@@ -38,42 +39,23 @@ export const OpenFlag = {
 } as const
 
 /**
- * filexfer-02 §7: the status codes of SSH_FXP_STATUS, by name.
- *
- * @since 0.1.0
- * @category models
- */
-export const StatusCode = {
-  Ok: 0,
-  Eof: 1,
-  NoSuchFile: 2,
-  PermissionDenied: 3,
-  Failure: 4,
-  BadMessage: 5,
-  NoConnection: 6,
-  ConnectionLost: 7,
-  OpUnsupported: 8
-} as const
-
-/**
  * A status code's name (`"NoSuchFile"` …); unknown numbers from a peer map to `"Failure"`.
  *
  * @since 0.1.0
  * @category models
  */
-export type StatusName = keyof typeof StatusCode
+export type StatusName = typeof SFTP_STATUS_NAMES[number]
 
-const STATUS_NAMES: ReadonlyArray<StatusName> = [
-  "Ok",
-  "Eof",
-  "NoSuchFile",
-  "PermissionDenied",
-  "Failure",
-  "BadMessage",
-  "NoConnection",
-  "ConnectionLost",
-  "OpUnsupported"
-]
+/**
+ * filexfer-02 §7: the status codes of SSH_FXP_STATUS, by name (made from `SshError.SFTP_STATUS_NAMES`, whose
+ * order is the code numbers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StatusCode: { readonly [K in StatusName]: number } = Object.fromEntries(
+  SFTP_STATUS_NAMES.map((name, code) => [name, code])
+) as { readonly [K in StatusName]: number }
 
 /**
  * The name of a status code number.
@@ -81,7 +63,7 @@ const STATUS_NAMES: ReadonlyArray<StatusName> = [
  * @since 0.1.0
  * @category models
  */
-export const statusName = (code: number): StatusName => STATUS_NAMES[code] ?? "Failure"
+export const statusName = (code: number): StatusName => SFTP_STATUS_NAMES[code] ?? "Failure"
 
 /**
  * POSIX file-type bits of `permissions` (st_mode), as OpenSSH sends them.
@@ -221,4 +203,27 @@ export const fileType = (a: Attributes): "directory" | "file" | "symlink" | "oth
     default:
       return "other"
   }
+}
+
+const TYPE_CHARS: Readonly<Record<number, string>> = {
+  [FileType.DIR]: "d",
+  [FileType.LNK]: "l",
+  [FileType.CHR]: "c",
+  [FileType.BLK]: "b",
+  [FileType.FIFO]: "p",
+  [FileType.SOCK]: "s",
+  [FileType.REG]: "-"
+}
+
+/**
+ * `drwxr-xr-x` from st_mode, as strmode(3) and `ls -l` write it (setuid/setgid/sticky as s/S and t/T).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const modeString = (mode: number): string => {
+  const rwx = (bits: number, special: number, ch: string) =>
+    (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? "x" : "-")
+  return (TYPE_CHARS[mode & FileType.MASK] ?? "?") + rwx((mode >> 6) & 7, mode & 0o4000, "s") +
+    rwx((mode >> 3) & 7, mode & 0o2000, "s") + rwx(mode & 7, mode & 0o1000, "t")
 }

@@ -9,6 +9,7 @@ import * as Reader from "../wire/Reader.js"
 import { WireError } from "../wire/WireError.js"
 import * as Writer from "../wire/Writer.js"
 import { type Attributes, readAttrs, writeAttrs } from "./SftpAttrs.js"
+import * as SftpNames from "./SftpNames.js"
 
 /**
  * The extension names we speak, as OpenSSH's sftp-server advertises them in VERSION.
@@ -161,18 +162,18 @@ export const encodeExtended = (w: Writer.Writer, req: ExtendedRequest): void => 
   switch (req._tag) {
     case "PosixRename":
     case "Hardlink":
-      w.string(req.oldPath).string(req.newPath)
+      w.string(SftpNames.encode(req.oldPath)).string(SftpNames.encode(req.newPath))
       return
     case "Statvfs":
     case "ExpandPath":
-      w.string(req.path)
+      w.string(SftpNames.encode(req.path))
       return
     case "Fstatvfs":
     case "Fsync":
       w.string(req.handle)
       return
     case "Lsetstat":
-      w.string(req.path)
+      w.string(SftpNames.encode(req.path))
       return writeAttrs(w, req.attrs)
     case "Limits":
       return
@@ -180,7 +181,7 @@ export const encodeExtended = (w: Writer.Writer, req: ExtendedRequest): void => 
       w.string(req.readHandle).uint64(req.readOffset).uint64(req.length).string(req.writeHandle).uint64(req.writeOffset)
       return
     case "HomeDirectory":
-      w.string(req.username)
+      w.string(SftpNames.encode(req.username))
       return
     case "UsersGroupsById":
       w.string(uint32List(req.uids)).string(uint32List(req.gids))
@@ -208,15 +209,18 @@ const handle = (r: Reader.Reader): Uint8Array => {
   return h.slice()
 }
 
+/** A path or user name: bytes kept losslessly (SftpNames). */
+const name = (r: Reader.Reader): string => SftpNames.decode(r.string())
+
 const DECODERS: Readonly<Record<string, (r: Reader.Reader) => ExtendedRequest>> = {
-  [ExtensionName.PosixRename]: (r) => ({ _tag: "PosixRename", oldPath: r.utf8(), newPath: r.utf8() }),
-  [ExtensionName.Statvfs]: (r) => ({ _tag: "Statvfs", path: r.utf8() }),
+  [ExtensionName.PosixRename]: (r) => ({ _tag: "PosixRename", oldPath: name(r), newPath: name(r) }),
+  [ExtensionName.Statvfs]: (r) => ({ _tag: "Statvfs", path: name(r) }),
   [ExtensionName.Fstatvfs]: (r) => ({ _tag: "Fstatvfs", handle: handle(r) }),
-  [ExtensionName.Hardlink]: (r) => ({ _tag: "Hardlink", oldPath: r.utf8(), newPath: r.utf8() }),
+  [ExtensionName.Hardlink]: (r) => ({ _tag: "Hardlink", oldPath: name(r), newPath: name(r) }),
   [ExtensionName.Fsync]: (r) => ({ _tag: "Fsync", handle: handle(r) }),
-  [ExtensionName.Lsetstat]: (r) => ({ _tag: "Lsetstat", path: r.utf8(), attrs: readAttrs(r) }),
+  [ExtensionName.Lsetstat]: (r) => ({ _tag: "Lsetstat", path: name(r), attrs: readAttrs(r) }),
   [ExtensionName.Limits]: () => ({ _tag: "Limits" }),
-  [ExtensionName.ExpandPath]: (r) => ({ _tag: "ExpandPath", path: r.utf8() }),
+  [ExtensionName.ExpandPath]: (r) => ({ _tag: "ExpandPath", path: name(r) }),
   [ExtensionName.CopyData]: (r) => ({
     _tag: "CopyData",
     readHandle: handle(r),
@@ -225,7 +229,7 @@ const DECODERS: Readonly<Record<string, (r: Reader.Reader) => ExtendedRequest>> 
     writeHandle: handle(r),
     writeOffset: r.uint64()
   }),
-  [ExtensionName.HomeDirectory]: (r) => ({ _tag: "HomeDirectory", username: r.utf8() }),
+  [ExtensionName.HomeDirectory]: (r) => ({ _tag: "HomeDirectory", username: name(r) }),
   [ExtensionName.UsersGroupsById]: (r) => ({ _tag: "UsersGroupsById", uids: readIds(r), gids: readIds(r) })
 }
 
@@ -305,7 +309,7 @@ export const decodeLimits = (data: Uint8Array): Either.Either<Limits, WireError>
 
 const nameList = (names: ReadonlyArray<string>) =>
   Writer.build((w) => {
-    for (const n of names) w.string(n)
+    for (const n of names) w.string(SftpNames.encode(n))
   })
 
 const readNames = (r: Reader.Reader): ReadonlyArray<string> => {
@@ -313,7 +317,7 @@ const readNames = (r: Reader.Reader): ReadonlyArray<string> => {
   const out: Array<string> = []
   while (inner.remaining > 0) {
     if (out.length === MAX_IDS) throw new WireError({ reason: "TooLarge", description: "too many names" })
-    out.push(inner.utf8())
+    out.push(SftpNames.decode(inner.string()))
   }
   return out
 }

@@ -13,14 +13,23 @@ import type { Attributes } from "./SftpAttrs.js"
 import type { StatVfs } from "./SftpExtensions.js"
 
 /**
- * An open file of a backend. `read` returns an empty array at or past the end.
+ * An open file of a backend. `read` returns an empty array at or past the end. READs and WRITEs of one file may
+ * run concurrently (the server orders those whose ranges overlap), so a backend reads and writes at the offset
+ * given, never at a shared position.
  *
  * @since 0.1.0
  * @category models
  */
 export interface SftpFsFile {
   readonly read: (offset: bigint, length: number) => Effect.Effect<Uint8Array, SftpError>
+  /**
+   * Optional: reads at `offset` into `into` (up to its length) and returns the count, 0 at the end. The server
+   * then sends the bytes from the buffer they were read into (no copy).
+   */
+  readonly readInto?: ((offset: bigint, into: Uint8Array) => Effect.Effect<number, SftpError>) | undefined
   readonly write: (offset: bigint, data: Uint8Array) => Effect.Effect<void, SftpError>
+  /** Optional: writes `parts` one after the other from `offset` in one call (a download's reply, as it came). */
+  readonly writev?: ((offset: bigint, parts: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SftpError>) | undefined
   readonly stat: Effect.Effect<Attributes, SftpError>
   readonly setstat: (attrs: Attributes) => Effect.Effect<void, SftpError>
   readonly sync: Effect.Effect<void, SftpError>

@@ -11,6 +11,7 @@ import { WireError } from "../wire/WireError.js"
 import * as Writer from "../wire/Writer.js"
 import { type Attributes, readAttrs, writeAttrs } from "./SftpAttrs.js"
 import { decodeExtended, encodeExtended, type ExtendedRequest } from "./SftpExtensions.js"
+import * as SftpNames from "./SftpNames.js"
 
 /**
  * filexfer-02 §3: the packet types.
@@ -229,7 +230,7 @@ export const encode = (m: SftpMessage): Uint8Array =>
         w.byte(PacketType.VERSION).uint32(m.version)
         return writeExtensions(w, m.extensions)
       case "Open":
-        w.byte(PacketType.OPEN).uint32(m.id).string(m.path).uint32(m.pflags)
+        w.byte(PacketType.OPEN).uint32(m.id).string(SftpNames.encode(m.path)).uint32(m.pflags)
         return writeAttrs(w, m.attrs)
       case "Close":
         w.byte(PacketType.CLOSE).uint32(m.id).string(m.handle)
@@ -247,7 +248,7 @@ export const encode = (m: SftpMessage): Uint8Array =>
       case "Realpath":
       case "Stat":
       case "Readlink":
-        w.byte(PATH_TYPES[m._tag]).uint32(m.id).string(m.path)
+        w.byte(PATH_TYPES[m._tag]).uint32(m.id).string(SftpNames.encode(m.path))
         return
       case "Fstat":
         w.byte(PacketType.FSTAT).uint32(m.id).string(m.handle)
@@ -257,22 +258,22 @@ export const encode = (m: SftpMessage): Uint8Array =>
         return
       case "Setstat":
       case "Mkdir":
-        w.byte(m._tag === "Setstat" ? PacketType.SETSTAT : PacketType.MKDIR).uint32(m.id).string(m.path)
+        w.byte(m._tag === "Setstat" ? PacketType.SETSTAT : PacketType.MKDIR).uint32(m.id).string(SftpNames.encode(m.path))
         return writeAttrs(w, m.attrs)
       case "Fsetstat":
         w.byte(PacketType.FSETSTAT).uint32(m.id).string(m.handle)
         return writeAttrs(w, m.attrs)
       case "Rename":
-        w.byte(PacketType.RENAME).uint32(m.id).string(m.oldPath).string(m.newPath)
+        w.byte(PacketType.RENAME).uint32(m.id).string(SftpNames.encode(m.oldPath)).string(SftpNames.encode(m.newPath))
         return
       case "Symlink":
-        w.byte(PacketType.SYMLINK).uint32(m.id).string(m.target).string(m.linkPath)
+        w.byte(PacketType.SYMLINK).uint32(m.id).string(SftpNames.encode(m.target)).string(SftpNames.encode(m.linkPath))
         return
       case "Extended":
         w.byte(PacketType.EXTENDED).uint32(m.id)
         return encodeExtended(w, m.request)
       case "Status":
-        w.byte(PacketType.STATUS).uint32(m.id).uint32(m.code).string(m.message).string(m.language)
+        w.byte(PacketType.STATUS).uint32(m.id).uint32(m.code).string(SftpNames.encode(m.message)).string(SftpNames.encode(m.language))
         return
       case "Handle":
         w.byte(PacketType.HANDLE).uint32(m.id).string(m.handle)
@@ -283,7 +284,7 @@ export const encode = (m: SftpMessage): Uint8Array =>
       case "Name":
         w.byte(PacketType.NAME).uint32(m.id).uint32(m.entries.length)
         for (const e of m.entries) {
-          w.string(e.filename).string(e.longname)
+          w.string(SftpNames.encode(e.filename)).string(SftpNames.encode(e.longname))
           writeAttrs(w, e.attrs)
         }
         return
@@ -306,6 +307,9 @@ const PATH_TYPES = {
   Readlink: PacketType.READLINK
 } as const
 
+/** A path, name, link target or message: bytes kept losslessly (SftpNames; never a BadMessage for non-UTF-8). */
+const name = (r: Reader.Reader): string => SftpNames.decode(r.string())
+
 const handle = (r: Reader.Reader): Uint8Array => {
   const h = r.string()
   // LIM-28 / SEC-53: handles longer than 256 bytes are refused.
@@ -327,37 +331,37 @@ const readExtensions = (r: Reader.Reader): ReadonlyArray<Extension> => {
 type Decoder = (r: Reader.Reader) => SftpMessage
 
 const pathOnly = <T extends keyof typeof PATH_TYPES>(tag: T): Decoder => (r) =>
-  ({ _tag: tag, id: r.uint32(), path: r.utf8() }) as SftpMessage
+  ({ _tag: tag, id: r.uint32(), path: name(r) }) as SftpMessage
 
 /** Decoders by packet type (STYLE.md §5: a table, not an if-chain). */
 const DECODERS: Readonly<Record<number, Decoder>> = {
   [PacketType.INIT]: (r) => ({ _tag: "Init", version: r.uint32(), extensions: readExtensions(r) }),
   [PacketType.VERSION]: (r) => ({ _tag: "Version", version: r.uint32(), extensions: readExtensions(r) }),
-  [PacketType.OPEN]: (r) => ({ _tag: "Open", id: r.uint32(), path: r.utf8(), pflags: r.uint32(), attrs: readAttrs(r) }),
+  [PacketType.OPEN]: (r) => ({ _tag: "Open", id: r.uint32(), path: name(r), pflags: r.uint32(), attrs: readAttrs(r) }),
   [PacketType.CLOSE]: (r) => ({ _tag: "Close", id: r.uint32(), handle: handle(r) }),
   [PacketType.READ]: (r) => ({ _tag: "Read", id: r.uint32(), handle: handle(r), offset: r.uint64(), length: r.uint32() }),
   [PacketType.WRITE]: (r) => ({ _tag: "Write", id: r.uint32(), handle: handle(r), offset: r.uint64(), data: r.string() }),
   [PacketType.LSTAT]: pathOnly("Lstat"),
   [PacketType.FSTAT]: (r) => ({ _tag: "Fstat", id: r.uint32(), handle: handle(r) }),
-  [PacketType.SETSTAT]: (r) => ({ _tag: "Setstat", id: r.uint32(), path: r.utf8(), attrs: readAttrs(r) }),
+  [PacketType.SETSTAT]: (r) => ({ _tag: "Setstat", id: r.uint32(), path: name(r), attrs: readAttrs(r) }),
   [PacketType.FSETSTAT]: (r) => ({ _tag: "Fsetstat", id: r.uint32(), handle: handle(r), attrs: readAttrs(r) }),
   [PacketType.OPENDIR]: pathOnly("Opendir"),
   [PacketType.READDIR]: (r) => ({ _tag: "Readdir", id: r.uint32(), handle: handle(r) }),
   [PacketType.REMOVE]: pathOnly("Remove"),
-  [PacketType.MKDIR]: (r) => ({ _tag: "Mkdir", id: r.uint32(), path: r.utf8(), attrs: readAttrs(r) }),
+  [PacketType.MKDIR]: (r) => ({ _tag: "Mkdir", id: r.uint32(), path: name(r), attrs: readAttrs(r) }),
   [PacketType.RMDIR]: pathOnly("Rmdir"),
   [PacketType.REALPATH]: pathOnly("Realpath"),
   [PacketType.STAT]: pathOnly("Stat"),
-  [PacketType.RENAME]: (r) => ({ _tag: "Rename", id: r.uint32(), oldPath: r.utf8(), newPath: r.utf8() }),
+  [PacketType.RENAME]: (r) => ({ _tag: "Rename", id: r.uint32(), oldPath: name(r), newPath: name(r) }),
   [PacketType.READLINK]: pathOnly("Readlink"),
-  [PacketType.SYMLINK]: (r) => ({ _tag: "Symlink", id: r.uint32(), target: r.utf8(), linkPath: r.utf8() }),
+  [PacketType.SYMLINK]: (r) => ({ _tag: "Symlink", id: r.uint32(), target: name(r), linkPath: name(r) }),
   [PacketType.EXTENDED]: (r) => ({ _tag: "Extended", id: r.uint32(), request: decodeExtended(r) }),
   // filexfer-02 §7: message and language tag; some old servers omit both, which we accept.
   [PacketType.STATUS]: (r) => {
     const id = r.uint32()
     const code = r.uint32()
-    const message = r.remaining > 0 ? r.utf8() : ""
-    const language = r.remaining > 0 ? r.utf8() : ""
+    const message = r.remaining > 0 ? name(r) : ""
+    const language = r.remaining > 0 ? name(r) : ""
     return { _tag: "Status", id, code, message, language }
   },
   [PacketType.HANDLE]: (r) => ({ _tag: "Handle", id: r.uint32(), handle: handle(r) }),
@@ -370,7 +374,7 @@ const DECODERS: Readonly<Record<number, Decoder>> = {
       throw new WireError({ reason: "TooLarge", description: `NAME count ${count} exceeds what the packet holds` })
     }
     const entries: Array<NameEntry> = []
-    for (let i = 0; i < count; i++) entries.push({ filename: r.utf8(), longname: r.utf8(), attrs: readAttrs(r) })
+    for (let i = 0; i < count; i++) entries.push({ filename: name(r), longname: name(r), attrs: readAttrs(r) })
     return { _tag: "Name", id, entries }
   },
   [PacketType.ATTRS]: (r) => ({ _tag: "Attrs", id: r.uint32(), attrs: readAttrs(r) }),

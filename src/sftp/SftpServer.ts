@@ -32,6 +32,7 @@ import { type Attributes, FileType, OpenFlag } from "./SftpAttrs.js"
 import type { StatVfs } from "./SftpExtensions.js"
 import { SftpFileSystem, type SftpFsFile } from "./SftpFileSystem.js"
 import * as internal from "./internal/server.js"
+import { MAX_IN_FLIGHT } from "./internal/serverSchedule.js"
 
 /**
  * How the server behaves.
@@ -82,8 +83,9 @@ export const serve = (
  */
 export const handler = (fs: SftpFileSystem, options: SftpServerOptions = {}) => (context: SubsystemContext): Effect.Effect<number, unknown> =>
   Effect.gen(function*() {
-    // Replies go out through a bounded queue to the session's Sink, so a slow client slows the server.
-    const out = yield* Queue.bounded<Uint8Array>(64)
+    // Replies go out through a bounded queue to the session's Sink, so a slow client slows the server (SEC-56:
+    // with the requests in flight, at most twice MAX_IN_FLIGHT replies of ≤ 256 KiB are held per session).
+    const out = yield* Queue.bounded<Uint8Array>(MAX_IN_FLIGHT)
     const writer = yield* Stream.fromQueue(out).pipe(Stream.run(context.stdout), Effect.fork)
     yield* internal.serve(fs, options, context.stdin, (b) => Queue.offer(out, b))
     yield* Queue.shutdown(out)
@@ -168,13 +170,16 @@ export const fromPlatform = (
         if (!(yield* fs.exists(h))) flag = flags & OpenFlag.READ ? "wx+" : "wx"
       }
       const file = yield* fs.open(h, { flag, mode }).pipe(Scope.extend(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+      // The platform File reads and writes at a position it keeps: a seek and its read run as one, one at a time.
+      const positioned = (yield* Effect.makeSemaphore(1)).withPermits(1)
       const handle: SftpFsFile = {
         read: (offset, length) =>
-          Effect.flatMap(file.seek(offset, "start"), () => file.readAlloc(length)).pipe(
+          positioned(Effect.flatMap(file.seek(offset, "start"), () => file.readAlloc(length))).pipe(
             Effect.map(Option.getOrElse(() => new Uint8Array(0))),
             Effect.mapError(fsError("read", p))
           ),
-        write: (offset, data) => Effect.flatMap(file.seek(offset, "start"), () => file.writeAll(data)).pipe(Effect.mapError(fsError("write", p))),
+        write: (offset, data) =>
+          positioned(Effect.flatMap(file.seek(offset, "start"), () => file.writeAll(data))).pipe(Effect.mapError(fsError("write", p))),
         stat: Effect.mapError(Effect.map(file.stat, infoToAttrs), fsError("fstat", p)),
         setstat: (attrs) => setstat(p, attrs),
         sync: Effect.mapError(file.sync, fsError("fsync", p)),

@@ -9,6 +9,7 @@
  */
 import type * as Algorithms from "../crypto/Algorithms.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
+import type * as Negotiate from "../crypto/Negotiate.js"
 import type { PacketOpener, PacketSealer } from "../crypto/PacketCipher.js"
 import { DisconnectReason } from "../SshError.js"
 import { MessageId, messageName } from "../wire/MessageId.js"
@@ -46,21 +47,12 @@ export interface KexConfig {
 }
 
 /**
- * The algorithms one exchange settled on.
+ * The algorithms one exchange settled on: declared once, by the negotiation (`crypto/Negotiate`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Negotiated {
-  readonly kex: string
-  readonly hostKey: string
-  readonly cipherC2S: string
-  readonly cipherS2C: string
-  readonly macC2S: string | undefined
-  readonly macS2C: string | undefined
-  readonly compressionC2S: string
-  readonly compressionS2C: string
-}
+export type Negotiated = Negotiate.Negotiated
 
 /**
  * What the shell must do, in order.

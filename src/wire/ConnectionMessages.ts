@@ -88,7 +88,7 @@ export interface ChannelOpenConfirmation extends ChannelParams {
 }
 
 /**
- * RFC 4254 §5.1 SSH_MSG_CHANNEL_OPEN_FAILURE (92); `reason` is one of `OpenFailureReason`. `description` is peer
+ * RFC 4254 §5.1 SSH_MSG_CHANNEL_OPEN_FAILURE (92); `reason` is one of `SshError.OpenFailureReason`. `description` is peer
  * text: sanitise before display (SEC-12).
  *
  * @since 0.1.0
@@ -191,19 +191,6 @@ export type ConnectionMessage =
   | ChannelExtendedData
   | ChannelSignal
   | ChannelRequest
-
-/**
- * RFC 4254 §5.1 reason codes of CHANNEL_OPEN_FAILURE.
- *
- * @since 0.1.0
- * @category constants
- */
-export const OpenFailureReason = {
-  ADMINISTRATIVELY_PROHIBITED: 1,
-  CONNECT_FAILED: 2,
-  UNKNOWN_CHANNEL_TYPE: 3,
-  RESOURCE_SHORTAGE: 4
-} as const
 
 /**
  * RFC 4254 §5.2: SSH_EXTENDED_DATA_STDERR, the only extended data type defined.

@@ -7,34 +7,20 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as NodeSshConfig from "../../src/node/NodeSshConfig.js"
+import * as Cli from "../helpers/Cli.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 import * as OpenSshAgent from "../helpers/OpenSshAgent.js"
 
-const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
 const has = OpenSsh.haveOpenSsh() && OpenSshAgent.haveAgent()
 const user = os.userInfo().username
 
 const cli = (home: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, SSH_AUTH_SOCK: "", HOME: home, ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.stdin.on("error", () => {})
-    child.stdin.end()
-    child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "45 seconds", onTimeout: () => new Error(`effect-ssh ${args.join(" ")} hung`) }), Effect.orDie)
+  Cli.cli(args, { home, env: { SSH_AUTH_SOCK: "", ...env } })
 
 /** An agent holding a key whose files are deleted after ssh-add, a disk key sshd does not accept, and sshd. */
 const setup = Effect.gen(function*() {

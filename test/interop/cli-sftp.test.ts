@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,9 +14,10 @@ import * as path from "node:path"
 import * as Sftp from "../../src/cli/Sftp.js"
 import * as Commands from "../../src/cli/internal/sftpCommands.js"
 import * as Progress from "../../src/cli/internal/sftpProgress.js"
+import * as Cli from "../helpers/Cli.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
-const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
+const { BIN } = Cli
 const SFTP = "/usr/bin/sftp"
 const SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 const PYTHON = "/usr/bin/python3"
@@ -37,23 +38,8 @@ const setup = () => {
   return { home, key, remote, local, authorized: fs.readFileSync(`${key}.pub`, "utf8").trim() }
 }
 
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 const run = (file: string, args: ReadonlyArray<string>, cwd: string, home: string, input?: string) =>
-  Effect.async<Result>((resume) => {
-    const child = spawn(file, args, { cwd, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: { ...process.env, HOME: home } })
-    if (input !== undefined) child.stdin!.end(input)
-    const out: Array<Buffer> = []
-    const err: Array<Buffer> = []
-    child.stdout!.on("data", (d: Buffer) => out.push(d))
-    child.stderr!.on("data", (d: Buffer) => err.push(d))
-    child.once("close", (code) => resume(Effect.succeed({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`${file} ${args.join(" ")} hung`) }), Effect.orDie)
+  Cli.run(file, args, { cwd, home, input, timeout: "60 seconds" })
 
 const sshd = (authorized: string) =>
   OpenSsh.sshdTcp({ authorizedKeys: [authorized], logLevel: "INFO", extra: [`Subsystem sftp ${SFTP_SERVER}`] })
@@ -122,6 +108,8 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
         "chmod 600 dir/moved.bin",
         `chown ${process.getuid?.() ?? 0} dir/moved.bin`,
         `chgrp ${process.getgid?.() ?? 0} dir/moved.bin`,
+        // By name: the server's users-groups-by-id@openssh.com gives the id.
+        `chown ${user} dir/moved.bin`,
         "ls",
         "ls -l dir",
         "ls -a",
@@ -144,9 +132,9 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
       assert.include(res.stdout, "sftp> put big.bin")
       assert.include(res.stdout, `Remote working directory: ${fs.realpathSync(r)}`)
       assert.include(res.stdout, `Local working directory: ${t.local}`)
-      assert.match(res.stdout, /^dir$/m)
-      assert.match(res.stdout, /^-rw------- .* moved\.bin$/m)
-      assert.match(res.stdout, /^\.\.$/m)
+      assert.match(res.stdout, /(^|\s)dir\s/m)
+      assert.match(res.stdout, /^-rw------- .* dir\/moved\.bin$/m)
+      assert.match(res.stdout, /(^|\s)\.\.\s/m)
       assert.match(res.stdout, /Size +Used +Avail/)
       assert.match(res.stdout, /^local$/m)
       assert.include(res.stdout, "SFTP protocol version 3")
@@ -165,6 +153,26 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
       // -p kept modes and times on the way up and back.
       assert.strictEqual(fs.statSync(path.join(r, "tree/a.txt")).mode & 0o777, 0o640)
       assert.strictEqual(fs.statSync(path.join(t.local, "tree-back/a.txt")).mtimeMs, 1_000_000_000_000)
+    }))
+
+  it.scopedLive("ls, ls -1, -l, -n, -h, -a, -S, -t, a subdirectory and a glob print what OpenSSH's sftp -b prints", () =>
+    Effect.gen(function*() {
+      const t = setup()
+      const { port } = yield* sshd(t.authorized)
+      const r = t.remote
+      const names = ["alpha", "beta", "a-rather-long-file-name.txt", "e", "f", "g", "h", "i", "j", "k", ".hidden"]
+      names.forEach((n, i) => fs.writeFileSync(path.join(r, n), "x".repeat(i * 997)))
+      fs.writeFileSync(path.join(r, "big"), Buffer.alloc(5_000_000))
+      fs.utimesSync(path.join(r, "alpha"), 1_000_000_000, 1_000_000_000)
+      fs.mkdirSync(path.join(r, "sub"))
+      for (const n of ["one", "two", "three"]) fs.writeFileSync(path.join(r, "sub", n), n)
+      const batch = `cd ${r}\nls\nls -1\nls -l\nls -ln\nls -lh\nls -la\nls sub\nls -l sub\nls b*\nls -1S\nls -lt\n`
+      const a = yield* ours(t, port, batch)
+      const b = yield* openssh(t, port, batch)
+      assert.strictEqual(b.code, 0, b.stderr)
+      assert.strictEqual(a.code, 0, a.stderr)
+      assert.strictEqual(a.stdout, b.stdout)
+      assert.match(a.stdout, /^a-rather-long-file-name\.txt +alpha +\nbeta +big +\n/m)
     }))
 
   it.scopedLive("reget and reput finish a partial transfer", () =>
@@ -218,7 +226,7 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
       const login = ["-P", `${port}`, "-i", t.key, ...insecure]
       const stdin = yield* run(process.execPath, [BIN, "sftp", "-b", "-", ...login, `${user}@127.0.0.1`], t.local, t.home, `cd ${t.remote}\nls -S\nls -l nothing\npwd\n`)
       assert.strictEqual(stdin.code, 1)
-      assert.match(stdin.stdout, /^large\nsmall\n/m)
+      assert.match(stdin.stdout, /^large +small +\n/m)
       assert.notInclude(stdin.stdout, "sftp> pwd")
       // Without -b the session goes on after a failure and ends at EOF with 0.
       const inter = yield* run(process.execPath, [BIN, "sftp", ...login, `${user}@127.0.0.1`], t.local, t.home, `cd ${t.remote}\nls -l nothing\npwd\n`)
@@ -234,7 +242,7 @@ describe.skipIf(!has)("effect-ssh sftp -b against OpenSSH sshd (sftp-server)", (
         "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
       const config = yield* run(process.execPath, [BIN, "sftp", "-F", cfg, "-b", "-", "files"], t.local, t.home, `cd ${t.remote}\nls\n`)
       assert.strictEqual(config.code, 0, config.stderr)
-      assert.match(config.stdout, /^large$/m)
+      assert.match(config.stdout, /^large +small +$/m)
     }))
 
   it.scopedLive("a refused connection exits 255 with a sentence naming host and port", () =>

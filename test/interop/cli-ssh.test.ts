@@ -6,13 +6,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Cli from "../helpers/Cli.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 
-const BIN = path.resolve(import.meta.dirname, "../../bin/effect-ssh.mjs")
+const { BIN } = Cli
 const PYTHON = "/usr/bin/python3"
 const has = OpenSsh.haveOpenSsh()
 const withTerminal = has && fs.existsSync(PYTHON)
@@ -26,18 +27,7 @@ const setup = () => {
   return { home, key, authorized: fs.readFileSync(`${key}.pub`, "utf8").trim() }
 }
 
-const run = (home: string, args: ReadonlyArray<string>) =>
-  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, HOME: home } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.stdin.on("error", () => {})
-    child.stdin.end()
-    child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "45 seconds", onTimeout: () => new Error(`effect-ssh ${args.join(" ")} hung`) }), Effect.orDie)
+const run = (home: string, args: ReadonlyArray<string>) => Cli.cli(args, { home })
 
 const config = (home: string, text: string) => {
   const file = path.join(home, "config")

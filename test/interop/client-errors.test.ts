@@ -5,7 +5,7 @@
  * read as sentences with real line breaks in our own multi-line text, while peer text stays escaped (SEC-12).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -88,6 +88,8 @@ describe.skipIf(!has)("SshClient.connect errors", () => {
       assert.instanceOf(e, TransportError)
       const t = e as TransportError
       assert.strictEqual(t.reason, "Timeout")
+      // A typed field names the limit; the client's wording does not depend on the transport's text.
+      assert.strictEqual(t.timeout, "VersionExchange")
       assert.deepStrictEqual([t.host, t.port], ["127.0.0.1", port])
       assert.strictEqual(t.message, `127.0.0.1:${port}: timed out: no SSH version string from the server within 2s (LIM-03)`)
     }))
@@ -108,6 +110,9 @@ describe.skipIf(!has)("SshClient.connect errors", () => {
       assert.instanceOf(e, TransportError)
       const t = e as TransportError
       assert.deepStrictEqual([t.reason, t.hostKeyVerdict, t.host, t.port], ["HostKeyRejected", "Unknown", "server.test", 2200])
+      // The policy's HostKeyRejected survives as the cause when host and port are added.
+      const cause = Cause.isCause(t.cause) ? Cause.squash(t.cause) : t.cause
+      assert.instanceOf(cause, HostKeyPolicy.HostKeyRejected)
       assert.isTrue(t.message.startsWith("server.test:2200: the host key was rejected"))
       assert.notInclude(t.message, "\\n")
     }))

@@ -384,6 +384,7 @@ export const authenticate = (
       reason: "Timeout",
       origin: "Local",
       code: DisconnectReason.ByApplication,
-      description
+      description,
+      timeout: "Login"
     })
   }).pipe(Effect.annotateLogs({ module: "ClientAuth" }))

@@ -474,5 +474,5 @@ export const authenticate = (
     yield* Fiber.interrupt(driver)
     const description = "Timeout before authentication"
     yield* transport.disconnect(DisconnectReason.ByApplication, description)
-    return yield* new TransportError({ reason: "Timeout", origin: "Local", code: DisconnectReason.ByApplication, description })
+    return yield* new TransportError({ reason: "Timeout", origin: "Local", code: DisconnectReason.ByApplication, description, timeout: "Login" })
   }).pipe(Effect.annotateLogs({ module: "ServerAuth" }))

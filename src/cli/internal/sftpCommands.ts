@@ -14,6 +14,7 @@ import type { Sftp } from "../../sftp/Sftp.js"
 import { fileType } from "../../sftp/SftpAttrs.js"
 import type { SftpFileSystem } from "../../sftp/SftpFileSystem.js"
 import * as SftpTransfer from "../../sftp/SftpTransfer.js"
+import * as Ls from "./sftpLs.js"
 
 /**
  * A command failed; `message` is what is printed.
@@ -90,28 +91,6 @@ const transferOptions = (s: Session, set: ReadonlySet<string>): SftpTransfer.Tra
   onProgress: s.progress ? s.onProgress : undefined
 })
 
-/** Downloads the rest of `from` after the local file's length (reget / get -a). */
-const resumeGet = (s: Session, from: string, to: string, total: number) =>
-  Effect.gen(function*() {
-    const have = exists(to)?.size ?? 0
-    if (have > total) return yield* fail(`Cannot resume "${to}": the local file is larger than "${from}".`)
-    if (have === total) return yield* s.print(`Local file "${to}" is already complete.\n`)
-    const fd = NodeFs.openSync(to, "a")
-    let bytes = have
-    yield* s.sftp.stream(from, { offset: have }).pipe(
-      Stream.runForEach((chunk) =>
-        Effect.suspend(() => {
-          NodeFs.writeSync(fd, chunk)
-          bytes += chunk.length
-          return s.progress && s.onProgress ? s.onProgress({ path: from, bytes, total, done: false }) : Effect.void
-        })
-      ),
-      Effect.mapError(sentence),
-      Effect.ensuring(Effect.sync(() => NodeFs.closeSync(fd)))
-    )
-    if (s.progress && s.onProgress) yield* s.onProgress({ path: from, bytes, total, done: true })
-  })
-
 const get = (s: Session, words: ReadonlyArray<string>, resume: boolean) =>
   Effect.gen(function*() {
     const f = flags(words, "aprPRf")
@@ -125,30 +104,9 @@ const get = (s: Session, words: ReadonlyArray<string>, resume: boolean) =>
       const to = into ? NodePath.join(target, posix.basename(from)) : target
       if (fileType(a) === "directory" && !o.recursive) return yield* fail(`Cannot download "${from}": it is a directory (use get -r).`)
       if (!s.quiet) yield* s.print(`Fetching ${from} to ${to}\n`)
-      if ((resume || f.set.has("a")) && fileType(a) !== "directory") yield* resumeGet(s, from, to, Number(a.size ?? 0))
-      else yield* Effect.mapError(SftpTransfer.get(s.sftp, from, s.local, to, o), sentence)
+      // reget / get -a: the library's resume (a partial local file is completed from its length).
+      yield* Effect.mapError(SftpTransfer.get(s.sftp, from, s.local, to, { ...o, resume: resume || f.set.has("a") }), sentence)
     }
-  })
-
-/** Uploads the rest of `from` after the remote file's length (reput / put -a). */
-const resumePut = (s: Session, from: string, to: string) =>
-  Effect.gen(function*() {
-    const have = yield* s.sftp.stat(to).pipe(Effect.map((a) => Number(a.size ?? 0)), Effect.orElseSucceed(() => 0))
-    const total = NodeFs.statSync(from).size
-    if (have > total) return yield* fail(`Cannot resume "${to}": the remote file is larger than "${from}".`)
-    let bytes = have
-    const data = Stream.fromAsyncIterable(NodeFs.createReadStream(from, { start: have }), (e) => e).pipe(
-      Stream.map((b) => new Uint8Array(b as Buffer)),
-      Stream.tap((chunk) =>
-        Effect.suspend(() => {
-          bytes += chunk.length
-          return s.progress && s.onProgress ? s.onProgress({ path: from, bytes, total, done: false }) : Effect.void
-        })
-      ),
-      Stream.mapError((e) => new CommandError({ message: `Cannot read "${from}": ${String(e)}.` }))
-    )
-    yield* Stream.run(data, s.sftp.sink(to, { offset: have })).pipe(Effect.mapError(sentence))
-    if (s.progress && s.onProgress) yield* s.onProgress({ path: from, bytes, total, done: true })
   })
 
 const put = (s: Session, words: ReadonlyArray<string>, resume: boolean) =>
@@ -164,32 +122,54 @@ const put = (s: Session, words: ReadonlyArray<string>, resume: boolean) =>
     const into = f.rest[1] === undefined || (yield* s.sftp.isdir(target).pipe(Effect.orElseSucceed(() => false)))
     const to = into ? posix.join(target, NodePath.basename(from)) : target
     if (!s.quiet) yield* s.print(`Uploading ${from} to ${to}\n`)
-    if ((resume || f.set.has("a")) && !st.isDirectory()) return yield* resumePut(s, from, to)
-    yield* Effect.mapError(SftpTransfer.put(s.sftp, s.local, from, to, o), sentence)
+    yield* Effect.mapError(SftpTransfer.put(s.sftp, s.local, from, to, { ...o, resume: resume || f.set.has("a") }), sentence)
   })
+
+/** sftp reads the width of the terminal on stdin; 80 when there is none (sftp.c do_ls_dir). */
+const terminalWidth = () => (process.stdin.isTTY === true && process.stdout.isTTY === true ? process.stdout.columns : 80)
 
 const ls = (s: Session, words: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const f = flags(words, "1aflhnrSt")
     if (f.bad !== undefined || f.rest.length > 1) return yield* fail("usage: ls [-1afhlnrSt] [path]")
-    const paths = yield* expandRemote(s, f.rest[0] ?? ".")
-    const long = f.set.has("l") || f.set.has("n")
+    const word = f.rest[0]
+    const paths = yield* expandRemote(s, word ?? ".")
+    const format: Ls.LsFormat = {
+      one: f.set.has("1"),
+      long: f.set.has("l") || f.set.has("n"),
+      numeric: f.set.has("n"),
+      si: f.set.has("h"),
+      width: terminalWidth()
+    }
+    // A relative argument prints relative names, as sftp strips the working directory.
+    const shownPath = (p: string) =>
+      word === undefined ? posix.basename(p) : word.startsWith("/") ? p : p.startsWith(s.cwd + "/") ? p.slice(s.cwd.length + 1) : p
+    const files: Array<Ls.Shown> = []
+    const dirs: Array<string> = []
     for (const p of paths) {
       const a = yield* Effect.mapError(s.sftp.lstat(p), () => new CommandError({ message: `Can't ls: "${p}" not found.` }))
-      if (fileType(a) !== "directory") {
-        yield* s.print(`${f.rest[0] === undefined ? posix.basename(p) : p}\n`)
-        continue
-      }
+      if (fileType(a) === "directory" && !(hasGlob(word ?? "") && paths.length > 1)) dirs.push(p)
+      else files.push({ name: shownPath(p), attrs: a, longname: shownPath(p) })
+    }
+    if (files.length > 0) {
+      const widest = Math.max(...paths.filter((p) => !dirs.includes(p)).map((p) => p.length))
+      yield* s.print(yield* Effect.mapError(Ls.render(s.sftp, files, format, widest), sentence))
+    }
+    for (const p of dirs) {
       const entries = yield* Stream.runCollect(s.sftp.readdir(p)).pipe(Effect.mapError(sentence))
       const shown = [...entries]
         .filter((e) => f.set.has("a") || !e.filename.startsWith("."))
         .sort((x, y) => (x.filename < y.filename ? -1 : x.filename > y.filename ? 1 : 0))
-      // -S: largest first, -t: newest first (stable, so names break ties), as sftp sorts.
-      if (f.set.has("S")) shown.sort((x, y) => Number((y.attrs.size ?? 0n) - (x.attrs.size ?? 0n)))
-      else if (f.set.has("t")) shown.sort((x, y) => (y.attrs.mtime ?? 0) - (x.attrs.mtime ?? 0))
+      // -S: largest first, -t: newest first, ties in the server's order (sftp's qsort of the list as it came,
+      // glibc's being stable); -f: as the server sent.
+      const unsorted = () => [...entries].filter((e) => f.set.has("a") || !e.filename.startsWith("."))
+      if (f.set.has("f")) shown.splice(0, shown.length, ...unsorted())
+      else if (f.set.has("S")) shown.splice(0, shown.length, ...unsorted().sort((x, y) => Number((y.attrs.size ?? 0n) - (x.attrs.size ?? 0n))))
+      else if (f.set.has("t")) shown.splice(0, shown.length, ...unsorted().sort((x, y) => (y.attrs.mtime ?? 0) - (x.attrs.mtime ?? 0)))
       if (f.set.has("r")) shown.reverse()
-      const prefix = f.rest[0] === undefined || hasGlob(f.rest[0]) ? "" : `${f.rest[0].replace(/\/$/, "")}/`
-      for (const e of shown) yield* s.print(`${long ? e.longname : prefix + e.filename}\n`)
+      const prefix = word === undefined || hasGlob(word) ? "" : `${word.replace(/\/$/, "")}/`
+      const list = shown.map((e): Ls.Shown => ({ name: prefix + e.filename, attrs: e.attrs, longname: e.longname }))
+      yield* s.print(yield* Effect.mapError(Ls.render(s.sftp, list, format), sentence))
     }
   })
 
@@ -233,6 +213,28 @@ const numeric = (text: string, base: number, what: string) => {
     : Effect.succeed(n)
 }
 
+/** Local account databases: the id a name has here is the first one asked of the server. */
+const localId = (file: string, name: string): number | undefined => {
+  try {
+    const line = NodeFs.readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === name)
+    const id = line === undefined ? Number.NaN : Number(line.split(":")[2])
+    return Number.isInteger(id) ? id : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** chown/chgrp take a number, or a name the server knows (users-groups-by-id@openssh.com; OpenSSH's sftp only numbers). */
+const ownerId = (s: Session, command: "chown" | "chgrp", word: string) => {
+  if (/^[0-9]+$/.test(word)) return numeric(word, 10, command === "chown" ? "uid" : "gid")
+  const user = command === "chown"
+  const hint = localId(user ? "/etc/passwd" : "/etc/group", word)
+  return s.sftp.idsByName(user ? { user: word } : { group: word }, { candidates: hint === undefined ? [] : [hint] }).pipe(
+    Effect.map((ids) => (user ? ids.uid : ids.gid) ?? 0),
+    Effect.mapError(() => new CommandError({ message: `Unknown ${user ? "user" : "group"} "${word}" on the server.` }))
+  )
+}
+
 /**
  * The help text, as sftp's `help` prints it (the commands this sftp has).
  *
@@ -242,9 +244,9 @@ const numeric = (text: string, base: number, what: string) => {
 export const HELP = `Available commands:
 bye                                Quit sftp
 cd [path]                          Change remote directory to 'path'
-chgrp grp path                     Change group of file 'path' to 'grp' (numeric)
+chgrp grp path                     Change group of file 'path' to 'grp' (number or name)
 chmod mode path                    Change permissions of file 'path' to 'mode' (octal)
-chown own path                     Change owner of file 'path' to 'own' (numeric)
+chown own path                     Change owner of file 'path' to 'own' (number or name)
 df [-hi] [path]                    Display statistics for current directory or filesystem containing 'path'
 exit                               Quit sftp
 get [-afpr] remote [local]         Download file
@@ -358,8 +360,8 @@ export const run = (s: Session, line: string, words: ReadonlyArray<string>): Eff
           Effect.flatMap(expandRemote(s, args[1]!), (ps) => Effect.forEach(ps, (p) => one(sftp.chmod(p, mode)), { discard: true }))))
     case "chown":
     case "chgrp":
-      return Effect.flatMap(arity(name, args, 2, name === "chown" ? "uid path" : "gid path"), () =>
-        Effect.flatMap(numeric(args[0]!, 10, name === "chown" ? "uid" : "gid"), (id) =>
+      return Effect.flatMap(arity(name, args, 2, name === "chown" ? "own path" : "grp path"), () =>
+        Effect.flatMap(ownerId(s, name, args[0]!), (id) =>
           Effect.flatMap(expandRemote(s, args[1]!), (ps) =>
             Effect.forEach(ps, (p) =>
               Effect.flatMap(Effect.mapError(sftp.stat(p), sentence), (a) =>

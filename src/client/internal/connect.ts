@@ -53,21 +53,24 @@ const DEFAULT_HELLO = Duration.seconds(30)
 const locate = (host: string, port: number, hello: Duration.Duration) =>
 (e: TransportError | AuthError): TransportError | AuthError => {
   if (e instanceof TransportError && e.host === undefined) {
-    const silent = e.reason === "Timeout" && e.description.startsWith("version exchange timed out")
     // The transport keeps the policy's failure as a Cause; its HostKeyRejected carries the verdict.
     const rejected = Cause.isCause(e.cause) ? Cause.squash(e.cause) : e.cause
-    const description = silent
+    const description = e.timeout === "VersionExchange"
       ? `no SSH version string from the server within ${Duration.format(hello)} (LIM-03)`
       : e.description.replace(/^host key rejected: /, "")
+    // `cause` is not an own enumerable property of an Effect error: `...e` alone would drop it.
     return new TransportError({
       ...e,
       host,
       port,
       description,
+      ...(e.cause === undefined ? {} : { cause: e.cause }),
       ...(rejected instanceof HostKeyRejected ? { hostKeyVerdict: rejected.reason } : {})
     })
   }
-  if (e instanceof AuthError && e.host === undefined) return new AuthError({ ...e, host, port })
+  if (e instanceof AuthError && e.host === undefined) {
+    return new AuthError({ ...e, host, port, ...(e.cause === undefined ? {} : { cause: e.cause }) })
+  }
   return e
 }
 

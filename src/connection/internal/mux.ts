@@ -20,7 +20,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { Authenticated } from "../../auth/Authenticated.js"
-import { ChannelError, DisconnectReason, TransportError } from "../../SshError.js"
+import { ChannelError, DisconnectReason, OpenFailureReason, TransportError } from "../../SshError.js"
 import * as Transport from "../../transport/Transport.js"
 import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
 import { MessageId } from "../../wire/MessageId.js"
@@ -303,7 +303,7 @@ export const make = (
       if (handler === undefined) {
         return void refuseOpen(
           m.sender,
-          ConnectionMessages.OpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
+          OpenFailureReason.AdministrativelyProhibited,
           "channel opens are not accepted"
         )
       }
@@ -431,6 +431,7 @@ export const make = (
             reason: "Timeout",
             origin: "Local",
             code: DisconnectReason.ConnectionLost,
+            timeout: "Keepalive",
             description: `no answer to ${countMax} keepalives (${Duration.format(Duration.millis(interval))} apart)`
           })
           // Fail the waiters with the Timeout first: the disconnect would otherwise reach them as "Disconnected".

@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import type { CryptoBackend } from "../Backend.js"
-import { P, r3FromRq, r3Mult, r3Recip, round3, rqMult3, rqMultSmall, rqRecip3, W, weightMask } from "./sntrup761/Arith.js"
+import { P, r3FromRq, r3Mult, round3, rqMult3, rqMultSmall, rqRecip3, W, weightMask } from "./sntrup761/Arith.js"
 import {
   roundedDecode,
   roundedEncode,
@@ -27,6 +27,7 @@ import {
   smallDecode,
   smallEncode
 } from "./sntrup761/Encoding.js"
+import { r3Recip } from "./sntrup761/R3Recip.js"
 import { shortFromWords, smallFromWords } from "./sntrup761/Sample.js"
 
 /** Public key bytes: Encode of an R/q element. @since 0.1.0 @category constants */

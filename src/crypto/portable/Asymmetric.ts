@@ -337,6 +337,7 @@ export const asymmetric: AsymmetricPrimitives = {
         return generateRsa(spec.bits)
     }
   },
+  ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
   ed25519Sign: (key, data) => ed25519.sign(data, key.seed),
   ed25519Verify: (publicKey, data, signature) => {
     if (publicKey.length !== 32 || signature.length !== 64) return false

@@ -13,8 +13,8 @@ import * as Stream from "effect/Stream"
 import { SftpError } from "../../SshError.js"
 import { type StatusName, statusName } from "../SftpAttrs.js"
 import * as SftpExtensions from "../SftpExtensions.js"
-import { PacketAssembler } from "../SftpFraming.js"
 import * as SftpMessages from "../SftpMessages.js"
+import { type Frame, ReplyAssembler } from "./replyFraming.js"
 
 /** A byte pipe to an SFTP server: what it says, and a way to write to it. */
 export interface SftpPipe {
@@ -22,8 +22,31 @@ export interface SftpPipe {
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, unknown>
 }
 
+/** A DATA reply whose bytes are views of the chunks they arrived in (replyFraming.ts: no copy). */
+export interface DataParts {
+  readonly _tag: "DataParts"
+  readonly id: number
+  readonly parts: ReadonlyArray<Uint8Array>
+  readonly length: number
+}
+
+/** What a request in flight gets back. */
+export type Reply = SftpMessages.SftpMessage | DataParts
+
 /** A request in flight: the reply arrives in `reply`. */
-export type Pending = Deferred.Deferred<SftpMessages.SftpMessage, SftpError>
+export type Pending = Deferred.Deferred<Reply, SftpError>
+
+/** The parts of a DATA reply as one array (a copy only when there are several). */
+export const joinParts = (d: DataParts): Uint8Array => {
+  if (d.parts.length === 1) return d.parts[0]!
+  const out = new Uint8Array(d.length)
+  let at = 0
+  for (const part of d.parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
 
 export interface ClientSession {
   readonly version: number
@@ -31,6 +54,10 @@ export interface ClientSession {
   readonly limits: SftpExtensions.Limits | undefined
   /** Sends a request now and returns the reply to await (pipelining). */
   readonly send: (make: (id: number) => SftpMessages.SftpMessage) => Effect.Effect<Pending, SftpError>
+  /** Sends small requests (READs) in one write: one channel packet instead of one each. */
+  readonly sendAll: (
+    makes: ReadonlyArray<(id: number) => SftpMessages.SftpMessage>
+  ) => Effect.Effect<ReadonlyArray<Pending>, SftpError>
   /** Sends a request and waits for its reply. */
   readonly request: (make: (id: number) => SftpMessages.SftpMessage) => Effect.Effect<SftpMessages.SftpMessage, SftpError>
   /** Fails with the error that ended the session (or never, while it lives). */
@@ -58,12 +85,12 @@ export const statusError = (
 }
 
 /** The reply was of a type the request cannot get: the server broke the protocol. */
-export const unexpected = (m: SftpMessages.SftpMessage, operation: string, path?: string): SftpError =>
+export const unexpected = (m: Reply, operation: string, path?: string): SftpError =>
   m._tag === "Status" ? statusError(m, operation, path) : new SftpError({
     code: "BadMessage",
     operation,
     ...(path === undefined ? {} : { path }),
-    description: `unexpected ${m._tag} reply`
+    description: `unexpected ${m._tag === "DataParts" ? "Data" : m._tag} reply`
   })
 
 /** Starts a session on `pipe` in the caller's Scope: INIT version 3, then VERSION and limits@openssh.com. */
@@ -75,7 +102,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
     let failure: SftpError | undefined
     let nextId = 0
     const writeLock = yield* Effect.makeSemaphore(1)
-    const assembler = new PacketAssembler()
+    const assembler = new ReplyAssembler()
 
     const fail = (e: SftpError) =>
       Effect.suspend(() => {
@@ -89,18 +116,22 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
         )
       })
 
-    const onPacket = (body: Uint8Array): Effect.Effect<void> => {
-      const d = SftpMessages.decode(body)
-      if (Either.isLeft(d)) return fail(bad(`malformed reply: ${d.left.description}`))
-      const m = d.right
-      if (m._tag === "Version") return Deferred.succeed(version, m)
-      if (m._tag === "Init" || !isReply(m)) return fail(bad(`the server sent a ${m._tag} request`))
+    const deliver = (m: Reply & { readonly id: number }): Effect.Effect<void> => {
       const waiter = pending.get(m.id)
       // SEC-57: a reply must match a request in flight; anything else ends the session.
       if (waiter === undefined) return fail(bad(`reply for unknown request id ${m.id}`))
       pending.delete(m.id)
-      // DATA views into the packet body, which is ours alone (the assembler hands out fresh buffers).
       return Deferred.succeed(waiter, m)
+    }
+
+    const onFrame = (frame: Frame): Effect.Effect<void> => {
+      if (frame._tag === "Data") return deliver({ _tag: "DataParts", id: frame.id, parts: frame.parts, length: frame.length })
+      const d = SftpMessages.decode(frame.body)
+      if (Either.isLeft(d)) return fail(bad(`malformed reply: ${d.left.description}`))
+      const m = d.right
+      if (m._tag === "Version") return Deferred.succeed(version, m)
+      if (m._tag === "Init" || !isReply(m)) return fail(bad(`the server sent a ${m._tag} request`))
+      return deliver(m)
     }
 
     yield* pipe.output.pipe(
@@ -108,7 +139,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
         if (failure !== undefined) return Effect.void
         const r = assembler.push(chunk)
         if (Either.isLeft(r)) return fail(bad(r.left.description))
-        return r.right.length === 1 ? onPacket(r.right[0]!) : Effect.forEach(r.right, onPacket, { discard: true })
+        return r.right.length === 1 ? onFrame(r.right[0]!) : Effect.forEach(r.right, onFrame, { discard: true })
       }),
       Effect.matchEffect({
         onFailure: (e) => fail(lost("the SFTP channel failed", e)),
@@ -126,16 +157,43 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
         if (failure !== undefined) return Effect.fail(failure)
         const id = nextId
         nextId = (nextId + 1) >>> 0
-        const d = Deferred.unsafeMake<SftpMessages.SftpMessage, SftpError>(FiberId.none)
+        const d = Deferred.unsafeMake<Reply, SftpError>(FiberId.none)
         pending.set(id, d)
         return Effect.as(write(SftpMessages.encodePacket(make(id))), d)
+      })
+
+    const sendAll = (makes: ReadonlyArray<(id: number) => SftpMessages.SftpMessage>) =>
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.fail(failure)
+        const replies: Array<Pending> = []
+        const packets: Array<Uint8Array> = []
+        let size = 0
+        for (const make of makes) {
+          const id = nextId
+          nextId = (nextId + 1) >>> 0
+          const d = Deferred.unsafeMake<Reply, SftpError>(FiberId.none)
+          pending.set(id, d)
+          replies.push(d)
+          const packet = SftpMessages.encodePacket(make(id))
+          packets.push(packet)
+          size += packet.length
+        }
+        const joined = new Uint8Array(size)
+        let at = 0
+        for (const packet of packets) {
+          joined.set(packet, at)
+          at += packet.length
+        }
+        return Effect.as(write(joined), replies)
       })
 
     yield* write(SftpMessages.encodePacket({ _tag: "Init", version: 3, extensions: [] }))
     const v = yield* Deferred.await(version)
     if (v.version !== 3) return yield* Effect.fail(bad(`the server speaks SFTP version ${v.version}, not 3`))
     const extensions = new Map(v.extensions.map((e) => [e.name, e.data]))
-    const request = (make: (id: number) => SftpMessages.SftpMessage) => Effect.flatMap(send(make), Deferred.await)
+    const request = (make: (id: number) => SftpMessages.SftpMessage) =>
+      Effect.map(Effect.flatMap(send(make), Deferred.await), (m): SftpMessages.SftpMessage =>
+        m._tag === "DataParts" ? { _tag: "Data", id: m.id, data: joinParts(m) } : m)
     let limits: SftpExtensions.Limits | undefined
     if (extensions.has(SftpExtensions.ExtensionName.Limits)) {
       const r = yield* request((id) => ({ _tag: "Extended", id, request: { _tag: "Limits" } }))
@@ -149,6 +207,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
       extensions,
       limits,
       send,
+      sendAll,
       request,
       closed: Deferred.await(ended)
     } satisfies ClientSession

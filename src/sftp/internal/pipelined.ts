@@ -51,16 +51,23 @@ export const readStream = (
         session.send((id) => ({ _tag: "Read", id, handle, offset: BigInt(offset), length: len })),
         (reply): InFlight => ({ offset, length: len, reply })
       )
+    // READs go out in batches (one channel packet for several): refill once a quarter of the slots is free.
+    const batchMin = Math.max(1, Math.floor(options.requests / 4))
     const fill = Effect.suspend(() => {
       const n = Math.min(options.requests - queue.length, Math.ceil((end - next) / options.blockSize))
-      if (eof || n <= 0) return Effect.void
-      const batch: Array<Effect.Effect<InFlight, SftpError>> = []
+      if (eof || n <= 0 || (n < batchMin && queue.length > 0 && next + n * options.blockSize < end)) return Effect.void
+      const spans: Array<{ readonly offset: number; readonly length: number }> = []
       for (let i = 0; i < n; i++) {
         const len = Math.min(options.blockSize, end - next)
-        batch.push(request(next, len))
+        spans.push({ offset: next, length: len })
         next += len
       }
-      return Effect.map(Effect.all(batch), (sent) => void queue.push(...sent))
+      return Effect.map(
+        session.sendAll(spans.map((s) => (id) => ({ _tag: "Read", id, handle, offset: BigInt(s.offset), length: s.length }))),
+        (replies) => {
+          for (let i = 0; i < spans.length; i++) queue.push({ ...spans[i]!, reply: replies[i]! })
+        }
+      )
     })
     const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<SftpError>> = Effect.gen(function*() {
       while (true) {
@@ -74,18 +81,20 @@ export const readStream = (
           queue.length = 0
           return yield* Effect.fail(Option.none())
         }
-        if (m._tag !== "Data") return yield* Effect.fail(Option.some(unexpected(m, "read", path)))
-        if (m.data.length > head.length) {
+        if (m._tag !== "DataParts" && m._tag !== "Data") return yield* Effect.fail(Option.some(unexpected(m, "read", path)))
+        const got = m._tag === "Data" ? m.data.length : m.length
+        if (got > head.length) {
           return yield* Effect.fail(Option.some(
             new SftpError({ code: "BadMessage", operation: "read", path, description: "the server sent more than asked" })
           ))
         }
-        if (m.data.length < head.length) {
+        if (got < head.length) {
           // A short read (filexfer-02 §6.4 allows it): ask for the rest before the requests already queued.
-          const rest = yield* request(head.offset + m.data.length, head.length - m.data.length)
+          const rest = yield* request(head.offset + got, head.length - got)
           queue.unshift(rest)
         }
-        if (m.data.length > 0) return Chunk.of(m.data)
+        // The data as it arrived: views of the channel's chunks, no copy.
+        if (got > 0) return m._tag === "Data" ? Chunk.of(m.data) : Chunk.unsafeFromArray([...m.parts])
       }
     }).pipe(Effect.mapError((e) => (Option.isOption(e) ? e : Option.some(e))))
     return Stream.repeatEffectChunkOption(pull)

@@ -1,7 +1,7 @@
 /**
  * One SFTP server session (filexfer-02 version 3 plus OpenSSH's extensions) over a byte pipe, on an
- * `SftpFileSystem`. Requests are served one at a time in order (SEC-52: at most one in flight, so channel data is
- * taken only as requests complete and the window is the backpressure).
+ * `SftpFileSystem`. READs and WRITEs are served concurrently, everything else in order (serverSchedule.ts; SEC-52:
+ * at most `MAX_IN_FLIGHT`, and channel data is taken only as that capacity frees, so the window is the backpressure).
  *
  * @internal
  */
@@ -16,6 +16,7 @@ import { PacketAssembler } from "../SftpFraming.js"
 import * as SftpMessages from "../SftpMessages.js"
 import { longname } from "./longname.js"
 import { normalize, resolve, toPath } from "./serverPaths.js"
+import * as Schedule from "./serverSchedule.js"
 
 /** The server's options (see `SftpServer.SftpServerOptions`). */
 export interface ServerOptions {
@@ -37,9 +38,32 @@ type Handle =
   | { readonly kind: "dir"; readonly path: string; names: ReadonlyArray<string> | undefined; pos: number }
 
 type Reply = SftpMessages.SftpMessage
+/** A reply as a message, or already framed (a DATA packet read straight into its buffer). */
+type Out = Reply | { readonly _tag: "Packet"; readonly bytes: Uint8Array }
+
+/** DATA framing: uint32 length, byte 103, uint32 id, uint32 data length (filexfer-02 §7). */
+const DATA_HEAD = 13
 
 const ok = (id: number): Reply => ({ _tag: "Status", id, code: StatusCode.Ok, message: "Success", language: "" })
 const status = (id: number, code: number, message: string): Reply => ({ _tag: "Status", id, code, message, language: "" })
+/** Reads into a fresh DATA packet: the bytes land where they are sent from (no copy on our side). */
+const readPacket = (
+  id: number,
+  length: number,
+  readInto: (into: Uint8Array) => Effect.Effect<number, SftpError>
+): Effect.Effect<Out, SftpError> => {
+  const packet = new Uint8Array(DATA_HEAD + length)
+  return Effect.map(readInto(packet.subarray(DATA_HEAD)), (n): Out => {
+    if (n === 0) return status(id, StatusCode.Eof, "End of file")
+    const view = new DataView(packet.buffer, packet.byteOffset)
+    view.setUint32(0, DATA_HEAD - 4 + n)
+    packet[4] = SftpMessages.PacketType.DATA
+    view.setUint32(5, id)
+    view.setUint32(9, n)
+    return { _tag: "Packet", bytes: packet.subarray(0, DATA_HEAD + n) }
+  })
+}
+
 const errorReply = (id: number, e: SftpError): Reply =>
   status(id, StatusCode[e.code], e.code === "NoSuchFile" ? "No such file" : e.description)
 
@@ -195,7 +219,7 @@ export const serve = (
         }
       })
 
-    const handle = (m: SftpMessages.SftpMessage): Effect.Effect<Reply, SftpError> | undefined => {
+    const handle = (m: SftpMessages.SftpMessage): Effect.Effect<Out, SftpError> | undefined => {
       switch (m._tag) {
         case "Open":
           return Effect.gen(function*() {
@@ -226,7 +250,10 @@ export const serve = (
         case "Read":
           return Effect.gen(function*() {
             const h = yield* getHandle(m.handle, "file", "read")
-            const data = yield* h.file.read(m.offset, Math.min(m.length, MAX_READ))
+            const length = Math.min(m.length, MAX_READ)
+            const into = h.file.readInto
+            if (into !== undefined) return yield* readPacket(m.id, length, (buffer) => into(m.offset, buffer))
+            const data = yield* h.file.read(m.offset, length)
             return data.length === 0 ? status(m.id, StatusCode.Eof, "End of file") : { _tag: "Data", id: m.id, data } satisfies Reply
           })
         case "Write":
@@ -279,6 +306,15 @@ export const serve = (
       }
     }
 
+    /** READ and WRITE run concurrently unless their ranges of one file conflict (serverSchedule.ts). */
+    const footprint = (m: SftpMessages.SftpMessage): Schedule.Footprint | undefined => {
+      if (m._tag !== "Read" && m._tag !== "Write") return undefined
+      const h = handles.get(key(m.handle))
+      if (h === undefined || h.kind !== "file") return undefined
+      const length = m._tag === "Read" ? Math.min(m.length, MAX_READ) : m.data.length
+      return { file: h.path, start: m.offset, end: m.offset + BigInt(length), write: m._tag === "Write" }
+    }
+
     const onPacket = (body: Uint8Array): Effect.Effect<boolean, unknown> => {
       const d = SftpMessages.decode(body)
       if (!initialised) {
@@ -291,30 +327,36 @@ export const serve = (
         // A request type we do not know is OP_UNSUPPORTED (SEC-52); a known one we cannot parse is BAD_MESSAGE.
         if (id === undefined) return Effect.succeed(false)
         const known = body[0]! >= SftpMessages.PacketType.OPEN && body[0]! <= SftpMessages.PacketType.SYMLINK || body[0] === SftpMessages.PacketType.EXTENDED
-        return Effect.as(write(SftpMessages.encodePacket(status(id, known ? StatusCode.BadMessage : StatusCode.OpUnsupported, known ? "Bad message" : "Operation unsupported"))), true)
+        const reply = status(id, known ? StatusCode.BadMessage : StatusCode.OpUnsupported, known ? "Bad message" : "Operation unsupported")
+        return Effect.as(schedule.run(undefined, write(SftpMessages.encodePacket(reply))), true)
       }
       // A second INIT, or a reply type sent as a request: the client is confused; end the session (SEC-52).
       const run = handle(d.right)
       if (run === undefined) return Effect.succeed(false)
-      return run.pipe(
+      const respond = run.pipe(
         Effect.catchAll((e) => Effect.succeed(errorReply(id ?? 0, e))),
-        Effect.flatMap((reply) => write(SftpMessages.encodePacket(reply))),
-        Effect.as(true)
+        Effect.flatMap((reply) => write(reply._tag === "Packet" ? reply.bytes : SftpMessages.encodePacket(reply)))
       )
+      return Effect.as(schedule.run(footprint(d.right), respond), true)
     }
 
+    const schedule = yield* Schedule.make
     yield* input.pipe(
       Stream.mapEffect((chunk) =>
         Effect.gen(function*() {
           const r = assembler.push(chunk)
           if (Either.isLeft(r)) return false
-          for (const body of r.right) if (!(yield* onPacket(body))) return false
+          for (const body of r.right) {
+            if (!(yield* onPacket(body)) || schedule.failure() !== undefined) return false
+          }
           return true
         })
       ),
       Stream.takeWhile((go) => go),
       Stream.runDrain,
+      // Every request started is answered (or its reply fails) before the handles go.
+      Effect.ensuring(schedule.drain),
       // SEC-53: the session's end closes every handle it left open.
       Effect.ensuring(closeAll)
     )
-  })
+  }).pipe(Effect.scoped)

@@ -203,6 +203,31 @@ export const makeClient = (session: ClientSession, defaults: Sftp.SftpOptions = 
     statvfs: (path) => extendedReply("statvfs", path, { _tag: "Statvfs", path }, SftpExtensions.decodeStatVfs),
     usersGroupsById: (uids, gids) =>
       extendedReply("users-groups-by-id", undefined, { _tag: "UsersGroupsById", uids, gids }, SftpExtensions.decodeUsersGroups),
+    idsByName: (names, o) =>
+      Effect.gen(function*() {
+        let uid: number | undefined
+        let gid: number | undefined
+        const done = () => (names.user === undefined || uid !== undefined) && (names.group === undefined || gid !== undefined)
+        const ask = (ids: ReadonlyArray<number>) =>
+          Effect.map(self.usersGroupsById(names.user === undefined ? [] : ids, names.group === undefined ? [] : ids), (r) => {
+            ids.forEach((id, i) => {
+              if (uid === undefined && names.user !== undefined && r.users[i] === names.user) uid = id
+              if (gid === undefined && names.group !== undefined && r.groups[i] === names.group) gid = id
+            })
+          })
+        const candidates = (o?.candidates ?? []).slice(0, SftpExtensions.MAX_IDS)
+        if (candidates.length > 0) yield* ask(candidates)
+        const upTo = o?.upTo ?? 65_536
+        for (let from = 0; from < upTo && !done(); from += SftpExtensions.MAX_IDS) {
+          yield* ask(Array.from({ length: Math.min(SftpExtensions.MAX_IDS, upTo - from) }, (_, i) => from + i))
+        }
+        const missing = names.user !== undefined && uid === undefined ? `user "${names.user}"` :
+          names.group !== undefined && gid === undefined ? `group "${names.group}"` : undefined
+        if (missing !== undefined) {
+          return yield* Effect.fail(new SftpError({ code: "Failure", operation: "users-groups-by-id", description: `the server has no ${missing}` }))
+        }
+        return { uid, gid }
+      }),
     remoteCopy: (from, to, o) =>
       Effect.scoped(Effect.gen(function*() {
         const src = yield* open(from, "r")

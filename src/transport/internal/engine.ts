@@ -10,7 +10,7 @@
  */
 import * as Ciphers from "../../crypto/Ciphers.js"
 import type { CryptoBackend } from "../../crypto/Backend.js"
-import { DisconnectReason, sanitizePeerText, TransportError } from "../../SshError.js"
+import { DisconnectReason, sanitizePeerText, type TimeoutStage, TransportError } from "../../SshError.js"
 import * as Headroom from "../../wire/Headroom.js"
 import { MessageId } from "../../wire/MessageId.js"
 import * as TransportMessages from "../../wire/TransportMessages.js"
@@ -59,6 +59,14 @@ export const localError = (
   cause?: unknown
 ): TransportError =>
   new TransportError({ reason, origin: "Local", code, description, ...(cause === undefined ? {} : { cause }) })
+
+/**
+ * A `TransportError` of reason `Timeout` naming which limit expired.
+ *
+ * @internal
+ */
+export const timedOut = (timeout: TimeoutStage, code: number, description: string): TransportError =>
+  new TransportError({ reason: "Timeout", origin: "Local", code, description, timeout })
 
 /** What the effectful shell supplies: decisions that leave the synchronous path, and logging. */
 export interface EngineHooks {
@@ -144,7 +152,7 @@ export class Engine {
     this.#link.write(this.#config.versionLine)
     this.timers.set("hello", this.#config.helloTimeoutMs, () => {
       if (this.peerVersion === "") {
-        this.fail(localError("Timeout", DisconnectReason.ProtocolError, "version exchange timed out (LIM-03)"), false)
+        this.fail(timedOut("VersionExchange", DisconnectReason.ProtocolError, "version exchange timed out (LIM-03)"), false)
       }
     })
     this.#link.start({
@@ -489,7 +497,7 @@ export class Engine {
       // LIM-11: a rekey that does not finish in time closes the connection.
       this.timers.set("rekey-timeout", this.#config.rekeyTimeoutMs, () => {
         if (this.machine!.completed === before) {
-          this.fail(localError("Timeout", DisconnectReason.KeyExchangeFailed, "rekey timed out"))
+          this.fail(timedOut("Rekey", DisconnectReason.KeyExchangeFailed, "rekey timed out"))
         }
       })
     }

@@ -23,7 +23,7 @@ import type { Negotiated } from "../KexMachine.js"
 import * as Link from "../Link.js"
 import { DEFAULT_MAX_PACKET, MIN_MAX_PACKET } from "../PacketCodec.js"
 import type { Direct, Transport, TransportOptions, TransportStats, Upper } from "../Transport.js"
-import { DirectTypeId, Engine, localError } from "./engine.js"
+import { DirectTypeId, Engine, localError, timedOut } from "./engine.js"
 import { resolvePreferences, serverHostKeys } from "./preferences.js"
 
 const ms = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
@@ -144,7 +144,7 @@ export const make = (
           engine.verifying
             // SEC-20: a policy still undecided when the handshake times out rejects the key.
             ? localError("HostKeyRejected", DisconnectReason.HostKeyNotVerifiable, "the host key policy did not decide in time")
-            : localError("Timeout", DisconnectReason.KeyExchangeFailed, "the first key exchange timed out")
+            : timedOut("KeyExchange", DisconnectReason.KeyExchangeFailed, "the first key exchange timed out")
       }),
       Effect.tapError((e) => shutdown(e, true))
     )

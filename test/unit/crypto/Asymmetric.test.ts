@@ -5,6 +5,7 @@ import * as NodeCrypto from "node:crypto"
 import { vi } from "vitest"
 import type { NistCurve, PrivateKeyMaterial } from "../../../src/crypto/Backend.js"
 import { PortableCrypto } from "../../../src/crypto/portable/PortableCrypto.js"
+import { ed25519FromSeed } from "../../../src/keys/KeyMaterial.js"
 import { backends } from "../../helpers/Backends.js"
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"))
@@ -132,6 +133,17 @@ describe.each(backends)("Ed25519 (RFC 8032) on $name", (backend) => {
     flipped[5]! ^= 1
     assert.isFalse(backend.ed25519Verify(hex(v.pub), hex(v.msg), flipped))
     assert.isFalse(backend.ed25519Verify(hex(v.pub), enc("other"), hex(v.sig)))
+  })
+
+  it.each(ED25519_VECTORS)("§7.1: the seed gives the public key ($pub)", (v) => {
+    assert.strictEqual(toHex(backend.ed25519PublicKey(hex(v.seed))), v.pub)
+  })
+
+  it("an ed25519 key file whose seed does not give its public key is refused, through the backend", () => {
+    const v = ED25519_VECTORS[0]!
+    const other = ED25519_VECTORS[1]!
+    assert.strictEqual(ed25519FromSeed(hex(v.seed), hex(v.pub), backend).type, "ed25519")
+    assert.throws(() => ed25519FromSeed(hex(v.seed), hex(other.pub), backend), /does not give its public key/)
   })
 
   it("SEC-25: strict verification rejects S + L, short keys and short signatures", () => {

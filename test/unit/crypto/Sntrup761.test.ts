@@ -9,13 +9,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
+import * as fs from "node:fs"
 import * as NodeCrypto from "node:crypto"
 import type { CryptoBackend } from "../../../src/crypto/Backend.js"
 import * as Arith from "../../../src/crypto/kex/sntrup761/Arith.js"
 import * as Encoding from "../../../src/crypto/kex/sntrup761/Encoding.js"
+import * as Kernel from "../../../src/crypto/kex/sntrup761/Kernel.js"
+import * as R3Recip from "../../../src/crypto/kex/sntrup761/R3Recip.js"
 import * as Sample from "../../../src/crypto/kex/sntrup761/Sample.js"
 import * as Sntrup761 from "../../../src/crypto/kex/Sntrup761.js"
 import { backends } from "../../helpers/Backends.js"
+import * as Generator from "../../../scripts/sntrup761-wasm.js"
 import { arbEdit, mutate } from "../../helpers/Fuzz.js"
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex").toUpperCase()
@@ -172,7 +176,7 @@ describe("sntrup761 arithmetic and encodings", () => {
 
   it.prop("r3Recip: g · (1/g) = 1 in R/3 when invertible", [arbWords], ([words]) => {
     const g = Sample.smallFromWords(words)
-    const { inverse, invertible } = Arith.r3Recip(g)
+    const { inverse, invertible } = R3Recip.r3Recip(g)
     const one = new Int8Array(P)
     one[0] = 1
     if (invertible) assert.deepStrictEqual(Arith.r3Mult(g, inverse), one)
@@ -186,6 +190,29 @@ describe("sntrup761 arithmetic and encodings", () => {
     one[0] = 1
     assert.deepStrictEqual(product, one)
   }, { fastCheck: { numRuns: 5 } })
+
+  it("the WebAssembly kernel runs here (Node has fixed-width SIMD)", () => {
+    Arith.rqMultSmall(new Int16Array(P), new Int8Array(P))
+    assert.isDefined(Kernel.get())
+  })
+
+  it.prop("the kernel's rqRecip3, rqMultSmall, r3Recip and r3Mult equal the portable loops, coefficient for coefficient", [arbWords, arbWords], ([a, b]) => {
+    const f = Sample.shortFromWords(a)
+    const g = Sample.smallFromWords(b)
+    const inverse = Arith.rqRecip3(f)
+    assert.deepStrictEqual(inverse, Arith.rqRecip3Portable(f))
+    assert.deepStrictEqual(Arith.rqMultSmall(inverse, g), Arith.rqMultSmallPortable(inverse, g))
+    assert.deepStrictEqual(R3Recip.r3Recip(g), R3Recip.r3RecipPortable(g))
+    assert.deepStrictEqual(Arith.r3Mult(f, g), Arith.r3MultPortable(f, g))
+    // Extremes of the ranges the kernel's Barrett steps are bounded for: every coefficient ±2295 and ±1.
+    const top = new Int16Array(P).fill(2295)
+    const ones = new Int8Array(P).fill(-1)
+    assert.deepStrictEqual(Arith.rqMultSmall(top, ones), Arith.rqMultSmallPortable(top, ones))
+  }, { fastCheck: { numRuns: 5 } })
+
+  it("the checked-in module is what scripts/sntrup761-wasm.ts generates", () => {
+    assert.strictEqual(fs.readFileSync(Generator.TARGET, "utf8"), Generator.render())
+  })
 
   it.prop("Rq and rounded encodings: decode ∘ encode = id, 1158 and 1007 bytes", [arbWords], ([words]) => {
     const r = Int16Array.from(words, (x) => (x % 4591) - 2295)

@@ -1,6 +1,6 @@
 /**
  * Our SFTP client ↔ our SFTP server over an in-memory pipe, on the memory filesystem and on a temp directory
- * through @effect/platform's FileSystem: the operations, virtual-root confinement (SEC-54), read-only mode
+ * through @effect/platform's FileSystem and through node:fs (NodeSftp.diskFileSystem): the operations, virtual-root confinement (SEC-54), read-only mode
  * (SEC-55), handle limits (SEC-53), read clamping and readdir batches (SEC-56), framing (SEC-52), and a hostile
  * server against the client (SEC-57).
  */
@@ -12,6 +12,7 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as NodeSftp from "../../../src/node/NodeSftp.js"
 import * as Sftp from "../../../src/sftp/Sftp.js"
 import { fileType } from "../../../src/sftp/SftpAttrs.js"
 import type { SftpFileSystem } from "../../../src/sftp/SftpFileSystem.js"
@@ -65,7 +66,11 @@ const backends: ReadonlyArray<readonly [string, Effect.Effect<{ fs: SftpFileSyst
     const platform = yield* FileSystem.FileSystem
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-sftpd-"))
     return { fs: SftpServer.fromPlatform(platform, root), root }
-  }).pipe(Effect.provide(NodeFileSystem.layer))]
+  }).pipe(Effect.provide(NodeFileSystem.layer))],
+  ["node:fs disk (NodeSftp.diskFileSystem, temp dir)", Effect.sync(() => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-sftpd-"))
+    return { fs: NodeSftp.diskFileSystem(root), root }
+  })]
 ]
 
 describe.each(backends)("SftpServer on %s", (_name, backend) => {

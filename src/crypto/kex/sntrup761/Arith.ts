@@ -15,6 +15,10 @@
  * @since 0.1.0
  */
 
+import * as Kernel from "./Kernel.js"
+
+const AT = Kernel.AT
+
 // The parameters as module-private constants: V8 loads exported module bindings through a cell on every use
 // and does not fold them into the hot loops (measured: rqRecip3 took twice as long reading an exported P and Q).
 const p = 761
@@ -53,52 +57,79 @@ export const freezeQ = (x: number): number => {
  */
 export const freeze3 = (x: number): number => x - 3 * ((10923 * x + 16384) >> 15)
 
-/** −1 when x < 0, else 0 (x an int32). */
-const negativeMask = (x: number): number => x >> 31
+/**
+ * −1 when x < 0, else 0 (x an int32).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const negativeMask = (x: number): number => x >> 31
 /** −1 when x ≠ 0, else 0 (x an int32 other than −2^31). */
 const nonzeroMask = (x: number): number => (x | -x) >> 31
 
 /**
- * h = f·g in R/q, f in Fq and g small (coefficients in {−1, 0, 1}). Schoolbook: 761² multiply-adds, then the
- * reduction x^p = x + 1 folds each coefficient k ≥ p onto k − p and k − p + 1.
+ * h = f·g in R/q, f in Fq and g small (coefficients in {−1, 0, 1}). Schoolbook: 761² multiply-adds (on the
+ * WebAssembly kernel where it runs, four per instruction), then the reduction x^p = x + 1 folds each coefficient
+ * k ≥ p onto k − p and k − p + 1.
  *
  * @since 0.1.0
  * @category arithmetic
  */
-export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => {
-  const fg = new Int32Array(2 * p - 1)
-  for (let i = 0; i < p; i++) {
-    const fi = f[i]
-    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
-  }
-  for (let k = 2 * p - 2; k >= p; k--) {
-    fg[k - p] += fg[k]
-    fg[k - p + 1] += fg[k]
-  }
-  const h = new Int16Array(p)
-  for (let i = 0; i < p; i++) h[i] = freezeQ(fg[i])
-  return h
-}
+export const rqMultSmall = (f: Int16Array, g: Int8Array): Int16Array => Int16Array.from(productOn(Kernel.get(), f, g), freezeQ)
 
 /**
- * h = f·g in R/3, both small.
+ * `rqMultSmall` in JavaScript only (where WebAssembly does not run; the tests compare both).
  *
  * @since 0.1.0
  * @category arithmetic
  */
-export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => {
-  const fg = new Int16Array(2 * p - 1)
-  for (let i = 0; i < p; i++) {
-    const fi = f[i]
-    for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
+export const rqMultSmallPortable = (f: Int16Array, g: Int8Array): Int16Array =>
+  Int16Array.from(productOn(undefined, f, g), freezeQ)
+
+/**
+ * h = f·g in R/3, both small (on the WebAssembly kernel's product where it runs).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3Mult = (f: Int8Array, g: Int8Array): Int8Array => Int8Array.from(productOn(Kernel.get(), f, g), freeze3)
+
+/**
+ * `r3Mult` in JavaScript only (where WebAssembly does not run; the tests compare both).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const r3MultPortable = (f: Int8Array, g: Int8Array): Int8Array => Int8Array.from(productOn(undefined, f, g), freeze3)
+
+/**
+ * f·g reduced mod x^p − x − 1, its p sums not yet reduced mod q or 3 (below 3·761·2295 < 2^23), computed on the
+ * kernel when there is one.
+ */
+const productOn = (kernel: Kernel.Kernel | undefined, f: Int16Array | Int8Array, g: Int8Array): Int32Array => {
+  let fg: Int32Array
+  if (kernel === undefined) {
+    fg = new Int32Array(2 * p - 1)
+    for (let i = 0; i < p; i++) {
+      const fi = f[i]
+      for (let j = 0; j < p; j++) fg[i + j] += fi * g[j]
+    }
+  } else {
+    const m = kernel.i32
+    m.fill(0, AT.mf, AT.end)
+    for (let i = 0; i < p; i++) {
+      m[AT.mf + i] = f[i]
+      m[AT.mg + i] = g[i]
+    }
+    kernel.product()
+    fg = m.slice(AT.mo, AT.mo + 2 * p - 1)
+    m.fill(0, AT.mf, AT.end)
   }
   for (let k = 2 * p - 2; k >= p; k--) {
     fg[k - p] += fg[k]
     fg[k - p + 1] += fg[k]
   }
-  const h = new Int8Array(p)
-  for (let i = 0; i < p; i++) h[i] = freeze3(fg[i])
-  return h
+  return fg.subarray(0, p)
 }
 
 /**
@@ -123,113 +154,6 @@ const divstepStart = (input: Int8Array) => {
   return { f, g, v: new Int32Array(p + 1), r: new Int32Array(p + 1) }
 }
 
-/** 32-bit words of a bitsliced R/3 polynomial of p + 1 coefficients. */
-const words = (p + 1 + 31) >> 5
-
-/**
- * F3 addition on 32 coefficients at once. An F3 vector is two bit vectors: `nz` (coefficient ≠ 0) and `sg`
- * (coefficient = −1), with sg ⊆ nz. a + b: a or b alone if the other is 0; −a if both are equal and non-zero
- * (2a ≡ −a); 0 if they are opposite.
- */
-const addNz = (aNz: number, aSg: number, bNz: number, bSg: number): number => (aNz ^ bNz) | (aNz & bNz & ~(aSg ^ bSg))
-const addSg = (aNz: number, aSg: number, bNz: number, bSg: number): number =>
-  (aSg & ~bNz) | (bSg & ~aNz) | (aNz & bNz & ~(aSg ^ bSg) & ~aSg)
-
-/**
- * The reciprocal of a small polynomial in R/3, and whether it exists (the caller retries key generation with a
- * fresh g when it does not; only that fact is revealed, as in the specification's KeyGen).
- *
- * The same divsteps as `rqRecip3`, bitsliced: f, g, v, r are bit vectors (see `addNz`), so a step works on 24
- * words instead of 762 coefficients (measured 8 ms → under 1 ms per reciprocal). Every step touches every word;
- * the scalar c = −g0·f0 becomes two masks.
- *
- * @since 0.1.0
- * @category arithmetic
- */
-export const r3Recip = (input: Int8Array): { readonly inverse: Int8Array; readonly invertible: boolean } => {
-  const fNz = new Int32Array(words)
-  const fSg = new Int32Array(words)
-  const gNz = new Int32Array(words)
-  const gSg = new Int32Array(words)
-  const vNz = new Int32Array(words)
-  const vSg = new Int32Array(words)
-  const rNz = new Int32Array(words)
-  const rSg = new Int32Array(words)
-  const setBit = (nz: Int32Array, sg: Int32Array, i: number, x: number) => {
-    // x ∈ {−1, 0, 1}: nz bit = x & 1, sign bit = (x >> 1) & 1 (−1 is all ones).
-    nz[i >> 5] |= (x & 1) << (i & 31)
-    sg[i >> 5] |= ((x >> 1) & 1) << (i & 31)
-  }
-  // f = x^p − x − 1 reversed: 1 at index 0, −1 at p − 1 and p; g = the input reversed; r = 1.
-  setBit(fNz, fSg, 0, 1)
-  setBit(fNz, fSg, p - 1, -1)
-  setBit(fNz, fSg, p, -1)
-  for (let i = 0; i < p; i++) setBit(gNz, gSg, p - 1 - i, input[i])
-  setBit(rNz, rSg, 0, 1)
-  // Bits above index p of v are dropped after each shift, as the fixed-length array would drop them.
-  const topMask = (1 << ((p + 1) & 31)) - 1
-  let delta = 1
-  for (let k = 0; k < 2 * p - 1; k++) {
-    // v ← x·v.
-    for (let j = words - 1; j > 0; j--) {
-      vNz[j] = (vNz[j] << 1) | (vNz[j - 1] >>> 31)
-      vSg[j] = (vSg[j] << 1) | (vSg[j - 1] >>> 31)
-    }
-    vNz[0] <<= 1
-    vSg[0] <<= 1
-    vNz[words - 1] &= topMask
-    vSg[words - 1] &= topMask
-    const swap = negativeMask(-delta) & -(gNz[0] & 1)
-    delta ^= swap & (delta ^ -delta)
-    delta += 1
-    for (let j = 0; j < words; j++) {
-      let t = swap & (fNz[j] ^ gNz[j])
-      fNz[j] ^= t
-      gNz[j] ^= t
-      t = swap & (fSg[j] ^ gSg[j])
-      fSg[j] ^= t
-      gSg[j] ^= t
-      t = swap & (vNz[j] ^ rNz[j])
-      vNz[j] ^= t
-      rNz[j] ^= t
-      t = swap & (vSg[j] ^ rSg[j])
-      vSg[j] ^= t
-      rSg[j] ^= t
-    }
-    // c = −g0·f0 as masks: non-zero when both are, −1 when their signs agree.
-    const cNz = -(gNz[0] & fNz[0] & 1)
-    const cSg = cNz & ~-((gSg[0] ^ fSg[0]) & 1)
-    for (let j = 0; j < words; j++) {
-      const cfNz = fNz[j] & cNz
-      const cfSg = (fSg[j] ^ cSg) & cfNz
-      const nz = addNz(gNz[j], gSg[j], cfNz, cfSg)
-      gSg[j] = addSg(gNz[j], gSg[j], cfNz, cfSg)
-      gNz[j] = nz
-      const cvNz = vNz[j] & cNz
-      const cvSg = (vSg[j] ^ cSg) & cvNz
-      const rn = addNz(rNz[j], rSg[j], cvNz, cvSg)
-      rSg[j] = addSg(rNz[j], rSg[j], cvNz, cvSg)
-      rNz[j] = rn
-    }
-    // g ← g/x (its leading coefficient is now 0).
-    for (let j = 0; j < words - 1; j++) {
-      gNz[j] = (gNz[j] >>> 1) | (gNz[j + 1] << 31)
-      gSg[j] = (gSg[j] >>> 1) | (gSg[j + 1] << 31)
-    }
-    gNz[words - 1] >>>= 1
-    gSg[words - 1] >>>= 1
-  }
-  // 1/input = v reversed, times 1/f0 = f0.
-  const f0 = (fNz[0] & 1) - 2 * (fSg[0] & 1)
-  const inverse = new Int8Array(p)
-  for (let i = 0; i < p; i++) {
-    const at = p - 1 - i
-    const c = ((vNz[at >> 5] >>> (at & 31)) & 1) - 2 * ((vSg[at >> 5] >>> (at & 31)) & 1)
-    inverse[i] = f0 * c
-  }
-  return { inverse, invertible: delta === 0 }
-}
-
 /** a^(q−2) = 1/a in Fq (Fermat), by square-and-multiply over the public exponent. */
 const fqRecip = (a: number): number => {
   let result = 1
@@ -244,12 +168,52 @@ const fqRecip = (a: number): number => {
 
 /**
  * 1/(3·input) in R/q for a small input, which is invertible whenever it is non-zero (x^p − x − 1 is
- * irreducible modulo q). Used by key generation: h = g / (3f).
+ * irreducible modulo q). Used by key generation: h = g / (3f). The divsteps' scalar part runs here and their
+ * vector part on the WebAssembly kernel (four coefficients per instruction, and no JIT warm-up: this runs once
+ * per connection, mostly in a cold process), or all of it in `rqRecip3Portable` where the kernel cannot run.
  *
  * @since 0.1.0
  * @category arithmetic
  */
 export const rqRecip3 = (input: Int8Array): Int16Array => {
+  const kernel = Kernel.get()
+  if (kernel === undefined) return rqRecip3Portable(input)
+  const m = kernel.i32
+  m.fill(0, 0, AT.mf)
+  // As divstepStart: f = x^p − x − 1 and g = the input, both reversed.
+  m[AT.f] = 1
+  m[AT.f + p - 1] = -1
+  m[AT.f + p] = -1
+  for (let i = 0; i < p; i++) m[AT.g + p - 1 - i] = input[i]
+  m[AT.r] = fqRecip(3)
+  let delta = 1
+  for (let k = 0; k < 2 * p - 1; k++) {
+    const fLen = Math.min(p, 2 * p - 1 - k) + 1
+    const vLen = Math.min(k + 2, p + 1)
+    const g0 = m[AT.g]
+    const swap = negativeMask(-delta) & nonzeroMask(g0)
+    delta ^= swap & (delta ^ -delta)
+    delta += 1
+    const s0 = swap & (m[AT.f] ^ g0)
+    const f0 = m[AT.f] ^ s0
+    m[AT.f] = f0
+    kernel.step(fLen, vLen, swap, f0, g0 ^ s0)
+    m[AT.g + fLen - 1] = 0
+  }
+  const scale = fqRecip(m[AT.f])
+  const out = new Int16Array(p)
+  for (let i = 0; i < p; i++) out[i] = freezeQ(scale * m[AT.v + p - 1 - i])
+  m.fill(0, 0, AT.mf)
+  return out
+}
+
+/**
+ * `rqRecip3` in JavaScript only (where WebAssembly does not run; the tests compare both).
+ *
+ * @since 0.1.0
+ * @category arithmetic
+ */
+export const rqRecip3Portable = (input: Int8Array): Int16Array => {
   const { f, g, r, v } = divstepStart(input)
   r[0] = fqRecip(3)
   let delta = 1
@@ -263,7 +227,7 @@ export const rqRecip3 = (input: Int8Array): Int16Array => {
     const f0 = f[0] ^ s0
     const g0 = g[0] ^ s0
     f[0] = f0
-    // As in r3Recip, with g ← (f0·g − g0·f)/x (no division in the loop); products stay below 2·2295².
+    // As in R3Recip.ts, with g ← (f0·g − g0·f)/x (no division in the loop); products stay below 2·2295².
     for (let i = 1; i < fLen; i++) {
       const t = swap & (f[i] ^ g[i])
       const fi = f[i] ^ t
