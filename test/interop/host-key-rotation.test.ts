@@ -140,8 +140,8 @@ const connectWith = (
       hostKeys: HostKeyPolicy.knownHosts({ files: [kh], updateHostKeys: true })
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Logger.withMinimumLogLevel(LogLevel.Debug))
     assert.strictEqual(yield* ssh.string("echo in"), "in\n")
-    // The update runs beside the session (a prove round trip, then a rename): wait for it, or give up after 10 s.
-    for (let i = 0; i < 100 && !settled(read(), logs); i++) yield* Effect.sleep("100 millis")
+    // The update runs beside the session (a prove round trip, then a rename): wait for it, or give up after 30 s.
+    for (let i = 0; i < 300 && !settled(read(), logs); i++) yield* Effect.sleep("100 millis")
     return { lines: read(), logs }
   })
 
