@@ -244,6 +244,18 @@ export interface ServerAuthOptions {
    * connection when the listener knows it.
    */
   readonly remoteAddress?: string | undefined
+  /**
+   * Settings decided once the user name is known (sshd applies `Match User`/`Group` blocks there): called with the
+   * name of the first USERAUTH_REQUEST (it cannot change afterwards, SEC-31); each field given replaces `banner`
+   * (`null`: none), `required` or `limits.maxAuthTries` for the rest of the authentication.
+   */
+  readonly forUser?:
+    | ((username: string) => {
+      readonly banner?: string | null | undefined
+      readonly required?: ReadonlyArray<ReadonlyArray<MethodName>> | undefined
+      readonly maxAuthTries?: number | undefined
+    })
+    | undefined
 }
 
 /**

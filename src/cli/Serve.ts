@@ -272,9 +272,23 @@ export const start = (
     return yield* serveAll(flags, config, settings.right)
   })
 
+/**
+ * The values `serve` applies, where they differ from sshd's defaults: forwarding is off unless the file names
+ * AllowTcpForwarding / AllowStreamLocalForwarding (DESIGN.md §2), and PerSourceMaxStartups defaults to 8.
+ */
+const effective = (config: SshdConfig.SshdConfig, s: SshdConfig.Settings): SshdConfig.Settings => {
+  const named = (keyword: string) => config.entries.some((e) => e.keyword.name === keyword)
+  return {
+    ...s,
+    allowTcpForwarding: named("allowtcpforwarding") ? s.allowTcpForwarding : "no",
+    allowStreamLocalForwarding: named("allowstreamlocalforwarding") ? s.allowStreamLocalForwarding : "no",
+    perSourceMaxStartups: s.perSourceMaxStartups ?? DEFAULT_PER_SOURCE_MAX_STARTUPS
+  }
+}
+
 const printed = (config: SshdConfig.SshdConfig, flags: ServeArgs.Flags) => {
   const settings = SshdConfig.settings(config, flags.connection)
-  return Either.isLeft(settings) ? fail(settings.left.reason) : Effect.succeed(SshdConfig.print(settings.right))
+  return Either.isLeft(settings) ? fail(settings.left.reason) : Effect.succeed(SshdConfig.print(effective(config, settings.right)))
 }
 
 /**

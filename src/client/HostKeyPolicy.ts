@@ -27,6 +27,7 @@ import * as KnownHosts from "../keys/KnownHosts.js"
 import { HostKeyVerdict, sanitizePeerText, TypeId } from "../SshError.js"
 import * as Algorithms from "../crypto/Algorithms.js"
 import * as internal from "./internal/knownHostsCheck.js"
+import * as Update from "./internal/knownHostsUpdate.js"
 
 /**
  * What the transport knows about the presented host key. `keyType` is the type named inside `blob`
@@ -65,6 +66,31 @@ export interface HostKeyPolicy<out R = never> {
    * certificate algorithms when an `@cert-authority` line matches the host, as OpenSSH's `order_hostkeyalgs`.
    */
   readonly preferredAlgorithms?: ((host: string, port: number) => Effect.Effect<ReadonlyArray<string>, never, R>) | undefined
+  /**
+   * Host-key rotation (SEC-71, OpenSSH UpdateHostKeys): called once per connection, after authentication, with
+   * the keys the server announced (hostkeys-00@openssh.com). A policy without it ignores announcements.
+   */
+  readonly updateHostKeys?: ((update: HostKeyUpdate) => Effect.Effect<void, never, R>) | undefined
+}
+
+/**
+ * A server's announcement of its host keys, as the client hands it to the policy (SEC-71).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostKeyUpdate {
+  readonly host: string
+  readonly port: number
+  /** The key (or certificate) the server signed this connection's key exchange with. */
+  readonly sessionHostKey: Uint8Array
+  /** The announced plain keys the client can use, distinct, in the server's order. */
+  readonly offered: ReadonlyArray<Uint8Array>
+  /**
+   * Asks the server to prove it holds `keys` (hostkeys-prove-00@openssh.com) and checks each signature over the
+   * session id: per key whether it is proven, or `undefined` when the server refused or any signature is bad.
+   */
+  readonly prove: (keys: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<boolean> | undefined>
 }
 
 /**
@@ -158,6 +184,18 @@ export interface KnownHostsOptions {
   readonly checkHostIp?: boolean | undefined
   /** Signature algorithms accepted from a host certificate's CA (default `Certificate.DEFAULT_CA_SIGNATURE_ALGORITHMS`). */
   readonly caSignatureAlgorithms?: ReadonlyArray<string> | undefined
+  /**
+   * System-wide files (OpenSSH GlobalKnownHostsFile), consulted after `files` and never written. A host key found
+   * only there does not update known_hosts (SEC-71).
+   */
+  readonly globalFiles?: ReadonlyArray<string> | undefined
+  /**
+   * OpenSSH UpdateHostKeys (SEC-71): learn the keys a server announces after authentication once it has proved
+   * them, and drop recorded keys it no longer has — only when this connection's key is a plain key recorded for
+   * the host in `files` (never under a CA, a wildcard or a key recorded for other names). Default, as ssh: on when
+   * `files` is not given (the user's ~/.ssh/known_hosts), off otherwise.
+   */
+  readonly updateHostKeys?: boolean | undefined
 }
 
 /**
@@ -188,14 +226,19 @@ export const makeInfo = (host: string, port: number, blob: Uint8Array, address?:
 export const knownHosts = (
   options: KnownHostsOptions = {}
 ): HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
-  const files = options.files ?? ["~/.ssh/known_hosts"]
-  // Serialises check-then-append so that concurrent first connections to one host record it once.
+  const userFiles = options.files ?? ["~/.ssh/known_hosts"]
+  const files = [...userFiles, ...(options.globalFiles ?? [])]
+  // Serialises check-then-append (and rewrites) so that concurrent connections to one host record it once.
   const lock = Effect.unsafeMakeSemaphore(1)
+  const updates = options.updateHostKeys ?? options.files === undefined
   return {
     verify: (info) => {
       const run = verifyKnownHosts(files, options, info)
       return options.acceptNew === true ? lock.withPermits(1)(run) : run
     },
+    updateHostKeys: updates
+      ? (update) => lock.withPermits(1)(updateKnownHosts(userFiles, options, update))
+      : undefined,
     preferredAlgorithms: (host, port) =>
       Effect.map(
         loadFiles(files, makeInfo(host, port, new Uint8Array(0))),
@@ -447,6 +490,22 @@ const verifyKnownHosts = Effect.fn("HostKeyPolicy.knownHosts")(function*(
     )
   }
 })
+
+const updateKnownHosts = (files: ReadonlyArray<string>, options: KnownHostsOptions, update: HostKeyUpdate) =>
+  Effect.gen(function*() {
+    const { paths, texts } = yield* loadFiles(files, makeInfo(update.host, update.port, update.sessionHostKey))
+    const fs = yield* FileSystem.FileSystem
+    const user: Array<Update.UserFile> = []
+    for (const [i, file] of paths.entries()) {
+      user.push({ path: file, text: texts[i]!, exists: yield* Effect.orElseSucceed(fs.exists(file), () => false) })
+    }
+    yield* Update.apply(user, update, {
+      hash: options.hash === true,
+      backend: yield* Crypto,
+      now: BigInt(Math.floor((yield* Clock.currentTimeMillis) / 1000)),
+      caSignatureAlgorithms: options.caSignatureAlgorithms
+    })
+  }).pipe(Effect.catchAll((e) => Effect.logWarning(`UpdateHostKeys: ${e.message}`)))
 
 const expandHome = (file: string, path: Path.Path, facts: HostKeyInfo): Effect.Effect<string, HostKeyRejected> => {
   if (file !== "~" && !file.startsWith("~/")) return Effect.succeed(file)

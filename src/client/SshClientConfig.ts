@@ -146,7 +146,8 @@ export const sessionEnv = (
 }
 
 /**
- * The host key policy of StrictHostKeyChecking (never asks: `ask` is `yes` without a terminal, as in ssh).
+ * The host key policy of StrictHostKeyChecking (never asks: `ask` is `yes` without a terminal, as in ssh), with
+ * UpdateHostKeys as ssh defaults it: on while UserKnownHostsFile is ssh's own and no HostKeyAlias is set (SEC-71).
  *
  * @since 0.1.0
  * @category constructors
@@ -154,9 +155,13 @@ export const sessionEnv = (
 export const hostKeyPolicy = (r: SshConfig.Resolved): HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
   if (r.strictHostKeyChecking === "no") return HostKeyPolicy.insecureAcceptAny
   const options = {
-    files: [...r.userKnownHostsFiles, ...r.globalKnownHostsFiles],
+    files: r.userKnownHostsFiles,
+    globalFiles: r.globalKnownHostsFiles,
     hash: r.hashKnownHosts,
-    checkHostIp: r.checkHostIP
+    checkHostIp: r.checkHostIP,
+    // ssh's UpdateHostKeys default (readconf.c): on while the user files are ssh's own and no HostKeyAlias is set.
+    updateHostKeys: r.hostKeyAlias === undefined && r.userKnownHostsFiles.length > 0 &&
+      r.userKnownHostsFiles.every((f) => /\/\.ssh\/known_hosts2?$/.test(f))
   }
   return r.strictHostKeyChecking === "accept-new" ? HostKeyPolicy.acceptNew(options) : HostKeyPolicy.knownHosts(options)
 }

@@ -21,6 +21,7 @@
 import type * as Socket from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -133,6 +134,11 @@ export interface ServerHandlers {
    * Off by default.
    */
   readonly keepalive?: ConnectionMux.ConnectionMuxOptions["keepalive"]
+  /**
+   * sshd's UnusedConnectionTimeout (LIM-25): once authenticated, a connection that has had no open channel for
+   * this long is closed (forwarding listeners do not count). Off by default.
+   */
+  readonly unusedConnectionTimeout?: Duration.DurationInput | undefined
 
   /**
    * Port and UNIX-socket forwarding (RFC 4254 §7): off unless enabled here or in `ServerConfig.forwarding`

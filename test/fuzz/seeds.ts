@@ -153,6 +153,70 @@ const SSHD_CONFIGS = [
   "AcceptEnv LANG LC_*\nSetEnv A=1 \"B=two words\"\nSubsystem sftp internal-sftp\nAuthenticationMethods publickey,password publickey\nBanner=\"/etc/issue net\" # comment\n"
 ]
 
+const SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+/** SFTP request packets (draft-ietf-secsh-filexfer-02): INIT, REALPATH, STAT, LSTAT, OPENDIR, OPEN, extensions. */
+const sftpRequests = (): Array<Uint8Array> => {
+  const pkt = (type: number, ...body: Array<Uint8Array | number>) => {
+    const b = cat(type, ...body)
+    return cat(u32(b.length), b)
+  }
+  return [
+    pkt(1, u32(3)),
+    pkt(16, u32(1), str(".")),
+    pkt(17, u32(2), str("/")),
+    pkt(7, u32(3), str("/tmp")),
+    pkt(11, u32(4), str("/")),
+    pkt(3, u32(5), str("/etc/hostname"), u32(1), u32(0)),
+    pkt(200, u32(6), str("statvfs@openssh.com"), str("/")),
+    pkt(200, u32(7), str("limits@openssh.com")),
+    pkt(4, u32(8), str("no-such-handle")),
+    pkt(9, u32(9), str("/tmp"), u32(4), u32(0o755))
+  ]
+}
+
+/** What OpenSSH's sftp-server answers to `sftpRequests` (VERSION with its extensions, NAME, ATTRS, HANDLE, STATUS…). */
+const sftpCapture = (): Uint8Array | undefined => {
+  if (!fs.existsSync(SFTP_SERVER)) return undefined
+  // sftp-server exits at EOF on stdin before it writes what is queued, so stdin stays open a moment after the
+  // requests (paths are passed as arguments, never interpolated into the script).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-sftp-seed-"))
+  const input = path.join(dir, "requests")
+  fs.writeFileSync(input, concat(...sftpRequests()))
+  const r = spawnSync("/bin/sh", ["-c", '(cat "$1"; sleep 1) | "$2" -e -l QUIET', "sh", input, SFTP_SERVER], { timeout: 10_000 })
+  fs.rmSync(dir, { recursive: true, force: true })
+  return r.stdout.length > 0 ? new Uint8Array(r.stdout) : undefined
+}
+
+const agentMessages = (): Array<Uint8Array> => [
+  Uint8Array.of(11),
+  cat(12, u32(1), str(ed25519Blob), str("comment")),
+  cat(13, str(ed25519Blob), str("data to sign"), u32(4)),
+  cat(14, str(cat(str("ssh-ed25519"), str(new Uint8Array(64))))),
+  Uint8Array.of(5),
+  Uint8Array.of(6),
+  cat(18, str(ed25519Blob)),
+  Uint8Array.of(19),
+  cat(27, str("session-bind@openssh.com"), str(ed25519Blob), str(new Uint8Array(32).fill(1)), str(cat(str("ssh-ed25519"), str(new Uint8Array(64)))), bool(false)),
+  cat(25, str("ssh-ed25519"), str(new Uint8Array(32).fill(2)), str(new Uint8Array(64).fill(3)), str("c"), 1, u32(600))
+]
+
+const SOCKS = [
+  Uint8Array.of(5, 1, 0),
+  Uint8Array.of(5, 2, 2, 0, 5, 1, 0, 3, 11, ...enc.encode("example.com"), 0, 80),
+  Uint8Array.of(5, 1, 0, 5, 1, 0, 1, 10, 0, 0, 1, 0x1f, 0x90),
+  Uint8Array.of(5, 1, 0, 5, 1, 0, 4, ...new Uint8Array(15), 1, 0, 22),
+  Uint8Array.of(4, 1, 0, 80, 10, 0, 0, 1, ...enc.encode("user"), 0),
+  Uint8Array.of(4, 1, 0, 80, 0, 0, 0, 1, 0, ...enc.encode("db.internal"), 0)
+]
+
+const SSH_CONFIGS = [
+  "Host *.example.com !bastion.example.com\n  User deploy\n  Port 2222\n  IdentityFile ~/.ssh/id_%r@%h\n  ProxyJump bastion.example.com:22\n",
+  "Host db\n  HostName 10.0.0.7\n  LocalForward 5432 localhost:5432\n  DynamicForward 1080\nMatch host 10.* user admin\n  ServerAliveInterval 30\n",
+  "Ciphers ^aes128-ctr\nKexAlgorithms -diffie-hellman-group14-sha256\nRekeyLimit 1G 1h\nSendEnv LANG LC_*\nSetEnv A=1 \"B=two words\"\n",
+  "Include ~/.ssh/conf.d/*\nHost = quoted \"with space\"\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile ~/.ssh/kh1 ~/.ssh/kh2\nMatch final all\n  ControlMaster auto\n"
+]
+
 /** The seeds of every kind. */
 export const build = (): Record<SeedKind, ReadonlyArray<Uint8Array>> => {
   const files = openSshFiles()
@@ -164,6 +228,7 @@ export const build = (): Record<SeedKind, ReadonlyArray<Uint8Array>> => {
     ? undefined
     : kexinitPacket.subarray(5, 4 + new DataView(kexinitPacket.buffer, kexinitPacket.byteOffset).getUint32(0) - kexinitPacket[4]!)
   const real = kexinitPayload === undefined ? [] : [kexinitPayload]
+  const sftpOut = sftpCapture()
   const localConfig = fs.existsSync("/etc/ssh/sshd_config") ? [new Uint8Array(fs.readFileSync("/etc/ssh/sshd_config"))] : []
   return {
     packet: [...(kexinitPacket === undefined ? [] : [kexinitPacket]), ...messages.slice(0, 12).map(packet)],
@@ -177,6 +242,13 @@ export const build = (): Record<SeedKind, ReadonlyArray<Uint8Array>> => {
     "authorized-keys": files["authorized-keys"] ?? [enc.encode("no-pty ssh-ed25519 AAAA c\n")],
     certificate: files.certificate ?? [ed25519Blob],
     "sshd-config": [...SSHD_CONFIGS.map((c) => enc.encode(c)), ...localConfig],
-    krl: files.krl ?? [enc.encode("SSHKRL\n\0")]
+    krl: files.krl ?? [enc.encode("SSHKRL\n\0")],
+    sftp: [...sftpRequests(), ...(sftpOut === undefined ? [] : [sftpOut])],
+    agent: agentMessages(),
+    socks: SOCKS,
+    "ssh-config": [
+      ...SSH_CONFIGS.map((c) => enc.encode(c)),
+      ...(fs.existsSync("/etc/ssh/ssh_config") ? [new Uint8Array(fs.readFileSync("/etc/ssh/ssh_config"))] : [])
+    ]
   }
 }

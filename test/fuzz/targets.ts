@@ -5,6 +5,8 @@
  * failure (Left, PacketError, "Failed") is the correct answer to garbage and passes.
  */
 import { Either } from "effect"
+import * as AgentProtocol from "../../src/agent/AgentProtocol.js"
+import * as SshConfig from "../../src/config/SshConfig.js"
 import * as SshdConfig from "../../src/config/SshdConfig.js"
 import * as HostKey from "../../src/crypto/HostKey.js"
 import * as AuthorizedKeys from "../../src/keys/AuthorizedKeys.js"
@@ -21,6 +23,11 @@ import * as ChannelRequests from "../../src/wire/ChannelRequests.js"
 import * as ConnectionMessages from "../../src/wire/ConnectionMessages.js"
 import * as ForwardingMessages from "../../src/wire/ForwardingMessages.js"
 import * as KexMessages from "../../src/wire/KexMessages.js"
+import * as Socks from "../../src/forward/Socks.js"
+import * as SftpExtensions from "../../src/sftp/SftpExtensions.js"
+import * as SftpFraming from "../../src/sftp/SftpFraming.js"
+import * as SftpMessages from "../../src/sftp/SftpMessages.js"
+import * as HostKeysMessages from "../../src/wire/HostKeysMessages.js"
 import * as TransportMessages from "../../src/wire/TransportMessages.js"
 
 /** A parser under fuzzing. */
@@ -32,7 +39,8 @@ export interface Target {
 }
 
 export type SeedKind = "packet" | "identification" | "payload" | "blob" | "text-key" | "private-key" | "ppk" |
-  "known-hosts" | "authorized-keys" | "certificate" | "sshd-config" | "krl"
+  "known-hosts" | "authorized-keys" | "certificate" | "sshd-config" | "krl" | "sftp" | "agent" | "socks" |
+  "ssh-config"
 
 const text = new TextDecoder("utf-8")
 
@@ -154,5 +162,59 @@ export const TARGETS: ReadonlyArray<Target> = [
       }
     }
   },
-  { name: "krl", seeds: "krl", run: (b) => check(Krl.parse(b)) }
+  { name: "krl", seeds: "krl", run: (b) => check(Krl.parse(b)) },
+  {
+    // SFTP (draft-ietf-secsh-filexfer-02): the packet assembler fed in two chunks, every body it yields through
+    // the message decoder, and the reply payloads of the OpenSSH extensions.
+    name: "sftp",
+    seeds: "sftp",
+    run: (b) => {
+      const assembler = new SftpFraming.PacketAssembler()
+      const cut = b.length === 0 ? 0 : b[0]! % b.length
+      for (const part of [b.subarray(0, cut), b.subarray(cut)]) {
+        const bodies = assembler.push(part)
+        check(bodies)
+        if (Either.isRight(bodies)) for (const body of bodies.right) check(SftpMessages.decode(body))
+      }
+      check(SftpMessages.decode(b))
+      check(SftpExtensions.decodeStatVfs(b))
+      check(SftpExtensions.decodeLimits(b))
+      check(SftpExtensions.decodeUsersGroups(b))
+    }
+  },
+  {
+    name: "agent",
+    seeds: "agent",
+    run: (b) => {
+      check(AgentProtocol.decodeRequest(b))
+      check(AgentProtocol.decodeResponse(b))
+      check(AgentProtocol.decodeSessionBind(b))
+    }
+  },
+  {
+    // SOCKS 4/4a/5 as the -D listener reads it: the first message, then a SOCKS 5 request, from any offset.
+    name: "socks",
+    seeds: "socks",
+    run: (b) => {
+      const first = Socks.parseFirst(b)
+      if (first._tag === "Done" && first.consumed > b.length) throw new Error("consumed past the input")
+      const at = first._tag === "Done" ? first.consumed : 0
+      const request = Socks.parseSocks5Request(b.subarray(at))
+      if (request._tag === "Done" && request.consumed > b.length - at) throw new Error("consumed past the input")
+    }
+  },
+  {
+    // ssh_config: parse, then resolve for a destination (no `Match exec` runner: such lines are errors).
+    name: "ssh-config",
+    seeds: "ssh-config",
+    run: (b) => {
+      const file = SshConfig.parse(text.decode(b), "/fuzz/config")
+      SshConfig.resolve([file], { host: "example.com", localUser: "me", homeDir: "/home/me", uid: 1000, localHostname: "here" })
+    }
+  },
+  {
+    name: "hostkeys-messages",
+    seeds: "payload",
+    run: (b) => check(HostKeysMessages.decodeList(b))
+  }
 ]

@@ -83,6 +83,54 @@ describe.skipIf(!has)("serve -f sshd_config ↔ OpenSSH ssh", () => {
       assert.strictEqual(alice.stdout.toString(), "sent::yes\n", alice.stderr)
     }))
 
+  it.scopedLive("Match User decides Banner, AuthenticationMethods and MaxAuthTries once the user name is known", () =>
+    Effect.gen(function*() {
+      fs.writeFileSync(file("banner-all"), "welcome, everyone\n")
+      fs.writeFileSync(file("banner-bob"), "bob has his own banner\n")
+      const port = yield* serve(
+        `Banner ${file("banner-all")}\nMatch User bob\n  Banner ${file("banner-bob")}\n  AuthenticationMethods password\n` +
+          "Match User carol\n  MaxAuthTries 1\n"
+      )
+      const as = (user: string, keys: ReadonlyArray<string>) =>
+        Effect.map(
+          OpenSsh.ssh([
+            "-F", "/dev/null", "-p", String(port), ...keys.flatMap((k) => ["-i", file(k)]), "-o", "IdentitiesOnly=yes",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=INFO", `${user}@127.0.0.1`, "echo in"
+          ]),
+          (r) => ({ code: r.code, stdout: r.stdout.toString(), stderr: r.stderr })
+        )
+      const alice = yield* as("alice", ["alice"])
+      assert.strictEqual(alice.stdout, "in\n", alice.stderr)
+      assert.include(alice.stderr, "welcome, everyone")
+      // bob's key is authorized, but his Match block asks for a password (BatchMode has none) and shows his banner.
+      const bob = yield* as("bob", ["bob"])
+      assert.strictEqual(bob.code, 255)
+      assert.include(bob.stderr, "bob has his own banner")
+      assert.notInclude(bob.stderr, "welcome, everyone")
+      assert.include(bob.stderr, "Permission denied (password)")
+      // carol may fail once: the unauthorized key ends it before alice's (authorized) key is tried.
+      const carol = yield* as("carol", ["ca", "alice"])
+      assert.strictEqual(carol.code, 255)
+      assert.include(carol.stderr, "Too many authentication failures")
+      const carolOk = yield* as("carol", ["alice"])
+      assert.strictEqual(carolOk.stdout, "in\n", carolOk.stderr)
+    }))
+
+  it.scopedLive("authorized_keys environment= follows PermitUserEnvironment, not AcceptEnv (as sshd)", () =>
+    Effect.gen(function*() {
+      fs.writeFileSync(file("env_keys"), `environment="FROM_KEY=1",environment="LC_KEY=2" ${fs.readFileSync(file("alice.pub"), "utf8")}`)
+      const run = (config: string) =>
+        Effect.gen(function*() {
+          const port = yield* serve(`AuthorizedKeysFile ${file("env_keys")}\n${config}`)
+          return yield* login(port, "alice", "alice", "echo $FROM_KEY:$LC_KEY")
+        })
+      // AcceptEnv is about what the client sends: it neither admits nor drops the key's variables.
+      assert.strictEqual((yield* run("PermitUserEnvironment yes\n")).stdout, "1:2\n")
+      assert.strictEqual((yield* run("PermitUserEnvironment no\nAcceptEnv *\n")).stdout, ":\n")
+      assert.strictEqual((yield* run("PermitUserEnvironment LC_*\n")).stdout, ":2\n")
+    }))
+
   it.scopedLive("MaxAuthTries 2: the third key is never tried, the server disconnects", () =>
     Effect.gen(function*() {
       fs.writeFileSync(file("only_alice"), fs.readFileSync(file("alice.pub")))

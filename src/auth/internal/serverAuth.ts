@@ -54,13 +54,13 @@ interface Ctx {
   readonly transport: Transport
   readonly handlers: ServerAuth.ServerAuthHandlers
   readonly backend: CryptoBackend
-  readonly chains: ReadonlyArray<ReadonlyArray<MethodName>>
+  chains: ReadonlyArray<ReadonlyArray<MethodName>>
   readonly pkAlgorithms: ReadonlyArray<string>
   readonly options: ServerAuth.ServerAuthOptions
-  readonly maxTries: number
+  maxTries: number
   readonly maxRequests: number
   readonly failureDelay: number
-  readonly banner: string | undefined
+  banner: string | undefined
   /** Claims the right to send USERAUTH_SUCCESS; false once LoginGraceTime has fired (SEC-37). */
   readonly claimSuccess: Effect.Effect<boolean>
   readonly factors: Array<Factor>
@@ -354,8 +354,14 @@ const request = (ctx: Ctx, payload: Uint8Array) =>
     const req = decoded.right
     if (req._tag !== "UserauthRequest") return yield* fatal(ctx, DisconnectReason.ProtocolError, "expected USERAUTH_REQUEST")
     // SEC-31 (openssh:auth2.c): the first request fixes user and service.
-    if (ctx.identity === undefined) ctx.identity = { user: req.user, service: req.service }
-    else if (ctx.identity.user !== req.user || ctx.identity.service !== req.service) {
+    if (ctx.identity === undefined) {
+      ctx.identity = { user: req.user, service: req.service }
+      // sshd (auth2.c) applies Match User/Group once the name is known: banner, methods and tries follow it.
+      const own = ctx.options.forUser?.(req.user)
+      if (own?.banner !== undefined) ctx.banner = own.banner ?? undefined
+      if (own?.required !== undefined) ctx.chains = own.required
+      if (own?.maxAuthTries !== undefined) ctx.maxTries = own.maxAuthTries
+    } else if (ctx.identity.user !== req.user || ctx.identity.service !== req.service) {
       return yield* fatal(ctx, DisconnectReason.ProtocolError, "Change of username or service not allowed")
     }
     const name = methodOf(req.method)

@@ -23,6 +23,7 @@ import * as X11Client from "../../forward/X11Client.js"
 import * as SshProcess from "../../session/SshProcess.js"
 import { AuthError, ChannelError, DisconnectReason, ExitError, TransportError } from "../../SshError.js"
 import * as ClientTransport from "../ClientTransport.js"
+import * as HostKeyPolicy from "../HostKeyPolicy.js"
 import { HostKeyRejected } from "../HostKeyPolicy.js"
 import * as ShellQuote from "../ShellQuote.js"
 import { Dialer } from "../Dialer.js"
@@ -30,6 +31,7 @@ import type { SshClientOptions } from "../SshClient.js"
 import type { RunOptions, RunResult, SshConnection } from "../SshConnection.js"
 import * as X11Request from "./x11.js"
 import * as Jump from "./jump.js"
+import * as UpdateHostKeys from "./updateHostKeys.js"
 
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) =>
   s.pipe(Stream.decodeText(), Stream.runCollect, Effect.map((c) => Chunk.join(c, "")))
@@ -109,6 +111,12 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
     const mux = yield* ConnectionMux.make(transport, authenticated, {
       keepalive: options.keepalive,
       requestTimeout: options.timeouts?.request
+    })
+    // SEC-71: the server's hostkeys-00@openssh.com, handled by the host key policy when it updates known_hosts.
+    yield* UpdateHostKeys.install(mux, transport, options.hostKeys ?? HostKeyPolicy.defaultPolicy, {
+      host: options.host,
+      port,
+      hostKeyAlgorithms: options.algorithms?.hostKey
     })
     const remoteForwards = yield* RemoteForward.make(mux)
     const x11 = yield* X11Client.make(mux)

@@ -53,6 +53,16 @@ const port = one((a) => {
   return n !== undefined && n > 0 && n <= 65535 ? String(n) : undefined
 }, "Badly formatted port number")
 
+/** servconf.c: `type=interval` pairs (the type may hold wildcards); printed as written. */
+const channelTimeout: Check = (args) => {
+  if (args.length === 0) return Either.left("missing argument")
+  for (const a of args) {
+    const eq = a.indexOf("=")
+    if (eq <= 0 || Lexer.seconds(a.slice(eq + 1)) === undefined) return Either.left(`invalid channel timeout ${a}`)
+  }
+  return Either.right(args)
+}
+
 const maxStartups = one((a) => {
   const m = /^(\d+)(?::(\d+):(\d+))?$/.exec(a)
   if (m === null) return undefined
@@ -164,6 +174,7 @@ const APPLIED: ReadonlyArray<Keyword> = [
   k("clientaliveinterval", "first", true, true, time),
   k("clientalivecountmax", "first", true, true, int),
   k("unusedconnectiontimeout", "first", true, true, one((a) => (a === "none" ? "none" : Lexer.seconds(a)?.toString()), "invalid time value")),
+  k("channeltimeout", "first", true, true, channelTimeout),
   k("banner", "first", true, true, text),
   k("subsystem", "accumulate", false, true, subsystem),
   k("forcecommand", "first", true, true, rest),
@@ -198,7 +209,7 @@ const APPLIED: ReadonlyArray<Keyword> = [
 /** Keywords of OpenSSH 9.2's sshd that effect-ssh accepts and does not apply (reported as ignored). */
 const IGNORED: ReadonlyArray<[string, boolean]> = [
   ["authorizedkeyscommand", true], ["authorizedkeyscommanduser", true], ["authorizedprincipalscommand", true],
-  ["authorizedprincipalscommanduser", true], ["authorizedprincipalsfile", true], ["channeltimeout", true],
+  ["authorizedprincipalscommanduser", true], ["authorizedprincipalsfile", true],
   ["compression", false], ["debianbanner", false], ["exposeauthinfo", true], ["fingerprinthash", false],
   ["gssapiauthentication", true], ["gssapicleanupcredentials", false], ["gssapikeyexchange", false],
   ["gssapistrictacceptorcheck", false], ["gssapistorecredentialsonrekey", false], ["gssapikexalgorithms", false],

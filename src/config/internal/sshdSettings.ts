@@ -7,6 +7,7 @@
 import * as Either from "effect/Either"
 import * as Algorithms from "../../crypto/Algorithms.js"
 import * as Negotiate from "../../crypto/Negotiate.js"
+import * as Lexer from "./sshdLexer.js"
 import type { Values } from "./sshdResolve.js"
 
 /** Forwarding permission (AllowTcpForwarding, AllowStreamLocalForwarding): `yes` means both directions. */
@@ -45,6 +46,8 @@ export interface Settings {
   readonly clientAliveCountMax: number
   /** Seconds a connection may stay without channels; undefined = none (LIM-25). */
   readonly unusedConnectionTimeout: number | undefined
+  /** ChannelTimeout: channel-type patterns and the seconds of inactivity after which such a channel is closed (LIM-25). */
+  readonly channelTimeouts: ReadonlyArray<{ readonly type: string; readonly seconds: number; readonly text: string }>
   readonly banner: string | undefined
   readonly subsystems: ReadonlyArray<{ readonly name: string; readonly command: string }>
   readonly forceCommand: string | undefined
@@ -167,6 +170,10 @@ export const settings = (v: Values): Either.Either<Settings, string> =>
       clientAliveInterval: num(v, "clientaliveinterval", 0),
       clientAliveCountMax: num(v, "clientalivecountmax", 3),
       unusedConnectionTimeout: unused === undefined || unused === "none" || unused === "0" ? undefined : Number(unused),
+      channelTimeouts: (first(v, "channeltimeout") ?? []).map((text) => {
+        const eq = text.indexOf("=")
+        return { type: text.slice(0, eq), seconds: Lexer.seconds(text.slice(eq + 1)) ?? 0, text }
+      }),
       banner: noneIsUndefined(str(v, "banner")),
       subsystems: (v.get("subsystem") ?? []).map(([name, command]) => ({ name: name!, command: command! })),
       forceCommand: noneIsUndefined(str(v, "forcecommand")),
@@ -222,6 +229,7 @@ export const print = (s: Settings): ReadonlyArray<string> => [
   `clientaliveinterval ${s.clientAliveInterval}`,
   `clientalivecountmax ${s.clientAliveCountMax}`,
   `unusedconnectiontimeout ${s.unusedConnectionTimeout ?? "none"}`,
+  ...(s.channelTimeouts.length > 0 ? [`channeltimeout ${s.channelTimeouts.map((t) => t.text).join(" ")}`] : []),
   `permitrootlogin ${s.permitRootLogin === "prohibit-password" ? "without-password" : s.permitRootLogin}`,
   `pubkeyauthentication ${yn(s.pubkeyAuthentication)}`,
   `passwordauthentication ${yn(s.passwordAuthentication)}`,

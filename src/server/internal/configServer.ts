@@ -24,6 +24,7 @@ import { TransportError } from "../../SshError.js"
 import { PeerAddress } from "../PeerAddress.js"
 import type { ServerConfig, ServerHandlers, SessionContext, SessionExit, SessionHandler } from "../SshServer.js"
 import * as ConfigAuth from "./configAuth.js"
+import * as Idle from "./idle.js"
 import * as Penalties from "./penalties.js"
 import * as RunInternal from "./run.js"
 
@@ -97,16 +98,25 @@ const chains = (s: SshdConfig.Settings): ReadonlyArray<ReadonlyArray<ServerAuth.
 
 const accepts = (name: string, patterns: ReadonlyArray<string>) => patterns.some((p) => Match.glob(name, p))
 
+/** PermitUserEnvironment: yes, no, or a pattern list of the variable names allowed. */
+const userEnvironment = (s: SshdConfig.Settings, name: string) =>
+  typeof s.permitUserEnvironment === "boolean" ? s.permitUserEnvironment : accepts(name, s.permitUserEnvironment.split(","))
+
 /** Session handlers applying the per-user settings around `runner`. */
-const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
-  const run = (ctx: SessionContext, command: string | undefined, subsystem: boolean) =>
+const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor, track: Track) => {
+  const run = (ctx: SessionContext, command: string | undefined, subsystem: boolean, subsystemName?: string) =>
     Effect.gen(function*() {
       const s = settingsFor(ctx.username)
       if (Either.isLeft(s)) return yield* Effect.fail(s.left)
       const env: Record<string, string> = {}
       for (const [k, v] of Object.entries(ctx.env)) {
-        // AcceptEnv; SSH_ORIGINAL_COMMAND comes from the server itself (an authorized_keys command=).
-        if (k === "SSH_ORIGINAL_COMMAND" || accepts(k, s.right.acceptEnv)) env[k] = v
+        // SSH_ORIGINAL_COMMAND comes from the server itself (an authorized_keys command=). authorized_keys
+        // environment= is the operator's, under PermitUserEnvironment (sshd: not AcceptEnv, which filters only
+        // what the client sends); the client's own variables pass AcceptEnv.
+        if (k === "SSH_ORIGINAL_COMMAND") env[k] = v
+        else if (Object.hasOwn(track.environment, k)) {
+          if (userEnvironment(s.right, k)) env[k] = v
+        } else if (accepts(k, s.right.acceptEnv)) env[k] = v
       }
       for (const { name, value } of s.right.setEnv) env[name] = value
       Object.assign(env, ctx.serverEnv)
@@ -115,25 +125,28 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
         // sshd_config ForceCommand wins over everything, subsystems included; the client's request is shown.
         if (command !== undefined && !subsystem && env.SSH_ORIGINAL_COMMAND === undefined) env.SSH_ORIGINAL_COMMAND = command
       }
-      return yield* c.runner(
-        { ...ctx, env, pty: s.right.permitTTY ? ctx.pty : undefined },
-        forced ?? command,
-        { cwd: s.right.chrootDirectory }
-      )
+      const session = { ...ctx, env, pty: s.right.permitTTY ? ctx.pty : undefined }
+      const runner = (x: SessionContext) => c.runner(x, forced ?? command, { cwd: s.right.chrootDirectory })
+      // LIM-25: sshd 9.2 names a started session's channel session:command / session:shell / session:subsystem:NAME.
+      const type = subsystem ? `session:subsystem:${subsystemName ?? ""}` : command === undefined ? "session:shell" : "session:command"
+      const timeout = Idle.channelTimeoutFor(s.right.channelTimeouts, type)
+      return yield* (timeout === undefined ? runner(session) : Idle.withChannelTimeout(session, timeout, runner))
     })
   const subsystems: Record<string, SessionHandler> = {}
   const internal = c.internalSftp
-  const sftpIn = (ctx: SessionContext) =>
+  const sftpIn = (name: string) => (ctx: SessionContext) =>
     Effect.gen(function*() {
       const s = settingsFor(ctx.username)
       if (Either.isLeft(s)) return yield* Effect.fail(s.left)
-      return yield* internal!(s.right.chrootDirectory ?? "/")(ctx)
+      const serve = internal!(s.right.chrootDirectory ?? "/")
+      const timeout = Idle.channelTimeoutFor(s.right.channelTimeouts, `session:subsystem:${name}`)
+      return yield* (timeout === undefined ? serve(ctx) : Idle.withChannelTimeout(ctx, timeout, serve))
     })
   for (const { command, name } of c.settings.subsystems) {
-    if (internal !== undefined && command.trim().split(/\s+/)[0] === "internal-sftp") subsystems[name] = sftpIn
-    else if (c.subsystems) subsystems[name] = (ctx) => run(ctx, command, true)
+    if (internal !== undefined && command.trim().split(/\s+/)[0] === "internal-sftp") subsystems[name] = sftpIn(name)
+    else if (c.subsystems) subsystems[name] = (ctx) => run(ctx, command, true, name)
   }
-  if (internal !== undefined && !c.settings.subsystems.some((s) => s.name === "sftp")) subsystems.sftp = sftpIn
+  if (internal !== undefined && !c.settings.subsystems.some((s) => s.name === "sftp")) subsystems.sftp = sftpIn("sftp")
   return {
     exec: (ctx: SessionContext & { readonly command: string }) => run(ctx, ctx.command, false),
     shell: (ctx: SessionContext) => run(ctx, undefined, false),
@@ -145,6 +158,8 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
 interface Track {
   failures: number
   accepted: boolean
+  /** authorized_keys environment= of the accepted keys. */
+  environment: Record<string, string>
 }
 
 const tracked = (h: ServerAuth.ServerAuthHandlers, track: Track): ServerAuth.ServerAuthHandlers => ({
@@ -152,7 +167,10 @@ const tracked = (h: ServerAuth.ServerAuthHandlers, track: Track): ServerAuth.Ser
     Effect.tap(h.publicKey!(request), (d) =>
       Effect.sync(() => {
         if (d === false) track.failures++
-        else if (request.verified) track.accepted = true
+        else if (request.verified) {
+          track.accepted = true
+          if (typeof d === "object") Object.assign(track.environment, d.restrictions.environment)
+        }
       })),
   password: h.password === undefined ? undefined : (request) =>
     Effect.tap(h.password!(request), (ok) => Effect.sync(() => (ok ? (track.accepted = true) : track.failures++))),
@@ -172,26 +190,57 @@ export const connectionHandlers = (
       SshdConfig.settings(c.config, { ...spec, user, groups: c.env.groups(user) })
     // Per connection, before the user is known: Match Address / LocalPort / Host blocks.
     const s = Either.getOrElse(SshdConfig.settings(c.config, spec), () => c.settings)
-    const banner = s.banner === undefined ? undefined : yield* c.env.readFile(s.banner)
+    // Every Banner file the configuration names (globally or in a Match block), read once per connection, so that
+    // a Match User banner can be chosen when the user name arrives.
+    const bannerFiles = new Set(c.config.entries.filter((e) => e.keyword.name === "banner").map((e) => e.args[0] ?? "none"))
+    const banners = new Map<string, string>()
+    for (const f of bannerFiles) {
+      if (f === "none") continue
+      const text = yield* c.env.readFile(f)
+      if (text !== undefined) banners.set(f, new TextDecoder().decode(text))
+    }
+    const bannerOf = (u: SshdConfig.Settings) => (u.banner === undefined ? undefined : banners.get(u.banner))
     const required = chains(s)
-    const auth = required !== undefined && required.length === 0 ? {} : ConfigAuth.handlers(settingsFor, c.env, address)
+    // With no chain we can serve (AuthenticationMethods naming only hostbased/gssapi), every method is refused
+    // without asking a handler; a Match User block may still give that user a servable chain.
+    const auth = ConfigAuth.handlers(settingsFor, c.env, address)
+    const anyMethod: ReadonlyArray<ReadonlyArray<ServerAuth.MethodName>> = [
+      ...(auth.publicKey === undefined ? [] : [["publickey" as const]]),
+      ...(auth.password === undefined ? [] : [["password" as const]]),
+      ...(auth.keyboardInteractive === undefined ? [] : [["keyboard-interactive" as const]])
+    ]
+    // Match User / Group: decided on the first USERAUTH_REQUEST (ServerAuth `forUser`), then kept for the
+    // connection's MaxSessions, ClientAliveInterval and UnusedConnectionTimeout, read once authenticated.
+    let user: SshdConfig.Settings = s
+    const forUser = (username: string) => {
+      user = Either.getOrElse(settingsFor(username), () => s)
+      return { banner: bannerOf(user) ?? null, required: chains(user) ?? anyMethod, maxAuthTries: user.maxAuthTries }
+    }
     return {
       auth: tracked(auth, track),
       authOptions: {
-        banner: banner === undefined ? undefined : new TextDecoder().decode(banner),
+        banner: bannerOf(s),
         required,
+        forUser,
         limits: { maxAuthTries: s.maxAuthTries },
         timeouts: { loginGrace: grace(s.loginGraceTime) },
         publicKeyAlgorithms: c.settings.pubkeyAcceptedAlgorithms,
         caSignatureAlgorithms: c.settings.caSignatureAlgorithms,
         remoteAddress: address
       },
-      ...sessions(c, settingsFor),
+      ...sessions(c, settingsFor, track),
       forwarding: Forward.fromSshdConfig(c.config, { spec, groups: c.env.groups }),
-      maxSessions: s.maxSessions,
-      keepalive: s.clientAliveInterval > 0
-        ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }
-        : undefined
+      get maxSessions() {
+        return user.maxSessions
+      },
+      get unusedConnectionTimeout() {
+        return user.unusedConnectionTimeout === undefined ? undefined : Duration.seconds(user.unusedConnectionTimeout)
+      },
+      get keepalive() {
+        return user.clientAliveInterval > 0
+          ? { interval: Duration.seconds(user.clientAliveInterval), countMax: user.clientAliveCountMax }
+          : undefined
+      }
     }
   })
 
@@ -236,7 +285,7 @@ export const run = (
       Effect.gen(function*() {
         const address = Option.getOrUndefined(yield* Effect.serviceOption(PeerAddress))?.address
         const start = yield* Clock.currentTimeMillis
-        const track: Track = { failures: 0, accepted: false }
+        const track: Track = { failures: 0, accepted: false, environment: {} }
         let admitted = false
         const handlers = yield* connectionHandlers(c, listener, address, track)
         const sourceGate: RunInternal.StartupGate = {

@@ -85,7 +85,7 @@ export const serveSocket = (
     })
     const peer = yield* Effect.serviceOption(PeerAddress)
     const served = config.forwarding === undefined ? handlers : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
-    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address)
+    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address, config)
   }).pipe(
     Effect.scoped,
     Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),

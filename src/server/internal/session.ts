@@ -16,8 +16,10 @@ import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as X11Server from "../../forward/X11Server.js"
 import * as Forward from "./forward.js"
+import * as HostKeys from "./hostKeys.js"
+import * as Idle from "./idle.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
-import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
+import type { PtyInfo, ServerConfig, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
 
 const utf8 = new TextDecoder()
 
@@ -177,7 +179,8 @@ export const handleConnection = (
   transport: Transport.Transport,
   handlers: ServerHandlers,
   onAuthenticated?: Effect.Effect<void>,
-  remoteAddress?: string
+  remoteAddress?: string,
+  hostKeys?: Pick<ServerConfig, "hostKeys" | "crypto">
 ) =>
   Effect.gen(function*() {
     const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, {
@@ -205,5 +208,8 @@ export const handleConnection = (
         })
     })
     yield* Forward.install(mux, handlers.forwarding, authenticated)
+    if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
+    // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
+    if (hostKeys !== undefined) yield* HostKeys.install(mux, transport, hostKeys.hostKeys, hostKeys.crypto)
     yield* transport.closed
   })

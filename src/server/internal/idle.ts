@@ -1,0 +1,83 @@
+/**
+ * Idle limits of sshd 9.2 (LIM-25): UnusedConnectionTimeout closes an authenticated connection that has had no
+ * open channel for the given time (forwarding listeners do not count, as in sshd); ChannelTimeout closes a
+ * session whose channel saw no data either way for its type's time (sshd_config(5): `session:command`,
+ * `session:shell`, `session:subsystem:NAME`, wildcards allowed). Off unless configured: no fiber otherwise.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type * as ConnectionMux from "../../connection/ConnectionMux.js"
+import * as Match from "../../keys/Match.js"
+import { DisconnectReason } from "../../SshError.js"
+import type * as Transport from "../../transport/Transport.js"
+import type { SessionContext, SessionExit } from "../SshServer.js"
+
+/** Closes the connection once it has had no channel for `timeout` (checked at most every second). */
+export const watchUnused = (
+  mux: ConnectionMux.ConnectionMux,
+  transport: Transport.Transport,
+  timeout: Duration.DurationInput
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const ms = Duration.toMillis(timeout)
+    let idleSince = yield* Clock.currentTimeMillis
+    const check = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if ((yield* mux.channelCount) > 0) idleSince = now
+      else if (now - idleSince >= ms) {
+        yield* Effect.logInfo("UnusedConnectionTimeout: closing a connection without channels")
+        yield* transport.disconnect(DisconnectReason.ByApplication, "unused connection timeout")
+        return true
+      }
+      return false
+    })
+    yield* Effect.forkScoped(Effect.repeat(check, { schedule: Schedule.spaced(Duration.millis(Math.min(ms, 1000))), until: (done) => done }))
+  })
+
+/** The seconds of the first ChannelTimeout pattern that matches `type` (0 or none: no limit). */
+export const channelTimeoutFor = (
+  timeouts: ReadonlyArray<{ readonly type: string; readonly seconds: number }>,
+  type: string
+): number | undefined => {
+  const t = timeouts.find((t) => Match.glob(type, t.type))
+  return t === undefined || t.seconds <= 0 ? undefined : t.seconds
+}
+
+/**
+ * Runs a session under ChannelTimeout: data in either direction (stdin from the client, stdout/stderr to it)
+ * counts as activity; after `seconds` without any, the session is ended (exit status 255) and its channel closed.
+ */
+export const withChannelTimeout = (
+  ctx: SessionContext,
+  seconds: number,
+  run: (ctx: SessionContext) => Effect.Effect<SessionExit, unknown>
+): Effect.Effect<SessionExit, unknown> =>
+  Effect.gen(function*() {
+    const ms = seconds * 1000
+    let last = yield* Clock.currentTimeMillis
+    const touch = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (last = now)))
+    const watched: SessionContext = {
+      ...ctx,
+      stdin: Stream.tap(ctx.stdin, () => touch),
+      stdout: Sink.mapInputEffect(ctx.stdout, (chunk: Uint8Array) => Effect.as(touch, chunk)),
+      stderr: Sink.mapInputEffect(ctx.stderr, (chunk: Uint8Array) => Effect.as(touch, chunk))
+    }
+    const expired: Effect.Effect<SessionExit> = Effect.gen(function*() {
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        if (now - last >= ms) {
+          yield* Effect.logInfo(`ChannelTimeout: closing a session idle for ${seconds} s`)
+          return 255
+        }
+        yield* Effect.sleep(Duration.millis(last + ms - now))
+      }
+    })
+    return yield* Effect.raceFirst(run(watched), expired)
+  })

@@ -1,0 +1,66 @@
+/**
+ * LIM-25: sshd 9.2's idle limits enforced by `effect-ssh serve -o …` against OpenSSH ssh. UnusedConnectionTimeout
+ * closes an authenticated connection that opens no channel (`ssh -N`) and leaves one with a session alone;
+ * ChannelTimeout closes a session that moves no data and keeps one that does.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Serve from "../../src/cli/Serve.js"
+import * as OpenSsh from "../helpers/OpenSsh.js"
+
+const has = OpenSsh.haveOpenSsh()
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-idle-"))
+const file = (name: string) => path.join(dir, name)
+const user = os.userInfo().username
+
+if (has) {
+  execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-f", file("host")])
+  execFileSync(OpenSsh.SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-f", file("alice")])
+  fs.writeFileSync(file("authorized_keys"), fs.readFileSync(file("alice.pub")))
+}
+
+const serve = (options: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const cfg = file("sshd_config")
+    fs.writeFileSync(cfg, `HostKey ${file("host")}\nAuthorizedKeysFile ${file("authorized_keys")}\nListenAddress 127.0.0.1:0\n`)
+    const [bound] = yield* Serve.start(["-f", cfg, "--exec", "local", ...options.flatMap((o) => ["-o", o])])
+    return bound!.port
+  })
+
+const ssh = (port: number, args: ReadonlyArray<string>) =>
+  Effect.map(
+    OpenSsh.ssh([...OpenSsh.sshLogin(port, file("alice")), ...args], { timeoutMs: 60_000 }),
+    (r) => ({ code: r.code, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr })
+  )
+
+describe.skipIf(!has)("LIM-25: effect-ssh serve idle limits against OpenSSH ssh", () => {
+  it.scopedLive("LIM-25: UnusedConnectionTimeout closes a connection without channels, not one with a session", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["UnusedConnectionTimeout=2"])
+      // ssh -N opens no channel: the server closes the connection (ssh would otherwise wait for ever; the helper
+      // kills it after 60 s, which would show as signal SIGKILL).
+      const idle = yield* ssh(port, ["-N", `${user}@127.0.0.1`])
+      assert.strictEqual(idle.signal, null, idle.stderr)
+      assert.strictEqual(idle.code, 255, idle.stderr)
+      // A session that outlives the timeout is an open channel all along.
+      const busy = yield* ssh(port, [`${user}@127.0.0.1`, "sleep 4; echo done"])
+      assert.strictEqual(busy.stdout, "done\n", busy.stderr)
+      assert.strictEqual(busy.code, 0)
+    }), { timeout: 90_000 })
+
+  it.scopedLive("LIM-25: ChannelTimeout closes a silent session, not one that moves data", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["ChannelTimeout=session:*=2"])
+      const silent = yield* ssh(port, [`${user}@127.0.0.1`, "sleep 40; echo late"])
+      assert.strictEqual(silent.signal, null, silent.stderr)
+      assert.strictEqual(silent.stdout, "")
+      assert.notStrictEqual(silent.code, 0)
+      const talking = yield* ssh(port, [`${user}@127.0.0.1`, "for i in 1 2 3 4 5; do echo $i; sleep 1; done"])
+      assert.strictEqual(talking.stdout, "1\n2\n3\n4\n5\n", talking.stderr)
+      assert.strictEqual(talking.code, 0)
+    }), { timeout: 120_000 })
+})
