@@ -183,6 +183,13 @@ export * as PublicKey from "./keys/PublicKey.js"
 export * as Certificate from "./keys/Certificate.js"
 
 /**
+ * Certificates as ssh-keygen writes and prints them: `-V` validity intervals, `-O` options, the `-L` text.
+ *
+ * @since 0.1.0
+ */
+export * as CertificateText from "./keys/CertificateText.js"
+
+/**
  * known_hosts parsing and matching.
  *
  * @since 0.1.0
