@@ -18,6 +18,7 @@ import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
+import * as NodeAgent from "../node/NodeAgent.js"
 import * as NodeProxyCommand from "../node/NodeProxyCommand.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
 import * as Exec from "./Exec.js"
@@ -234,9 +235,16 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       tty: decision.tty,
       env: sessionEnv(resolved),
       stdinNull: a.stdinNull,
-      host: resolved.hostname
+      host: resolved.hostname,
+      forwardAgent: forwardAgentOf(resolved)
     })
   }).pipe(Effect.scoped)
+
+/** -A / ForwardAgent: the local agent to forward, if any (per-host opt-in, SEC-61). */
+const forwardAgentOf = (r: SshConfig.Resolved) => {
+  const path = SshClientConfig.forwardAgentPath(r, (name) => process.env[name])
+  return path === undefined ? undefined : NodeAgent.forwarding(path)
+}
 
 /**
  * Connects as the config says: directly, through a ProxyCommand's stdio (`NodeProxyCommand`, its `%h %p %r`

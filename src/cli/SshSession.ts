@@ -39,6 +39,8 @@ export interface SessionOptions {
   readonly stdinNull: boolean
   /** For "Connection to X closed." */
   readonly host: string
+  /** -A / ForwardAgent: where the session's forwarded agent channels go. */
+  readonly forwardAgent?: SshProcess.ForwardAgent | undefined
 }
 
 const terminalSize = () => ({ cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 })
@@ -54,9 +56,9 @@ export const run = (connection: SshConnection, options: SessionOptions) =>
     const pty: SshProcess.PtyOptions | undefined = options.tty
       ? { term: process.env.TERM ?? "xterm", ...terminalSize() }
       : undefined
-    const processOptions = { env: options.env, pty }
+    const processOptions = { env: options.env, pty, forwardAgent: options.forwardAgent }
     const proc = options.subsystem && options.command !== undefined
-      ? yield* connection.subsystem(options.command)
+      ? yield* connection.subsystem(options.command, { env: options.env, forwardAgent: options.forwardAgent })
       : options.command === undefined
       ? yield* connection.shell(processOptions)
       : yield* connection.exec(options.command, processOptions)

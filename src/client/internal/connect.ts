@@ -130,7 +130,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       mux,
       exec,
       shell: (o) => SshProcess.start(mux, { _tag: "Shell" }, o ?? { pty: {} }),
-      subsystem: (name) => SshProcess.start(mux, { _tag: "Subsystem", name }),
+      subsystem: (name, o) => SshProcess.start(mux, { _tag: "Subsystem", name }, o),
       run,
       string: (command, o) =>
         Effect.flatMap(run(command, o), (r) =>

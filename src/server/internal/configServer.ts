@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as ServerAuth from "../../auth/ServerAuth.js"
+import type * as AgentForwarding from "../../client/AgentForwarding.js"
 import * as SshdConfig from "../../config/SshdConfig.js"
 import * as ForwardPolicy from "../../forward/ForwardPolicy.js"
 import * as Match from "../../keys/Match.js"
@@ -52,6 +53,8 @@ export interface ConfiguredServer {
    * Served for "sftp" also when the configuration names no sftp subsystem at all (effect-ssh's default).
    */
   readonly internalSftp?: ((root: string) => SessionHandler) | undefined
+  /** Makes a session's forwarded agent socket (`NodeAgent.serverForwarding().listen`); without it none is made. */
+  readonly agentListen?: AgentForwarding.ServerOptions["listen"] | undefined
 }
 
 /** Where a listener listens, for Match LocalAddress / LocalPort. */
@@ -109,6 +112,8 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor) => {
         if (k === "SSH_ORIGINAL_COMMAND" || accepts(k, s.right.acceptEnv)) env[k] = v
       }
       for (const { name, value } of s.right.setEnv) env[name] = value
+      // The forwarded agent's socket comes from the server (never from the client's env requests).
+      if (ctx.agentSocket !== undefined) env.SSH_AUTH_SOCK = ctx.agentSocket
       const forced = s.right.forceCommand
       if (forced !== undefined) {
         // sshd_config ForceCommand wins over everything, subsystems included; the client's request is shown.
@@ -187,6 +192,28 @@ const forwarding = (
   }
 }
 
+/**
+ * AllowAgentForwarding, as `effect-ssh serve` applies it: off unless the configuration names the keyword (sshd's
+ * default is yes; DESIGN.md §2 keeps every forwarding off unless named, as for AllowTcpForwarding), then per user
+ * (Match User/Group), with DisableForwarding turning it off too (OpenSSH CVE-2025-32728, SEC-48).
+ */
+const agentForwarding = (
+  c: ConfiguredServer,
+  settingsFor: ConfigAuth.SettingsFor
+): AgentForwarding.ServerOptions | undefined =>
+  c.agentListen === undefined || !c.config.entries.some((e) => e.keyword.name === "allowagentforwarding")
+    ? undefined
+    : {
+      listen: c.agentListen,
+      allow: (username) =>
+        Effect.sync(() =>
+          Either.match(settingsFor(username), {
+            onLeft: () => false,
+            onRight: (u) => u.allowAgentForwarding && !u.disableForwarding
+          })
+        )
+    }
+
 /** What a connection did, for its source's penalty. */
 interface Track {
   failures: number
@@ -234,6 +261,7 @@ export const connectionHandlers = (
       },
       ...sessions(c, settingsFor),
       forwarding: forwarding(c, s, settingsFor),
+      agentForwarding: agentForwarding(c, settingsFor),
       maxSessions: s.maxSessions,
       keepalive: s.clientAliveInterval > 0
         ? { interval: Duration.seconds(s.clientAliveInterval), countMax: s.clientAliveCountMax }

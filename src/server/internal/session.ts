@@ -14,6 +14,7 @@ import * as ServerAuth from "../../auth/ServerAuth.js"
 import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
+import * as AgentForward from "./agentForward.js"
 import * as Forward from "./forward.js"
 import * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { PtyInfo, ServerHandlers, SessionExit, SessionHandler, WindowSize } from "../SshServer.js"
@@ -41,6 +42,7 @@ interface SessionOwner {
   readonly username: string
   readonly remoteAddress: string | undefined
   readonly restrictions: ServerAuth.Restrictions
+  readonly mux: ConnectionMux.ConnectionMux
 }
 
 type Started = {
@@ -59,6 +61,7 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
     let pty: PtyInfo | undefined
     const env: Record<string, string> = {}
     let started: Started | undefined
+    let agentSocket: string | undefined
     let pending: ReadonlyArray<IncomingRequest> = []
     while (started === undefined) {
       const next = yield* Effect.option(pull)
@@ -88,6 +91,13 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
             env[r.name] = r.value
             yield* reply(req, true)
             continue
+          case "AuthAgentReq": {
+            // OpenSSH PROTOCOL.agent: a private agent socket for this session (once), gone with its Scope.
+            const path = yield* AgentForward.request({ ...owner, options: handlers.agentForwarding, current: agentSocket })
+            agentSocket ??= path
+            yield* reply(req, path !== undefined)
+            continue
+          }
           case "Exec":
             handler = handlers.exec
             command = utf8.decode(r.command)
@@ -150,7 +160,8 @@ const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Cha
       remoteAddress: owner.remoteAddress,
       pty,
       // authorized_keys environment= wins over what the client sent.
-      env: { ...env, ...owner.restrictions.environment },
+      env: { ...env, ...owner.restrictions.environment, ...(agentSocket === undefined ? {} : { SSH_AUTH_SOCK: agentSocket }) },
+      agentSocket,
       command: started.command,
       stdin: channel.data,
       stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
@@ -190,7 +201,7 @@ export const handleConnection = (
           return {
             _tag: "Accept",
             run: (channel) =>
-              session({ ...authenticated, remoteAddress }, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
+              session({ ...authenticated, remoteAddress, mux }, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
           }
         })
     })
