@@ -100,7 +100,7 @@ export const run = (mib = 256) => Effect.gen(function*() {
     rows.push({ what: `download (${name})`, ours: rate(down), openssh: rate(downSsh) })
   }
   return rows
-}).pipe(Effect.scoped)
+}).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
 
 /**
  * The rows as table cells, with ratios.
@@ -119,5 +119,5 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     const rows = yield* run(mib)
     console.log(`scp of ${mib} MiB, ${CIPHER}, 127.0.0.1, against sshd (MiB/s, faster of two runs)`)
     for (const row of table(rows)) console.log(row.map((c, i) => (i === 0 ? c.padEnd(20) : c.padStart(18))).join(""))
-  }).pipe(Effect.provide(NodeSsh.layer)))
+  }))
 }
