@@ -17,10 +17,11 @@
  * 9. the command line's start-up beside OpenSSH's `ssh`: `effect-ssh --version` and a whole `effect-ssh exec host
  *    true` (bench/cli.ts; the built bundle, `npm run build:cli`);
  * 10. throughput through a local forward (-L) and SOCKS connections per second through -D, ours beside OpenSSH's
- *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts).
+ *    `ssh -L` / `ssh -D` against the same sshd (bench/forward.ts);
+ * 10b. SCP of 256 MiB each way, ours beside OpenSSH's scp, over SFTP and with -O (bench/scp.ts).
  *
  * Sections can be chosen by name: `npm run bench -- exec setup` (names: packets, handshake, throughput, exec,
- * setup, kem, server, idle, cli, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7
+ * setup, kem, server, idle, cli, sftp, scp, forward; none means all). `--exec-mib=N` changes the size of sections 4 and 7
  * (default 1024).
  *
  * `npm run bench` runs this file compiled (bench/run.mjs: an esbuild bundle in dist/bench, as a user's program
@@ -44,23 +45,27 @@ import * as Forward from "./forward.js"
 import * as Idle from "./idle.js"
 import * as Packets from "./packets.js"
 import * as Server from "./server.js"
+import * as ScpBench from "./scp.js"
 import * as SftpBench from "./sftp.js"
 import * as Throughput from "./throughput.js"
 
 const LEFT = new Set(["kex", "server", "cipher", "mac", "backend", "kem", "transfer"])
 
-const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp", "forward"] as const
+const SECTIONS = ["packets", "handshake", "throughput", "exec", "setup", "kem", "server", "idle", "cli", "sftp", "scp", "forward"] as const
 type SectionName = typeof SECTIONS[number]
 
 /** The sections named on the command line (all when none is), and the size of the exec transfers. */
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let execMiB = 1024
   let sftpMiB = 256
+  let scpMiB = 256
   const named: Array<SectionName> = []
   for (const arg of argv) {
     const size = /^--exec-mib=(\d+)$/.exec(arg)
     const sftpSize = /^--sftp-mib=(\d+)$/.exec(arg)
+    const scpSize = /^--scp-mib=(\d+)$/.exec(arg)
     if (sftpSize !== null) sftpMiB = Number(sftpSize[1])
+    else if (scpSize !== null) scpMiB = Number(scpSize[1])
     else if (size !== null) execMiB = Number(size[1])
     else if ((SECTIONS as ReadonlyArray<string>).includes(arg)) named.push(arg as SectionName)
     else {
@@ -68,7 +73,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
       process.exit(2)
     }
   }
-  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB, sftpMiB }
+  return { sections: new Set<SectionName>(named.length === 0 ? SECTIONS : named), execMiB, sftpMiB, scpMiB }
 }
 
 /** Fixed-width table: text columns left-aligned, figures right-aligned. */
@@ -119,7 +124,7 @@ const backendRatios = (rows: ReadonlyArray<Packets.PacketBenchRow>, payload: num
 
 const program = Effect.gen(function*() {
   const started = performance.now()
-  const { execMiB, sections, sftpMiB } = parseArgs(process.argv.slice(2))
+  const { execMiB, scpMiB, sections, sftpMiB } = parseArgs(process.argv.slice(2))
   const haveSshd = Handshake.available()
   yield* Console.log(
     `effect-ssh bench — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ` +
@@ -307,6 +312,17 @@ const program = Effect.gen(function*() {
       "Size: --sftp-mib=N."
     ])
     if (Exec.available()) yield* Console.log(formatTable(SftpBench.table(yield* SftpBench.run(sftpMiB))))
+    else yield* Console.log("SKIPPED: OpenSSH is not installed.")
+    yield* sectionDone
+  }
+
+  if (sections.has("scp")) {
+    yield* section(`10b. SCP (bench/scp.ts): ${scpMiB} MiB over SSH on 127.0.0.1, aes128-gcm, MiB/s, faster of two`, [
+      "ours: Scp.upload / Scp.download on SshClient.connect against sshd (its sftp-server; its scp for -O).",
+      "OpenSSH: scp (SFTP mode, its default) and scp -O, minus the time of `ssh … true` (start, kex, auth).",
+      "Size: --scp-mib=N."
+    ])
+    if (Exec.available()) yield* Console.log(formatTable(ScpBench.table(yield* ScpBench.run(scpMiB))))
     else yield* Console.log("SKIPPED: OpenSSH is not installed.")
     yield* sectionDone
   }

@@ -1,10 +1,12 @@
 /**
- * SCP throughput: our `Scp.upload` / `Scp.download` beside OpenSSH's `scp -O`, both against the same sshd on
- * 127.0.0.1 (its scp as the remote side), a 256 MiB file each way, aes128-gcm@openssh.com, the faster of two runs.
- * OpenSSH's figure includes its process start and login; ours includes only the transfer (the connection is made
- * once), so the login time of `ssh … true` is subtracted from OpenSSH's for a like-for-like figure.
+ * SCP throughput: our `Scp.upload` / `Scp.download` beside OpenSSH's `scp`, both against the same sshd on
+ * 127.0.0.1 (its sftp-server, or its scp with -O, on the far side), a 256 MiB file each way, over SFTP (both
+ * scp's default) and over the legacy protocol (-O), aes128-gcm@openssh.com, the faster of two runs. OpenSSH's
+ * figure includes its process start and login; ours includes only the transfer (the connection is made once), so
+ * the login time of `ssh … true` is subtracted from OpenSSH's for a like-for-like figure.
  *
- * Run: `npx tsx bench/scp.ts [--mib=N]`. A benchmark, not a test: nothing is asserted.
+ * A section of `npm run bench` (`npm run bench -- scp`, size `--scp-mib=N`), or alone: `npx tsx bench/scp.ts
+ * [--mib=N]`. A benchmark, not a test: nothing is asserted.
  *
  * @since 0.1.0
  */
@@ -14,6 +16,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import * as Auth from "../src/auth/AuthMethod.js"
 import * as HostKeyPolicy from "../src/client/HostKeyPolicy.js"
 import * as SshClient from "../src/client/SshClient.js"
@@ -22,7 +25,6 @@ import * as Scp from "../src/scp/Scp.js"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 import { keyFromFile } from "../test/helpers/Servers.js"
 
-const mib = Number(/^--mib=(\d+)$/.exec(process.argv[2] ?? "")?.[1] ?? 256)
 const CIPHER = "aes128-gcm@openssh.com"
 
 const best = <E, R>(run: Effect.Effect<void, E, R>) =>
@@ -36,7 +38,25 @@ const best = <E, R>(run: Effect.Effect<void, E, R>) =>
     return fastest
   })
 
-const program = Effect.gen(function*() {
+/**
+ * One row: MiB/s of ours and of OpenSSH's scp for one direction and protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScpRow {
+  readonly what: string
+  readonly ours: number
+  readonly openssh: number
+}
+
+/**
+ * Measures `mib` MiB each way over SFTP and the legacy protocol.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (mib = 256) => Effect.gen(function*() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-bench-scp-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
   const id = path.join(dir, "id")
@@ -44,7 +64,8 @@ const program = Effect.gen(function*() {
   const { port } = yield* OpenSsh.sshdTcp({
     authorizedKeys: [fs.readFileSync(`${id}.pub`, "utf8")],
     logLevel: "INFO",
-    ciphers: CIPHER
+    ciphers: CIPHER,
+    extra: ["Subsystem sftp /usr/lib/openssh/sftp-server"]
   })
   const src = path.join(dir, "src.bin")
   fs.writeFileSync(src, Buffer.alloc(mib * 1024 * 1024, 7))
@@ -56,10 +77,6 @@ const program = Effect.gen(function*() {
     hostKeys: HostKeyPolicy.insecureAcceptAny,
     algorithms: { cipher: [CIPHER] }
   })
-  const ours = {
-    upload: yield* best(Scp.upload(ssh, [src], path.join(dir, "up-ours.bin"))),
-    download: yield* best(Scp.download(ssh, src, path.join(dir, "down-ours.bin")))
-  }
   const common = [
     "-F", "/dev/null", "-i", id, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-c", CIPHER
@@ -70,16 +87,37 @@ const program = Effect.gen(function*() {
       if (r.status !== 0) throw new Error(`${file} failed: ${r.stderr}`)
     })
   const login = yield* best(timed("/usr/bin/ssh", [...common, "-p", String(port), "127.0.0.1", "true"]))
-  const openssh = {
-    upload: (yield* best(timed("/usr/bin/scp", ["-O", ...common, "-P", String(port), src, `127.0.0.1:${path.join(dir, "up-ssh.bin")}`]))) - login,
-    download: (yield* best(timed("/usr/bin/scp", ["-O", ...common, "-P", String(port), `127.0.0.1:${src}`, path.join(dir, "down-ssh.bin")]))) - login
+  const rate = (ms: number) => mib / (ms / 1000)
+  const rows: Array<ScpRow> = []
+  for (const protocol of ["sftp", "scp"] as const) {
+    const flag = protocol === "scp" ? ["-O"] : []
+    const name = protocol === "scp" ? "scp -O" : "sftp"
+    const up = yield* best(Scp.upload(ssh, [src], path.join(dir, `up-ours-${protocol}.bin`), { protocol }))
+    const upSsh = (yield* best(timed("/usr/bin/scp", [...flag, ...common, "-P", String(port), src, `127.0.0.1:${path.join(dir, `up-ssh-${protocol}.bin`)}`]))) - login
+    rows.push({ what: `upload (${name})`, ours: rate(up), openssh: rate(upSsh) })
+    const down = yield* best(Scp.download(ssh, src, path.join(dir, `down-ours-${protocol}.bin`), { protocol }))
+    const downSsh = (yield* best(timed("/usr/bin/scp", [...flag, ...common, "-P", String(port), `127.0.0.1:${src}`, path.join(dir, `down-ssh-${protocol}.bin`)]))) - login
+    rows.push({ what: `download (${name})`, ours: rate(down), openssh: rate(downSsh) })
   }
-  const rate = (ms: number) => (mib / (ms / 1000)).toFixed(0)
-  console.log(`scp of ${mib} MiB, ${CIPHER}, 127.0.0.1, sshd's scp on the far side (MiB/s, faster of two runs)`)
-  console.log(`direction  ours  openssh-scp-O  ours/openssh`)
-  for (const d of ["upload", "download"] as const) {
-    console.log(`${d.padEnd(9)} ${rate(ours[d]).padStart(5)} ${rate(openssh[d]).padStart(14)} ${(openssh[d] / ours[d]).toFixed(2).padStart(13)}`)
-  }
+  return rows
 }).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
 
-NodeRuntime.runMain(program)
+/**
+ * The rows as table cells, with ratios.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const table = (rows: ReadonlyArray<ScpRow>): ReadonlyArray<ReadonlyArray<string>> => [
+  ["transfer", "ours MiB/s", "OpenSSH scp MiB/s", "ours ÷ OpenSSH"],
+  ...rows.map((r) => [r.what, r.ours.toFixed(0), r.openssh.toFixed(0), `${(r.ours / r.openssh).toFixed(2)}×`])
+]
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const mib = Number(/^--mib=(\d+)$/.exec(process.argv[2] ?? "")?.[1] ?? 256)
+  NodeRuntime.runMain(Effect.gen(function*() {
+    const rows = yield* run(mib)
+    console.log(`scp of ${mib} MiB, ${CIPHER}, 127.0.0.1, against sshd (MiB/s, faster of two runs)`)
+    for (const row of table(rows)) console.log(row.map((c, i) => (i === 0 ? c.padEnd(20) : c.padStart(18))).join(""))
+  }))
+}

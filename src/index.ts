@@ -407,6 +407,13 @@ export * as SshAgent from "./agent/SshAgent.js"
 export * as AgentServer from "./agent/AgentServer.js"
 
 /**
+ * Agent forwarding both roles: `forwardAgent` targets for the client, `ServerOptions` for the server.
+ *
+ * @since 0.1.0
+ */
+export * as AgentForwarding from "./client/AgentForwarding.js"
+
+/**
  * SCP control records, strict (SEC-58), and remote commands quoted (SEC-59).
  *
  * @since 0.1.0

@@ -1,8 +1,9 @@
 /**
- * `effect-ssh agent [-c | -s] [-Dd] [-a bind_address] [-t life]` and `effect-ssh agent [-c | -s] -k`: an
- * ssh-agent with ssh-agent(1)'s flags and output. It prints the shell commands that set `SSH_AUTH_SOCK` and
- * `SSH_AGENT_PID` (sh, or csh with -c or a csh `$SHELL`), then serves in the background — or in the foreground
- * with -D / -d. `-k` kills the agent named by `SSH_AGENT_PID`. Keys added with the confirm constraint are asked
+ * `effect-ssh agent [-c | -s] [-Dd] [-a bind_address] [-t life] [command [arg ...]]` and `effect-ssh agent
+ * [-c | -s] -k`: an ssh-agent with ssh-agent(1)'s flags and output. It prints the shell commands that set
+ * `SSH_AUTH_SOCK` and `SSH_AGENT_PID` (sh, or csh with -c or a csh `$SHELL`), then serves in the background — or in
+ * the foreground with -D / -d. With a command, it runs the command with those variables set and serves for as long
+ * as the command runs, then exits with its status (the socket removed). `-k` kills the agent named by `SSH_AGENT_PID`. Keys added with the confirm constraint are asked
  * about through `$SSH_ASKPASS` (exit status 0 allows the signature) and refused when it is unset (SEC-61).
  *
  * @since 0.1.0
@@ -17,7 +18,7 @@ import * as AgentServer from "../agent/AgentServer.js"
 import * as NodeAgent from "../node/NodeAgent.js"
 import * as Tty from "./Tty.js"
 
-const USAGE = "usage: effect-ssh agent [-c | -s] [-Dd] [-a bind_address] [-t life]\n" +
+const USAGE = "usage: effect-ssh agent [-c | -s] [-Dd] [-a bind_address] [-t life] [command [arg ...]]\n" +
   "       effect-ssh agent [-c | -s] -k"
 
 /**
@@ -32,6 +33,8 @@ export interface AgentFlags {
   readonly foreground: boolean
   readonly kill: boolean
   readonly lifetimeSeconds: number | undefined
+  /** A command to run under the agent (empty: none). */
+  readonly command: ReadonlyArray<string>
 }
 
 /**
@@ -62,9 +65,14 @@ export const parseArgs = (args: ReadonlyArray<string>): AgentFlags | string => {
   let foreground = false
   let kill = false
   let lifetimeSeconds: number | undefined
+  let command: ReadonlyArray<string> = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
-    if (!arg.startsWith("-") || arg === "-") return `effect-ssh agent: running a command is not supported (${arg})`
+    if (arg === "--" || !arg.startsWith("-") || arg === "-") {
+      // ssh-agent(1): the rest is the command to run under the agent.
+      command = args.slice(arg === "--" ? i + 1 : i)
+      break
+    }
     for (let j = 1; j < arg.length; j++) {
       const c = arg[j]!
       if (c === "a" || c === "t") {
@@ -85,7 +93,8 @@ export const parseArgs = (args: ReadonlyArray<string>): AgentFlags | string => {
     }
   }
   const detected = (process.env.SHELL ?? "").endsWith("csh") ? "csh" : "sh"
-  return { socket, shell: shell ?? detected, foreground, kill, lifetimeSeconds }
+  if (command.length > 0 && (foreground || kill)) return "effect-ssh agent: a command cannot be combined with -D, -d or -k"
+  return { socket, shell: shell ?? detected, foreground, kill, lifetimeSeconds, command }
 }
 
 const exports = (shell: "sh" | "csh", sock: string | undefined, pid: number | undefined): string =>
@@ -160,7 +169,8 @@ const daemonize = (flags: AgentFlags, sock: string) =>
     return 0
   })
 
-const foreground = (flags: AgentFlags, sock: string) =>
+/** The agent, served on `sock` until the Scope closes. */
+const serveOn = (flags: AgentFlags, sock: string) =>
   Effect.gen(function*() {
     const program = process.env.SSH_ASKPASS
     const agent = yield* AgentServer.make({
@@ -168,6 +178,28 @@ const foreground = (flags: AgentFlags, sock: string) =>
       defaultLifetime: flags.lifetimeSeconds === undefined ? undefined : `${flags.lifetimeSeconds} seconds`
     })
     yield* NodeAgent.serve(agent, sock).pipe(Effect.mapError((e) => e.description))
+  })
+
+/** `ssh-agent command`: the command runs with the agent's variables; the agent lives as long as it does. */
+const runCommand = (flags: AgentFlags, sock: string) =>
+  Effect.gen(function*() {
+    yield* serveOn(flags, sock)
+    const [file, ...rest] = flags.command
+    return yield* Effect.async<number, string>((resume) => {
+      // No shell: the words are the program and its arguments, as ssh-agent execvp()s them.
+      const child = spawn(file!, rest, {
+        stdio: "inherit",
+        env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_AGENT_PID: String(process.pid) }
+      })
+      child.once("error", (e) => resume(Effect.fail(`${file}: ${e.message}`)))
+      child.once("exit", (code, signal) => resume(Effect.succeed(code ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 0)))))
+      return Effect.sync(() => child.kill())
+    })
+  }).pipe(Effect.scoped)
+
+const foreground = (flags: AgentFlags, sock: string) =>
+  Effect.gen(function*() {
+    yield* serveOn(flags, sock)
     yield* Console.log(exports(flags.shell, sock, undefined) + `echo Agent pid ${process.pid};`)
     return yield* Effect.never
   }).pipe(Effect.scoped)
@@ -187,5 +219,12 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> =>
     }
     if (flags.kill) return yield* killAgent(flags)
     const sock = flags.socket ?? defaultSocket()
+    if (flags.command.length > 0) {
+      // The default socket's private directory goes too once the command has ended.
+      const dir = flags.socket === undefined ? path.dirname(sock) : undefined
+      return yield* runCommand(flags, sock).pipe(
+        Effect.ensuring(Effect.sync(() => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true })))
+      )
+    }
     return yield* flags.foreground ? foreground(flags, sock) : daemonize(flags, sock)
   }).pipe(Effect.catchAll((message) => Effect.as(Tty.printError(`effect-ssh agent: ${message}`), 1)))

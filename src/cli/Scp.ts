@@ -1,9 +1,11 @@
 /**
- * `effect-ssh scp [-O] [-r] [-p] [-q] [-v] [-P port] [-i identity] [-o option] source... target`: copies files as
- * scp(1) does, over the legacy SCP protocol (`-O`, which is also what runs without it: SCP over SFTP is not
- * implemented yet). Operands `[user@]host:path` are remote (a colon before any slash); uploads take any number of
- * local sources, downloads any number of sources on one host. Logging in follows `effect-ssh exec` (identity files,
- * `-o` options of ssh_config, known_hosts). Exit status 0, or 1 after printing what failed.
+ * `effect-ssh scp [-3Opqrsv] [-P port] [-i identity] [-o option] [-F config] source... target`: copies files as
+ * scp(1) does, over SFTP as OpenSSH 9's scp (remote globs expanded on the server), or over the legacy SCP protocol
+ * with `-O`. Operands `[user@]host:path` are remote (a colon before any slash); uploads take any number of local
+ * sources, downloads any number of sources on one host, and copies between remote hosts go through this machine
+ * (scp's default since OpenSSH 8.7, `-3`). On a terminal a progress meter is drawn, as scp's (not with `-q`).
+ * Logging in follows `effect-ssh exec` (identity files, `-o` options of ssh_config, known_hosts). Exit status 0,
+ * or 1 after printing what failed.
  *
  * @since 0.1.0
  */
@@ -11,13 +13,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import type { SshConnection } from "../client/SshConnection.js"
 import * as Scp from "../scp/Scp.js"
+import * as SftpProgress from "./internal/sftpProgress.js"
 import * as Login from "./Login.js"
 import * as Ssh from "./Ssh.js"
 import * as SshArgs from "./SshArgs.js"
 import * as Tty from "./Tty.js"
 
-const USAGE = "usage: effect-ssh scp [-Opqrsv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
+const USAGE = "usage: effect-ssh scp [-3Opqrsv] [-F ssh_config] [-i identity_file] [-o ssh_option] [-P port] source ... target"
 
 /**
  * An operand: a local path, or `[user@]host:path`.
@@ -103,7 +107,8 @@ export const parseArgs = (args: ReadonlyArray<string>): ScpFlags | string => {
       else if (c === "v") flags.verbose = true
       else if (c === "O") flags.legacy = true
       else if (c === "s") flags.legacy = false
-      else if (c === "T" || c === "C" || c === "4" || c === "6" || c === "B") continue
+      else if (c === "R") return "-R is not supported: copies between remote hosts go through this machine (-3)"
+      else if (c === "T" || c === "C" || c === "4" || c === "6" || c === "B" || c === "3") continue
       else return `unknown option -- ${c}`
     }
   }
@@ -147,11 +152,16 @@ export const main = (args: ReadonlyArray<string>) =>
     const operands = flags.operands.map(parseOperand)
     const target = operands[operands.length - 1]!
     const sources = operands.slice(0, -1)
+    // scp's progress meter: on stdout, only when it is a terminal, and never with -q (progressmeter.c).
+    const meter = !flags.quiet && process.stdout.isTTY === true ? SftpProgress.make(process.stdout) : undefined
     const options: Scp.ScpOptions = {
       protocol: flags.legacy === true ? "scp" : "sftp",
       recursive: flags.recursive,
       preserve: flags.preserve,
-      onWarning: (message) => Tty.printError(message)
+      onWarning: (message) => Tty.printError(message),
+      onProgress: meter === undefined
+        ? undefined
+        : (p) => meter({ path: p.path, bytes: p.bytes, total: p.size, done: p.bytes >= p.size })
     }
     if (target._tag === "Remote" && sources.every((s) => s._tag === "Local")) {
       const ssh = yield* connectTo(flags, target.destination)
@@ -159,13 +169,29 @@ export const main = (args: ReadonlyArray<string>) =>
       return 0
     }
     const remote = sources.filter((s): s is Extract<Operand, { _tag: "Remote" }> => s._tag === "Remote")
-    if (target._tag === "Local" && remote.length === sources.length && new Set(remote.map((s) => s.destination)).size === 1) {
-      const ssh = yield* connectTo(flags, remote[0]!.destination)
-      for (const s of remote) yield* Scp.download(ssh, s.path, target.path, options)
-      return 0
+    if (remote.length < sources.length) {
+      yield* Tty.printError("effect-ssh scp: local and remote sources cannot be mixed")
+      return 1
     }
-    yield* Tty.printError("effect-ssh scp: copies between two remote hosts, or from several hosts, are not supported yet")
-    return 1
+    // One login per host, reused by every source on it.
+    const logins = new Map<string, SshConnection>()
+    const login = (destination: string) =>
+      Effect.gen(function*() {
+        const known = logins.get(destination)
+        if (known !== undefined) return known
+        const ssh = yield* connectTo(flags, destination)
+        logins.set(destination, ssh)
+        return ssh
+      })
+    // Between remote hosts the data goes through this machine (scp -3, the default since OpenSSH 8.7).
+    const to = target._tag === "Remote" ? yield* login(target.destination) : undefined
+    for (const s of remote) {
+      const from = yield* login(s.destination)
+      yield* to === undefined
+        ? Scp.download(from, s.path, target.path, options)
+        : Scp.copy(from, s.path, to, target.path, options)
+    }
+    return 0
   }).pipe(
     Effect.scoped,
     Effect.catchAll((e) => Effect.as(Tty.printError(`effect-ssh scp: ${Ssh.errorText(e)}`), 1)),

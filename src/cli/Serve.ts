@@ -33,6 +33,7 @@ import { NodeCrypto } from "../node/NodeCrypto.js"
 import * as NodeForward from "../node/NodeForward.js"
 import * as NodeX11 from "../node/NodeX11.js"
 import * as NodeHostKeys from "../node/NodeHostKeys.js"
+import * as NodeAgent from "../node/NodeAgent.js"
 import * as NodeLocalProcess from "../node/NodeLocalProcess.js"
 import * as NodeSftp from "../node/NodeSftp.js"
 import * as NodeSshServer from "../node/NodeSshServer.js"
@@ -226,6 +227,8 @@ const serveAll = (flags: ServeArgs.Flags, config: SshdConfig.SshdConfig, setting
       internalSftp: (root) => NodeSftp.subsystem(root, { home: root === "/" ? process.cwd() : "/" }),
       // Forwarding connects and listens with Node's sockets; what is allowed comes from the configuration.
       server: { hostKeys: hostKeys.right, crypto: NodeCrypto, forwarding: { net: NodeForward.localNet, xauth: NodeX11.xauth() } },
+      // Agent forwarding: a private socket per session, when AllowAgentForwarding says so.
+      agentListen: NodeAgent.serverForwarding().listen,
       perSourceMaxStartups: DEFAULT_PER_SOURCE_MAX_STARTUPS
     }
     const keyFiles = settings.authorizedKeysFiles.filter((f) => f.toLowerCase() !== "none")

@@ -24,6 +24,7 @@ import * as HostKeyPolicy from "../client/HostKeyPolicy.js"
 import * as SshClientConfig from "../client/SshClientConfig.js"
 import * as SshConfig from "../config/SshConfig.js"
 import * as Algorithms from "../crypto/Algorithms.js"
+import * as NodeAgent from "../node/NodeAgent.js"
 import * as NodeProxyCommand from "../node/NodeProxyCommand.js"
 import * as NodeSshConfig from "../node/NodeSshConfig.js"
 import * as NodeX11 from "../node/NodeX11.js"
@@ -276,7 +277,8 @@ const connectAndRun = (a: SshArgs.SshArgs, resolved: SshConfig.Resolved) =>
       x11: yield* x11Options(resolved),
       stdinNull: a.stdinNull || resolved.forkAfterAuthentication,
       host: resolved.hostname,
-      onCommand: yield* SshForward.commandLine(connection, resolved, a.quiet)
+      onCommand: yield* SshForward.commandLine(connection, resolved, a.quiet),
+      forwardAgent: forwardAgentOf(resolved)
     })
   }).pipe(Effect.scoped)
 
@@ -286,6 +288,12 @@ const hopText = (h: SshConfig.JumpHost): string =>
 
 /** ssh would run itself once per hop; a config whose hops lead back to themselves stops here. */
 const MAX_JUMP_DEPTH = 16
+
+/** -A / ForwardAgent: the local agent to forward, if any (per-host opt-in, SEC-61). */
+const forwardAgentOf = (r: SshConfig.Resolved) => {
+  const path = SshClientConfig.forwardAgentPath(r, (name) => process.env[name])
+  return path === undefined ? undefined : NodeAgent.forwarding(path)
+}
 
 /**
  * Connects as the config says: directly, through a ProxyCommand's stdio (`NodeProxyCommand`, its `%h %p %r`

@@ -44,6 +44,8 @@ export interface SessionOptions {
   readonly host: string
   /** Runs a `~C` command line and returns what to print (`SshForward.commandLine`); without it `~C` is refused. */
   readonly onCommand?: ((line: string) => Effect.Effect<string, never, LocalNet.LocalNet>) | undefined
+  /** -A / ForwardAgent: where the session's forwarded agent channels go. */
+  readonly forwardAgent?: SshProcess.ForwardAgent | undefined
 }
 
 const terminalSize = () => ({ cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 })
@@ -59,9 +61,9 @@ export const run = (connection: SshConnection, options: SessionOptions) =>
     const pty: SshProcess.PtyOptions | undefined = options.tty
       ? { term: process.env.TERM ?? "xterm", ...terminalSize() }
       : undefined
-    const processOptions = { env: options.env, pty, x11: options.x11 }
+    const processOptions = { env: options.env, pty, x11: options.x11, forwardAgent: options.forwardAgent }
     const proc = options.subsystem && options.command !== undefined
-      ? yield* connection.subsystem(options.command)
+      ? yield* connection.subsystem(options.command, { env: options.env, forwardAgent: options.forwardAgent })
       : options.command === undefined
       ? yield* connection.shell(processOptions)
       : yield* connection.exec(options.command, processOptions)

@@ -260,6 +260,30 @@ export const identityPublicKeys = (
   })
 
 /**
+ * The agent socket `ForwardAgent` forwards (ssh_config(5)): none for `no`; for `yes` the agent ssh itself uses
+ * (IdentityAgent, else SSH_AUTH_SOCK; ssh.c exports IdentityAgent as SSH_AUTH_SOCK); otherwise the path given,
+ * or the variable it names (`$VAR`). Undefined when there is nothing to forward.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const forwardAgentPath = (
+  r: Pick<SshConfig.Resolved, "forwardAgent" | "identityAgent">,
+  env: (name: string) => string | undefined
+): string | undefined => {
+  if (r.forwardAgent === false) return undefined
+  const spec = r.forwardAgent === true ? r.identityAgent ?? "SSH_AUTH_SOCK" : r.forwardAgent
+  const value = spec === "SSH_AUTH_SOCK"
+    ? env("SSH_AUTH_SOCK")
+    : spec.toLowerCase() === "none"
+    ? undefined
+    : spec.startsWith("$")
+    ? env(spec.slice(1).replace(/^\{(.*)\}$/, "$1"))
+    : spec
+  return value === undefined || value === "" ? undefined : value
+}
+
+/**
  * The agent as a credential: all its keys, or with IdentitiesOnly (`only` given) those whose public key (or
  * certificate) is among `only`, as ssh's pubkey_prepare drops the agent keys no IdentityFile names.
  *

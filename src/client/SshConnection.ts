@@ -82,8 +82,11 @@ export interface SshConnection {
   readonly shell: (
     options?: SshProcess.ProcessOptions
   ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
-  /** Starts a subsystem such as "sftp" (RFC 4254 §6.5). */
-  readonly subsystem: (name: string) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
+  /** Starts a subsystem such as "sftp" (RFC 4254 §6.5); `options` as for exec (env, `forwardAgent`). */
+  readonly subsystem: (
+    name: string,
+    options?: SshProcess.ProcessOptions
+  ) => Effect.Effect<SshProcess.SshProcess, ChannelError | TransportError, Scope.Scope>
   /**
    * Runs `command` to completion and collects its output as text; a non-zero exit is not an error here. Its
    * stdin gets `options.stdin` and then EOF (EOF at once without it).

@@ -12,9 +12,15 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
 import type * as AgentServer from "../agent/AgentServer.js"
 import * as SshAgent from "../agent/SshAgent.js"
 import * as NodeDialer from "./NodeDialer.js"
+import * as AgentForwarding from "../client/AgentForwarding.js"
+import * as LocalNet from "../forward/LocalNet.js"
+import type * as SshProcess from "../session/SshProcess.js"
+import * as NodeForward from "./NodeForward.js"
 
 const noAgent = (description: string, cause?: unknown) =>
   new SshAgent.AgentError({ reason: "NoAgent", request: "connect", description, ...(cause === undefined ? {} : { cause }) })
@@ -147,3 +153,64 @@ export const serve = (
   agent: AgentServer.AgentServer,
   path: string
 ): Effect.Effect<void, SshAgent.AgentError, Scope.Scope> => listen(path, (socket) => agent.serve(socket))
+
+/**
+ * The client's agent forwarding to the agent at `path` (default: SSH_AUTH_SOCK, read when each forwarded channel
+ * arrives, as ssh does): pass it as `forwardAgent` to exec, shell or subsystem (`ssh -A`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SshConnection } from "effect-ssh"
+ * import { NodeAgent } from "effect-ssh/node"
+ *
+ * // `ssh -A host ssh-add -l`: the far side lists the keys of the local agent.
+ * const listRemote = Effect.gen(function*() {
+ *   const ssh = yield* SshConnection.SshConnection
+ *   return yield* ssh.string("ssh-add -l", { forwardAgent: NodeAgent.forwarding() })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const forwarding = (path?: string): SshProcess.ForwardAgent =>
+  AgentForwarding.toLocal(
+    NodeForward.localNet,
+    path === undefined ? Effect.map(socketPath, LocalNet.unix) : Effect.succeed(LocalNet.unix(path))
+  )
+
+/**
+ * The server's agent forwarding on Node, for `ServerHandlers.agentForwarding`: each session that asks (and may)
+ * gets a socket `agent.<pid>` in a fresh private directory (`ssh-XXXXXX` under `directory`, default the OS temp
+ * directory; mode 0700, the socket 0600, as sshd makes them), removed with the session. `allow` is sshd's
+ * AllowAgentForwarding per user (default: allowed).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serverForwarding = (options?: {
+  readonly allow?: AgentForwarding.ServerOptions["allow"]
+  readonly directory?: string | undefined
+}): AgentForwarding.ServerOptions => ({
+  allow: options?.allow,
+  listen: (onConnection) =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.try({
+          // mkdtemp creates the directory 0700.
+          try: () => Fs.mkdtempSync(NodePath.join(options?.directory ?? Os.tmpdir(), "ssh-")),
+          catch: (cause) => noAgent("cannot make the agent socket directory", cause)
+        }),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const path = NodePath.join(dir, `agent.${process.pid}`)
+      // Released before the directory (finalizers run in reverse): the listener closes, then the files go.
+      yield* NodeForward.localNet.listen(LocalNet.unix(path), onConnection)
+      yield* Effect.try({
+        try: () => Fs.chmodSync(path, 0o600),
+        catch: (cause) => noAgent(`cannot restrict ${path}`, cause)
+      })
+      return path
+    })
+})

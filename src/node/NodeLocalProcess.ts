@@ -69,6 +69,9 @@ const environment = (ctx: SshServer.SessionContext, options: LocalProcessOptions
     env.COLUMNS = String(ctx.pty.cols)
     env.LINES = String(ctx.pty.rows)
   }
+  // The session's forwarded agent, and never the server's own (sshd's children do not inherit its environment).
+  if (ctx.agentSocket !== undefined) env.SSH_AUTH_SOCK = ctx.agentSocket
+  else if (options.env === undefined || !Object.hasOwn(options.env, "SSH_AUTH_SOCK")) delete env.SSH_AUTH_SOCK
   env.USER = ctx.username
   env.LOGNAME = ctx.username
   return env

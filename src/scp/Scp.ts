@@ -16,8 +16,9 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
-import type { SubsystemOpener } from "../sftp/Sftp.js"
+import * as Sftp from "../sftp/Sftp.js"
 import * as internal from "./internal/scpClient.js"
+import * as remote from "./internal/scpRemote.js"
 import * as sftpMode from "./internal/scpSftp.js"
 import { ScpError } from "./ScpProtocol.js"
 
@@ -45,7 +46,7 @@ export interface ScpProcess<E> {
 export interface ScpConnection<E> {
   readonly exec: (command: string) => Effect.Effect<ScpProcess<E>, E, Scope.Scope>
   /** The "sftp" subsystem, for `protocol: "sftp"` (`SshConnection` has it). */
-  readonly subsystem?: SubsystemOpener["subsystem"] | undefined
+  readonly subsystem?: Sftp.SubsystemOpener["subsystem"] | undefined
 }
 
 /**
@@ -85,7 +86,7 @@ export interface ScpOptions {
 const sftpOpener = <E>(
   connection: ScpConnection<E>,
   options: ScpOptions | undefined
-): Effect.Effect<SubsystemOpener | undefined, ScpError> => {
+): Effect.Effect<Sftp.SubsystemOpener | undefined, ScpError> => {
   if (options?.protocol === "scp") return Effect.succeed(undefined)
   const subsystem = connection.subsystem
   return subsystem === undefined
@@ -134,3 +135,30 @@ export const download = <E>(
     if (opener !== undefined) return yield* sftpMode.download(opener, source, target, options ?? {}, fs, path)
     return yield* internal.download(connection, source, target, options ?? {}, fs, path)
   }).pipe(Effect.scoped, Effect.withSpan("Scp.download"))
+
+/**
+ * Copies `source` on one server to `target` on another through this machine, as OpenSSH's scp does by default
+ * (`scp -3`): over SFTP both sides (globs in `source` expanded on its server), or with `protocol: "scp"` by
+ * relaying `scp -f` on the source to `scp -t` on the target. Nothing is written locally.
+ *
+ * @since 0.1.0
+ * @category transfers
+ */
+export const copy = <E1, E2>(
+  from: ScpConnection<E1>,
+  source: string,
+  to: ScpConnection<E2>,
+  target: string,
+  options?: ScpOptions
+): Effect.Effect<void, ScpError | E1 | E2> =>
+  Effect.gen(function*() {
+    const fromOpener = yield* sftpOpener(from, options)
+    const toOpener = yield* sftpOpener(to, options)
+    if (fromOpener !== undefined && toOpener !== undefined) {
+      const mapError = Effect.mapError(remote.remoteError)
+      const a = yield* mapError(Sftp.make(fromOpener))
+      const b = yield* mapError(Sftp.make(toOpener))
+      return yield* remote.copySftp(a, source, b, target, options ?? {})
+    }
+    return yield* remote.relayLegacy<E1 | E2>({ from: from.exec, to: to.exec }, source, target, options ?? {})
+  }).pipe(Effect.scoped, Effect.withSpan("Scp.copy"))

@@ -28,6 +28,7 @@ import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
+import type * as AgentForwarding from "../client/AgentForwarding.js"
 import * as SshdConfig from "../config/SshdConfig.js"
 import type * as ConnectionMux from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
@@ -69,6 +70,11 @@ export interface SessionContext {
   readonly env: Readonly<Record<string, string>>
   /** What the server itself set for forwarding (DISPLAY, XAUTHORITY), also in `env`: not subject to AcceptEnv. */
   readonly serverEnv?: Readonly<Record<string, string>> | undefined
+  /**
+   * The session's forwarded agent socket, when the client asked for agent forwarding and it was allowed (also in
+   * `env` as SSH_AUTH_SOCK).
+   */
+  readonly agentSocket?: string | undefined
   /** The client's stdin; ends at its EOF. A single consumer. */
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
@@ -145,6 +151,11 @@ export interface ServerHandlers {
    * (these fields win); always subject to the user's authorized_keys / certificate restrictions (SEC-48).
    */
   readonly forwarding?: ForwardPolicy.ForwardingOptions | undefined
+  /**
+   * Agent forwarding (auth-agent-req@openssh.com): refused unless given (`NodeAgent.serverForwarding()` on Node);
+   * always subject to the user's authorized_keys / certificate restrictions (SEC-48).
+   */
+  readonly agentForwarding?: AgentForwarding.ServerOptions | undefined
 }
 
 /**

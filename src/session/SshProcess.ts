@@ -14,6 +14,7 @@ import type { Channel } from "../connection/Channel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import { ChannelError, type TransportError } from "../SshError.js"
 import * as ChannelRequests from "../wire/ChannelRequests.js"
+import * as AgentRequest from "./internal/agentRequest.js"
 
 /**
  * How a remote process ended: an exit status (RFC 4254 §6.10 exit-status) or a signal (exit-signal). When the
@@ -57,6 +58,13 @@ export interface ProcessOptions {
   readonly pty?: PtyOptions | undefined
   /** X11 forwarding for this session (RFC 4254 §6.3, ssh -X/-Y); served by `SshConnection`'s exec and shell. */
   readonly x11?: X11Options | undefined
+  /**
+   * Agent forwarding for this session (`ssh -A`; OpenSSH PROTOCOL.agent): sends auth-agent-req@openssh.com and,
+   * once the server accepts, serves each auth-agent@openssh.com channel it opens with `forwardAgent` while the
+   * process's Scope lives. Per session and opt-in (SEC-61); without it such channels are refused (SEC-47).
+   * `NodeAgent.forwarding()` relays to SSH_AUTH_SOCK, `AgentForwarding.fromAgentServer` to an in-process agent.
+   */
+  readonly forwardAgent?: ForwardAgent | undefined
 }
 
 /**
@@ -81,6 +89,17 @@ export interface X11Options {
   readonly singleConnection?: boolean | undefined
   /** When the server refuses x11-req: fail the start (default) or go on without X11, as ssh warns and goes on. */
   readonly onRefused?: "fail" | "continue" | undefined
+}
+
+/**
+ * Where forwarded agent connections go: `serve` talks the agent protocol on one auth-agent@openssh.com channel
+ * (usually by relaying it to a local agent) until it ends; the channel closes when it returns.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ForwardAgent {
+  readonly serve: (channel: Channel) => Effect.Effect<void, unknown>
 }
 
 /**
@@ -167,6 +186,7 @@ export const start = (
       // RFC 4254 §6.4: want_reply false, as OpenSSH sends it; a refused variable is simply not set.
       yield* sendRequest(channel, { _tag: "Env", name, value }, false)
     }
+    if (options?.forwardAgent !== undefined) yield* AgentRequest.request(mux, channel, options.forwardAgent)
     if (options?.pty !== undefined) {
       const p = options.pty
       yield* required(channel, {

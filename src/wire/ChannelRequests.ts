@@ -153,6 +153,17 @@ export interface EmptyRequest {
 }
 
 /**
+ * `auth-agent-req@openssh.com` (OpenSSH PROTOCOL.agent, "agent forwarding"): the client asks the server to make
+ * its agent reachable from this session's processes, through `auth-agent@openssh.com` channels. No data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthAgentReq {
+  readonly _tag: "AuthAgentReq"
+}
+
+/**
  * A request this module does not decode, with its undecoded data.
  *
  * @since 0.1.0
@@ -182,6 +193,7 @@ export type ChannelRequestPayload =
   | ExitStatus
   | ExitSignal
   | EmptyRequest
+  | AuthAgentReq
   | UnknownRequest
 
 /**
@@ -203,7 +215,8 @@ export const RequestName = {
   ExitStatus: "exit-status",
   ExitSignal: "exit-signal",
   Keepalive: "keepalive@openssh.com",
-  Eow: "eow@openssh.com"
+  Eow: "eow@openssh.com",
+  AuthAgentReq: "auth-agent-req@openssh.com"
 } as const
 
 /**
@@ -259,6 +272,7 @@ export const encodeRequest = (p: ChannelRequestPayload): { readonly request: str
       case "Shell":
       case "Keepalive":
       case "Eow":
+      case "AuthAgentReq":
         return
     }
   }, 64)
@@ -370,7 +384,8 @@ const DECODERS: ReadonlyMap<string, Decoder> = new Map<string, Decoder>([
     language: text(r, MAX_FIELD_LENGTH, "language tag")
   })],
   [RequestName.Keepalive, () => ({ _tag: "Keepalive" })],
-  [RequestName.Eow, () => ({ _tag: "Eow" })]
+  [RequestName.Eow, () => ({ _tag: "Eow" })],
+  [RequestName.AuthAgentReq, () => ({ _tag: "AuthAgentReq" })]
 ])
 
 /**

@@ -146,7 +146,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       mux,
       exec,
       shell: (o) => start({ _tag: "Shell" }, o ?? { pty: {} }),
-      subsystem: (name) => SshProcess.start(mux, { _tag: "Subsystem", name }),
+      subsystem: (name, o) => start({ _tag: "Subsystem", name }, o),
       run,
       string: (command, o) =>
         Effect.flatMap(run(command, o), (r) =>

@@ -10,12 +10,13 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import * as Sftp from "../../sftp/Sftp.js"
 import * as SftpServer from "../../sftp/SftpServer.js"
 import * as SftpTransfer from "../../sftp/SftpTransfer.js"
-import type { SftpError } from "../../SshError.js"
 import { ScpError } from "../ScpProtocol.js"
+import * as ScpRemote from "./scpRemote.js"
 
 /** What the SFTP mode needs of the options (the public `ScpOptions`). */
 export interface SftpModeOptions {
@@ -24,8 +25,7 @@ export interface SftpModeOptions {
   readonly onProgress?: ((progress: { readonly path: string; readonly bytes: number; readonly size: number }) => Effect.Effect<void>) | undefined
 }
 
-const remoteError = (e: SftpError) =>
-  new ScpError({ reason: "Remote", description: e.path === undefined ? e.message : `${e.path}: ${e.description}`, path: e.path, cause: e })
+const remoteError = ScpRemote.remoteError
 
 const localError = (file: string) => (e: { readonly message: string }) =>
   new ScpError({ reason: "Local", description: `${file}: ${e.message}`, path: file, cause: e })
@@ -40,7 +40,6 @@ const transferOptions = (o: SftpModeOptions): SftpTransfer.TransferOptions => ({
     : (event) => o.onProgress!({ path: event.path, bytes: event.bytes, size: event.total ?? event.bytes })
 })
 
-const baseName = (p: string): string => p.replace(/\/+$/, "").split("/").pop() ?? ""
 const join = (dir: string, name: string) => (dir.endsWith("/") ? dir + name : `${dir}/${name}`)
 
 /** Uploads `sources` to `target` over an SFTP session opened on `opener`. */
@@ -67,7 +66,10 @@ export const upload = (
     }
   })
 
-/** Downloads `source` into (or as) the local `target` over an SFTP session opened on `opener`. */
+/**
+ * Downloads `source` — or each match of its glob (`*.txt`, expanded on the server as OpenSSH 9's scp does) — into
+ * (or as) the local `target` over an SFTP session opened on `opener`.
+ */
 export const download = (
   opener: Sftp.SubsystemOpener,
   source: string,
@@ -81,10 +83,10 @@ export const download = (
     const local = SftpServer.fromPlatform(fs, "/")
     const info = yield* Effect.option(fs.stat(target))
     const into = info._tag === "Some" && info.value.type === "Directory"
-    const name = baseName(source)
-    if (into && !SftpTransfer.isSafeName(name)) {
-      return yield* new ScpError({ reason: "BadPath", description: `${source}: not a file name to copy into ${target}`, path: source })
+    const sources = yield* ScpRemote.expand(sftp, source)
+    const pairs = ScpRemote.placements(sources, target, into, "Local")
+    if (Either.isLeft(pairs)) return yield* pairs.left
+    for (const [from, dest] of pairs.right) {
+      yield* SftpTransfer.get(sftp, from, local, path.resolve(dest), transferOptions(options)).pipe(Effect.mapError(remoteError))
     }
-    const dest = path.resolve(into ? path.join(target, name) : target)
-    yield* SftpTransfer.get(sftp, source, local, dest, transferOptions(options)).pipe(Effect.mapError(remoteError))
   })

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as ServerAuth from "../../auth/ServerAuth.js"
+import type * as AgentForwarding from "../../client/AgentForwarding.js"
 import * as SshdConfig from "../../config/SshdConfig.js"
 import * as Forward from "./forward.js"
 import * as Match from "../../keys/Match.js"
@@ -53,6 +54,8 @@ export interface ConfiguredServer {
    * Served for "sftp" also when the configuration names no sftp subsystem at all (effect-ssh's default).
    */
   readonly internalSftp?: ((root: string) => SessionHandler) | undefined
+  /** Makes a session's forwarded agent socket (`NodeAgent.serverForwarding().listen`); without it none is made. */
+  readonly agentListen?: AgentForwarding.ServerOptions["listen"] | undefined
 }
 
 /** Where a listener listens, for Match LocalAddress / LocalPort. */
@@ -120,6 +123,8 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor, trac
       }
       for (const { name, value } of s.right.setEnv) env[name] = value
       Object.assign(env, ctx.serverEnv)
+      // The forwarded agent's socket comes from the server (never from the client's env requests).
+      if (ctx.agentSocket !== undefined) env.SSH_AUTH_SOCK = ctx.agentSocket
       const forced = s.right.forceCommand
       if (forced !== undefined) {
         // sshd_config ForceCommand wins over everything, subsystems included; the client's request is shown.
@@ -153,6 +158,28 @@ const sessions = (c: ConfiguredServer, settingsFor: ConfigAuth.SettingsFor, trac
     subsystems
   }
 }
+
+/**
+ * AllowAgentForwarding, as `effect-ssh serve` applies it: off unless the configuration names the keyword (sshd's
+ * default is yes; DESIGN.md §2 keeps every forwarding off unless named, as for AllowTcpForwarding), then per user
+ * (Match User/Group), with DisableForwarding turning it off too (OpenSSH CVE-2025-32728, SEC-48).
+ */
+const agentForwarding = (
+  c: ConfiguredServer,
+  settingsFor: ConfigAuth.SettingsFor
+): AgentForwarding.ServerOptions | undefined =>
+  c.agentListen === undefined || !c.config.entries.some((e) => e.keyword.name === "allowagentforwarding")
+    ? undefined
+    : {
+      listen: c.agentListen,
+      allow: (username) =>
+        Effect.sync(() =>
+          Either.match(settingsFor(username), {
+            onLeft: () => false,
+            onRight: (u) => u.allowAgentForwarding && !u.disableForwarding
+          })
+        )
+    }
 
 /** What a connection did, for its source's penalty. */
 interface Track {
@@ -230,6 +257,7 @@ export const connectionHandlers = (
       },
       ...sessions(c, settingsFor, track),
       forwarding: Forward.fromSshdConfig(c.config, { spec, groups: c.env.groups }),
+      agentForwarding: agentForwarding(c, settingsFor),
       get maxSessions() {
         return user.maxSessions
       },

@@ -15,6 +15,7 @@ import type { Channel, IncomingRequest } from "../../connection/Channel.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as X11Server from "../../forward/X11Server.js"
+import * as AgentForward from "./agentForward.js"
 import * as Forward from "./forward.js"
 import * as HostKeys from "./hostKeys.js"
 import * as Idle from "./idle.js"
@@ -44,6 +45,7 @@ interface SessionOwner {
   readonly username: string
   readonly remoteAddress: string | undefined
   readonly restrictions: ServerAuth.Restrictions
+  readonly mux: ConnectionMux.ConnectionMux
 }
 
 type Started = {
@@ -56,13 +58,14 @@ type Started = {
  * exec / shell / subsystem (§6.5). Once the program runs, window-change (§6.7) and signal (§6.9) requests go to
  * the handler; anything else that wants an answer is refused.
  */
-const session = (owner: SessionOwner, handlers: ServerHandlers, mux: ConnectionMux.ConnectionMux) => (channel: Channel) =>
+const session = (owner: SessionOwner, handlers: ServerHandlers) => (channel: Channel) =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(channel.requests)
     let pty: PtyInfo | undefined
     const env: Record<string, string> = {}
     let started: Started | undefined
     let x11Env: Readonly<Record<string, string>> | undefined
+    let agentSocket: string | undefined
     let pending: ReadonlyArray<IncomingRequest> = []
     while (started === undefined) {
       const next = yield* Effect.option(pull)
@@ -94,9 +97,16 @@ const session = (owner: SessionOwner, handlers: ServerHandlers, mux: ConnectionM
             continue
           case "X11Req": {
             // RFC 4254 §6.3.1: one display per session (src/forward/X11Server.ts; SEC-48).
-            const set = x11Env === undefined ? yield* X11Server.request({ mux, options: handlers.forwarding, ...owner, request: r }) : undefined
+            const set = x11Env === undefined ? yield* X11Server.request({ options: handlers.forwarding, ...owner, request: r }) : undefined
             x11Env ??= set
             yield* reply(req, set !== undefined)
+            continue
+          }
+          case "AuthAgentReq": {
+            // OpenSSH PROTOCOL.agent: a private agent socket for this session (once), gone with its Scope.
+            const path = yield* AgentForward.request({ ...owner, options: handlers.agentForwarding, current: agentSocket })
+            agentSocket ??= path
+            yield* reply(req, path !== undefined)
             continue
           }
           case "Exec":
@@ -161,8 +171,9 @@ const session = (owner: SessionOwner, handlers: ServerHandlers, mux: ConnectionM
       remoteAddress: owner.remoteAddress,
       pty,
       // authorized_keys environment= wins over what the client sent.
-      env: { ...env, ...owner.restrictions.environment, ...x11Env },
-      serverEnv: x11Env,
+      env: { ...env, ...owner.restrictions.environment, ...x11Env, ...(agentSocket === undefined ? {} : { SSH_AUTH_SOCK: agentSocket }) },
+      serverEnv: { ...x11Env, ...(agentSocket === undefined ? {} : { SSH_AUTH_SOCK: agentSocket }) },
+      agentSocket,
       command: started.command,
       stdin: channel.data,
       stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
@@ -203,7 +214,7 @@ export const handleConnection = (
           return {
             _tag: "Accept",
             run: (channel) =>
-              session({ ...authenticated, remoteAddress }, handlers, mux)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
+              session({ ...authenticated, remoteAddress, mux }, handlers)(channel).pipe(Effect.ensuring(Effect.sync(() => sessions--)))
           }
         })
     })

@@ -333,9 +333,17 @@ describe("ChannelRequests (RFC 4254 §6)", () => {
 
   it("unknown requests decode as Unknown with a copy of their data", () => {
     const data = hex("0102")
-    const d = ChannelRequests.decodeRequest("auth-agent-req@openssh.com", data)
+    const d = ChannelRequests.decodeRequest("x-unknown@test", data)
     data.fill(0)
-    assert.deepStrictEqual(d, Either.right({ _tag: "Unknown", request: "auth-agent-req@openssh.com", data: hex("0102") }))
+    assert.deepStrictEqual(d, Either.right({ _tag: "Unknown", request: "x-unknown@test", data: hex("0102") }))
+  })
+
+  it("auth-agent-req@openssh.com has no data; trailing bytes are refused (SEC-09)", () => {
+    const { data, request } = ChannelRequests.encodeRequest({ _tag: "AuthAgentReq" })
+    assert.strictEqual(request, "auth-agent-req@openssh.com")
+    assert.strictEqual(data.length, 0)
+    assert.deepStrictEqual(ChannelRequests.decodeRequest(request, data), Either.right({ _tag: "AuthAgentReq" }))
+    assert.isTrue(Either.isLeft(ChannelRequests.decodeRequest(request, hex("00"))))
   })
 })
 
