@@ -14,7 +14,7 @@ import * as Transport from "../../transport/Transport.js"
 import * as Option from "effect/Option"
 import { PeerAddress } from "../PeerAddress.js"
 import type { ServerConfig, ServerHandlers } from "../SshServer.js"
-import { handleConnection } from "./session.js"
+import { handleConnection } from "./connection.js"
 import * as Startups from "./startups.js"
 
 /** Counts connections that have not authenticated yet, for the MaxStartups gate. */
