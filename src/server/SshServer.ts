@@ -112,8 +112,15 @@ export interface ServerHandlers extends ServerSession.SessionPrograms {
  */
 export const handleConnection = (
   transport: Transport.Transport,
-  handlers: ServerHandlers
-): Effect.Effect<void, unknown, Scope.Scope> => internal.handleConnection(transport, handlers)
+  handlers: ServerHandlers,
+  options?: {
+    /**
+     * Runs once the client authenticated: `NodeTransport.serve` passes its MaxStartups release here, so that
+     * an authenticated connection no longer counts as a startup (LIM-19).
+     */
+    readonly onAuthenticated?: Effect.Effect<void> | undefined
+  }
+): Effect.Effect<void, unknown, Scope.Scope> => internal.handleConnection(transport, handlers, options?.onAuthenticated)
 
 /**
  * sshd's MaxStartups `start:rate:full` (LIM-19, SEC-38): from `start` unauthenticated connections on, a new
