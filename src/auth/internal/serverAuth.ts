@@ -459,12 +459,15 @@ export const authenticate = (
       requestStart: 0
     }
     const grace = Duration.decode(options.timeouts?.loginGrace ?? DEFAULT_GRACE)
-    const driver = yield* Effect.fork(serve(ctx))
+    // The driver's outcome is carried as a value: a failed fiber is reported by Effect's runtime ("Fiber terminated
+    // with an unhandled error", at debug level) even when it is joined, which `effect-ssh serve -v` printed for
+    // every client that left during authentication.
+    const driver = yield* Effect.fork(Effect.exit(serve(ctx)))
     const timer = Effect.zipRight(Effect.sleep(grace), claim("closing")).pipe(
       // Lost the claim: the driver has already sent SUCCESS, so wait for it.
       Effect.flatMap((won) => won ? Effect.succeed(Option.none()) : Effect.never)
     )
-    const result = yield* Effect.raceFirst(Effect.asSome(Fiber.join(driver)), timer)
+    const result = yield* Effect.raceFirst(Effect.asSome(Effect.flatten(Fiber.join(driver))), timer)
     if (Option.isSome(result)) return result.value
     // LIM-17: no user callback runs from here on; the driver is interrupted wherever it is.
     yield* Fiber.interrupt(driver)

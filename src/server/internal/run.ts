@@ -85,6 +85,10 @@ export const serveTransport = <R>(
     yield* body(transport, release)
   }).pipe(
     Effect.scoped,
+    // Effect reports every failed fiber ("Fiber terminated with an unhandled error", at debug level) even when
+    // its failure is awaited: each `Stream.run` of a handler forks one, so every client that vanished mid-session
+    // printed it under `serve -v`. A connection's fibers are all observed; how it ended is logged once, below.
+    Effect.withUnhandledErrorLogLevel(Option.none()),
     Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),
     Effect.catchAllCause((cause) =>
       Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
