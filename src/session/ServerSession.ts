@@ -30,14 +30,7 @@ import * as SessionRequests from "./SessionRequests.js"
  * @since 0.1.0
  * @category models
  */
-export interface PtyInfo {
-  readonly term: string
-  readonly cols: number
-  readonly rows: number
-  readonly widthPx: number
-  readonly heightPx: number
-  readonly modes: Uint8Array
-}
+export interface PtyInfo extends Omit<ChannelRequests.PtyReq, "_tag"> {}
 
 /**
  * What a session handler gets: who, the pty and environment the client asked for, stdin as a Stream, stdout and

@@ -59,6 +59,22 @@ export type Program =
   | { readonly _tag: "Subsystem"; readonly name: string }
 
 /**
+ * A pseudo-terminal request as the client asks for it (RFC 4254 §6.2); what is left out takes OpenSSH's default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PtyOptions {
+  readonly term?: string | undefined
+  readonly cols?: number | undefined
+  readonly rows?: number | undefined
+  readonly widthPx?: number | undefined
+  readonly heightPx?: number | undefined
+  /** RFC 4254 §8 terminal modes. */
+  readonly modes?: ReadonlyArray<ChannelRequests.TerminalModeEntry> | undefined
+}
+
+/**
  * Sends a typed channel request.
  *
  * @since 0.1.0
@@ -114,14 +130,7 @@ export const start = (program: Program): ChannelRequests.ChannelRequestPayload =
  * @since 0.1.0
  * @category requests
  */
-export const pty = (options: {
-  readonly term?: string | undefined
-  readonly cols?: number | undefined
-  readonly rows?: number | undefined
-  readonly widthPx?: number | undefined
-  readonly heightPx?: number | undefined
-  readonly modes?: ReadonlyArray<ChannelRequests.TerminalModeEntry> | undefined
-}): ChannelRequests.ChannelRequestPayload => ({
+export const pty = (options: PtyOptions): ChannelRequests.ChannelRequestPayload => ({
   _tag: "PtyReq",
   term: options.term ?? "xterm-256color",
   cols: options.cols ?? 80,

@@ -11,7 +11,6 @@ import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
-import type * as ChannelRequests from "../wire/ChannelRequests.js"
 import * as SessionRequests from "./SessionRequests.js"
 
 /**
@@ -29,15 +28,7 @@ export interface ExitStatus extends SessionRequests.ExitReport {}
  * @since 0.1.0
  * @category models
  */
-export interface PtyOptions {
-  readonly term?: string | undefined
-  readonly cols?: number | undefined
-  readonly rows?: number | undefined
-  readonly widthPx?: number | undefined
-  readonly heightPx?: number | undefined
-  /** RFC 4254 §8 terminal modes. */
-  readonly modes?: ReadonlyArray<ChannelRequests.TerminalModeEntry> | undefined
-}
+export interface PtyOptions extends SessionRequests.PtyOptions {}
 
 /**
  * Environment and pseudo-terminal for a remote process.
