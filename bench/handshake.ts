@@ -32,6 +32,7 @@ import * as NodeTransport from "../src/node/NodeTransport.js"
 import * as Loopback from "../test/helpers/Loopback.js"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 import * as OpenSshKex from "../test/helpers/OpenSshKex.js"
+import * as Receive from "../src/transport/internal/receive.js"
 
 /**
  * @since 0.1.0
@@ -133,7 +134,7 @@ const oursOnly = (kex: string, runs: number, budget: number) =>
     const fingerprint = HostKey.fingerprintSha256(HostKey.encodePublicKey(HostKey.publicKeyOf(hostKey)))
     const address = yield* NodeTransport.serve(
       { hostKeys: [hostKey], algorithms: { kex: [kex], hostKey: ["ssh-ed25519"] } },
-      (t) => Effect.ignore(t.receive)
+      (t) => Effect.ignore(Receive.receive(t))
     ).pipe(Effect.provideService(Crypto, NodeCrypto))
     if (address._tag !== "TcpAddress") return yield* Effect.fail(new Error("our server did not listen on TCP"))
     yield* oursOnce(address.port, kex, fingerprint)

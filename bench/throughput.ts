@@ -32,6 +32,7 @@ import type * as Transport from "../src/transport/Transport.js"
 import * as Writer from "../src/wire/Writer.js"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 import type { PacketBenchRow } from "./packets.js"
+import * as Receive from "../src/transport/internal/receive.js"
 
 /**
  * @since 0.1.0
@@ -81,7 +82,7 @@ const dataPayload = Writer.build((w) => w.byte(94).uint32(0).string(new Uint8Arr
 /** The server side: answers each request for n messages with n CHANNEL_DATA payloads. */
 const source = (t: Transport.Transport) =>
   Effect.forever(Effect.gen(function*() {
-    const m = yield* t.receive
+    const m = yield* Receive.receive(t)
     if (m[0] !== REQUEST) return
     const n = new DataView(m.buffer, m.byteOffset, m.byteLength).getUint32(m.byteLength - 4)
     for (let i = 0; i < n; i++) yield* t.send(dataPayload)
@@ -94,7 +95,7 @@ const fetch = (t: Transport.Transport, n: number) =>
     yield* t.send(request(n))
     let got = 0
     while (got < n) {
-      for (const m of yield* t.receiveAll) if (m[0] === 94) got++
+      for (const m of yield* Receive.receiveAll(t)) if (m[0] === 94) got++
     }
     return (performance.now() - start) / 1000
   })

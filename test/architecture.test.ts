@@ -391,6 +391,20 @@ describe("architecture (STYLE.md §4)", () => {
     )
   })
 
+  it("a transport's pull side is internal: only transport/ and the user-authentication drivers import it (issue 10)", () => {
+    // After authentication every message goes to the connection layer synchronously (Transport.direct); before it,
+    // ServerAuth and ClientAuth are the only readers, so no other code can take their messages.
+    assertNone(
+      allImports
+        .filter((ref) =>
+          ref.target === "transport/internal/receive.ts" && !ref.typeOnly && !ref.file.startsWith("transport/") &&
+          ref.file !== "auth/internal/serverAuth.ts" && ref.file !== "auth/internal/clientAuth.ts"
+        )
+        .map((ref) => `src/${ref.file}:${ref.line} imports transport/internal/receive.ts`),
+      "readers of the transport's pull side outside user authentication"
+    )
+  })
+
   it("client/, server/ and index.ts import nothing from src/node, node:* or @effect/platform-node", () => {
     assertNone(layerViolations(["client", "server", "index"]), "client/ server/ index.ts layer violations")
   })

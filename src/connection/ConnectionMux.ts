@@ -59,6 +59,17 @@ export interface ConnectionMuxOptions {
  */
 export type ChannelAcceptance =
   | { readonly _tag: "Accept"; readonly run: (channel: Channel) => Effect.Effect<void, unknown> }
+  | {
+    /**
+     * Serves the channel without holding a fiber while it is idle: `attach` runs once, when the channel is
+     * confirmed, in the channel's own Scope (closed when both CLOSEs are exchanged or the connection ends, which
+     * interrupts whatever was forked into it). It installs what serves the channel (`onRequest`, fibers forked in
+     * the Scope) and returns; the channel stays open until someone calls `close` or the peer closes it. A
+     * failing or dying `attach` closes the channel.
+     */
+    readonly _tag: "Attach"
+    readonly attach: (channel: Channel) => Effect.Effect<void, unknown, Scope.Scope>
+  }
   | { readonly _tag: "Reject"; readonly reason: number; readonly description: string }
 
 /**

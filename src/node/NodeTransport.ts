@@ -21,6 +21,9 @@ import { NodeCompression } from "./NodeCompression.js"
 import { NodeCrypto } from "./NodeCrypto.js"
 import * as NodeDialer from "./NodeDialer.js"
 import * as NodeLink from "./NodeLink.js"
+import * as RunInternal from "../server/internal/run.js"
+import * as Startups from "../server/internal/startups.js"
+import type * as SshServer from "../server/SshServer.js"
 import type { TransportError } from "../SshError.js"
 import * as Transport from "../transport/Transport.js"
 
@@ -93,34 +96,40 @@ export const registerLink = (socket: Socket.Socket): Effect.Effect<void> =>
 
 /**
  * Listens on TCP and runs the server role of the transport (on node:crypto and node:zlib unless `crypto` /
- * `compression` name other backends) on every accepted socket, then `handler` with the
- * established transport. Each connection lives in its own Scope, closed when the handler ends or fails.
- * Returns the bound address; serving stops when the enclosing Scope closes.
+ * `compression` name other backends) on every accepted socket, then `handler` with the established transport.
+ * Each connection lives in its own Scope, closed when the handler ends or fails. Returns the bound address;
+ * serving stops when the enclosing Scope closes.
+ *
+ * Connections are served the way `SshServer.run` serves them, behind the same MaxStartups gate (LIM-19,
+ * SEC-38; default 10:30:100): a connection counts as unauthenticated until `handler` runs its second argument
+ * (`(t, authenticated) => SshServer.handleConnection(t, handlers, { onAuthenticated: authenticated })`) or ends,
+ * and refused ones are closed before our version string is sent.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const serve = <E, R>(
-  options: Omit<Transport.TransportOptions, "role"> & { readonly host?: string | undefined; readonly port?: number | undefined },
-  handler: (transport: Transport.Transport) => Effect.Effect<unknown, E, R>
-): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError, Scope.Scope | R> =>
+  options: Omit<Transport.TransportOptions, "role"> & {
+    readonly host?: string | undefined
+    readonly port?: number | undefined
+    readonly maxStartups?: SshServer.MaxStartups | undefined
+  },
+  handler: (transport: Transport.Transport, authenticated: Effect.Effect<void>) => Effect.Effect<unknown, E, R>
+): Effect.Effect<SocketServer.Address, SocketServer.SocketServerError, Scope.Scope | Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
-    const { host, port, ...transportOptions } = options
+    const { host, maxStartups, port, ...transportOptions } = options
+    const invalid = Startups.validate(maxStartups ?? Startups.DEFAULT)
+    if (invalid !== undefined) return yield* Effect.dieMessage(invalid)
+    const gate = RunInternal.makeGate(maxStartups ?? Startups.DEFAULT)
     const server = yield* NodeSocketServer.make({ host: host ?? "127.0.0.1", port: port ?? 0 })
     yield* server.run((socket) =>
-      Effect.gen(function*() {
-        yield* setNoDelay
-        yield* registerLink(socket)
-        const transport = yield* Transport.make(socket, {
+      Effect.zipRight(
+        Effect.zipRight(setNoDelay, registerLink(socket)),
+        RunInternal.serveTransport(socket, {
           ...transportOptions,
           crypto: transportOptions.crypto ?? NodeCrypto,
-          compression: transportOptions.compression ?? NodeCompression,
-          role: "server"
-        })
-        yield* handler(transport)
-      }).pipe(
-        Effect.scoped,
-        Effect.catchAllCause((cause) => Effect.logDebug("connection ended", cause))
+          compression: transportOptions.compression ?? NodeCompression
+        }, gate, handler)
       )
     ).pipe(Effect.forkScoped)
     return server.address

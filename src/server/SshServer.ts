@@ -25,20 +25,19 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type * as Sink from "effect/Sink"
-import type * as Stream from "effect/Stream"
 import * as ServerAuth from "../auth/ServerAuth.js"
 import type * as AgentForwarding from "../client/AgentForwarding.js"
 import * as SshdConfig from "../config/SshdConfig.js"
 import type * as ConnectionMux from "../connection/ConnectionMux.js"
-import type { ChannelError, TransportError } from "../SshError.js"
 import type { CryptoBackend, PrivateKeyMaterial } from "../crypto/Backend.js"
 import type * as HostKey from "../crypto/HostKey.js"
 import type * as ForwardPolicy from "../forward/ForwardPolicy.js"
+import type * as ServerSession from "../session/ServerSession.js"
+import type * as SessionRequests from "../session/SessionRequests.js"
 import type * as Transport from "../transport/Transport.js"
 import * as Forward from "./internal/forward.js"
 import * as runInternal from "./internal/run.js"
-import * as internal from "./internal/session.js"
+import * as internal from "./internal/connection.js"
 
 /**
  * The pseudo-terminal a client asked for (RFC 4254 §6.2).
@@ -46,47 +45,16 @@ import * as internal from "./internal/session.js"
  * @since 0.1.0
  * @category models
  */
-export interface PtyInfo {
-  readonly term: string
-  readonly cols: number
-  readonly rows: number
-  readonly widthPx: number
-  readonly heightPx: number
-  readonly modes: Uint8Array
-}
+export type PtyInfo = ServerSession.PtyInfo
 
 /**
  * What a session handler gets: who, the pty and environment the client asked for, stdin as a Stream, stdout and
- * stderr as Sinks.
+ * stderr as Sinks, window changes and signals.
  *
  * @since 0.1.0
  * @category models
  */
-export interface SessionContext {
-  readonly username: string
-  /** The client's address, when the listener knows it (TCP). */
-  readonly remoteAddress?: string | undefined
-  readonly pty: PtyInfo | undefined
-  readonly env: Readonly<Record<string, string>>
-  /** What the server itself set for forwarding (DISPLAY, XAUTHORITY), also in `env`: not subject to AcceptEnv. */
-  readonly serverEnv?: Readonly<Record<string, string>> | undefined
-  /**
-   * The session's forwarded agent socket, when the client asked for agent forwarding and it was allowed (also in
-   * `env` as SSH_AUTH_SOCK).
-   */
-  readonly agentSocket?: string | undefined
-  /** The client's stdin; ends at its EOF. A single consumer. */
-  readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
-  readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
-  readonly stderr: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
-  /**
-   * The client's window-change requests (RFC 4254 §6.7) while the program runs; the latest 16 are kept for a
-   * handler that does not take them. A single consumer.
-   */
-  readonly windowChanges: Stream.Stream<WindowSize>
-  /** Signal names the client sends, without "SIG" (RFC 4254 §6.9: `"INT"`, `"TERM"` …); the latest 16 are kept. */
-  readonly signals: Stream.Stream<string>
-}
+export type SessionContext = ServerSession.SessionContext
 
 /**
  * A terminal size from a window-change request (RFC 4254 §6.7).
@@ -94,12 +62,7 @@ export interface SessionContext {
  * @since 0.1.0
  * @category models
  */
-export interface WindowSize {
-  readonly cols: number
-  readonly rows: number
-  readonly widthPx: number
-  readonly heightPx: number
-}
+export type WindowSize = SessionRequests.WindowSize
 
 /**
  * How a session ended: an exit status, or a signal name (without "SIG") sent as exit-signal (RFC 4254 §6.10).
@@ -107,7 +70,7 @@ export interface WindowSize {
  * @since 0.1.0
  * @category models
  */
-export type SessionExit = number | { readonly signal: string; readonly message?: string | undefined }
+export type SessionExit = SessionRequests.SessionExit
 
 /**
  * A session handler: returns how the session ended. A failure or defect of the handler ends the session with
@@ -116,9 +79,7 @@ export type SessionExit = number | { readonly signal: string; readonly message?:
  * @since 0.1.0
  * @category models
  */
-export type SessionHandler<A extends object = object> = (
-  context: SessionContext & A
-) => Effect.Effect<SessionExit, unknown>
+export type SessionHandler<A extends object = object> = ServerSession.SessionHandler<A>
 
 /**
  * The handlers of a server. Every field is optional; what is missing is refused.
@@ -126,12 +87,9 @@ export type SessionHandler<A extends object = object> = (
  * @since 0.1.0
  * @category models
  */
-export interface ServerHandlers {
+export interface ServerHandlers extends ServerSession.SessionPrograms {
   readonly auth: ServerAuth.ServerAuthHandlers
   readonly authOptions?: ServerAuth.ServerAuthOptions | undefined
-  readonly exec?: SessionHandler<{ readonly command: string }> | undefined
-  readonly shell?: SessionHandler | undefined
-  readonly subsystems?: Readonly<Record<string, SessionHandler>> | undefined
   /** Sessions per connection (sshd's MaxSessions, LIM-22: default 10). */
   readonly maxSessions?: number | undefined
   /**
@@ -167,8 +125,15 @@ export interface ServerHandlers {
  */
 export const handleConnection = (
   transport: Transport.Transport,
-  handlers: ServerHandlers
-): Effect.Effect<void, unknown, Scope.Scope> => internal.handleConnection(transport, handlers)
+  handlers: ServerHandlers,
+  options?: {
+    /**
+     * Runs once the client authenticated: `NodeTransport.serve` passes its MaxStartups release here, so that
+     * an authenticated connection no longer counts as a startup (LIM-19).
+     */
+    readonly onAuthenticated?: Effect.Effect<void> | undefined
+  }
+): Effect.Effect<void, unknown, Scope.Scope> => internal.handleConnection(transport, handlers, options?.onAuthenticated)
 
 /**
  * sshd's MaxStartups `start:rate:full` (LIM-19, SEC-38): from `start` unauthenticated connections on, a new

@@ -10,11 +10,12 @@ import type * as Redacted from "effect/Redacted"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
-import type { Channel } from "../connection/Channel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
-import { ChannelError, type TransportError } from "../SshError.js"
-import * as ChannelRequests from "../wire/ChannelRequests.js"
+import type { Channel } from "../connection/Channel.js"
+import type { ChannelError, TransportError } from "../SshError.js"
+import type * as ChannelRequests from "../wire/ChannelRequests.js"
 import * as AgentRequest from "./internal/agentRequest.js"
+import * as SessionRequests from "./SessionRequests.js"
 
 /**
  * How a remote process ended: an exit status (RFC 4254 §6.10 exit-status) or a signal (exit-signal). When the
@@ -23,12 +24,7 @@ import * as AgentRequest from "./internal/agentRequest.js"
  * @since 0.1.0
  * @category models
  */
-export interface ExitStatus {
-  readonly status?: number | undefined
-  readonly signal?: string | undefined
-  readonly coreDumped?: boolean | undefined
-  readonly message?: string | undefined
-}
+export interface ExitStatus extends SessionRequests.ExitReport {}
 
 /**
  * A pseudo-terminal request (RFC 4254 §6.2).
@@ -36,15 +32,7 @@ export interface ExitStatus {
  * @since 0.1.0
  * @category models
  */
-export interface PtyOptions {
-  readonly term?: string | undefined
-  readonly cols?: number | undefined
-  readonly rows?: number | undefined
-  readonly widthPx?: number | undefined
-  readonly heightPx?: number | undefined
-  /** RFC 4254 §8 terminal modes. */
-  readonly modes?: ReadonlyArray<ChannelRequests.TerminalModeEntry> | undefined
-}
+export interface PtyOptions extends SessionRequests.PtyOptions {}
 
 /**
  * Environment and pseudo-terminal for a remote process.
@@ -135,25 +123,6 @@ export interface SshProcess {
   readonly resize: (size: { readonly cols: number; readonly rows: number; readonly widthPx?: number; readonly heightPx?: number }) => Effect.Effect<void, ChannelError | TransportError>
 }
 
-const utf8 = new TextEncoder()
-
-const sendRequest = (channel: Channel, payload: ChannelRequests.ChannelRequestPayload, wantReply: boolean) => {
-  const { data, request } = ChannelRequests.encodeRequest(payload)
-  return channel.request(request, data, wantReply)
-}
-
-const required = (channel: Channel, payload: ChannelRequests.ChannelRequestPayload) =>
-  Effect.flatMap(sendRequest(channel, payload, true), (ok) => {
-    if (ok) return Effect.void
-    const { request } = ChannelRequests.encodeRequest(payload)
-    return Effect.fail(new ChannelError({
-      reason: "RequestFailed",
-      channelType: "session",
-      request,
-      description: `the server refused ${request}`
-    }))
-  })
-
 /**
  * Opens a session channel and starts `start` on it: exec, shell or subsystem (RFC 4254 §6.5).
  *
@@ -162,10 +131,7 @@ const required = (channel: Channel, payload: ChannelRequests.ChannelRequestPaylo
  */
 export const start = (
   mux: ConnectionMux,
-  what: { readonly _tag: "Exec"; readonly command: string } | { readonly _tag: "Shell" } | {
-    readonly _tag: "Subsystem"
-    readonly name: string
-  },
+  what: SessionRequests.Program,
   options?: ProcessOptions,
   /** The x11-req to send (its fake cookie registered by the caller), for `options.x11`. */
   x11Request?: ChannelRequests.X11Req
@@ -175,42 +141,24 @@ export const start = (
     let status: ExitStatus = {}
     // exit-status / exit-signal (RFC 4254 §6.10) are noted as they arrive (no fiber); the end comes at CLOSE.
     yield* channel.onRequest((req) => {
-      const d = ChannelRequests.decodeRequest(req.request, req.data)
-      if (d._tag === "Left") return
-      if (d.right._tag === "ExitStatus") status = { status: d.right.status }
-      else if (d.right._tag === "ExitSignal") {
-        status = { signal: d.right.signal, coreDumped: d.right.coreDumped, message: d.right.message }
-      }
+      status = SessionRequests.exitOf(req) ?? status
     })
     for (const [name, value] of Object.entries(options?.env ?? {})) {
       // RFC 4254 §6.4: want_reply false, as OpenSSH sends it; a refused variable is simply not set.
-      yield* sendRequest(channel, { _tag: "Env", name, value }, false)
+      yield* SessionRequests.send(channel, { _tag: "Env", name, value }, false)
     }
     if (options?.forwardAgent !== undefined) yield* AgentRequest.request(mux, channel, options.forwardAgent)
     if (options?.pty !== undefined) {
-      const p = options.pty
-      yield* required(channel, {
-        _tag: "PtyReq",
-        term: p.term ?? "xterm-256color",
-        cols: p.cols ?? 80,
-        rows: p.rows ?? 24,
-        widthPx: p.widthPx ?? 0,
-        heightPx: p.heightPx ?? 0,
-        modes: ChannelRequests.encodeTerminalModes(p.modes ?? [])
-      })
+      yield* SessionRequests.required(channel, SessionRequests.pty(options.pty))
     }
     if (x11Request !== undefined) {
       // After pty-req and before the program, as ssh sends it (clientloop.c client_session2_setup).
-      if (options?.x11?.onRefused !== "continue") yield* required(channel, x11Request)
-      else if (!(yield* sendRequest(channel, x11Request, true))) {
+      if (options?.x11?.onRefused !== "continue") yield* SessionRequests.required(channel, x11Request)
+      else if (!(yield* SessionRequests.send(channel, x11Request, true))) {
         yield* Effect.logWarning("X11 forwarding request failed on the session channel")
       }
     }
-    yield* required(
-      channel,
-      what._tag === "Exec" ? { _tag: "Exec", command: utf8.encode(what.command) } :
-        what._tag === "Shell" ? { _tag: "Shell" } : { _tag: "Subsystem", name: what.name }
-    )
+    yield* SessionRequests.required(channel, SessionRequests.start(what))
     return {
       stdout: channel.data,
       stderr: channel.stderr,
@@ -220,14 +168,7 @@ export const start = (
       write: channel.write,
       closeStdin: channel.eof,
       exitStatus: Effect.map(channel.closed, () => status),
-      signal: (name) => Effect.asVoid(sendRequest(channel, { _tag: "Signal", name }, false)),
-      resize: (size) =>
-        Effect.asVoid(sendRequest(channel, {
-          _tag: "WindowChange",
-          cols: size.cols,
-          rows: size.rows,
-          widthPx: size.widthPx ?? 0,
-          heightPx: size.heightPx ?? 0
-        }, false))
+      signal: (name) => Effect.asVoid(SessionRequests.send(channel, { _tag: "Signal", name }, false)),
+      resize: (size) => Effect.asVoid(SessionRequests.send(channel, SessionRequests.windowChange(size), false))
     } satisfies SshProcess
   })

@@ -10,6 +10,7 @@
 import * as Socket from "@effect/platform/Socket"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 
 /**
@@ -84,6 +85,7 @@ const CLOSE_GRACE = Duration.millis(500)
 export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Scope.Scope> =>
   Effect.gen(function*() {
     const write = yield* socket.writer
+    const runtime = yield* Effect.runtime<never>()
     const hasData = yield* Effect.makeLatch(false)
     const idle = yield* Effect.makeLatch(true)
     let queue: Array<Uint8Array> = []
@@ -159,7 +161,8 @@ export const fromSocket = (socket: Socket.Socket): Effect.Effect<Link, never, Sc
         hasData.unsafeOpen()
         if (!finisher) {
           finisher = true
-          Effect.runFork(finish)
+          // In the connection's runtime (its logger, its supervisors), not Effect's default one.
+          Runtime.runFork(runtime)(finish)
         }
       }
     } satisfies Link

@@ -18,6 +18,7 @@ import type { CertifiedKey } from "../crypto/HostKey.js"
 import type { TransportError } from "../SshError.js"
 import type { CompressionBackend } from "./Compression.js"
 import * as Engine from "./internal/engine.js"
+import * as Receive from "./internal/receive.js"
 import * as internal from "./internal/transport.js"
 import type { Negotiated } from "./KexMachine.js"
 import { Timers } from "./Timers.js"
@@ -164,13 +165,6 @@ export interface Transport {
   readonly send: (payload: Uint8Array) => Effect.Effect<void, TransportError>
   /** Sends several messages in order, in one socket write when possible. */
   readonly sendAll: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError>
-  /**
-   * The next message for the layers above (user auth, connection, SERVICE_REQUEST/ACCEPT). Transport
-   * messages are handled inside. Fails with the connection's error once it is closed.
-   */
-  readonly receive: Effect.Effect<Uint8Array, TransportError>
-  /** Every message received so far that no one has taken, at least one (waits for one). */
-  readonly receiveAll: Effect.Effect<ReadonlyArray<Uint8Array>, TransportError>
   /** Starts a key exchange now and waits until it completes (RFC 4253 §9). */
   readonly rekey: Effect.Effect<void, TransportError>
   /** Sends DISCONNECT and closes the connection; `closed` then yields the resulting error. */
@@ -236,8 +230,9 @@ const hasDirect = (u: Transport): u is Transport & { readonly [DirectTypeId]: (u
 /**
  * Takes over a transport for the connection layer: `upper(direct)` receives the synchronous sending side and
  * returns the receiver of every later message for the layers above (and those not taken yet), called in the
- * socket's turn; `receive` is not used any more. A transport not built by `make` (a test double) is adapted with
- * one fiber that pulls `receiveAll`.
+ * socket's turn. Before that, user authentication takes its messages from the transport's internal pull side
+ * (transport/internal/receive.ts), which is not part of this interface. A transport not built by `make` (a test
+ * double) is adapted with one fiber that pulls from that side.
  *
  * @since 0.1.0
  * @category utils
@@ -262,7 +257,7 @@ export const direct = (transport: Transport, upper: (direct: Direct) => Upper): 
       fail: (error) => run(transport.disconnect(error.code, error.description))
     }
     const receiver = upper(adapted)
-    yield* transport.receiveAll.pipe(
+    yield* Receive.receiveAll(transport).pipe(
       Effect.tap((batch) => Effect.sync(() => batch.forEach(receiver.onMessage))),
       Effect.forever,
       Effect.catchAll((e) =>

@@ -8,6 +8,7 @@ import * as HostKey from "../../src/crypto/HostKey.js"
 import type * as Transport from "../../src/transport/Transport.js"
 import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import * as Writer from "../../src/wire/Writer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 /** The authorized_keys line for a key. */
 export const authorizedKeyLine = (key: PrivateKeyMaterial): string => {
@@ -25,7 +26,7 @@ export const publickey = (
 ) =>
   Effect.gen(function*() {
     yield* t.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
-    const accept = TransportMessages.decode(yield* t.receive)
+    const accept = TransportMessages.decode(yield* Receive.receive(t))
     if (accept._tag !== "Right" || accept.right._tag !== "ServiceAccept") return yield* Effect.dieMessage("no SERVICE_ACCEPT")
     const blob = HostKey.encodePublicKey(HostKey.publicKeyOf(key))
     const body = (w: Writer.Writer) =>
@@ -34,7 +35,7 @@ export const publickey = (
     const signature = HostKey.sign(backend, algorithm, key, signed)
     yield* t.send(Writer.build((w) => body(w).string(signature)))
     for (;;) {
-      const reply = yield* t.receive
+      const reply = yield* Receive.receive(t)
       if (reply[0] === 52) return
       if (reply[0] === 53) continue // USERAUTH_BANNER
       return yield* Effect.dieMessage(`publickey auth failed: message ${reply[0]}`)

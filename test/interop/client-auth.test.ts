@@ -28,6 +28,7 @@ import * as Transport from "../../src/transport/Transport.js"
 import * as Writer from "../../src/wire/Writer.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 import { authorizedKeyLine } from "../helpers/RawAuth.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const has = OpenSsh.haveOpenSsh()
 const isRoot = process.getuid?.() === 0
@@ -106,8 +107,8 @@ const connect = ({ first, sshd }: Setup, log: Array<string>) =>
 const ping = (t: Transport.Transport) =>
   Effect.gen(function*() {
     yield* t.send(Writer.build((w) => w.byte(80).string("effect-ssh-test@example.com").boolean(true)))
-    let reply = yield* t.receive
-    while (reply[0] === 80) reply = yield* t.receive // hostkeys-00@openssh.com (OpenSSH PROTOCOL §2.5)
+    let reply = yield* Receive.receive(t)
+    while (reply[0] === 80) reply = yield* Receive.receive(t) // hostkeys-00@openssh.com (OpenSSH PROTOCOL §2.5)
     assert.strictEqual(reply[0], 82)
   })
 

@@ -24,6 +24,7 @@ import * as Servers from "../helpers/Servers.js"
 import { algorithmsFor, APPLIANCE_PAIRS, cipherMacPairs } from "../helpers/CipherMacs.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 import * as OpenSshKex from "../helpers/OpenSshKex.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const has = OpenSsh.haveOpenSsh()
 
@@ -31,7 +32,7 @@ const has = OpenSsh.haveOpenSsh()
 const authStub = (acceptNone: boolean) => (t: Transport.Transport) =>
   Effect.gen(function*() {
     for (;;) {
-      const m = yield* t.receive
+      const m = yield* Receive.receive(t)
       if (m[0] === 5) {
         yield* t.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
       } else if (m[0] === 50) {

@@ -20,6 +20,7 @@ import * as OpenSshKex from "../helpers/OpenSshKex.js"
 import * as RawAuth from "../helpers/RawAuth.js"
 import * as os from "node:os"
 import type { CryptoBackend } from "../../src/crypto/Backend.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const AEAD = new Set(["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"])
 const has = OpenSsh.haveOpenSsh()
@@ -48,8 +49,8 @@ const ping = (t: Transport.Transport) =>
   Effect.gen(function*() {
     yield* t.send(Writer.build((w) => w.byte(80).string("effect-ssh-test@example.com").boolean(true)))
     // sshd may send its own global requests first (hostkeys-00@openssh.com, OpenSSH PROTOCOL §2.5).
-    let reply = yield* t.receive
-    while (reply[0] === 80) reply = yield* t.receive
+    let reply = yield* Receive.receive(t)
+    while (reply[0] === 80) reply = yield* Receive.receive(t)
     assert.strictEqual(reply[0], 82)
   })
 

@@ -15,6 +15,7 @@ import * as Transport from "../../src/transport/Transport.js"
 import * as Loopback from "../helpers/Loopback.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
 import * as OpenSshKex from "../helpers/OpenSshKex.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const has = OpenSsh.haveOpenSsh()
 
@@ -80,7 +81,7 @@ describe.skipIf(!has)("post-quantum kex with default lists: our client ↔ OpenS
 describe.skipIf(!has)("post-quantum kex with default lists: OpenSSH ssh ↔ our server", () => {
   const sshKex = (extra: ReadonlyArray<string>) =>
     Effect.gen(function*() {
-      const address = yield* NodeTransport.serve({ hostKeys: Loopback.testHostKeys() }, (t) => Effect.asVoid(t.receive))
+      const address = yield* NodeTransport.serve({ hostKeys: Loopback.testHostKeys() }, (t) => Effect.asVoid(Receive.receive(t)))
       assert(address._tag === "TcpAddress")
       const r = yield* OpenSsh.runSsh([
         "-vv", "-F", "/dev/null", "-p", String(address.port),

@@ -1,6 +1,7 @@
 /**
  * The engine's budgets (DESIGN.md §6), counted, never timed: fibers per idle connection in both roles and per
- * idle channel, counted with a Supervisor over our SshServer on 127.0.0.1 and our SshClient; and one server
+ * idle channel (a server session channel included), counted with a Supervisor over our SshServer on 127.0.0.1
+ * and our SshClient; and one server
  * process holding 1 000 idle authenticated connections.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -11,6 +12,7 @@ import * as SshClient from "../../src/client/SshClient.js"
 import type { SshConnection } from "../../src/client/SshConnection.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import type * as SshServer from "../../src/server/SshServer.js"
+import * as SessionRequests from "../../src/session/SessionRequests.js"
 import * as Servers from "../helpers/Servers.js"
 
 const handlers: SshServer.ServerHandlers = {
@@ -40,7 +42,7 @@ const settle = (supervisors: ReadonlyArray<Supervisor.Supervisor<ReadonlyArray<u
   })
 
 describe("engine budgets", () => {
-  it.live("≤ 1 fiber per idle connection (both roles), 0 per idle channel (client), 0 after a command", () =>
+  it.live("≤ 1 fiber per idle connection (both roles), 0 per idle channel (both roles), 0 after a command", () =>
     Effect.gen(function*() {
       const server = yield* Supervisor.track
       const client = yield* Supervisor.track
@@ -63,14 +65,30 @@ describe("engine budgets", () => {
         yield* settle([server, client])
         assert.strictEqual((yield* server.value).length - serverBase, serverPer * n)
         assert.strictEqual((yield* client.value).length, clientPer * n)
-        // Idle channels on the client: none holds a fiber.
+        // Idle channels, both roles: none holds a fiber. On the server a session channel is served through
+        // Channel.onRequest (session/ServerSession): opened, and given a pty and an environment but no program yet,
+        // it waits with no fiber of its own.
         const before = (yield* client.value).length
-        yield* Effect.supervised(
-          Effect.forEach(connections, (c) => c.mux.open("session"), { discard: true }),
+        const serverBefore = (yield* server.value).length
+        const channels = yield* Effect.supervised(
+          Effect.forEach(connections, (c) => c.mux.open("session")),
           client
         )
         yield* settle([server, client])
         assert.strictEqual((yield* client.value).length, before, "client fibers per idle channel")
+        assert.strictEqual((yield* server.value).length, serverBefore, "server fibers per idle session channel")
+        yield* Effect.supervised(
+          Effect.forEach(channels, (channel) =>
+            Effect.all([
+              SessionRequests.send(channel, { _tag: "Env", name: "LANG", value: "C" }, false),
+              SessionRequests.required(channel, SessionRequests.pty({}))
+            ]), { discard: true }),
+          client
+        )
+        yield* settle([server, client])
+        assert.strictEqual((yield* client.value).length, before, "client fibers per idle channel with a pty")
+        assert.strictEqual((yield* server.value).length, serverBefore, "server fibers per session with a pty, no program")
+        console.log(`budgets: 0 fibers per idle session channel (${n} channels, both roles)`)
       }))
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
 

@@ -15,13 +15,14 @@ import type * as Transport from "../../src/transport/Transport.js"
 import * as ChannelRequests from "../../src/wire/ChannelRequests.js"
 import * as ConnectionMessages from "../../src/wire/ConnectionMessages.js"
 import * as Loopback from "../helpers/Loopback.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const user = { username: "test", methods: ["none"] }
 const MAX_UINT32 = 0xffff_ffff
 
 /** The raw server: the next connection message the client sent. */
 const next = (server: Transport.Transport) =>
-  Effect.map(server.receive, (payload) => Either.getOrThrow(ConnectionMessages.decode(payload)))
+  Effect.map(Receive.receive(server), (payload) => Either.getOrThrow(ConnectionMessages.decode(payload)))
 
 /** Our client's mux and a session channel it opened, confirmed by the raw server with `window`. */
 const openChannel = (window: number) =>

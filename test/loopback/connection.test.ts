@@ -8,12 +8,13 @@ import * as ConnectionMux from "../../src/connection/ConnectionMux.js"
 import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as ConnectionMessages from "../../src/wire/ConnectionMessages.js"
 import * as Loopback from "../helpers/Loopback.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const setup = (options?: ConnectionMux.ConnectionMuxOptions) =>
   Effect.gen(function*() {
     const { client, server } = yield* Loopback.pair({ backend: NodeCrypto })
     const mux = yield* ConnectionMux.make(client, { username: "test", methods: ["none"] }, options)
-    const next = Effect.map(server.receive, (p) => {
+    const next = Effect.map(Receive.receive(server), (p) => {
       const d = ConnectionMessages.decode(p)
       assert.isTrue(Either.isRight(d), "the client sent a valid connection message")
       return Either.getOrThrow(d)

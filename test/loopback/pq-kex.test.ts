@@ -14,6 +14,7 @@ import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import { backends } from "../helpers/Backends.js"
 import * as Loopback from "../helpers/Loopback.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const begin = (victim: "client" | "server") =>
   Effect.gen(function*() {
@@ -117,9 +118,9 @@ describe("post-quantum hybrids across backends: our client ↔ our server with d
         // A message each way after each rekey: the exchange has completed when it arrives under the new keys.
         const roundTrip = Effect.gen(function*() {
           yield* c.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
-          assert.strictEqual((yield* s.receive)[0], MessageId.SERVICE_REQUEST)
+          assert.strictEqual((yield* Receive.receive(s))[0], MessageId.SERVICE_REQUEST)
           yield* s.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
-          assert.strictEqual((yield* c.receive)[0], MessageId.SERVICE_ACCEPT)
+          assert.strictEqual((yield* Receive.receive(c))[0], MessageId.SERVICE_ACCEPT)
         })
         yield* c.rekey
         yield* roundTrip

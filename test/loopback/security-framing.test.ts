@@ -12,6 +12,7 @@ import { MessageId } from "../../src/wire/MessageId.js"
 import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import { algorithmsFor, cipherMacPairs } from "../helpers/CipherMacs.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const roles = ["client", "server"] as const
 const enc = TransportMessages.encode
@@ -62,7 +63,7 @@ const expectDisconnect = (peer: RawPeer.RawPeer, code: number, reason?: Transpor
 /** Nothing that was refused reached the layers above. */
 const nothingDelivered = (t: Transport.Transport) =>
   Effect.gen(function*() {
-    const exit = yield* Effect.exit(t.receive)
+    const exit = yield* Effect.exit(Receive.receive(t))
     assert.isTrue(Exit.isFailure(exit), "a message reached the layers above (our side kept the connection open)")
   })
 
@@ -132,7 +133,7 @@ describe("SEC-01: packet length bounded before buffering", () => {
           // RFC 4253 §6.1's 35 000 bytes in total (length field and tag included): 4 + 34 976 + 16 = 34 996.
           yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(34_976 - 17), { padding: 16 })))
           yield* peer.send(serviceRequest())
-          assert.strictEqual((yield* t.receive)[0], 5)
+          assert.strictEqual((yield* Receive.receive(t))[0], 5)
         }
       }))
   }
@@ -144,7 +145,7 @@ describe("LIM-05: maximum inbound packet", () => {
       const { peer, t } = yield* connected("server", "aes128-gcm@openssh.com", undefined, { limits: { maxPacket: 40_000 } })
       yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(40_000 - 17), { padding: 16 })))
       yield* peer.send(serviceRequest())
-      assert.strictEqual((yield* t.receive)[0], 5)
+      assert.strictEqual((yield* Receive.receive(t))[0], 5)
       yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(40_016 - 17), { padding: 16 })))
       yield* expectDisconnect(peer, 2, "PacketTooLarge")
     }))
@@ -154,7 +155,7 @@ describe("LIM-05: maximum inbound packet", () => {
       const { peer, t } = yield* connected("client", "aes128-gcm@openssh.com", undefined, { limits: { maxPacket: 1000 } })
       yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(34_992 - 17), { padding: 16 })))
       yield* peer.send(serviceRequest())
-      assert.strictEqual((yield* t.receive)[0], 5)
+      assert.strictEqual((yield* Receive.receive(t))[0], 5)
       yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(35_008 - 17), { padding: 16 })))
       yield* expectDisconnect(peer, 2, "PacketTooLarge")
     }))
@@ -164,7 +165,7 @@ describe("LIM-05: maximum inbound packet", () => {
       const { peer, t } = yield* connected("server", "aes128-gcm@openssh.com", undefined, { limits: { maxPacket: 1 << 20 } })
       yield* peer.write(peer.seal(peer.packet(RawPeer.ignoreOfLength(524_288 - 17), { padding: 16 })))
       yield* peer.send(serviceRequest())
-      assert.strictEqual((yield* t.receive)[0], 5)
+      assert.strictEqual((yield* Receive.receive(t))[0], 5)
     }))
 
   it.scopedLive("LIM-05: by default 262 160 bytes are refused", () =>
@@ -322,7 +323,7 @@ describe("SEC-06: message numbers", () => {
           assert.strictEqual(reply._tag === "Right" && reply.right._tag === "Unimplemented" ? reply.right.seq : -1, seq, `type ${type}`)
         }
         yield* peer.send(serviceRequest())
-        assert.strictEqual((yield* t.receive)[0], 5)
+        assert.strictEqual((yield* Receive.receive(t))[0], 5)
         yield* t.send(enc({ _tag: "ServiceAccept", name: "ssh-userauth" }))
         yield* peer.expect(MessageId.SERVICE_ACCEPT)
       }))
@@ -336,7 +337,7 @@ describe("SEC-06: message numbers", () => {
         // 200 rounds of 500 IGNOREs and a SERVICE_REQUEST that must come through (so at most one batch is in flight).
         for (let i = 0; i < 200; i++) {
           yield* peer.send(...batch, serviceRequest())
-          assert.strictEqual((yield* t.receive)[0], 5)
+          assert.strictEqual((yield* Receive.receive(t))[0], 5)
         }
         // Generous: 100 MB went through; nothing of it may stay.
         assert.isBelow(process.memoryUsage().heapUsed - heapBefore, 64 * 1024 * 1024)
@@ -356,7 +357,7 @@ describe("SEC-06: message numbers", () => {
         const message = "\x1b]0;pwn\x07\x1b[2J%s%s%j" + "A".repeat(200 * 1024)
         yield* peer.send(enc({ _tag: "Debug", alwaysDisplay: true, message, language: "" }))
         yield* peer.send(serviceRequest())
-        assert.strictEqual((yield* t.receive)[0], 5)
+        assert.strictEqual((yield* Receive.receive(t))[0], 5)
         const debug = logs.filter((l) => l.includes("pwn"))
         assert.isAtLeast(debug.length, 1, `logged: ${logs.map((l) => l.slice(0, 60)).join(" | ")}`)
         for (const l of logs) {

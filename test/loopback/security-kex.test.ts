@@ -16,6 +16,7 @@ import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import * as Writer from "../../src/wire/Writer.js"
 import { testHostKeys } from "../helpers/Loopback.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const roles = ["client", "server"] as const
 const enc = TransportMessages.encode
@@ -58,7 +59,7 @@ const expectDisconnect = (peer: RawPeer.RawPeer, code: number, reason?: Transpor
 const usable = (peer: RawPeer.RawPeer, t: Transport.Transport) =>
   Effect.gen(function*() {
     yield* peer.send(serviceRequest())
-    assert.strictEqual((yield* t.receive)[0], MessageId.SERVICE_REQUEST)
+    assert.strictEqual((yield* Receive.receive(t))[0], MessageId.SERVICE_REQUEST)
     yield* t.send(enc({ _tag: "ServiceAccept", name: "ssh-userauth" }))
     yield* peer.expect(MessageId.SERVICE_ACCEPT)
   })
@@ -309,7 +310,7 @@ describe("SEC-14: KEX state machine", () => {
         yield* peer.sendKexInit()
         yield* peer.send(new Uint8Array([MessageId.CHANNEL_DATA, 0, 0, 0, 0, 0, 0, 0, 1, 0x41]))
         yield* expectDisconnect(peer, 2)
-        assert.isTrue(Exit.isFailure(yield* Effect.exit(t.receive)), "the CHANNEL_DATA reached the layers above")
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(Receive.receive(t))), "the CHANNEL_DATA reached the layers above")
       }))
 
     it.scopedLive(`SEC-14: during a rekey, after its KEXINIT, the peer sends SERVICE_REQUEST → our ${victim} sends D(2)`, () =>

@@ -12,6 +12,7 @@ import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import { backends } from "../helpers/Backends.js"
 import * as Loopback from "../helpers/Loopback.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const roles = ["client", "server"] as const
 const AEAD = new Set(["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"])
@@ -40,7 +41,7 @@ const transfer = (from: Transport.Transport, to: Transport.Transport, ps: Readon
     const send = Effect.forEach(ps, (p) => from.send(p), { discard: true })
     const receive = Effect.gen(function*() {
       const got: Array<Uint8Array> = []
-      while (got.length < ps.length) got.push(...(yield* to.receiveAll))
+      while (got.length < ps.length) got.push(...(yield* Receive.receiveAll(to)))
       return got
     })
     const [, got] = yield* Effect.all([send, receive], { concurrency: 2 })
@@ -217,7 +218,7 @@ describe("SEC-22: rekeying", () => {
         assert.isAbove(inFlight, 0, "some rekey met data in flight")
         // …and the other direction works after all that.
         yield* peer.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
-        assert.strictEqual((yield* t.receive)[0], MessageId.SERVICE_REQUEST)
+        assert.strictEqual((yield* Receive.receive(t))[0], MessageId.SERVICE_REQUEST)
         assert.strictEqual((yield* t.stats).kexCount, 1 + rekeys)
         // End cleanly, reading everything (the small socket queues must not be left full).
         yield* t.disconnect(11, "done")

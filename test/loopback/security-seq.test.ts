@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit } from "effect"
 import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as Loopback from "../helpers/Loopback.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 describe("SEC-07 / LIM-09: sequence numbers", () => {
   for (const role of ["client", "server"] as const) {
@@ -39,7 +40,7 @@ describe("SEC-07 / LIM-09: sequence numbers", () => {
       const received = Effect.gen(function*() {
         let got = 0
         while (got < n) {
-          for (const m of yield* server.receiveAll) {
+          for (const m of yield* Receive.receiveAll(server)) {
             assert.deepStrictEqual([...m], [94, got & 0xff, got >> 8])
             got++
           }

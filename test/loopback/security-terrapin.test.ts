@@ -15,6 +15,7 @@ import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import { testHostKeys } from "../helpers/Loopback.js"
 import * as MemorySocket from "../helpers/MemorySocket.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const SUITES = [
   { cipher: "chacha20-poly1305@openssh.com", mac: undefined },
@@ -61,7 +62,7 @@ describe("SEC-13f: Terrapin", () => {
           const e = yield* serverExit.value.closed.pipe(Effect.timeout(RawPeer.WAIT), Effect.orDie)
           assert.strictEqual(e.origin, "Remote")
           assert.strictEqual(e.code, 2)
-          assert.isTrue(Exit.isFailure(yield* Effect.exit(serverExit.value.receive)))
+          assert.isTrue(Exit.isFailure(yield* Effect.exit(Receive.receive(serverExit.value))))
         }
         if (Exit.isFailure(clientExit)) {
           const e = clientExit.cause._tag === "Fail" ? clientExit.cause.error : undefined
@@ -94,7 +95,7 @@ describe("SEC-13f: Terrapin", () => {
           yield* peer.send(...Array.from({ length: 30 }, () => TransportMessages.encode({ _tag: "Ignore", data: new Uint8Array(40) })))
         }
         // The client got the message after EXT_INFO intact: the deletion went unnoticed…
-        const got = yield* Effect.race(Effect.map(t.receive, (m) => ({ m })), Effect.map(t.closed, (e) => ({ e }))).pipe(
+        const got = yield* Effect.race(Effect.map(Receive.receive(t), (m) => ({ m })), Effect.map(t.closed, (e) => ({ e }))).pipe(
           Effect.timeoutFail({ duration: RawPeer.WAIT, onTimeout: () => `nothing arrived; proxy ${JSON.stringify(report)}` }),
           Effect.orDie
         )
@@ -120,7 +121,7 @@ describe("SEC-13f: Terrapin", () => {
       yield* peer.kex({ strict: false })
       const t = yield* peer.transport
       yield* peer.send(TransportMessages.encodeServerSigAlgs(["ssh-ed25519"]), TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
-      assert.strictEqual((yield* t.receive)[0], MessageId.SERVICE_ACCEPT)
+      assert.strictEqual((yield* Receive.receive(t))[0], MessageId.SERVICE_ACCEPT)
       assert.deepStrictEqual(yield* t.serverSigAlgs, Option.some(["ssh-ed25519"]))
     }))
 

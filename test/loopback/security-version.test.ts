@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import * as TransportMessages from "../../src/wire/TransportMessages.js"
 import * as RawPeer from "../helpers/RawPeer.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 const text = (s: string) => new TextEncoder().encode(s)
 const roles = ["client", "server"] as const
@@ -26,7 +27,7 @@ const works = (peer: RawPeer.RawPeer) =>
     yield* peer.kex()
     const t = yield* peer.transport
     yield* peer.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
-    assert.strictEqual((yield* t.receive)[0], 5)
+    assert.strictEqual((yield* Receive.receive(t))[0], 5)
     yield* t.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
     yield* peer.expect(6)
     return t

@@ -7,16 +7,17 @@ import type * as Transport from "../../src/transport/Transport.js"
 import { backends } from "../helpers/Backends.js"
 import { algorithmsFor, cipherMacPairs } from "../helpers/CipherMacs.js"
 import * as Loopback from "../helpers/Loopback.js"
+import * as Receive from "../../src/transport/internal/receive.js"
 
 
 /** A SERVICE_REQUEST from the client answered by a SERVICE_ACCEPT: both directions carry data under the keys. */
 const serviceRoundTrip = (client: Transport.Transport, server: Transport.Transport) =>
   Effect.gen(function*() {
     yield* client.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
-    const req = TransportMessages.decode(yield* server.receive)
+    const req = TransportMessages.decode(yield* Receive.receive(server))
     assert.isTrue(req._tag === "Right" && req.right._tag === "ServiceRequest" && req.right.name === "ssh-userauth")
     yield* server.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
-    const acc = TransportMessages.decode(yield* client.receive)
+    const acc = TransportMessages.decode(yield* Receive.receive(client))
     assert.isTrue(acc._tag === "Right" && acc.right._tag === "ServiceAccept")
   })
 
@@ -101,7 +102,7 @@ for (const backend of backends) {
           const got = sha256.create()
           let received = 0
           while (received < total) {
-            for (const m of yield* server.receiveAll) {
+            for (const m of yield* Receive.receiveAll(server)) {
               assert.strictEqual(m[0], 94)
               got.update(m.subarray(1))
               received += m.length - 1

@@ -1,6 +1,6 @@
 /**
  * The client user-authentication driver (RFC 4252, RFC 4256) behind `ClientAuth`: the message exchange around
- * the pure planner of `clientAuthPlan.ts`. Concurrency: the driver is the only reader of `transport.receive`
+ * the pure planner of `clientAuthPlan.ts`. Concurrency: the driver is the only reader of the transport's pull side
  * until it returns, and after SERVICE_ACCEPT it takes exactly one message at a time, so whatever the server sends
  * after USERAUTH_SUCCESS stays queued for the connection layer.
  *
@@ -38,6 +38,7 @@ import {
   skipCurrent
 } from "./clientAuthPlan.js"
 import { bytesEqual } from "../../wire/Bytes.js"
+import * as Receive from "../../transport/internal/receive.js"
 
 const SERVICE = "ssh-connection"
 const DEFAULT_TIMEOUT = Duration.minutes(2)
@@ -101,7 +102,7 @@ const deliverBanner = (ctx: Ctx, message: string): Effect.Effect<void> => {
 const reply = (ctx: Ctx, expect: Expect60): Effect.Effect<Reply, TransportError> =>
   Effect.gen(function*() {
     for (;;) {
-      const payload = yield* ctx.transport.receive
+      const payload = yield* Receive.receive(ctx.transport)
       const type = payload[0]
       if (type === MessageId.USERAUTH_PK_OK) {
         if (expect === undefined) return yield* violation(ctx, "message 60 while no method that uses it is in progress")
@@ -305,7 +306,7 @@ const run = (ctx: Ctx): Effect.Effect<Authenticated, AuthError | TransportError 
     // RFC 4253 §10: the user authentication protocol is a service the client requests.
     yield* ctx.transport.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" }))
     // Everything already queued behind SERVICE_ACCEPT was sent before any request of ours could be answered.
-    const [first, ...early] = yield* ctx.transport.receiveAll
+    const [first, ...early] = yield* Receive.receiveAll(ctx.transport)
     const accept = TransportMessages.decode(first!)
     if (accept._tag === "Left" || accept.right._tag !== "ServiceAccept" || accept.right.name !== "ssh-userauth") {
       return yield* violation(ctx, "expected SERVICE_ACCEPT for ssh-userauth")

@@ -1,7 +1,8 @@
 /**
  * The server user-authentication driver (RFC 4252, RFC 4256) behind `ServerAuth`. Concurrency: the driver fiber
- * is the only reader of `transport.receive` until it returns; it handles one message at a time, so whatever the
- * client sends after USERAUTH_SUCCESS stays queued for the connection layer.
+ * is the only reader of the transport's internal pull side (transport/internal/receive.ts) until it returns; it
+ * handles one message at a time, so whatever the client sends after USERAUTH_SUCCESS stays queued for the
+ * connection layer.
  *
  * SEC-29/SEC-30: before SERVICE_ACCEPT only SERVICE_REQUEST is legal, after it only USERAUTH_REQUEST and (during
  * keyboard-interactive) INFO_RESPONSE; anything else — CHANNEL_OPEN, GLOBAL_REQUEST, a USERAUTH_SUCCESS or PK_OK
@@ -29,6 +30,7 @@ import * as TransportMessages from "../../wire/TransportMessages.js"
 import type * as ServerAuth from "../ServerAuth.js"
 import * as Restrict from "./restrictions.js"
 import { checkCertificate } from "./serverAuthCert.js"
+import * as Receive from "../../transport/internal/receive.js"
 
 type Factor = ServerAuth.Factor
 type KbdIntSession = ServerAuth.KbdIntSession
@@ -396,7 +398,7 @@ const infoResponse = (ctx: Ctx, payload: Uint8Array, kbd: NonNullable<Ctx["kbd"]
 const serve = (ctx: Ctx): Effect.Effect<ServerAuthenticated, TransportError | AuthError> =>
   Effect.gen(function*() {
     // RFC 4253 §10 / SEC-29: the only legal first message is SERVICE_REQUEST for ssh-userauth.
-    const first = yield* ctx.transport.receive
+    const first = yield* Receive.receive(ctx.transport)
     if (first[0] !== MessageId.SERVICE_REQUEST) {
       return yield* fatal(ctx, DisconnectReason.ProtocolError, `message ${first[0]} before SERVICE_REQUEST`)
     }
@@ -409,7 +411,7 @@ const serve = (ctx: Ctx): Effect.Effect<ServerAuthenticated, TransportError | Au
     }
     yield* ctx.transport.send(TransportMessages.encode({ _tag: "ServiceAccept", name: "ssh-userauth" }))
     for (;;) {
-      const payload = yield* ctx.transport.receive
+      const payload = yield* Receive.receive(ctx.transport)
       const type = payload[0]
       const kbd = ctx.kbd
       // SEC-29/SEC-30: per-role table — USERAUTH_REQUEST, and INFO_RESPONSE only when a round is waiting.
@@ -463,12 +465,15 @@ export const authenticate = (
       requestStart: 0
     }
     const grace = Duration.decode(options.timeouts?.loginGrace ?? DEFAULT_GRACE)
-    const driver = yield* Effect.fork(serve(ctx))
+    // The driver's outcome is carried as a value: a failed fiber is reported by Effect's runtime ("Fiber terminated
+    // with an unhandled error", at debug level) even when it is joined, which `effect-ssh serve -v` printed for
+    // every client that left during authentication.
+    const driver = yield* Effect.fork(Effect.exit(serve(ctx)))
     const timer = Effect.zipRight(Effect.sleep(grace), claim("closing")).pipe(
       // Lost the claim: the driver has already sent SUCCESS, so wait for it.
       Effect.flatMap((won) => won ? Effect.succeed(Option.none()) : Effect.never)
     )
-    const result = yield* Effect.raceFirst(Effect.asSome(Fiber.join(driver)), timer)
+    const result = yield* Effect.raceFirst(Effect.asSome(Effect.flatten(Fiber.join(driver))), timer)
     if (Option.isSome(result)) return result.value
     // LIM-17: no user callback runs from here on; the driver is interrupted wherever it is.
     yield* Fiber.interrupt(driver)

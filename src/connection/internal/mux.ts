@@ -14,11 +14,12 @@
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { Authenticated } from "../../auth/Authenticated.js"
 import { ChannelError, DisconnectReason, OpenFailureReason, TransportError } from "../../SshError.js"
 import * as Transport from "../../transport/Transport.js"
@@ -71,13 +72,19 @@ export const make = (
     let failure: TransportError | undefined
     let heard = 0
     const fibers = yield* FiberSet.make()
+    const connectionScope = yield* Effect.scope
+    /** The Scopes of attached channels (`ChannelAcceptance` "Attach"), closed when the channel ends. */
+    const scopes = new Map<ChannelRecord, Scope.CloseableScope>()
     const runFork = yield* FiberSet.runtime(fibers)<never>()
     const requestTimeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
 
     const failAll = (err: TransportError) => {
       if (failure !== undefined) return
       failure = err
-      for (const rec of live) rec.failed(err)
+      for (const rec of live) {
+        rec.failed(err)
+        closeScope(rec)
+      }
       live.clear()
       for (const r of globalReplies.splice(0)) Deferred.unsafeDone(r, Exit.fail(err))
     }
@@ -96,10 +103,18 @@ export const make = (
     const violated = (v: Violation) => direct.disconnect(DisconnectReason.ProtocolError, `${v.rule}: ${v.description}`)
     const send = (msg: ConnectionMessages.ConnectionMessage) => direct.send(ConnectionMessages.encode(msg))
 
+    const closeScope = (rec: ChannelRecord) => {
+      const scope = scopes.get(rec)
+      if (scope === undefined) return
+      scopes.delete(rec)
+      runFork(Scope.close(scope, Exit.void))
+    }
+
     const endChannel = (rec: ChannelRecord) => {
       rec.ended()
       ids.free(rec.id)
       live.delete(rec)
+      closeScope(rec)
     }
 
     // ---- inbound, in the socket's turn ----
@@ -327,6 +342,12 @@ export const make = (
         if (id === undefined) return void refuseOpen(m.sender, 4, "too many channels (LIM-22)")
         rec.id = id
         live.add(rec)
+        const acceptance = decision.value
+        // An attached channel's Scope exists before the peer can act on the confirmation, so its end closes it.
+        const scope = acceptance._tag === "Attach"
+          ? yield* Scope.fork(connectionScope, ExecutionStrategy.sequential)
+          : undefined
+        if (scope !== undefined) scopes.set(rec, scope)
         Deferred.unsafeDone(rec.opened, Exit.void)
         send({
           _tag: "ChannelOpenConfirmation",
@@ -336,7 +357,16 @@ export const make = (
           maxPacket: state.inbound.maxPacket,
           data: EMPTY
         })
-        yield* decision.value.run(rec.channel()).pipe(
+        if (acceptance._tag === "Attach") {
+          // No fiber stays behind: the channel is served by what `attach` installed in its Scope.
+          const attached = yield* acceptance.attach(rec.channel()).pipe(Scope.extend(scope!), Effect.exit)
+          if (Exit.isFailure(attached)) {
+            yield* Effect.logDebug("channel handler failed", attached.cause)
+            yield* Effect.ignore(rec.sendClose())
+          }
+          return
+        }
+        yield* acceptance.run(rec.channel()).pipe(
           Effect.catchAllCause((cause) => Effect.logDebug("channel handler failed", cause)),
           Effect.ensuring(Effect.ignore(rec.sendClose()))
         )

@@ -10,11 +10,12 @@ import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
 import * as Transport from "../../transport/Transport.js"
 import * as Option from "effect/Option"
 import { PeerAddress } from "../PeerAddress.js"
 import type { ServerConfig, ServerHandlers } from "../SshServer.js"
-import { handleConnection } from "./session.js"
+import { handleConnection } from "./connection.js"
 import * as Startups from "./startups.js"
 
 /** Counts connections that have not authenticated yet, for the MaxStartups gate. */
@@ -57,14 +58,21 @@ const closeUnused = (socket: Socket.Socket) =>
     )
   })
 
-/** @internal */
-export const serveSocket = (
+/**
+ * The one way a server serves an accepted socket (SshServer.run, the sshd_config server, NodeTransport.serve):
+ * the MaxStartups gate (LIM-19, SEC-38), the server-role transport, then `body` with the transport and the
+ * gate's release (call it once the peer authenticated; the end of the connection releases too), all in the
+ * connection's own Scope. Nothing escapes: the end of the connection, however it came, is logged at debug level.
+ *
+ * @internal
+ */
+export const serveTransport = <R>(
   socket: Socket.Socket,
-  config: ServerConfig,
-  handlers: ServerHandlers,
+  options: Omit<Transport.TransportOptions, "role">,
   gate: StartupGate,
+  body: (transport: Transport.Transport, authenticated: Effect.Effect<void>) => Effect.Effect<unknown, unknown, R | Scope.Scope>,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
-): Effect.Effect<void> =>
+): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
     const release = yield* gate.admit
     if (release === undefined) {
@@ -73,8 +81,31 @@ export const serveSocket = (
       return yield* closeUnused(socket)
     }
     yield* Effect.addFinalizer(() => release)
-    const transport = yield* Transport.make(socket, {
-      role: "server",
+    const transport = yield* Transport.make(socket, { ...options, role: "server" })
+    yield* body(transport, release)
+  }).pipe(
+    Effect.scoped,
+    // Effect reports every failed fiber ("Fiber terminated with an unhandled error", at debug level) even when
+    // its failure is awaited: each `Stream.run` of a handler forks one, so every client that vanished mid-session
+    // printed it under `serve -v`. A connection's fibers are all observed; how it ended is logged once, below.
+    Effect.withUnhandledErrorLogLevel(Option.none()),
+    Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),
+    Effect.catchAllCause((cause) =>
+      Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
+    )
+  )
+
+/** @internal */
+export const serveSocket = (
+  socket: Socket.Socket,
+  config: ServerConfig,
+  handlers: ServerHandlers,
+  gate: StartupGate,
+  onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
+): Effect.Effect<void> =>
+  serveTransport(
+    socket,
+    {
       hostKeys: config.hostKeys,
       algorithms: config.algorithms,
       crypto: config.crypto,
@@ -82,16 +113,17 @@ export const serveSocket = (
       rekey: config.rekey,
       timeouts: config.timeouts,
       limits: config.limits
-    })
-    const peer = yield* Effect.serviceOption(PeerAddress)
-    const served = config.forwarding === undefined ? handlers : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
-    yield* handleConnection(transport, served, release, Option.getOrUndefined(peer)?.address, config)
-  }).pipe(
-    Effect.scoped,
-    Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),
-    Effect.catchAllCause((cause) =>
-      Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
-    )
+    },
+    gate,
+    (transport, authenticated) =>
+      Effect.gen(function*() {
+        const peer = yield* Effect.serviceOption(PeerAddress)
+        const served = config.forwarding === undefined
+          ? handlers
+          : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+        yield* handleConnection(transport, served, authenticated, Option.getOrUndefined(peer)?.address, config)
+      }),
+    onEnd
   )
 
 /** @internal */

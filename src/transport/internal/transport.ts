@@ -25,6 +25,7 @@ import { DEFAULT_MAX_PACKET, MIN_MAX_PACKET } from "../PacketCodec.js"
 import type { Direct, Transport, TransportOptions, TransportStats, Upper } from "../Transport.js"
 import { DirectTypeId, Engine, localError, timedOut } from "./engine.js"
 import { resolvePreferences, serverHostKeys } from "./preferences.js"
+import { type Receivable, ReceiveTypeId } from "./receive.js"
 
 const ms = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
 
@@ -225,8 +226,7 @@ export const make = (
       serverSigAlgs: Effect.sync(() => Option.fromNullable(engine.serverSigAlgs)),
       send: (payload) => sendAll([payload]),
       sendAll,
-      receive: take,
-      receiveAll: Effect.map(take, (first) => [first, ...engine.takeAll()]),
+      [ReceiveTypeId]: { receive: take, receiveAll: Effect.map(take, (first) => [first, ...engine.takeAll()]) },
       rekey: Effect.suspend(() => {
         if (engine.closedError !== undefined) return Effect.fail(engine.closedError)
         const wait = Deferred.unsafeMake<void, TransportError>(FiberId.none)
@@ -238,7 +238,7 @@ export const make = (
         shutdown(new TransportError({ reason: "Disconnected", origin: "Local", code, description }), true),
       closed: Deferred.await(fatal),
       stats
-    } satisfies Transport & { readonly [DirectTypeId]: (upper: (direct: Direct) => Upper) => Direct }
+    } satisfies Transport & Receivable & { readonly [DirectTypeId]: (upper: (direct: Direct) => Upper) => Direct }
   })
 
 /** @internal */

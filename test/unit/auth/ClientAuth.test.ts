@@ -16,6 +16,7 @@ import { AuthError, TransportError } from "../../../src/SshError.js"
 import type * as Transport from "../../../src/transport/Transport.js"
 import * as AuthMessages from "../../../src/wire/AuthMessages.js"
 import * as TransportMessages from "../../../src/wire/TransportMessages.js"
+import * as Receive from "../../../src/transport/internal/receive.js"
 
 // ---- the planner ----
 
@@ -157,7 +158,7 @@ const fakeTransport = (
     const closed = () =>
       new TransportError({ reason: "Disconnected", origin: "Local", code: disconnects[0]!, description: "closed" })
     const take = Effect.suspend(() => disconnects.length > 0 ? Effect.fail(closed()) : Queue.take(inbox))
-    const transport: Transport.Transport = {
+    const transport: Transport.Transport & Receive.Receivable = {
       role: "client",
       sessionId: SESSION_ID,
       peerVersion: "SSH-2.0-Fake",
@@ -172,8 +173,10 @@ const fakeTransport = (
           return Queue.offerAll(inbox, script(decoded, sent))
         }),
       sendAll: () => Effect.die("unused"),
-      receive: take,
-      receiveAll: Effect.flatMap(take, (first) => Effect.map(Queue.takeAll(inbox), (rest) => [first, ...rest])),
+      [Receive.ReceiveTypeId]: {
+        receive: take,
+        receiveAll: Effect.flatMap(take, (first) => Effect.map(Queue.takeAll(inbox), (rest) => [first, ...rest]))
+      },
       rekey: Effect.void,
       disconnect: (code) => Effect.sync(() => void disconnects.push(code)),
       closed: Effect.never,

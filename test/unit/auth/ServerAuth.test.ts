@@ -17,6 +17,7 @@ import type * as Transport from "../../../src/transport/Transport.js"
 import * as AuthMessages from "../../../src/wire/AuthMessages.js"
 import * as TransportMessages from "../../../src/wire/TransportMessages.js"
 import * as Loopback from "../../helpers/Loopback.js"
+import * as Receive from "../../../src/transport/internal/receive.js"
 
 const backend = NodeCrypto
 const key = NodeCrypto.generateKey({ type: "ed25519" })
@@ -55,7 +56,7 @@ const raw = <A, E>(
   })
 
 const service = (t: Transport.Transport) =>
-  Effect.zipRight(t.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" })), t.receive)
+  Effect.zipRight(t.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-userauth" })), Receive.receive(t))
 
 const req = (t: Transport.Transport, method: AuthMessages.AuthMethod, user = "alice") =>
   t.send(AuthMessages.encode({ _tag: "UserauthRequest", user, service: "ssh-connection", method }))
@@ -209,7 +210,7 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: blob })
-          const reply = yield* t.receive
+          const reply = yield* Receive.receive(t)
           yield* t.disconnect(11, "done")
           return reply
         }))
@@ -230,7 +231,7 @@ describe("ServerAuth against a raw client", () => {
           const wrong = AuthMessages.publickeySignedData(new Uint8Array(32), "alice", "ssh-connection", "ssh-ed25519", blob)
           const signature = HostKey.sign(backend, "ssh-ed25519", key, wrong)
           yield* req(t, { _tag: "publickey", hasSignature: true, algorithm: "ssh-ed25519", publicKey: blob, signature })
-          const reply = yield* t.receive
+          const reply = yield* Receive.receive(t)
           yield* t.disconnect(11, "done")
           return reply
         }))
@@ -253,11 +254,11 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: a })
-          const pkOk = yield* t.receive
+          const pkOk = yield* Receive.receive(t)
           const data = AuthMessages.publickeySignedData(t.sessionId, "alice", "ssh-connection", "ssh-ed25519", b)
           const signature = HostKey.sign(backend, "ssh-ed25519", other, data)
           yield* req(t, { _tag: "publickey", hasSignature: true, algorithm: "ssh-ed25519", publicKey: b, signature })
-          const reply = yield* t.receive
+          const reply = yield* Receive.receive(t)
           yield* t.disconnect(11, "done")
           return [pkOk[0], reply[0]]
         }))
@@ -274,7 +275,7 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "rsa-sha2-256", publicKey: blob })
-          const reply = yield* t.receive
+          const reply = yield* Receive.receive(t)
           yield* t.disconnect(11, "done")
           return reply[0]
         }))
@@ -289,10 +290,10 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "none" })
-          yield* t.receive
+          yield* Receive.receive(t)
           for (;;) {
             yield* req(t, { _tag: "password", changing: false, password: "x" })
-            const m = yield* t.receive
+            const m = yield* Receive.receive(t)
             if (m[0] === 51) failures++
           }
         }))
@@ -310,7 +311,7 @@ describe("ServerAuth against a raw client", () => {
           yield* service(t)
           for (let i = 0; i < 200; i++) {
             yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: blob })
-            yield* t.receive
+            yield* Receive.receive(t)
             answered++
           }
         }))
@@ -328,7 +329,7 @@ describe("ServerAuth against a raw client", () => {
             Effect.gen(function*() {
               if (afterService) yield* service(t)
               yield* t.send(new Uint8Array([payload, 0, 0, 0, 7, 115, 101, 115, 115, 105, 111, 110, 0, 0, 0, 0]))
-              return yield* t.receive
+              return yield* Receive.receive(t)
             }))
           assert.strictEqual(disconnectCode(server), 2)
         }
@@ -343,7 +344,7 @@ describe("ServerAuth against a raw client", () => {
           Effect.gen(function*() {
             yield* service(t)
             yield* t.send(bytes)
-            return yield* t.receive
+            return yield* Receive.receive(t)
           }))
         assert.strictEqual(disconnectCode(server), 2)
         assert.strictEqual(disconnectCode(out), 2)
@@ -356,7 +357,7 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "none" }, "\u0000root")
-          return yield* t.receive
+          return yield* Receive.receive(t)
         }))
       assert.strictEqual(disconnectCode(server), 15)
     }))
@@ -367,9 +368,9 @@ describe("ServerAuth against a raw client", () => {
         Effect.gen(function*() {
           yield* service(t)
           yield* req(t, { _tag: "none" }, "alice")
-          yield* t.receive
+          yield* Receive.receive(t)
           yield* req(t, { _tag: "password", changing: false, password: "x" }, "root")
-          return yield* t.receive
+          return yield* Receive.receive(t)
         }))
       assert.strictEqual(disconnectCode(server), 2)
     }))
@@ -377,7 +378,7 @@ describe("ServerAuth against a raw client", () => {
   it.scoped("another service → DISCONNECT 7", () =>
     Effect.gen(function*() {
       const { server } = yield* raw({}, (t) =>
-        Effect.zipRight(t.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-connection" })), t.receive))
+        Effect.zipRight(t.send(TransportMessages.encode({ _tag: "ServiceRequest", name: "ssh-connection" })), Receive.receive(t)))
       assert.strictEqual(disconnectCode(server), 7)
     }))
 
@@ -389,7 +390,7 @@ describe("ServerAuth against a raw client", () => {
           Effect.gen(function*() {
             yield* service(t)
             yield* req(t, { _tag: "password", changing: false, password: "x" })
-            return yield* t.receive
+            return yield* Receive.receive(t)
           }),
         { timeouts: { loginGrace: "100 millis", minFailureDelay: 0 } }
       )
@@ -411,12 +412,12 @@ describe("ServerAuth against a raw client", () => {
               yield* service(t)
               const got: Array<string> = []
               yield* req(t, { _tag: "none" }, user)
-              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              got.push(Buffer.from(yield* Receive.receive(t)).toString("hex"))
               yield* req(t, { _tag: "password", changing: false, password: "wrong" }, user)
-              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              got.push(Buffer.from(yield* Receive.receive(t)).toString("hex"))
               // An unknown key of a real user and any key of an unknown user: the same answer.
               yield* req(t, { _tag: "publickey", hasSignature: false, algorithm: "ssh-ed25519", publicKey: blobOf(other) }, user)
-              got.push(Buffer.from(yield* t.receive).toString("hex"))
+              got.push(Buffer.from(yield* Receive.receive(t)).toString("hex"))
               yield* t.disconnect(11, "done")
               return got
             }))
@@ -442,7 +443,7 @@ describe("ServerAuth against a raw client", () => {
               const dv = new DataView(forged.buffer)
               dv.setUint32(forged.length - 14, 100)
               yield* t.send(forged)
-              return Buffer.from(yield* t.receive).toString("hex")
+              return Buffer.from(yield* Receive.receive(t)).toString("hex")
             }))
           return { out: Either.isRight(out) ? out.right : `closed ${disconnectCode(out)}`, server: Either.isLeft(server) ? server.left._tag : "ok" }
         })
@@ -460,7 +461,7 @@ describe("ServerAuth against a raw client", () => {
               Effect.gen(function*() {
                 yield* service(t)
                 yield* req(t, { _tag: "password", changing: false, password: "x" })
-                return (yield* t.receive)[0]
+                return (yield* Receive.receive(t))[0]
               }),
             { timeouts: { loginGrace: "1000 millis", minFailureDelay: 0 } }
           )

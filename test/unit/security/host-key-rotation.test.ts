@@ -24,6 +24,7 @@ import * as HostKeysMessages from "../../../src/wire/HostKeysMessages.js"
 import * as Writer from "../../../src/wire/Writer.js"
 import * as Loopback from "../../helpers/Loopback.js"
 import * as MemorySocket from "../../helpers/MemorySocket.js"
+import * as Receive from "../../../src/transport/internal/receive.js"
 
 const keys = {
   ed: NodeCrypto.generateKey({ type: "ed25519" }),
@@ -130,9 +131,9 @@ describe("SEC-71: before authentication", () => {
       yield* Transport.make(b, { role: "server", hostKeys: Loopback.testHostKeys() }).pipe(
         Effect.flatMap((t) =>
           Effect.zipRight(
-            t.receive,
+            Receive.receive(t),
             t.send(Writer.build((w) => w.byte(80).string(HostKeysMessages.HOSTKEYS).boolean(false).raw(HostKeysMessages.encodeList([blob("ec")]))))
-          ).pipe(Effect.zipRight(Effect.flatMap(t.receive, () => Effect.never)))
+          ).pipe(Effect.zipRight(Effect.flatMap(Receive.receive(t), () => Effect.never)))
         ),
         Effect.scoped,
         Effect.ignore,
