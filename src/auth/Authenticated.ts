@@ -18,6 +18,11 @@ export interface Authenticated {
   readonly username: string
   /** The methods that succeeded, in order (several with partial success, RFC 4252 §5.1). */
   readonly methods: ReadonlyArray<string>
+  /**
+   * The client's view (SEC-39): access was granted after requests that proved nothing ("none", a publickey query
+   * without a signature, keyboard-interactive without a prompt). Agent forwarding is refused on such a connection.
+   */
+  readonly trivial?: boolean | undefined
 }
 
 /**

@@ -74,4 +74,6 @@ export interface Settings {
   readonly pubkeyAcceptedAlgorithms?: string | undefined
   /** HostKeyAlias: the name known_hosts is searched and written under. */
   readonly hostKeyAlias?: string | undefined
+  /** SEC-39: refuse a login granted without any proof (on when the agent is forwarded, -A / ForwardAgent). */
+  readonly rejectTrivialAuth?: boolean | undefined
 }

@@ -250,7 +250,8 @@ export const connect = (
       keepalive: settings.serverAliveInterval > 0
         ? { interval: Duration.seconds(settings.serverAliveInterval), countMax: settings.serverAliveCountMax }
         : undefined,
-      onBanner: (text) => Tty.printError(text)
+      onBanner: (text) => Tty.printError(text),
+      rejectTrivialAuth: settings.rejectTrivialAuth
     })
     yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
     const accepts = Either.getOrElse(SshClientConfig.acceptedKeyTypes(settings.pubkeyAcceptedAlgorithms), () => () => true)

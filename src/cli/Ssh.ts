@@ -88,7 +88,10 @@ export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions
   identitiesOnly: r.identitiesOnly,
   pubkeyAuthentication: r.pubkeyAuthentication,
   pubkeyAcceptedAlgorithms: r.pubkeyAcceptedAlgorithms,
-  hostKeyAlias: r.hostKeyAlias
+  hostKeyAlias: r.hostKeyAlias,
+  // SEC-39 (asyncssh CVE-2023-46446): with the agent forwarded, a server that lets us in without any proof could
+  // be a rogue one waiting to use the agent.
+  rejectTrivialAuth: SshClientConfig.forwardAgentPath(r, (name) => process.env[name]) !== undefined
 })
 
 /**

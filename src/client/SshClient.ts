@@ -77,6 +77,13 @@ export interface SshClientOptions {
   /** Receives the server's USERAUTH_BANNER (sanitised); the default logs it. */
   readonly onBanner?: ((text: string) => Effect.Effect<void>) | undefined
   /**
+   * SEC-39 (asyncssh CVE-2023-46446): fail the login with DISCONNECT 14 when the server grants access after only
+   * "none" (unless `Auth.none` is listed), a publickey query without a signature, or keyboard-interactive rounds
+   * without a prompt. Default off. Whether or not it is set, a session started with `forwardAgent` on a connection
+   * whose login proved nothing fails instead of exposing the agent.
+   */
+  readonly rejectTrivialAuth?: boolean | undefined
+  /**
    * Jump hosts (ssh -J / ProxyJump), in order: the first is dialed, each next one and finally this host are
    * reached through the previous one's `direct-tcpip` channel. All live in the same Scope.
    */

@@ -104,6 +104,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       username: options.username,
       auth: options.auth,
       onBanner: options.onBanner,
+      rejectTrivialAuth: options.rejectTrivialAuth,
       timeout: options.timeouts?.login,
       readFile: (file) =>
         fs.readFileString(file.startsWith("~/") && home !== "" ? path.join(home, file.slice(2)) : file)
@@ -121,7 +122,19 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
     const remoteForwards = yield* RemoteForward.make(mux)
     const x11 = yield* X11Client.make(mux)
     const start = (what: Parameters<typeof SshProcess.start>[1], o?: SshProcess.ProcessOptions) =>
-      Effect.flatMap(X11Request.request(x11, o?.x11), (req) => SshProcess.start(mux, what, o, req))
+      o?.forwardAgent !== undefined && authenticated.trivial === true
+        // SEC-39 (asyncssh CVE-2023-46446): a server that let us in without any proof may be a rogue one; it does
+        // not get the agent.
+        ? Effect.fail(
+          new ChannelError({
+            reason: "RequestFailed",
+            channelType: "session",
+            request: "auth-agent-req@openssh.com",
+            description:
+              `agent forwarding refused: ${options.host} port ${port} granted access without any proof (SEC-39); log in with a credential the server must check`
+          })
+        )
+        : Effect.flatMap(X11Request.request(x11, o?.x11), (req) => SshProcess.start(mux, what, o, req))
     const exec = (command: ShellQuote.CommandLine, o?: SshProcess.ProcessOptions) =>
       start({ _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
     const run = <E>(command: ShellQuote.CommandLine, o?: RunOptions<E>) =>
