@@ -76,4 +76,6 @@ export interface Settings {
   readonly hostKeyAlias?: string | undefined
   /** SEC-39: refuse a login granted without any proof (on when the agent is forwarded, -A / ForwardAgent). */
   readonly rejectTrivialAuth?: boolean | undefined
+  /** UpdateHostKeys (SEC-71): learn rotated host keys into the user's known_hosts. */
+  readonly updateHostKeys?: boolean | undefined
 }

@@ -31,16 +31,20 @@ export const hostPattern = (host: string, port: number): string => port === 22 ?
 export const policy = (options: {
   readonly mode: StrictHostKeyChecking
   readonly files: ReadonlyArray<string>
+  /** GlobalKnownHostsFile: read after `files`, never written (nor updated). */
+  readonly globalFiles?: ReadonlyArray<string> | undefined
   /** Whether `ask` may ask (a terminal and no BatchMode). */
   readonly interactive: boolean
   /** HashKnownHosts: record new hosts hashed. */
   readonly hash?: boolean | undefined
   /** CheckHostIP. */
   readonly checkHostIp?: boolean | undefined
+  /** UpdateHostKeys (SEC-71): learn the keys a server announces after authentication, under OpenSSH's rules. */
+  readonly updateHostKeys?: boolean | undefined
 }): HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
   if (options.mode === "no") return HostKeyPolicy.insecureAcceptAny
-  const known = { files: options.files, hash: options.hash, checkHostIp: options.checkHostIp }
-  const strict = HostKeyPolicy.knownHosts(known)
+  const known = { files: options.files, globalFiles: options.globalFiles, hash: options.hash, checkHostIp: options.checkHostIp }
+  const strict = HostKeyPolicy.knownHosts({ ...known, updateHostKeys: options.updateHostKeys === true })
   // acceptNew appends to the first file under a lock, after checking again that the host is still unknown.
   const adder = HostKeyPolicy.acceptNew(known)
   const record = (info: HostKeyPolicy.HostKeyInfo) =>
@@ -67,7 +71,8 @@ export const policy = (options: {
       ),
     // The certificate algorithms first when an @cert-authority line names the host (OpenSSH order_hostkeyalgs);
     // without this a host certificate is never asked for and the plain key is "not known".
-    preferredAlgorithms: strict.preferredAlgorithms
+    preferredAlgorithms: strict.preferredAlgorithms,
+    updateHostKeys: strict.updateHostKeys
   }
 }
 

@@ -218,15 +218,18 @@ export const connect = (
     const base = HostKeys.policy({
       mode: settings.strictHostKeyChecking,
       // New keys go to the first user file; the global files (/etc/ssh/ssh_known_hosts) are read after them.
-      files: [...settings.userKnownHostsFiles, ...(settings.globalKnownHostsFiles ?? [])].map((f) => expandHome(f, path)),
+      files: settings.userKnownHostsFiles.map((f) => expandHome(f, path)),
+      globalFiles: (settings.globalKnownHostsFiles ?? []).map((f) => expandHome(f, path)),
       interactive,
       hash: settings.hashKnownHosts,
-      checkHostIp: settings.checkHostIP
+      checkHostIp: settings.checkHostIP,
+      updateHostKeys: settings.updateHostKeys
     })
     const aliased = SshClientConfig.withHostKeyAlias(base, settings.hostKeyAlias)
     const recording: HostKeyPolicy.HostKeyPolicy<FileSystem.FileSystem | Path.Path> = {
       verify: (info) => Effect.zipRight(aliased.verify(info), Ref.set(verified, Option.some(info.fingerprint))),
-      preferredAlgorithms: aliased.preferredAlgorithms
+      preferredAlgorithms: aliased.preferredAlgorithms,
+      updateHostKeys: aliased.updateHostKeys
     }
     const timeout = settings.connectTimeout === undefined ? undefined : Duration.seconds(settings.connectTimeout)
     const options = (

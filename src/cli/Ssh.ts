@@ -91,7 +91,9 @@ export const settingsOf = (r: SshConfig.Resolved, verbose: boolean): ExecOptions
   hostKeyAlias: r.hostKeyAlias,
   // SEC-39 (asyncssh CVE-2023-46446): with the agent forwarded, a server that lets us in without any proof could
   // be a rogue one waiting to use the agent.
-  rejectTrivialAuth: SshClientConfig.forwardAgentPath(r, (name) => process.env[name]) !== undefined
+  rejectTrivialAuth: SshClientConfig.forwardAgentPath(r, (name) => process.env[name]) !== undefined,
+  // SEC-71: ssh's UpdateHostKeys default, as SshClientConfig.hostKeyPolicy decides it for the library.
+  updateHostKeys: SshClientConfig.updatesHostKeys(r)
 })
 
 /**

@@ -159,12 +159,21 @@ export const hostKeyPolicy = (r: SshConfig.Resolved): HostKeyPolicy.HostKeyPolic
     globalFiles: r.globalKnownHostsFiles,
     hash: r.hashKnownHosts,
     checkHostIp: r.checkHostIP,
-    // ssh's UpdateHostKeys default (readconf.c): on while the user files are ssh's own and no HostKeyAlias is set.
-    updateHostKeys: r.hostKeyAlias === undefined && r.userKnownHostsFiles.length > 0 &&
-      r.userKnownHostsFiles.every((f) => /\/\.ssh\/known_hosts2?$/.test(f))
+    updateHostKeys: updatesHostKeys(r)
   }
   return r.strictHostKeyChecking === "accept-new" ? HostKeyPolicy.acceptNew(options) : HostKeyPolicy.knownHosts(options)
 }
+
+/**
+ * ssh's UpdateHostKeys default (readconf.c): on while the user's known_hosts files are ssh's own and no
+ * HostKeyAlias is set (SEC-71).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const updatesHostKeys = (r: Pick<SshConfig.Resolved, "hostKeyAlias" | "userKnownHostsFiles">): boolean =>
+  r.hostKeyAlias === undefined && r.userKnownHostsFiles.length > 0 &&
+  r.userKnownHostsFiles.every((f) => /\/\.ssh\/known_hosts2?$/.test(f))
 
 const home = (path: Path.Path, file: string) =>
   file !== "~" && !file.startsWith("~/")

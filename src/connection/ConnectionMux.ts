@@ -46,6 +46,14 @@ export interface ConnectionMuxOptions {
    * (SEC-47). A failure or defect refuses too (deny by default). An accepted channel runs `run` and is closed
    * when it ends; requests that want a reply carry `reply` for the handler to answer.
    */
+  /**
+   * Global-request handlers in place before the first message is dispatched (a request that arrives right behind
+   * USERAUTH_SUCCESS, such as hostkeys-00@openssh.com, would otherwise find no handler yet). Like
+   * `handleGlobalRequests`, for the life of the connection.
+   */
+  readonly globalRequests?:
+    | Readonly<Record<string, (request: { readonly name: string; readonly data: Uint8Array; readonly wantReply: boolean }) => Effect.Effect<GlobalRequestReply, unknown>>>
+    | undefined
   readonly acceptChannel?:
     | ((open: { readonly channelType: string; readonly data: Uint8Array }) => Effect.Effect<ChannelAcceptance, unknown>)
     | undefined

@@ -20,6 +20,7 @@ import * as SshClient from "../../src/client/SshClient.js"
 import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as NodeSsh from "../../src/node/NodeSsh.js"
 import * as OpenSsh from "../helpers/OpenSsh.js"
+import * as Cli from "../helpers/Cli.js"
 import * as RawAuth from "../helpers/RawAuth.js"
 
 const has = OpenSsh.haveOpenSsh()
@@ -194,4 +195,35 @@ describe.skipIf(!has)("SEC-71: our client against OpenSSH sshd with several Host
       assert.deepStrictEqual(after.lines, [`${name} ${sshdPub("ed25519")}`])
       assert.isTrue(after.logs.some((l) => l.includes("removed obsolete hostkey ecdsa-sha2-nistp256")), after.logs.join("\n"))
     }).pipe(Effect.provide(NodeSsh.layer)), { timeout: 60_000 })
+})
+
+describe.skipIf(!has)("SEC-71: effect-ssh ssh (the CLI) learns rotated keys as ssh does", () => {
+  it.scopedLive("SEC-71: ~/.ssh/known_hosts gains the server's second key; a UserKnownHostsFile elsewhere is left alone", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["host_ed25519", "host_rsa"])
+      const name = `[127.0.0.1]:${port}`
+      const home = file(`home-${Math.random().toString(36).slice(2)}`)
+      fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 })
+      const kh = path.join(home, ".ssh", "known_hosts")
+      fs.writeFileSync(kh, `${name} ${pub("host_ed25519")}\n`, { mode: 0o600 })
+      const args = [
+        "-F", "/dev/null", "-p", String(port), "-i", file("alice"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "HostKeyAlgorithms=ssh-ed25519,rsa-sha2-512,rsa-sha2-256", `${os.userInfo().username}@127.0.0.1`, "echo in"
+      ]
+      const r = yield* Cli.cli(["ssh", ...args], { home, env: { SSH_AUTH_SOCK: "" } })
+      assert.strictEqual(r.stdout, "in\n", r.stderr)
+      // ssh's default UpdateHostKeys: the user's own ~/.ssh/known_hosts learns the proven RSA key.
+      const lines = fs.readFileSync(kh, "utf8").split("\n").filter((l) => l.length > 0)
+      assert.sameMembers(lines.map((l) => l.split(" ").slice(0, 3).join(" ")), [
+        `${name} ${pub("host_ed25519")}`,
+        `${name} ${pub("host_rsa")}`
+      ], r.stderr)
+      // With UserKnownHostsFile set elsewhere, ssh's default is off: the file is not touched.
+      const other = path.join(home, "other_known_hosts")
+      fs.writeFileSync(other, `${name} ${pub("host_ed25519")}\n`, { mode: 0o600 })
+      const r2 = yield* Cli.cli(["ssh", "-o", `UserKnownHostsFile=${other}`, ...args], { home, env: { SSH_AUTH_SOCK: "" } })
+      assert.strictEqual(r2.stdout, "in\n", r2.stderr)
+      assert.strictEqual(fs.readFileSync(other, "utf8"), `${name} ${pub("host_ed25519")}\n`)
+    }), { timeout: 90_000 })
 })

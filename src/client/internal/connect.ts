@@ -10,6 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -109,16 +110,21 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
       readFile: (file) =>
         fs.readFileString(file.startsWith("~/") && home !== "" ? path.join(home, file.slice(2)) : file)
     })
-    const mux = yield* ConnectionMux.make(transport, authenticated, {
-      keepalive: options.keepalive,
-      requestTimeout: options.timeouts?.request
-    })
-    // SEC-71: the server's hostkeys-00@openssh.com, handled by the host key policy when it updates known_hosts.
-    yield* UpdateHostKeys.install(mux, transport, options.hostKeys ?? HostKeyPolicy.defaultPolicy, {
+    // SEC-71: the server's hostkeys-00@openssh.com, handled by the host key policy when it updates known_hosts. The
+    // handler is in place before the mux dispatches anything: the announcement follows USERAUTH_SUCCESS at once.
+    const muxReady = yield* Deferred.make<ConnectionMux.ConnectionMux>()
+    const hostKeysUpdate = yield* UpdateHostKeys.prepare(muxReady, transport, options.hostKeys ?? HostKeyPolicy.defaultPolicy, {
       host: options.host,
       port,
       hostKeyAlgorithms: options.algorithms?.hostKey
     })
+    const mux = yield* ConnectionMux.make(transport, authenticated, {
+      keepalive: options.keepalive,
+      requestTimeout: options.timeouts?.request,
+      globalRequests: hostKeysUpdate?.globalRequests
+    })
+    yield* Deferred.succeed(muxReady, mux)
+    if (hostKeysUpdate !== undefined) yield* Effect.addFinalizer(() => hostKeysUpdate.awaitDone)
     const remoteForwards = yield* RemoteForward.make(mux)
     const x11 = yield* X11Client.make(mux)
     const start = (what: Parameters<typeof SshProcess.start>[1], o?: SshProcess.ProcessOptions) =>

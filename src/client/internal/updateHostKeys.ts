@@ -8,10 +8,11 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
 import type * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as Algorithms from "../../crypto/Algorithms.js"
 import type { CryptoBackend } from "../../crypto/Backend.js"
@@ -91,18 +92,25 @@ const signatureAlgorithmOf = (signature: Uint8Array): string =>
   Either.getOrElse(Reader.run(signature, (r) => r.ascii()), () => "")
 
 /**
- * Handles the server's announcement for the life of the connection's Scope, when `policy` updates host keys.
- * `hostKeyAlgorithms` is the client's configured list (an OpenSSH-syntax string or names; default ours).
+ * The handler of the server's announcement (for `ConnectionMuxOptions.globalRequests`, so that it is in place before
+ * the first message after USERAUTH_SUCCESS), when `policy` updates host keys; `mux` is the connection it answers
+ * on, once made. `awaitDone` finishes an update under way: add it as a finalizer after the mux, so that a short
+ * `ssh host true` still learns the keys, as ssh's client loop does before it exits (bounded: a silent server cannot
+ * hold the close). `hostKeyAlgorithms` is the client's configured list (an OpenSSH-syntax string or names).
  */
-export const install = <R>(
-  mux: ConnectionMux.ConnectionMux,
+export const prepare = <R>(
+  mux: Deferred.Deferred<ConnectionMux.ConnectionMux>,
   transport: Transport.Transport,
   policy: HostKeyPolicy<R>,
   destination: { readonly host: string; readonly port: number; readonly hostKeyAlgorithms?: Transport.AlgorithmList | undefined }
-): Effect.Effect<void, never, Scope.Scope | R> =>
+): Effect.Effect<
+  { readonly globalRequests: NonNullable<ConnectionMux.ConnectionMuxOptions["globalRequests"]>; readonly awaitDone: Effect.Effect<void> } | undefined,
+  never,
+  R
+> =>
   Effect.gen(function*() {
     const update = policy.updateHostKeys
-    if (update === undefined) return
+    if (update === undefined) return undefined
     const context = yield* Effect.context<R>()
     const backend = yield* Crypto
     const algorithms = Either.getOrElse(
@@ -110,11 +118,16 @@ export const install = <R>(
       (): ReadonlyArray<string> => Algorithms.DEFAULT_ALL_HOST_KEY_ALGORITHMS
     )
     let seen = false
-    yield* mux.handleGlobalRequests(HostKeysMessages.HOSTKEYS, (request) =>
+    const done = yield* Deferred.make<void>()
+    let started = false
+    const awaitDone = Effect.suspend(() => started ? Effect.ignore(Effect.timeout(Deferred.await(done), "5 seconds")) : Effect.void)
+    const handler = (request: { readonly data: Uint8Array }) =>
       Effect.gen(function*() {
         // Once per connection (clientloop.c: "server already sent hostkeys").
         if (seen) return yield* Effect.as(Effect.logDebug("hostkeys-00@openssh.com: repeated; ignored"), Failure)
         seen = true
+        started = true
+        yield* Effect.addFinalizer(() => Deferred.done(done, Exit.void))
         const listed = HostKeysMessages.decodeList(request.data)
         if (Either.isLeft(listed)) {
           return yield* Effect.as(Effect.logDebug(`hostkeys-00@openssh.com: ${listed.left.description}; ignored`), Failure)
@@ -124,8 +137,9 @@ export const install = <R>(
           return yield* Effect.as(Effect.logDebug("hostkeys-00@openssh.com: no usable keys (or a duplicate); ignored"), Failure)
         }
         const negotiated = yield* transport.negotiated
+        const connection = yield* Deferred.await(mux)
         const prove = (keys: ReadonlyArray<Uint8Array>) =>
-          mux.globalRequest(HostKeysMessages.HOSTKEYS_PROVE, HostKeysMessages.encodeList(keys), true).pipe(
+          connection.globalRequest(HostKeysMessages.HOSTKEYS_PROVE, HostKeysMessages.encodeList(keys), true).pipe(
             Effect.map(Option.match({
               onNone: () => undefined,
               onSome: (data) => checkProofs(backend, transport.sessionId, negotiated.hostKey, keys, data)
@@ -137,7 +151,8 @@ export const install = <R>(
         )
         // "Return success for all cases. The server doesn't need to know what the client does with its hosts file."
         return Success
-      }))
+      }).pipe(Effect.scoped)
+    return { globalRequests: { [HostKeysMessages.HOSTKEYS]: handler }, awaitDone }
   })
 
 const Success: ConnectionMux.GlobalRequestReply = { _tag: "Success" }

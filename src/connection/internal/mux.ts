@@ -434,6 +434,7 @@ export const make = (
         return wantReply ? Deferred.await(reply) : Effect.succeed(Option.none())
       })
 
+    for (const [name, handler] of Object.entries(options.globalRequests ?? {})) yield* globalHandlers.register(name, handler)
     yield* Transport.direct(transport, (d) => {
       direct = d
       return {
