@@ -42,8 +42,12 @@ describe("SEC-69 no shell interpolation", () => {
     // NodeSshConfig: `Match exec`, off unless allowed, after validateDestination refused metacharacters.
     // NodeSftp: sftp-server as a child (argv). cli/Agent: $SSH_ASKPASS with the prompt as one argv entry.
     // cli/SshSession: `stty -opost` (fixed argv). cli/internal/sftpCommands: sftp's `!cmd`, the user's own shell.
+    // cli/SshBackground: ssh -f, this same program again (process.execPath and its own argv, no shell).
+    // NodeX11: `xauth add/list/generate` as an argument vector (shell: false), display and cookie validated first.
     assert.deepStrictEqual(spawners.sort(), [
       path.join("cli", "Agent.ts"),
+      path.join("cli", "SshBackground.ts"),
+      path.join("node", "NodeX11.ts"),
       path.join("cli", "SshSession.ts"),
       path.join("cli", "internal", "sftpCommands.ts"),
       path.join("node", "NodeLocalProcess.ts"),
