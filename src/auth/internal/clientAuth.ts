@@ -298,11 +298,12 @@ const succeed = (ctx: Ctx, method: Auth.MethodName, trivial: boolean): Effect.Ef
       Effect.fail(new TransportError({ reason: "ProtocolViolation", origin: "Local", code: 14, description }))
     )
   }
-  return Effect.succeed({
-    username: ctx.options.username,
-    methods: [...ctx.plan.factors, method],
-    trivial: trivial && ctx.plan.factors.length === 0
-  })
+  const methods = [...ctx.plan.factors, method]
+  return Effect.succeed(
+    trivial && ctx.plan.factors.length === 0
+      ? { username: ctx.options.username, methods, trivial: true }
+      : { username: ctx.options.username, methods }
+  )
 }
 
 const run = (ctx: Ctx): Effect.Effect<Authenticated, AuthError | TransportError | Cancel> =>

@@ -259,7 +259,8 @@ describe("ClientAuth driver", () => {
     Effect.gen(function*() {
       const script = server([], (m) => (m._tag === "none" ? [SUCCESS] : undefined))
       const ok = yield* run({ username: "u", auth: [pw] }, script)
-      assert.deepStrictEqual(ok.result, Either.right({ username: "u", methods: ["none"] }))
+      // Granted after "none": marked trivial, so agent forwarding is refused on this connection (SEC-39).
+      assert.deepStrictEqual(ok.result, Either.right({ username: "u", methods: ["none"], trivial: true }))
       const refused = yield* run({ username: "u", auth: [pw], rejectTrivialAuth: true }, script)
       assert.strictEqual(transportError(refused.result).code, 14)
       assert.deepStrictEqual(refused.disconnects, [14])
