@@ -34,7 +34,7 @@ export const READDIR_BATCH = 100
 export const DEFAULT_MAX_HANDLES = 1000
 
 type Handle =
-  | { readonly kind: "file"; readonly path: string; readonly file: SftpFsFile }
+  | { readonly kind: "file"; readonly path: string; readonly file: SftpFsFile; readonly append: boolean }
   | { readonly kind: "dir"; readonly path: string; names: ReadonlyArray<string> | undefined; pos: number }
 
 type Reply = SftpMessages.SftpMessage
@@ -228,7 +228,7 @@ export const serve = (
             // SEC-53: refuse before the backend opens anything.
             if (handles.size >= maxHandles) return yield* Effect.fail(tooMany)
             const file = yield* fs.open(p, m.pflags, clean(m.attrs))
-            return { _tag: "Handle", id: m.id, handle: yield* addHandle({ kind: "file", path: p, file }) } satisfies Reply
+            return { _tag: "Handle", id: m.id, handle: yield* addHandle({ kind: "file", path: p, file, append: (m.pflags & OpenFlag.APPEND) !== 0 }) } satisfies Reply
           })
         case "Opendir":
           return Effect.gen(function*() {
@@ -312,6 +312,9 @@ export const serve = (
       const h = handles.get(key(m.handle))
       if (h === undefined || h.kind !== "file") return undefined
       const length = m._tag === "Read" ? Math.min(m.length, MAX_READ) : m.data.length
+      // APPEND (OpenSSH's reput opens with it): each write lands at the end whatever its offset (Linux pwrite(2)
+      // ignores the offset under O_APPEND), so the writes of such a handle touch the whole file and run in order.
+      if (m._tag === "Write" && h.append) return { file: h.path, start: 0n, end: 2n ** 64n, write: true }
       return { file: h.path, start: m.offset, end: m.offset + BigInt(length), write: m._tag === "Write" }
     }
 
