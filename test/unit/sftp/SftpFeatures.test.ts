@@ -152,6 +152,45 @@ describe("SftpServer: concurrent requests keep the order of overlapping ones (SE
       assert.deepStrictEqual(new Uint8Array(fs.readFileSync(path.join(root, "f"))), expected)
     }))
 
+  it.scopedLive("SEC-52: writes of a handle opened with APPEND run one at a time, in the order sent (OpenSSH's reput)", () =>
+    Effect.gen(function*() {
+      const base = SftpMemoryFileSystem.make()
+      let running = 0
+      let peak = 0
+      // Like Linux pwrite(2) under O_APPEND: the offset is ignored and the data goes to the end, after a delay that
+      // varies per write, so concurrent writes would land out of order.
+      const appending: SftpFileSystem = {
+        ...base,
+        open: (p, flags, a) =>
+          Effect.map(base.open(p, flags, a), (file) => ({
+            ...file,
+            write: (offset, data) =>
+              (flags & OpenFlag.APPEND) === 0 ? file.write(offset, data) : Effect.acquireUseRelease(
+                Effect.sync(() => {
+                  running++
+                  peak = Math.max(peak, running)
+                }),
+                () =>
+                  Effect.zipRight(
+                    Effect.sleep(`${(data[0]! * 7) % 5} millis`),
+                    Effect.flatMap(file.stat, (at) => file.write(at.size ?? 0n, data))
+                  ),
+                () => Effect.sync(() => void running--)
+              )
+          }))
+      }
+      const sftp = yield* pair(appending)
+      const f = yield* sftp.open("/log", OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.APPEND)
+      const pieces = Array.from({ length: 32 }, (_, i) => new Uint8Array(1_000).fill(i))
+      const writes = yield* Effect.forEach(pieces, (p, i) => Effect.fork(f.write(p, i * 1_000)), { concurrency: "unbounded" })
+      for (const w of writes) assert.strictEqual((yield* w.await)._tag, "Success")
+      const got = yield* sftp.readFile("/log")
+      const expected = new Uint8Array(32_000)
+      pieces.forEach((p, i) => expected.set(p, i * 1_000))
+      assert.deepStrictEqual(got, expected)
+      assert.strictEqual(peak, 1)
+    }))
+
   it.scopedLive("at most 16 requests run at once on the backend", () =>
     Effect.gen(function*() {
       const base = SftpMemoryFileSystem.make()
