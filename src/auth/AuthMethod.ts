@@ -64,7 +64,8 @@ export type PasswordChangeHandler = (request: PasswordChangeRequest) => Effect.E
  */
 export interface Password {
   readonly _tag: "Password"
-  readonly password: Redacted.Redacted<string>
+  /** The password, or an Effect that asks for it when the server accepts passwords and this method's turn comes. */
+  readonly password: Redacted.Redacted<string> | Effect.Effect<Secret, unknown>
   readonly onPasswordChange: PasswordChangeHandler | undefined
 }
 
@@ -227,6 +228,19 @@ export const password = <E>(
   secret: Secret,
   options?: { readonly onPasswordChange?: ((request: PasswordChangeRequest) => Effect.Effect<Secret, E>) | undefined }
 ): Password => ({ _tag: "Password", password: redact(secret), onPasswordChange: options?.onPasswordChange })
+
+/**
+ * A password asked for only when needed: `ask` runs when the server accepts passwords and this method's turn
+ * comes (as ssh prompts on the terminal), inside the same connection. List it several times for several attempts
+ * (ssh's NumberOfPasswordPrompts); a failing `ask` cancels the login.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const passwordPrompt = <E>(
+  ask: Effect.Effect<Secret, E>,
+  options?: { readonly onPasswordChange?: ((request: PasswordChangeRequest) => Effect.Effect<Secret, E>) | undefined }
+): Password => ({ _tag: "Password", password: ask, onPasswordChange: options?.onPasswordChange })
 
 /**
  * A private key in memory: raw key material or a key parsed by `PrivateKey.parsePrivateKey`.

@@ -4,10 +4,10 @@
  * (-i / IdentityFile, or the default ~/.ssh/id_ed25519, id_ecdsa and id_rsa that exist), keyboard-interactive
  * prompts, and the password prompt. Questions are asked only on a terminal and never with BatchMode.
  *
- * Differences from ssh, by construction of the library's credentials: an encrypted key's passphrase is asked
- * before connecting (ssh asks only once the server would accept the key), and a password is asked after the
- * first connection has run out of other methods and is then tried on a new connection pinned to the host key
- * the first one verified (`Auth.password` holds its secret from the start).
+ * The password is asked inside the connection, as ssh asks it: only when the server accepts passwords and the
+ * other credentials are spent, up to NumberOfPasswordPrompts times (`Auth.passwordPrompt`). One difference from
+ * ssh, by construction of the library's credentials: an encrypted key's passphrase is asked before connecting (ssh
+ * asks only once the server would accept the key).
  *
  * @since 0.1.0
  */
@@ -259,36 +259,21 @@ export const connect = (
     yield* Effect.logDebug(`connecting to ${settings.host} port ${settings.port} as ${user}`)
     const accepts = Either.getOrElse(SshClientConfig.acceptedKeyTypes(settings.pubkeyAcceptedAlgorithms), () => () => true)
     const offered = SshClientConfig.filterAccepted(keys, accepts)
+    // The password prompt, asked inside this connection when the server accepts passwords and the methods before
+    // it are spent; ssh asks NumberOfPasswordPrompts times (3), saying "Permission denied" before each retry.
+    let asked = 0
+    const ask = Effect.suspend(() =>
+      Effect.zipRight(
+        asked++ > 0 ? Tty.printError("Permission denied, please try again.") : Effect.void,
+        Tty.prompt(`${user}@${settings.host}'s password: `, { echo: false })
+      )
+    )
+    const passwords = interactive && settings.passwordAuthentication !== false
+      ? Array.from({ length: settings.numberOfPasswordPrompts ?? PASSWORD_PROMPTS }, () => Auth.passwordPrompt(ask))
+      : []
     const auth = SshClientConfig.preferred(
       settings.preferredAuthentications,
-      interactive && settings.kbdInteractiveAuthentication ? [...offered, keyboardInteractive] : offered
+      [...(interactive && settings.kbdInteractiveAuthentication ? [...offered, keyboardInteractive] : offered), ...passwords]
     )
-    const passwordAllowed = settings.preferredAuthentications === undefined ||
-      settings.preferredAuthentications.split(",").includes("password")
-    const wantsPassword = (e: TransportError | AuthError | Tty.PromptCancelled): e is AuthError =>
-      e._tag === "AuthError" && e.allowed.includes("password") && settings.passwordAuthentication && interactive &&
-      passwordAllowed
-    const withPassword = (n: number): Effect.Effect<
-      SshConnection,
-      TransportError | AuthError | Tty.PromptCancelled,
-      Scope.Scope | Dialer | FileSystem.FileSystem | Path.Path
-    > =>
-      Effect.gen(function*() {
-        const fingerprint = yield* Ref.get(verified)
-        const password = yield* Tty.prompt(`${user}@${settings.host}'s password: `, { echo: false })
-        // The same server as the first connection, without asking about (or warning of) its key again.
-        const pinned = Option.match(fingerprint, {
-          onNone: () => recording,
-          onSome: (fp) => HostKeyPolicy.pinned([fp])
-        })
-        return yield* attempt(SshClient.connect(options([Auth.password(password)], pinned)))
-      }).pipe(
-        Effect.catchIf(
-          (e) => wantsPassword(e) && n < (settings.numberOfPasswordPrompts ?? PASSWORD_PROMPTS),
-          () => Effect.zipRight(Tty.printError("Permission denied, please try again."), withPassword(n + 1))
-        )
-      )
-    return yield* attempt(SshClient.connect(options(auth, recording))).pipe(
-      Effect.catchIf(wantsPassword, () => withPassword(1))
-    )
+    return yield* attempt(SshClient.connect(options(auth, recording)))
   })

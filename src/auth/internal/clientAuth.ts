@@ -207,7 +207,12 @@ const keyFile = (ctx: Ctx, m: Auth.PrivateKeyFile): Effect.Effect<Outcome, Trans
 /** RFC 4252 §8, with PASSWD_CHANGEREQ answered by the credential's handler if it has one. */
 const password = (ctx: Ctx, m: Auth.Password): Effect.Effect<Outcome, TransportError | Cancel> =>
   Effect.gen(function*() {
-    yield* send(ctx, { _tag: "password", changing: false, password: Redacted.value(m.password) })
+    // Asked now, when the server accepts passwords and this credential's turn came (Auth.passwordPrompt).
+    const secret = Redacted.isRedacted(m.password) ? m.password : yield* m.password.pipe(
+      Effect.map((s) => (typeof s === "string" ? Redacted.make(s) : s)),
+      Effect.mapError((cause) => new Cancel({ description: "the password prompt failed", cause }))
+    )
+    yield* send(ctx, { _tag: "password", changing: false, password: Redacted.value(secret) })
     for (let changes = 0;; changes++) {
       const answer = yield* reply(ctx, "changereq")
       if (answer._tag === "UserauthFailure") return failed(answer, changes === 0 ? "password" : "password change")
@@ -224,7 +229,7 @@ const password = (ctx: Ctx, m: Auth.Password): Effect.Effect<Outcome, TransportE
       yield* send(ctx, {
         _tag: "password",
         changing: true,
-        password: Redacted.value(m.password),
+        password: Redacted.value(secret),
         newPassword: typeof next === "string" ? next : Redacted.value(next)
       })
     }

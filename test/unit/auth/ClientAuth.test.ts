@@ -231,6 +231,33 @@ describe("ClientAuth driver", () => {
       assert.deepStrictEqual(methods, [undefined, "none", "password"])
     }))
 
+  it.effect("passwordPrompt: asked only when the server takes passwords, again after a FAILURE, in one session", () =>
+    Effect.gen(function*() {
+      const answers = ["wrong", "s3cret", "never"]
+      const asked: Array<string> = []
+      const ask = Effect.sync(() => {
+        const a = answers[asked.length]!
+        asked.push(a)
+        return Redacted.make(a)
+      })
+      const prompts = [Auth.passwordPrompt(ask), Auth.passwordPrompt(ask), Auth.passwordPrompt(ask)]
+      const r = yield* run(
+        { username: "alice", auth: prompts },
+        server(["password"], (m) => (m._tag === "password" && text(m.password) === "s3cret" ? [SUCCESS] : undefined))
+      )
+      assert.deepStrictEqual(r.result, Either.right({ username: "alice", methods: ["password"] }))
+      assert.deepStrictEqual(asked, ["wrong", "s3cret"])
+      assert.deepStrictEqual(r.sent.map(methodOf).map((m) => m?._tag), [undefined, "none", "password", "password"])
+      // A server that does not take passwords is never asked for one.
+      const none: Array<string> = []
+      const keysOnly = yield* run(
+        { username: "alice", auth: [Auth.passwordPrompt(Effect.sync(() => (none.push("x"), "x")))] },
+        server(["publickey"], () => undefined)
+      )
+      assert.isTrue(Either.isLeft(keysOnly.result))
+      assert.deepStrictEqual(none, [])
+    }))
+
   it.effect("SEC-39: USERAUTH_SUCCESS right after SERVICE_ACCEPT, before any request → D(2)", () =>
     Effect.gen(function*() {
       const r = yield* run({ username: "u", auth: [pw] }, (m) => (m === "service" ? [ACCEPT, SUCCESS] : []))
