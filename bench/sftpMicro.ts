@@ -25,6 +25,7 @@ import * as SftpExtensions from "../src/sftp/SftpExtensions.js"
 import type { SftpFileSystem } from "../src/sftp/SftpFileSystem.js"
 import { PacketAssembler } from "../src/sftp/SftpFraming.js"
 import * as SftpMessages from "../src/sftp/SftpMessages.js"
+import { ReplyAssembler } from "../src/sftp/internal/replyFraming.js"
 import * as SftpServer from "../src/sftp/SftpServer.js"
 import { SftpError } from "../src/SshError.js"
 
@@ -83,6 +84,19 @@ const scriptedServer = () => {
   const pipe = new Pipe()
   const assembler = new PacketAssembler()
   const reply = (m: SftpMessages.SftpMessage) => chunked(pipe, SftpMessages.encodePacket(m))
+  // DATA as sshd's channel brings it: 32 KiB packets, the first with the 13-byte framing (the rest as views here,
+  // so that this scripted server costs little beside the client).
+  const dataReply = (id: number, length: number) => {
+    const first = new Uint8Array(Math.min(PACKET, 13 + length))
+    const view = new DataView(first.buffer)
+    view.setUint32(0, 9 + length)
+    first[4] = SftpMessages.PacketType.DATA
+    view.setUint32(5, id)
+    view.setUint32(9, length)
+    first.set(source.subarray(0, first.length - 13), 13)
+    pipe.push(first)
+    for (let p = first.length - 13; p < length; p += PACKET) pipe.push(source.subarray(p, Math.min(length, p + PACKET)))
+  }
   const write = (b: Uint8Array) =>
     Effect.sync(() => {
       const r = assembler.push(b)
@@ -113,7 +127,7 @@ const scriptedServer = () => {
           case "Read": {
             const left = bytes - Number(m.offset)
             if (left <= 0) reply({ _tag: "Status", id: m.id, code: StatusCode.Eof, message: "", language: "" })
-            else reply({ _tag: "Data", id: m.id, data: source.subarray(0, Math.min(left, m.length, BLOCK)) })
+            else dataReply(m.id, Math.min(left, m.length, BLOCK))
             break
           }
           case "Write":
@@ -156,8 +170,21 @@ const nullFs: SftpFileSystem = {
 const scriptedClient = (write: boolean) =>
   Effect.gen(function*() {
     const toServer = new Pipe()
-    const assembler = new PacketAssembler()
     const send = (m: SftpMessages.SftpMessage) => chunked(toServer, SftpMessages.encodePacket(m))
+    // WRITE as our client frames it: the framing in its own buffer, the data as views (this client costs little).
+    const sendWrite = (id: number, offset: number, length: number) => {
+      const head = new Uint8Array(4 + 1 + 4 + 4 + handle.length + 8 + 4)
+      const view = new DataView(head.buffer)
+      view.setUint32(0, head.length - 4 + length)
+      head[4] = SftpMessages.PacketType.WRITE
+      view.setUint32(5, id)
+      view.setUint32(9, handle.length)
+      head.set(handle, 13)
+      view.setBigUint64(13 + handle.length, BigInt(offset))
+      view.setUint32(21 + handle.length, length)
+      toServer.push(head)
+      for (let p = 0; p < length; p += PACKET) toServer.push(source.subarray(p, Math.min(length, p + PACKET)))
+    }
     let next = 0
     let done = 0
     let inFlight = 0
@@ -166,24 +193,26 @@ const scriptedClient = (write: boolean) =>
     const issue = () => {
       while (inFlight < 64 && next < bytes) {
         const length = Math.min(BLOCK, bytes - next)
-        if (write) send({ _tag: "Write", id: next / BLOCK, handle, offset: BigInt(next), data: source.subarray(0, length) })
+        if (write) sendWrite(next / BLOCK, next, length)
         else send({ _tag: "Read", id: next / BLOCK, handle, offset: BigInt(next), length })
         next += length
         inFlight++
       }
     }
+    // DATA replies are framed without copying their data (as our client does), so this client costs little.
+    const replies = new ReplyAssembler()
     const fromServer = Sink.forEach((b: Uint8Array) =>
       Effect.sync(() => {
-        const r = assembler.push(b)
+        const r = replies.push(b)
         if (Either.isLeft(r)) throw new Error(r.left.description)
-        for (const body of r.right) {
-          const type = body[0]
+        for (const frame of r.right) {
+          const type = frame._tag === "Data" ? SftpMessages.PacketType.DATA : frame.body[0]
           if (type === SftpMessages.PacketType.VERSION) {
             send({ _tag: "Open", id: 1 << 30, path: "/f", pflags: 1, attrs: {} })
             continue
           }
-          if (type === SftpMessages.PacketType.HANDLE) {
-            handle.set(body.subarray(9, 13))
+          if (type === SftpMessages.PacketType.HANDLE && frame._tag === "Body") {
+            handle.set(frame.body.subarray(9, 13))
             issue()
             continue
           }

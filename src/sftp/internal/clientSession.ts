@@ -9,7 +9,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { SftpError } from "../../SshError.js"
@@ -35,8 +34,34 @@ export interface DataParts {
 /** What a request in flight gets back. */
 export type Reply = SftpMessages.SftpMessage | DataParts
 
-/** A request in flight: the reply arrives in `reply`. */
-export type Pending = Deferred.Deferred<Reply, SftpError>
+/**
+ * A request in flight: its reply (or the session's failure) arrives once, and one fiber awaits it. Lighter than a
+ * Deferred, whose construction copies Effect's prototype into every instance: there is one per READ and WRITE.
+ */
+export class Pending {
+  #exit: Exit.Exit<Reply, SftpError> | undefined = undefined
+  #resume: ((exit: Exit.Exit<Reply, SftpError>) => void) | undefined = undefined
+
+  /** Completes the request (only the first completion counts). */
+  done(exit: Exit.Exit<Reply, SftpError>): void {
+    if (this.#exit !== undefined) return
+    this.#exit = exit
+    const resume = this.#resume
+    this.#resume = undefined
+    resume?.(exit)
+  }
+
+  /** The reply, once it has arrived. */
+  get await(): Effect.Effect<Reply, SftpError> {
+    return this.#exit ?? Effect.async<Reply, SftpError>((resume) => {
+      if (this.#exit !== undefined) return resume(this.#exit)
+      this.#resume = resume
+      return Effect.sync(() => {
+        this.#resume = undefined
+      })
+    })
+  }
+}
 
 /** The parts of a DATA reply as one array (a copy only when there are several). */
 export const joinParts = (d: DataParts): Uint8Array => {
@@ -129,7 +154,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
       const waiters = [...pending.values()]
       pending.clear()
       const exit = Exit.fail(e)
-      for (const d of waiters) Deferred.unsafeDone(d, exit)
+      for (const p of waiters) p.done(exit)
       Deferred.unsafeDone(version, exit)
       Deferred.unsafeDone(ended, exit)
     }
@@ -139,7 +164,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
       // SEC-57: a reply must match a request in flight; anything else ends the session.
       if (waiter === undefined) return fail(bad(`reply for unknown request id ${m.id}`))
       pending.delete(m.id)
-      Deferred.unsafeDone(waiter, Exit.succeed(m))
+      waiter.done(Exit.succeed(m))
     }
 
     const onFrame = (frame: Frame): void => {
@@ -183,9 +208,9 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
     const register = (): [number, Pending] => {
       const id = nextId
       nextId = (nextId + 1) >>> 0
-      const d = Deferred.unsafeMake<Reply, SftpError>(FiberId.none)
-      pending.set(id, d)
-      return [id, d]
+      const p = new Pending()
+      pending.set(id, p)
+      return [id, p]
     }
 
     const send = (make: (id: number) => SftpMessages.SftpMessage): Effect.Effect<Pending, SftpError> =>
@@ -229,7 +254,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
     if (v.version !== 3) return yield* Effect.fail(bad(`the server speaks SFTP version ${v.version}, not 3`))
     const extensions = new Map(v.extensions.map((e) => [e.name, e.data]))
     const request = (make: (id: number) => SftpMessages.SftpMessage) =>
-      Effect.map(Effect.flatMap(send(make), Deferred.await), (m): SftpMessages.SftpMessage =>
+      Effect.map(Effect.flatMap(send(make), (p) => p.await), (m): SftpMessages.SftpMessage =>
         m._tag === "DataParts" ? { _tag: "Data", id: m.id, data: joinParts(m) } : m)
     let limits: SftpExtensions.Limits | undefined
     if (extensions.has(SftpExtensions.ExtensionName.Limits)) {

@@ -5,7 +5,6 @@
  * @internal
  */
 import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Sink from "effect/Sink"
@@ -77,7 +76,7 @@ export const readStream = (
         yield* fill
         const head = queue.shift()
         if (head === undefined) return yield* Effect.fail(Option.none())
-        const m = yield* Deferred.await(head.reply)
+        const m = yield* head.reply.await
         if (m._tag === "Status" && m.code === StatusCode.Eof) {
           // Everything after an EOF is past the end too; their replies are matched and dropped.
           eof = true
@@ -106,7 +105,7 @@ export const readStream = (
 
 /** Awaits a WRITE's STATUS. */
 const checkWrite = (path: string) => (p: Pending) =>
-  Effect.flatMap(Deferred.await(p), (m) =>
+  Effect.flatMap(p.await, (m) =>
     m._tag === "Status" && m.code === StatusCode.Ok ? Effect.void :
     m._tag === "Status" ? Effect.fail(statusError(m, "write", path)) : Effect.fail(unexpected(m, "write", path)))
 
@@ -207,7 +206,7 @@ export const writeSink = (
     return Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) => Effect.forEach(chunk, one, { discard: true })).pipe(
       Sink.mapEffect(() =>
         Effect.zipRight(flush, Effect.suspend(() => Effect.forEach(inFlight.splice(0), check, { discard: true }))).pipe(
-          Effect.as(offset - start)
+          Effect.map(() => offset - start)
         )
       )
     )
