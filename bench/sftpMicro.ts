@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import { pathToFileURL } from "node:url"
 import * as Sftp from "../src/sftp/Sftp.js"
 import { StatusCode } from "../src/sftp/SftpAttrs.js"
 import * as SftpExtensions from "../src/sftp/SftpExtensions.js"
@@ -33,10 +34,7 @@ const args = new Map(process.argv.slice(2).map((a) => {
   const m = /^--([a-z]+)(?:=(.*))?$/.exec(a)
   return m === null ? [a, ""] : [m[1]!, m[2] ?? ""]
 }))
-const mode = args.get("mode") ?? "get"
-const mib = Number(args.get("mib") ?? 256)
-const rounds = Number(args.get("rounds") ?? 5)
-const bytes = mib * 1024 * 1024
+let bytes = 0
 const PACKET = 32 * 1024
 const BLOCK = 255 * 1024
 
@@ -201,7 +199,7 @@ const scriptedClient = (write: boolean) =>
     }
     // DATA replies are framed without copying their data (as our client does), so this client costs little.
     const replies = new ReplyAssembler()
-    const fromServer = Sink.forEach((b: Uint8Array) =>
+    const onBytes = (b: Uint8Array) =>
       Effect.sync(() => {
         const r = replies.push(b)
         if (Either.isLeft(r)) throw new Error(r.left.description)
@@ -224,38 +222,50 @@ const scriptedClient = (write: boolean) =>
           } else issue()
         }
       })
-    )
     send({ _tag: "Init", version: 3, extensions: [] })
-    yield* SftpServer.handler(nullFs)({ stdin: toServer.stream, stdout: fromServer })
+    // `write`: the direct path SshServer's session context offers (a build without it uses `stdout`).
+    yield* SftpServer.handler(nullFs)({ stdin: toServer.stream, stdout: Sink.forEach(onBytes), write: onBytes })
     return done
   })
 
-const once: Effect.Effect<void, unknown> = mode === "serve" || mode === "upload"
-  ? Effect.asVoid(scriptedClient(mode === "upload"))
-  : Effect.scoped(Effect.gen(function*() {
-    const sftp = yield* Sftp.makeFromPipe(scriptedServer())
-    if (mode === "put") {
-      const chunk = new Uint8Array(256 * 1024)
-      const n = bytes / chunk.length
-      yield* Stream.range(1, n).pipe(Stream.as(chunk), Stream.run(sftp.sink("/f")))
-    } else {
-      let got = 0
-      yield* sftp.stream("/f").pipe(Stream.runForEachChunk((c) =>
-        Effect.sync(() => {
-          for (const b of c) got += b.length
-        })
-      ))
-      if (got !== bytes) throw new Error(`got ${got} of ${bytes}`)
-    }
-  }))
+/**
+ * One transfer of `mib` MiB in `mode` (exported so that two builds can be compared in one process, round by round).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const once = (mode: string, mib: number): Effect.Effect<void, unknown> => {
+  bytes = mib * 1024 * 1024
+  return mode === "serve" || mode === "upload"
+    ? Effect.asVoid(scriptedClient(mode === "upload"))
+    : Effect.scoped(Effect.gen(function*() {
+      const sftp = yield* Sftp.makeFromPipe(scriptedServer())
+      if (mode === "put") {
+        const chunk = new Uint8Array(256 * 1024)
+        const n = bytes / chunk.length
+        yield* Stream.range(1, n).pipe(Stream.as(chunk), Stream.run(sftp.sink("/f")))
+      } else {
+        let got = 0
+        yield* sftp.stream("/f").pipe(Stream.runForEachChunk((c) =>
+          Effect.sync(() => {
+            for (const b of c) got += b.length
+          })
+        ))
+        if (got !== bytes) throw new Error(`got ${got} of ${bytes}`)
+      }
+    }))
+}
 
 const program = Effect.gen(function*() {
-  yield* once // warm-up
+  const mode = args.get("mode") ?? "get"
+  const mib = Number(args.get("mib") ?? 256)
+  const rounds = Number(args.get("rounds") ?? 5)
+  yield* once(mode, mib) // warm-up
   let least = Number.POSITIVE_INFINITY
   let sum = 0
   for (let i = 0; i < rounds; i++) {
     const c0 = process.cpuUsage()
-    yield* once
+    yield* once(mode, mib)
     const c = process.cpuUsage(c0)
     least = Math.min(least, c.user + c.system)
     sum += c.user + c.system
@@ -264,7 +274,9 @@ const program = Effect.gen(function*() {
   console.log(`${mode} ${mib} MiB: least ${(least / mb).toFixed(0)} µs CPU/MB, mean ${(sum / rounds / mb).toFixed(0)} (${rounds} rounds)`)
 })
 
-Effect.runPromise(program).then(() => process.exit(0), (e) => {
-  console.error(e)
-  process.exit(1)
-})
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  Effect.runPromise(program).then(() => process.exit(0), (e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}

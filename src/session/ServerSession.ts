@@ -59,6 +59,8 @@ export interface SessionContext {
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
   readonly stderr: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
+  /** Writes to stdout directly (waits for the window): for handlers that answer from many fibers, such as SFTP. */
+  readonly write?: ((data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>) | undefined
   /**
    * The client's window-change requests (RFC 4254 §6.7) while the program runs; the latest 16 are kept for a
    * handler that does not take them. A single consumer.
@@ -232,6 +234,7 @@ const start = (
       command,
       stdin: channel.data,
       stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
+      write: (chunk: Uint8Array) => channel.write(chunk),
       stderr: Sink.forEach((chunk: Uint8Array) => channel.writeStderr(chunk)),
       windowChanges: Stream.fromQueue(windowChanges),
       signals: Stream.fromQueue(signals)

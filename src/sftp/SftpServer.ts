@@ -60,6 +60,13 @@ export interface SftpServerOptions {
 export interface SubsystemContext {
   readonly stdin: Stream.Stream<Uint8Array, unknown>
   readonly stdout: Sink.Sink<void, Uint8Array, never, unknown>
+  /**
+   * Optional: a direct write to the client (`SshServer`'s session context has it: the channel's write, which
+   * waits for the window). Replies then go out from the request's own fiber, not through a queue and a writer.
+   * It must be done with the bytes when its Effect completes (the channel seals them as it sends): the server
+   * reuses the buffers of READ replies.
+   */
+  readonly write?: ((bytes: Uint8Array) => Effect.Effect<void, unknown>) | undefined
 }
 
 /**
@@ -83,6 +90,11 @@ export const serve = (
  */
 export const handler = (fs: SftpFileSystem, options: SftpServerOptions = {}) => (context: SubsystemContext): Effect.Effect<number, unknown> =>
   Effect.gen(function*() {
+    if (context.write !== undefined) {
+      // SEC-56: the channel's window is the backpressure; at most MAX_IN_FLIGHT replies are being written.
+      yield* internal.serve(fs, options, context.stdin, context.write, true)
+      return 0
+    }
     // Replies go out through a bounded queue to the session's Sink, so a slow client slows the server (SEC-56:
     // with the requests in flight, at most twice MAX_IN_FLIGHT replies of ≤ 256 KiB are held per session).
     const out = yield* Queue.bounded<Uint8Array>(MAX_IN_FLIGHT)
