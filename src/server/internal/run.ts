@@ -10,7 +10,7 @@ import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Transport from "../../transport/Transport.js"
 import * as Option from "effect/Option"
 import { PeerAddress } from "../PeerAddress.js"
@@ -73,16 +73,21 @@ export const serveTransport = <R>(
   body: (transport: Transport.Transport, authenticated: Effect.Effect<void>) => Effect.Effect<unknown, unknown, R | Scope.Scope>,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
-  Effect.gen(function*() {
-    const release = yield* gate.admit
+  // flatMap, not a generator, so that none of these steps stays on an idle connection's fiber (issue 10).
+  Effect.flatMap(gate.admit, (release): Effect.Effect<unknown, unknown, R | Scope.Scope> => {
     if (release === undefined) {
       // SEC-38: refused before our version string is sent, so a flood costs no crypto work.
-      yield* Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`)
-      return yield* closeUnused(socket)
+      return Effect.zipRight(
+        Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`),
+        closeUnused(socket)
+      )
     }
-    yield* Effect.addFinalizer(() => release)
-    const transport = yield* Transport.make(socket, { ...options, role: "server" })
-    yield* body(transport, release)
+    // Scope.addFinalizer keeps no copy of the fiber's FiberRefs, unlike Effect.addFinalizer.
+    return Effect.flatMap(Effect.scope, (scope) =>
+      Effect.zipRight(
+        Scope.addFinalizer(scope, release),
+        Effect.flatMap(Transport.make(socket, { ...options, role: "server" }), (transport) => body(transport, release))
+      ))
   }).pipe(
     Effect.scoped,
     // Effect reports every failed fiber ("Fiber terminated with an unhandled error", at debug level) even when
@@ -102,8 +107,11 @@ export const serveSocket = (
   handlers: ServerHandlers,
   gate: StartupGate,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
-): Effect.Effect<void> =>
-  serveTransport(
+): Effect.Effect<void> => {
+  const served = config.forwarding === undefined
+    ? handlers
+    : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+  return serveTransport(
     socket,
     {
       hostKeys: config.hostKeys,
@@ -116,15 +124,11 @@ export const serveSocket = (
     },
     gate,
     (transport, authenticated) =>
-      Effect.gen(function*() {
-        const peer = yield* Effect.serviceOption(PeerAddress)
-        const served = config.forwarding === undefined
-          ? handlers
-          : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
-        yield* handleConnection(transport, served, authenticated, Option.getOrUndefined(peer)?.address, config)
-      }),
+      Effect.flatMap(Effect.serviceOption(PeerAddress), (peer) =>
+        handleConnection(transport, served, authenticated, Option.getOrUndefined(peer)?.address, config)),
     onEnd
   )
+}
 
 /** @internal */
 export const run = (
