@@ -277,6 +277,30 @@ measured.then((rows) => {
       const ks = (kidsOf.get(i) ?? []).filter((c) => retained[c]! >= minBytes).sort((a, b) => retained[b]! - retained[a]!)
       for (const c of ks.slice(0, 12)) show(c, depth + 1, indent + "  ", edgeTo(gN, i, c))
     }
+    if (opt("stack", "no") === "yes") {
+      // The frames of the biggest new fiber, bottom up: each frame's kind and the names its closures see.
+      let fiber = -1
+      for (let i = 1; i < gN.count; i++) {
+        if (isNew(i) && key(gN, i) === "object FiberRuntime" && (fiber < 0 || retained[i]! > retained[fiber]!)) fiber = i
+      }
+      const stackArr = fiber < 0 ? undefined : gN.children(fiber).find((c) => c.edge === "property:_stack")?.to
+      const elems = stackArr === undefined ? [] : gN.children(gN.children(stackArr).find((c) => c.edge === "internal:elements")?.to ?? stackArr)
+      console.log(`\nstack of the biggest new fiber (${fiber < 0 ? 0 : retained[fiber]!.toFixed(0)} B):`)
+      const names = (i: number, depth: number): string => {
+        const out: Array<string> = []
+        for (const c of gN.children(i)) {
+          if (c.edge.startsWith("context:")) out.push(c.edge.slice(8))
+          else if (depth > 0 && (c.edge === "internal:context" || c.edge.startsWith("property:effect_instruction") || c.edge === "property:op")) {
+            out.push(`${c.edge.replace("property:effect_instruction_", "").replace("internal:", "")}{${names(c.to, depth - 1)}}`)
+          }
+        }
+        return out.join(" ")
+      }
+      for (const c of elems) {
+        if (!c.edge.startsWith("element") && !c.edge.startsWith("internal:")) continue
+        console.log(`${retained[c.to]!.toFixed(0).padStart(6)} B  ${c.edge} ${key(gN, c.to)} ${gN.name(c.to).slice(0, 30)}  ${names(c.to, 3).slice(0, 260)}`)
+      }
+    }
     for (const [k, e] of sorted.slice(0, Number(opt("tree-groups", "6")))) {
       console.log(`\nsample of ${k}:`)
       show(e.sample, 0, "", "")

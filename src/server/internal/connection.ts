@@ -52,6 +52,17 @@ const extraRequest = (handlers: ServerHandlers) =>
   }
 }
 
+/** The session programs of one set of handlers, made once per server rather than once per connection. */
+const programsCache = new WeakMap<ServerHandlers, ServerSession.SessionPrograms>()
+const programsOf = (handlers: ServerHandlers): ServerSession.SessionPrograms => {
+  let p = programsCache.get(handlers)
+  if (p === undefined) {
+    p = { ...handlers, extraRequest: extraRequest(handlers) }
+    programsCache.set(handlers, p)
+  }
+  return p
+}
+
 /**
  * Authenticates, installs the connection layer, then waits for the end of the connection. The set-up is a
  * generator that finishes before the wait: an idle connection's fiber holds none of its frames or locals, only
@@ -81,7 +92,10 @@ const setUp = (
       remoteAddress: remoteAddress ?? handlers.authOptions?.remoteAddress
     })
     if (onAuthenticated !== undefined) yield* onAuthenticated
-    const programs: ServerSession.SessionPrograms = { ...handlers, extraRequest: extraRequest(handlers) }
+    // What the connection keeps of the authentication: who, and the restrictions (not the factors, keys and
+    // fingerprints it was proven with), so that an idle connection holds no more (issue 10).
+    const owner = { username: authenticated.username, restrictions: authenticated.restrictions, remoteAddress }
+    const programs = programsOf(handlers)
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
     const mux: ConnectionMux.ConnectionMux = yield* ConnectionMux.make(transport, authenticated, {
@@ -94,7 +108,7 @@ const setUp = (
           // SEC-42: RFC 4254 §5.1 SSH_OPEN_RESOURCE_SHORTAGE (4).
           if (sessions >= maxSessions) return { _tag: "Reject", reason: 4, description: "too many sessions (MaxSessions)" }
           sessions++
-          const serve = ServerSession.serve({ ...authenticated, remoteAddress, mux }, programs)
+          const serve = ServerSession.serve({ ...owner, mux }, programs)
           return {
             // No fiber while the session is idle: its requests are routed as they arrive (DESIGN.md §6).
             _tag: "Attach",
@@ -102,7 +116,7 @@ const setUp = (
           }
         })
     })
-    yield* Forward.install(mux, handlers.forwarding, authenticated)
+    yield* Forward.install(mux, handlers.forwarding, owner)
     if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
     // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
     if (hostKeys !== undefined) yield* HostKeys.install(mux, transport, hostKeys.hostKeys, hostKeys.crypto)

@@ -100,6 +100,23 @@ export const serveTransport = <R>(
     )
   )
 
+/** The handlers with the server's forwarding settings folded in, made once per (config, handlers) pair. */
+const servedCache = new WeakMap<ServerConfig, WeakMap<ServerHandlers, ServerHandlers>>()
+const servedHandlers = (config: ServerConfig, handlers: ServerHandlers): ServerHandlers => {
+  if (config.forwarding === undefined) return handlers
+  let byHandlers = servedCache.get(config)
+  if (byHandlers === undefined) {
+    byHandlers = new WeakMap()
+    servedCache.set(config, byHandlers)
+  }
+  let served = byHandlers.get(handlers)
+  if (served === undefined) {
+    served = { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+    byHandlers.set(handlers, served)
+  }
+  return served
+}
+
 /** @internal */
 export const serveSocket = (
   socket: Socket.Socket,
@@ -108,9 +125,7 @@ export const serveSocket = (
   gate: StartupGate,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
 ): Effect.Effect<void> => {
-  const served = config.forwarding === undefined
-    ? handlers
-    : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+  const served = servedHandlers(config, handlers)
   return serveTransport(
     socket,
     {
