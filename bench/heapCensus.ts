@@ -301,6 +301,22 @@ measured.then((rows) => {
         console.log(`${retained[c.to]!.toFixed(0).padStart(6)} B  ${c.edge} ${key(gN, c.to)} ${gN.name(c.to).slice(0, 30)}  ${names(c.to, 3).slice(0, 260)}`)
       }
     }
+    // The members of the biggest groups by shape: their first property names, with retained bytes per connection.
+    for (const [k] of sorted.slice(0, Number(opt("shapes", "3")))) {
+      const shapes = new Map<string, number>()
+      for (let i = 1; i < gN.count; i++) {
+        if (!isNew(i) || idom[i]! < 0 || isNew(idom[i]!)) continue
+        const d = idom[i]!
+        if (`${key(gN, d)} —${edgeTo(gN, d, i)}→ ${key(gN, i)}` !== k) continue
+        const props = gN.children(i).filter((c) => c.edge.startsWith("property:") || c.edge.startsWith("context:"))
+          .map((c) => c.edge.replace(/^(property|context):/, "")).slice(0, 8).join(",")
+        shapes.set(props, (shapes.get(props) ?? 0) + retained[i]!)
+      }
+      console.log(`\nshapes in ${k}:`)
+      for (const [p, b] of [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+        console.log(`${(b / n).toFixed(0).padStart(7)} B  {${p}}`)
+      }
+    }
     for (const [k, e] of sorted.slice(0, Number(opt("tree-groups", "6")))) {
       console.log(`\nsample of ${k}:`)
       show(e.sample, 0, "", "")

@@ -17,8 +17,9 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { Authenticated } from "../../auth/Authenticated.js"
 import { ChannelError, DisconnectReason, OpenFailureReason, TransportError } from "../../SshError.js"
@@ -71,11 +72,19 @@ export const make = (
     const answers: Array<{ reply: GlobalRequestReply | undefined }> = []
     let failure: TransportError | undefined
     let heard = 0
-    const fibers = yield* FiberSet.make()
     const connectionScope = yield* Effect.scope
     /** The Scopes of attached channels (`ChannelAcceptance` "Attach"), closed when the channel ends. */
     const scopes = new Map<ChannelRecord, Scope.CloseableScope>()
-    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    // The fibers of decisions and channel programs: a plain Set and one finalizer, as FiberSet would do, without
+    // the copy of the fiber's FiberRefs its acquireRelease keeps for the connection's life (issue 10).
+    const fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = (effect: Effect.Effect<unknown>) => {
+      const fiber = Runtime.runFork(runtime)(effect)
+      fibers.add(fiber)
+      fiber.addObserver(() => fibers.delete(fiber))
+    }
+    yield* Scope.addFinalizer(connectionScope, Effect.suspend(() => Fiber.interruptAll([...fibers])))
     const requestTimeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
 
     const failAll = (err: TransportError) => {
