@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import type * as Socket from "@effect/platform/Socket"
+import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Context from "effect/Context"
@@ -79,6 +79,28 @@ const unmapped = (address: string) => (address.startsWith("::ffff:") && address.
 const ignore = () => {}
 
 /**
+ * A platform `Socket` over `conn`, made (NodeSocket.fromDuplex) only when something runs or writes through it:
+ * the transport reads and writes `conn` through its native link (NodeLink), so a served connection never does,
+ * and keeps none of its closures and latch (issue 10). Only a connection refused before the transport starts
+ * (MaxStartups) or a custom handler uses it.
+ */
+const lazySocket = (conn: Net.Socket): Socket.Socket => {
+  let socket: Socket.Socket | undefined
+  const get = Effect.suspend(() =>
+    socket !== undefined ? Effect.succeed(socket) : Effect.map(
+      NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(conn), () => Effect.sync(() => conn.destroySoon()))),
+      (s) => (socket = s)
+    )
+  )
+  return {
+    [Socket.TypeId]: Socket.TypeId,
+    run: (handler, options) => Effect.flatMap(get, (s) => s.run(handler, options)),
+    runRaw: (handler, options) => Effect.flatMap(get, (s) => s.runRaw(handler, options)),
+    writer: Effect.flatMap(get, (s) => s.writer)
+  }
+}
+
+/**
  * Listens on TCP and serves each accepted socket in a fiber of its own, forked with the socket's `NetSocket` and
  * `SshServer.PeerAddress` already in its context. Unlike @effect/platform-node's `NodeSocketServer.run`, which
  * provides them around the handler (each `provideService` and its `acquireRelease` stays on the fiber's stack for
@@ -122,10 +144,7 @@ const makeSocketServer = (options: {
             context = Context.add(context, SshServer.PeerAddress, { address: unmapped(conn.remoteAddress), port: conn.remotePort ?? 0 })
           }
           const fiber = Runtime.runFork(Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }))(
-            Effect.flatMap(
-              NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(conn), () => Effect.sync(() => conn.destroySoon()))),
-              (socket) => handler(NodeLink.register(socket, conn))
-            )
+            Effect.suspend(() => handler(NodeLink.register(lazySocket(conn), conn)))
           )
           fibers.add(fiber)
           fiber.addObserver(() => {
