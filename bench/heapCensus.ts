@@ -5,9 +5,10 @@
  * for the kinds that grew most, the retainer paths of a sample (what keeps them alive).
  *
  * Usage: `node bench/run.mjs heapCensus [--connections=200] [--top=40] [--paths=cons string,closure] [--tree=no]
- * [--tree-depth=6] [--tree-min=150] [--tree-groups=6] [--dir=SNAPSHOTS]` (`--dir`: analyse an earlier run's
+ * [--tree-depth=6] [--tree-min=150] [--tree-groups=6] [--side=client] [--dir=SNAPSHOTS]` (`--dir`: analyse an earlier run's
  * snapshots; `--connections` must then be that run's). With the tree (default), the bytes are also attributed
- * by dominator: the groups of new objects by what holds them, and a sample of the biggest opened.
+ * by dominator: the groups of new objects by what holds them, and a sample of the biggest opened. `--side=client`
+ * analyses the clients' process (this one) instead of the server's.
  * A diagnostic, not a test.
  *
  * @since 0.1.0
@@ -220,8 +221,10 @@ measured.then((rows) => {
   if (row === undefined) throw new Error("our server could not be measured")
   const n = row.connections - 1
   console.log(`${row.connections} connections; snapshots in ${dir}`)
-  const g1 = load(path.join(dir, "server-2.heapsnapshot"))
-  const gN = load(path.join(dir, "server-3.heapsnapshot"))
+  // --side=client: the client process's snapshots (this process, written by bench/idle.ts at the same moments).
+  const client = opt("side", "server") === "client"
+  const g1 = load(path.join(dir, client ? "client-1.heapsnapshot" : "server-2.heapsnapshot"))
+  const gN = load(path.join(dir, client ? "client-2.heapsnapshot" : "server-3.heapsnapshot"))
   const c1 = census(g1)
   const cN = census(gN)
   const rowsOut = [...cN].map(([k, v]) => {

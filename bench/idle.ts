@@ -63,9 +63,14 @@ const collect: () => void = (() => {
   return typeof gc === "function" ? () => void gc() : () => {}
 })()
 
+let clientSnapshots = 0
+
 const clientMemory = Effect.sync((): ClientMemory => {
   collect()
   collect()
+  // With BENCH_HEAP_SNAPSHOT=DIR (bench/heapCensus.ts), this process's heap is written beside the server's.
+  const dir = process.env["BENCH_HEAP_SNAPSHOT"]
+  if (dir !== undefined && dir !== "") v8.writeHeapSnapshot(`${dir}/client-${++clientSnapshots}.heapsnapshot`)
   const m = process.memoryUsage()
   return { rss: m.rss, heap: m.heapUsed }
 })
