@@ -29,7 +29,7 @@ import { MessageId } from "../../wire/MessageId.js"
 import { ChannelIds, ChannelState } from "../ChannelState.js"
 import type { ChannelAcceptance, ConnectionMux, ConnectionMuxOptions, GlobalRequestReply } from "../ConnectionMux.js"
 import { isRefused, isViolation, type Violation } from "../FlowControl.js"
-import { ChannelRecord } from "./channel.js"
+import { type ChannelHost, ChannelRecord } from "./channel.js"
 import { Registry } from "./registry.js"
 
 /** The peer's global requests awaiting our handler's answer, before the connection is cut off (a flood). */
@@ -100,10 +100,10 @@ export const make = (
 
     let direct!: Transport.Direct
 
-    const host = {
-      get direct() {
-        return direct
-      },
+    // A plain field, set with `direct` below: a getter in an object literal costs the object a property
+    // dictionary of its own, held by every idle connection (issue 10).
+    const host: { direct: Transport.Direct } & Omit<ChannelHost, "direct"> = {
+      direct: undefined!,
       failure: () => failure,
       requestTimeout,
       flooded: (description: string) => direct.disconnect(DisconnectReason.ProtocolError, description)
@@ -446,6 +446,7 @@ export const make = (
     for (const [name, handler] of Object.entries(options.globalRequests ?? {})) yield* globalHandlers.register(name, handler)
     yield* Transport.direct(transport, (d) => {
       direct = d
+      host.direct = d
       return {
         onMessage: (payload) => {
           heard++
