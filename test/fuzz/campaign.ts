@@ -24,6 +24,8 @@ export interface CampaignOptions {
   readonly budgetMs?: number | undefined
   /** An input slower than this is a finding (a hang or super-linear cost). */
   readonly slowMs?: number | undefined
+  /** Called every 100 000 inputs with the count and the time so far. */
+  readonly progress?: ((iterations: number, millis: number) => void) | undefined
 }
 
 export const run = (target: Target, seeds: ReadonlyArray<Uint8Array>, options: CampaignOptions): CampaignResult => {
@@ -63,6 +65,7 @@ export const run = (target: Target, seeds: ReadonlyArray<Uint8Array>, options: C
   for (const s of pool) attempt(s)
   for (; i < options.iterations; i++) {
     if (options.budgetMs !== undefined && (i & 63) === 0 && performance.now() - start > options.budgetMs) break
+    if (options.progress !== undefined && i > 0 && i % 100_000 === 0) options.progress(i, performance.now() - start)
     const base = pool[rng.below(pool.length)]!
     const other = pool[rng.below(pool.length)]!
     const input = mutate(rng, base, other)
