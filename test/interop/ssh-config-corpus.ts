@@ -188,5 +188,10 @@ export const CORPUS: ReadonlyArray<ConfigCase> = [
       "Host d\n  ControlPersist yes\n  ControlPath /tmp/cp-%C\nHost e\n  ControlPersist 10m\nHost *\n  UpdateHostKeys ask\n",
     hosts: ["a", "b", "c", "d", "e", "f"]
   },
-  { name: "UpdateHostKeys ask with -o", text: "", args: ["-o", "UpdateHostKeys=ask", "-o", "LogLevel=VERBOSE"], hosts: ["a"] }
+  { name: "UpdateHostKeys ask with -o", text: "", args: ["-o", "UpdateHostKeys=ask", "-o", "LogLevel=VERBOSE"], hosts: ["a"] },
+  // -A/-a: the last flag wins, and over -o and the config file (ssh -G prints forwardagent).
+  { name: "-A -a", text: "", args: ["-A", "-a"], hosts: ["h"] },
+  { name: "-a -A", text: "", args: ["-a", "-A"], hosts: ["h"] },
+  { name: "-o ForwardAgent=no then -A", text: "", args: ["-o", "ForwardAgent=no", "-A"], hosts: ["h"] },
+  { name: "-a then -o ForwardAgent=yes", text: "Host *\n  ForwardAgent yes\n", args: ["-a", "-o", "ForwardAgent=yes"], hosts: ["h"] }
 ]
