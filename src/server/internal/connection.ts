@@ -98,7 +98,8 @@ const setUp = (
     const programs = programsOf(handlers)
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
-    const mux: ConnectionMux.ConnectionMux = yield* ConnectionMux.make(transport, authenticated, {
+    // LIM-25: ChannelTimeout for forwarding, X11 and agent channels (sessions time themselves, by their type).
+    const mux: ConnectionMux.ConnectionMux = Idle.withChannelTimeouts(yield* ConnectionMux.make(transport, authenticated, {
       keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
@@ -115,7 +116,7 @@ const setUp = (
             attach: (channel) => Effect.zipRight(Effect.addFinalizer(() => Effect.sync(() => sessions--)), serve(channel))
           }
         })
-    })
+    }), handlers.channelTimeouts)
     yield* Forward.install(mux, handlers.forwarding, owner)
     if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
     // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
