@@ -12,16 +12,9 @@ import * as Sftp from "../../../src/sftp/Sftp.js"
 import { StatusCode } from "../../../src/sftp/SftpAttrs.js"
 import { PacketAssembler } from "../../../src/sftp/SftpFraming.js"
 import * as SftpMessages from "../../../src/sftp/SftpMessages.js"
+import { concatBytes } from "../../../src/wire/Bytes.js"
 
-const concat = (parts: ReadonlyArray<Uint8Array>) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = concatBytes
 
 /** A scripted server over a file of `size` bytes (byte i = i mod 251); it records every request. */
 const scripted = (size: number, rogue = false) => {
