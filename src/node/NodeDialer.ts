@@ -55,8 +55,8 @@ export const connectNet = <E>(
   )
 
 /** Opens the TCP connection eagerly: refused or unreachable is `ConnectFailed` at once. */
-const open = (host: string, port: number, timeout: Duration.DurationInput | undefined) =>
-  connectNet({ host, port, noDelay: true }, (cause) => connectFailed(host, port, cause)).pipe(
+const open = (host: string, port: number, timeout: Duration.DurationInput | undefined, reads: NodeLink.Reads) =>
+  connectNet({ host, port, noDelay: true, onread: reads.onread }, (cause) => connectFailed(host, port, cause)).pipe(
     Effect.timeoutFail({
       duration: timeout ?? Duration.seconds(30),
       onTimeout: () =>
@@ -84,11 +84,15 @@ export const dialNet = (
   port: number,
   timeout?: Duration.DurationInput
 ): Effect.Effect<{ readonly socket: Socket.Socket; readonly address: string | undefined }, TransportError, Scope.Scope> =>
-  Effect.flatMap(open(host, port, timeout), (net) =>
-    Effect.map(
-      NodeSocket.fromDuplex(Effect.succeed(net)),
-      (socket) => ({ socket: NodeLink.register(socket, net), address: net.remoteAddress })
-    ))
+  Effect.suspend(() => {
+    // The transport reads this socket straight into its own buffer (NodeLink.Reads), never through `data` events.
+    const reads = new NodeLink.Reads()
+    return Effect.flatMap(open(host, port, timeout, reads), (net) =>
+      Effect.map(
+        NodeSocket.fromDuplex(Effect.succeed(net)),
+        (socket) => ({ socket: NodeLink.register(socket, net, reads), address: net.remoteAddress })
+      ))
+  })
 
 /**
  * The Node TCP dialer.
