@@ -7,9 +7,9 @@
  *
  * @since 0.1.0
  */
-import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
 /** @internal */
@@ -74,12 +74,7 @@ export class Inbox<E> {
     w?.()
   }
 
-  /**
-   * The consumer's side as a Channel that writes what is buffered without an Effect per pull: only waiting for
-   * data suspends. (A `repeatEffectChunkOption` pull costs several µs more per wake, and on a bulk transfer the
-   * consumer wakes once per socket read — DESIGN.md §6.)
-   */
-  readonly #read: Channel.Channel<Chunk.Chunk<Uint8Array>, unknown, E, unknown, void, unknown> = Channel.suspend(() => {
+  readonly #pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>> = Effect.suspend(() => {
     if (this.#chunks.length > 0) {
       const taken = this.#chunks
       const credit = this.#uncredited
@@ -87,21 +82,22 @@ export class Inbox<E> {
       this.bytes = 0
       this.#uncredited = 0
       if (credit > 0) this.credit(credit)
-      return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(taken)), this.#read)
+      return Effect.succeed(Chunk.unsafeFromArray(taken))
     }
-    if (this.#error !== undefined) return Channel.fail(this.#error)
+    if (this.#error !== undefined) return Effect.fail(Option.some(this.#error))
     if (this.#ended) {
       this.#finished = true
-      return Channel.void
+      return Effect.fail(Option.none())
     }
-    return Channel.zipRight(Channel.fromEffect(this.#wait), this.#read)
-  })
-
-  readonly #wait: Effect.Effect<void> = Effect.async<void>((resume) => {
-    this.#waiter = () => resume(Effect.void)
-    return Effect.sync(() => {
-      this.#waiter = undefined
-    })
+    return Effect.flatMap(
+      Effect.async<void>((resume) => {
+        this.#waiter = () => resume(Effect.void)
+        return Effect.sync(() => {
+          this.#waiter = undefined
+        })
+      }),
+      () => this.#pull
+    )
   })
 
   /** The data as a Stream (one consumer at a time). */
@@ -111,7 +107,7 @@ export class Inbox<E> {
       return Stream.dieMessage(`${this.what} was already read to its end: a channel's data can be read once`)
     }
     this.active = true
-    return Stream.fromChannel(this.#read).pipe(
+    return Stream.repeatEffectChunkOption(this.#pull).pipe(
       Stream.ensuring(Effect.sync(() => {
         this.active = false
       }))
