@@ -192,7 +192,9 @@ export class PacketReader {
     const unread = avail + this.tail.length
     // SEC-01: at most one packet (its length already checked) plus one read beyond what is buffered.
     const packet = this.pendingLength >= 0 ? 4 + this.pendingLength + this.opener.macLength : 0
-    const size = Math.max(this.lastRead < SMALL_READ ? SMALL_ARENA : ARENA, packet + READ_MIN, unread + READ_MIN)
+    const small = this.lastRead < SMALL_READ
+    const free = small ? SMALL_ARENA >> 1 : READ_MIN
+    const size = Math.max(small ? SMALL_ARENA : ARENA, packet + free, unread + free)
     let next: Uint8Array
     if (this.inArena && this.opener.fresh === true && arena.length >= size) {
       arena.copyWithin(0, this.pos, this.end)
