@@ -134,6 +134,11 @@ export class PacketReader {
   private arena: Uint8Array = EMPTY
   /** The length of the last read that landed in the arena. */
   private lastRead = 0
+  /**
+   * Received bytes this reader copied to frame packets (joining chunks, assembling split packets, compacting the
+   * arena), besides the opener's own output: with `bytes`, the copies per inbound packet (DESIGN.md §6).
+   */
+  copiedBytes = 0
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -159,6 +164,7 @@ export class PacketReader {
       const merged = new Uint8Array(this.tail.length + chunk.length)
       merged.set(this.tail)
       merged.set(chunk, this.tail.length)
+      this.copiedBytes += merged.length
       this.tail = merged
       return
     }
@@ -204,6 +210,7 @@ export class PacketReader {
       next.set(this.data.subarray(this.pos, this.end))
     }
     next.set(this.tail, avail)
+    this.copiedBytes += unread
     this.arena = next
     this.data = next
     this.pos = 0
@@ -232,10 +239,12 @@ export class PacketReader {
         grown = this.scratch
         if (grown === this.data) grown.copyWithin(0, this.pos, this.end)
         else grown.set(this.data.subarray(this.pos, this.end))
+        this.copiedBytes += avail
       } else {
         // A new buffer: a payload returned earlier may still view the old one.
         grown = new Uint8Array(size)
         grown.set(this.data.subarray(this.pos, this.end))
+        this.copiedBytes += avail
         if (this.opener.fresh === true) this.scratch = grown
       }
       this.data = grown
@@ -244,6 +253,7 @@ export class PacketReader {
       this.owned = true
     }
     this.data.set(this.tail.subarray(0, take), this.end)
+    this.copiedBytes += take
     this.end += take
     this.tail = take === this.tail.length ? EMPTY : this.tail.subarray(take)
     return this.end - this.pos >= need
