@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -231,8 +232,8 @@ const start = (
       agentSocket: s.agentSocket,
       command,
       stdin: channel.data,
-      stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
-      stderr: Sink.forEach((chunk: Uint8Array) => channel.writeStderr(chunk)),
+      stdout: outputSink(channel.write),
+      stderr: outputSink(channel.writeStderr),
       windowChanges: Stream.fromQueue(windowChanges),
       signals: Stream.fromQueue(signals)
     })
@@ -254,6 +255,18 @@ const start = (
       true
     )
   })
+
+/**
+ * A program's stdout or stderr as a Sink over `write` (DESIGN.md §6: no hand-off per packet). One Effect per
+ * Stream chunk, not per element as `Sink.forEach` runs (its `Effect.forEach` costs more than the write itself on
+ * the bulk path, where a chunk is usually one buffer); the write seals in this fiber's turn.
+ */
+const outputSink = (
+  write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
+): Sink.Sink<void, Uint8Array, never, ChannelError | TransportError> =>
+  Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) =>
+    chunk.length === 1 ? write(Chunk.unsafeGet(chunk, 0)) : Effect.forEach(chunk, write, { discard: true })
+  )
 
 /** Sends how the session ended (RFC 4254 §6.10) and EOF, then closes the channel. */
 const finish = (channel: Channel, how: SessionRequests.SessionExit) =>
