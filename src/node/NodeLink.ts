@@ -13,12 +13,6 @@ import * as Link from "../transport/Link.js"
 const CLOSE_GRACE_MS = 1000
 
 /**
- * Corked bytes that are flushed at once rather than at the end of the tick: a producer that seals many packets
- * in one turn writes them while they are still in the CPU's cache (a tick's worth can be megabytes).
- */
-const FLUSH_BYTES = Number(process.env["SRVHOT_FLUSH"] ?? 128 * 1024)
-
-/**
  * A link over `conn`. The caller owns `conn`'s lifetime; `close` ends it (destroyed after a grace period).
  *
  * @since 0.1.0
@@ -26,17 +20,11 @@ const FLUSH_BYTES = Number(process.env["SRVHOT_FLUSH"] ?? 128 * 1024)
  */
 export const make = (conn: Net.Socket): Link.Link => {
   let corked = false
-  let scheduled = false
   let closed = false
   let endReported = false
   const uncork = () => {
-    if (!corked) return
     corked = false
     conn.uncork()
-  }
-  const endOfTick = () => {
-    scheduled = false
-    uncork()
   }
   return {
     start: (sink) => {
@@ -58,13 +46,9 @@ export const make = (conn: Net.Socket): Link.Link => {
         // One flush per tick: everything written in this turn leaves together (writev).
         corked = true
         conn.cork()
-        if (!scheduled) {
-          scheduled = true
-          process.nextTick(endOfTick)
-        }
+        process.nextTick(uncork)
       }
       conn.write(bytes)
-      if (conn.writableLength >= FLUSH_BYTES) uncork()
     },
     pending: () => conn.writableLength,
     pause: () => {
