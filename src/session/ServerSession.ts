@@ -10,7 +10,6 @@
  *
  * @since 0.1.0
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -23,6 +22,7 @@ import type { Channel, IncomingRequest } from "../connection/Channel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import * as ChannelRequests from "../wire/ChannelRequests.js"
+import * as Output from "./internal/output.js"
 import * as SessionRequests from "./SessionRequests.js"
 
 /**
@@ -232,8 +232,8 @@ const start = (
       agentSocket: s.agentSocket,
       command,
       stdin: channel.data,
-      stdout: outputSink(channel.write),
-      stderr: outputSink(channel.writeStderr),
+      stdout: Output.sink(channel, false),
+      stderr: Output.sink(channel, true),
       windowChanges: Stream.fromQueue(windowChanges),
       signals: Stream.fromQueue(signals)
     })
@@ -255,18 +255,6 @@ const start = (
       true
     )
   })
-
-/**
- * A program's stdout or stderr as a Sink over `write` (DESIGN.md §6: no hand-off per packet). One Effect per
- * Stream chunk, not per element as `Sink.forEach` runs (its `Effect.forEach` costs more than the write itself on
- * the bulk path, where a chunk is usually one buffer); the write seals in this fiber's turn.
- */
-const outputSink = (
-  write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
-): Sink.Sink<void, Uint8Array, never, ChannelError | TransportError> =>
-  Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) =>
-    chunk.length === 1 ? write(Chunk.unsafeGet(chunk, 0)) : Effect.forEach(chunk, write, { discard: true })
-  )
 
 /** Sends how the session ended (RFC 4254 §6.10) and EOF, then closes the channel. */
 const finish = (channel: Channel, how: SessionRequests.SessionExit) =>

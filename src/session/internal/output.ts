@@ -1,0 +1,65 @@
+/**
+ * A session program's stdout and stderr (DESIGN.md §6: no hand-off per packet). Each is a Sink for Effect
+ * programs and, for producers that live outside Effect (a child process's pipe on Node), a synchronous writer
+ * behind it: bytes are sealed in the producer's own callback, and the producer pauses while the peer's window
+ * or the socket is full, so that no fiber runs per chunk.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Sink from "effect/Sink"
+import type { Channel } from "../../connection/Channel.js"
+import { type ChannelRecord, recordOf } from "../../connection/internal/channel.js"
+import type { ChannelError, TransportError } from "../../SshError.js"
+
+/**
+ * The synchronous side of a session output.
+ *
+ * @internal
+ */
+export interface DirectOutput {
+  /**
+   * Sends what the peer's window and the socket allow of `data` from `offset` now; returns the offset reached
+   * (`data.length` when all of it went), or the error that ends the output.
+   */
+  readonly send: (data: Uint8Array, offset: number) => number | ChannelError | TransportError
+  /** Runs `wake` once `send` may make progress again; returns a function that forgets it. */
+  readonly onceSendable: (wake: () => void) => () => void
+}
+
+/** The Sinks made here, with their synchronous side. */
+const directs = new WeakMap<object, DirectOutput>()
+
+const direct = (record: ChannelRecord, stderr: boolean): DirectOutput => ({
+  send: (data, offset) => record.sendNow(data, offset, stderr),
+  onceSendable: (wake) => record.onceSendable(wake)
+})
+
+/**
+ * The stdout (or, with `stderr`, the stderr as EXTENDED_DATA, RFC 4254 §5.2) of a session on `channel`: one
+ * Effect per Stream chunk, not per element as `Sink.forEach` runs them (its `Effect.forEach` costs more than the
+ * write itself on the bulk path, where a chunk is usually one buffer).
+ *
+ * @internal
+ */
+export const sink = (
+  channel: Channel,
+  stderr: boolean
+): Sink.Sink<void, Uint8Array, never, ChannelError | TransportError> => {
+  const write = stderr ? channel.writeStderr : channel.write
+  const out = Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) =>
+    chunk.length === 1 ? write(Chunk.unsafeGet(chunk, 0)) : Effect.forEach(chunk, write, { discard: true })
+  )
+  const record = recordOf(channel)
+  if (record !== undefined) directs.set(out, direct(record, stderr))
+  return out
+}
+
+/**
+ * The synchronous side of a Sink made by `sink`; `undefined` for any other Sink (a program's own, or a test's).
+ *
+ * @internal
+ */
+export const directOf = (output: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>): DirectOutput | undefined =>
+  directs.get(output)
