@@ -48,10 +48,25 @@ export const sink = (
   stderr: boolean
 ): Sink.Sink<void, Uint8Array, never, ChannelError | TransportError> => {
   const write = stderr ? channel.writeStderr : channel.write
-  const out = Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) =>
-    chunk.length === 1 ? write(Chunk.unsafeGet(chunk, 0)) : Effect.forEach(chunk, write, { discard: true })
-  )
   const record = recordOf(channel)
+  const out = Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) =>
+    Effect.suspend(() => {
+      if (record === undefined) return Effect.forEach(chunk, write, { discard: true })
+      // Sealed in this turn while the window and the socket allow; the Effect waits only for the rest.
+      for (let i = 0; i < chunk.length; i++) {
+        const data = Chunk.unsafeGet(chunk, i)
+        const r = record.sendNow(data, 0, stderr)
+        if (typeof r !== "number") return Effect.fail(r)
+        if (r < data.length) {
+          return Effect.zipRight(
+            write(data.subarray(r)),
+            Effect.forEach(Chunk.drop(chunk, i + 1), write, { discard: true })
+          )
+        }
+      }
+      return Effect.void
+    })
+  )
   if (record !== undefined) directs.set(out, direct(record, stderr))
   return out
 }
