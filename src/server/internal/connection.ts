@@ -68,7 +68,8 @@ export const handleConnection = (
     const programs: ServerSession.SessionPrograms = { ...handlers, extraRequest: extraRequest(handlers) }
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
-    const mux: ConnectionMux.ConnectionMux = yield* ConnectionMux.make(transport, authenticated, {
+    // LIM-25: ChannelTimeout for forwarding, X11 and agent channels (sessions time themselves, by their type).
+    const mux: ConnectionMux.ConnectionMux = Idle.withChannelTimeouts(yield* ConnectionMux.make(transport, authenticated, {
       keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
@@ -85,7 +86,7 @@ export const handleConnection = (
             attach: (channel) => Effect.zipRight(Effect.addFinalizer(() => Effect.sync(() => sessions--)), serve(channel))
           }
         })
-    })
+    }), handlers.channelTimeouts)
     yield* Forward.install(mux, handlers.forwarding, authenticated)
     if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
     // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
