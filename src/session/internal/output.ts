@@ -38,8 +38,9 @@ const direct = (record: ChannelRecord, stderr: boolean): DirectOutput => ({
 
 /**
  * The stdout (or, with `stderr`, the stderr as EXTENDED_DATA, RFC 4254 §5.2) of a session on `channel`: one
- * Effect per Stream chunk, not per element as `Sink.forEach` runs them (its `Effect.forEach` costs more than the
- * write itself on the bulk path, where a chunk is usually one buffer).
+ * Sink step per Stream chunk, whose buffers are sealed in that step while the window and the socket allow; an
+ * Effect only for what has to wait (`Sink.forEach` ran an `Effect.forEach` per chunk and an Effect per buffer,
+ * which cost more than the write itself on the bulk path).
  *
  * @internal
  */
