@@ -111,6 +111,9 @@ export const buildCli = async () => {
       setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined))
     }]
   })
+  // What the loader runs first for `exec`/`ssh`: the TCP connection, opened while the bundle compiles
+  // (src/cli/Preconnect.ts; node: builtins only).
+  await esbuild.build({ ...common, entryPoints: { preconnect: "src/cli/Preconnect.ts" }, format: "esm", outExtension: { ".js": ".mjs" } })
   const bundle = fs.readFileSync(path.join(fresh, "cli.cjs"))
   const hash = crypto.createHash("sha256").update(bundle).digest("hex").slice(0, 16)
   fs.writeFileSync(path.join(fresh, "effect-ssh.mjs"), loader(hash))
@@ -133,7 +136,14 @@ const BUILD = "${hash}"
 const word = process.argv[2]
 // No subcommand word (\`--version\`, \`--help\`, nothing): the dispatcher alone, which loads no subcommand then.
 if (word === undefined || word.startsWith("-")) await import("./top.mjs")
-else run(await import("node:fs"), await import("node:module"), await import("node:path"), await import("node:vm"))
+else {
+  // exec/ssh: the TCP connection starts now, sshd's start-up overlapping ours (src/cli/Preconnect.ts).
+  // Node makes the connect(2) call on the next tick: one turn of the event loop sends the SYN now.
+  if ((word === "exec" || word === "ssh") && (await import("./preconnect.mjs")).start(process.argv.slice(3))) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  run(await import("node:fs"), await import("node:module"), await import("node:path"), await import("node:vm"))
+}
 
 function run(fs, { createRequire }, path, vm) {
 const file = path.join(import.meta.dirname, "cli.cjs")

@@ -11,8 +11,11 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { Dialer } from "../client/Dialer.js"
+import * as NodeDialer from "../node/NodeDialer.js"
 import * as NodeSsh from "../node/NodeSsh.js"
 import type { Services } from "./main.js"
+import * as Preconnect from "./Preconnect.js"
 
 /**
  * Logs to stderr as `effect-ssh: <level>: <message> (key=value …)`: stdout belongs to the remote command.
@@ -30,8 +33,22 @@ export const stderrLogger: Logger.Logger<unknown, void> = Logger.make(({ annotat
   )
 })
 
+/**
+ * The Node TCP dialer, which takes the connection the loader opened for this host and port before the bundle
+ * was loaded (Preconnect) instead of dialing again.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialer: Dialer = {
+  dial: (host, port, timeout) =>
+    Effect.map(NodeDialer.dialNet(host, port, timeout, Preconnect.take(host, port)), ({ socket }) => socket),
+  dialAddress: (host, port, timeout) => NodeDialer.dialNet(host, port, timeout, Preconnect.take(host, port))
+}
+
 const MainLive = Layer.mergeAll(
   NodeSsh.layer,
+  Layer.succeed(Dialer, dialer),
   Logger.replace(Logger.defaultLogger, stderrLogger),
   Logger.minimumLogLevel(LogLevel.Warning)
 )
