@@ -113,7 +113,7 @@ export const buildCli = async () => {
   })
   // What the loader runs first for `exec`/`ssh`: the TCP connection, opened while the bundle compiles
   // (src/cli/Preconnect.ts; node: builtins only).
-  await esbuild.build({ ...common, entryPoints: { preconnect: "src/cli/Preconnect.ts" }, format: "esm", outExtension: { ".js": ".mjs" } })
+  await esbuild.build({ ...common, entryPoints: { preconnect: "src/cli/Preconnect.ts" }, format: "cjs", outExtension: { ".js": ".cjs" } })
   const bundle = fs.readFileSync(path.join(fresh, "cli.cjs"))
   const hash = crypto.createHash("sha256").update(bundle).digest("hex").slice(0, 16)
   fs.writeFileSync(path.join(fresh, "effect-ssh.mjs"), loader(hash))
@@ -139,13 +139,16 @@ if (word === undefined || word.startsWith("-")) await import("./top.mjs")
 else {
   // exec/ssh: the TCP connection starts now, sshd's start-up overlapping ours (src/cli/Preconnect.ts).
   // Node makes the connect(2) call on the next tick: one turn of the event loop sends the SYN now.
-  if ((word === "exec" || word === "ssh") && (await import("./preconnect.mjs")).start(process.argv.slice(3))) {
+  // Builtins through require: an ESM import of node:fs builds its module facade, which loads fs streams (~5 ms).
+  const { createRequire } = await import("node:module")
+  const require = createRequire(import.meta.url)
+  if ((word === "exec" || word === "ssh") && require("./preconnect.cjs").start(process.argv.slice(3))) {
     await new Promise((resolve) => setImmediate(resolve))
   }
-  run(await import("node:fs"), await import("node:module"), await import("node:path"), await import("node:vm"))
+  run(require("node:fs"), createRequire, require("node:path"), require("node:vm"))
 }
 
-function run(fs, { createRequire }, path, vm) {
+function run(fs, createRequire, path, vm) {
 const file = path.join(import.meta.dirname, "cli.cjs")
 const source = fs.readFileSync(file, "utf8")
 const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, ".cache") : "")
