@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -13,7 +15,9 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { Dialer } from "../client/Dialer.js"
 import * as NodeDialer from "../node/NodeDialer.js"
-import * as NodeSsh from "../node/NodeSsh.js"
+import * as NodeCompression from "../node/NodeCompression.js"
+import * as NodeCrypto from "../node/NodeCrypto.js"
+import * as NodeForward from "../node/NodeForward.js"
 import type { Services } from "./main.js"
 import * as Preconnect from "./Preconnect.js"
 
@@ -46,9 +50,15 @@ export const dialer: Dialer = {
   dialAddress: (host, port, timeout) => NodeDialer.dialNet(host, port, timeout, Preconnect.take(host, port))
 }
 
+// NodeSsh.layer's services without NodeContext's terminal, worker manager and command executor, which no
+// subcommand uses: evaluating those modules is a few ms of every start-up.
 const MainLive = Layer.mergeAll(
-  NodeSsh.layer,
   Layer.succeed(Dialer, dialer),
+  NodeCrypto.layer,
+  NodeCompression.layer,
+  NodeForward.layer,
+  NodeFileSystem.layer,
+  NodePath.layer,
   Logger.replace(Logger.defaultLogger, stderrLogger),
   Logger.minimumLogLevel(LogLevel.Warning)
 )
