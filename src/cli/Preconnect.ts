@@ -192,11 +192,25 @@ export const plan = (argv: ReadonlyArray<string>): Target | undefined => {
   if (target === undefined) return undefined
   const io = { readFile, readDir }
   const user = path.join(os.homedir(), ".ssh")
+  // A user config that ssh would refuse (readconf.c: writable by others, or not the user's) ends the command
+  // before any connection: no dial either.
+  if (!ownedAndPrivate(path.join(user, "config"))) return undefined
   for (const [file, base] of [[path.join(user, "config"), user], ["/etc/ssh/ssh_config", "/etc/ssh"]] as const) {
     const text = readFile(file)
     if (text !== undefined && !configIsNeutral(text, base, io)) return undefined
   }
   return target
+}
+
+/** A missing file, or one that is the user's (or root's) and not writable by group or others. */
+const ownedAndPrivate = (file: string): boolean => {
+  try {
+    const st = fs.statSync(file)
+    const uid = process.getuid?.()
+    return (st.mode & 0o022) === 0 && (uid === undefined || st.uid === uid || st.uid === 0)
+  } catch (e) {
+    return e instanceof Error && "code" in e && e.code === "ENOENT"
+  }
 }
 
 const KEY = Symbol.for("effect-ssh/cli/preconnect")
@@ -214,6 +228,18 @@ export const start = (argv: ReadonlyArray<string>): boolean => {
   if (process.env["EFFECT_SSH_PRECONNECT"] === "0") return false
   const target = plan(argv)
   if (target === undefined) return false
+  open(target)
+  return true
+}
+
+/**
+ * Opens a connection to `target` for `take` (whatever `plan` says: `start` asks it first).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const open = (target: Target): void => {
+  slot[KEY]?.socket.destroy()
   const socket = Net.createConnection({ host: target.host, port: target.port, noDelay: true })
   const pending: Pending = { ...target, socket, error: undefined }
   socket.on("error", (e) => {
@@ -221,7 +247,6 @@ export const start = (argv: ReadonlyArray<string>): boolean => {
   })
   socket.unref()
   slot[KEY] = pending
-  return true
 }
 
 /**

@@ -4,7 +4,10 @@
  * ProxyJump, Match, -J, -F, -G, -f …) turns it off, and the config's Includes are followed.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Net from "node:net"
 import * as Preconnect from "../../../src/cli/Preconnect.js"
+import * as Runtime from "../../../src/cli/Runtime.js"
 
 const noFiles = { readFile: () => undefined, readDir: () => undefined }
 
@@ -72,8 +75,72 @@ describe("cli/Preconnect.configIsNeutral", () => {
   })
 })
 
-describe("cli/Preconnect.take", () => {
-  it("hands out nothing when nothing was started", () => {
+/** A TCP server on 127.0.0.1 that greets each connection and counts them. */
+const server = Effect.acquireRelease(
+  Effect.async<{
+    readonly port: number
+    readonly accepted: () => number
+    readonly closed: () => number
+    readonly close: () => void
+  }>((resume) => {
+    let accepted = 0
+    let closed = 0
+    const s = Net.createServer((c) => {
+      accepted++
+      c.on("close", () => closed++)
+      c.on("error", () => {})
+      c.write("hello\n")
+    })
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as Net.AddressInfo).port
+      // Closing twice (a test closes early) is harmless.
+      resume(Effect.succeed({ port, accepted: () => accepted, closed: () => closed, close: () => s.listening && s.close() }))
+    })
+  }),
+  (s) => Effect.sync(() => s.close())
+)
+
+describe.sequential("cli/Preconnect with the CLI's dialer", () => {
+  it.scopedLive("the dialer takes the early connection for the same host and port: one connection, data flows", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      Preconnect.open({ host: "127.0.0.1", port: s.port })
+      const socket = yield* Runtime.dialer.dial("127.0.0.1", s.port)
+      const first = yield* Effect.async<Uint8Array>((resume) => {
+        socket.runRaw((chunk) => resume(Effect.succeed(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)))
+          .pipe(Effect.runFork)
+      })
+      assert.strictEqual(new TextDecoder().decode(first), "hello\n")
+      assert.strictEqual(s.accepted(), 1)
+      assert.isUndefined(Preconnect.take("127.0.0.1", s.port), "taken once")
+    }))
+
+  it.scopedLive("a dial elsewhere closes the early connection and dials anew", () =>
+    Effect.gen(function*() {
+      const a = yield* server
+      const b = yield* server
+      Preconnect.open({ host: "127.0.0.1", port: a.port })
+      yield* Effect.sleep("50 millis")
+      yield* Runtime.dialer.dial("127.0.0.1", b.port)
+      yield* Effect.sleep("50 millis")
+      assert.strictEqual(b.accepted(), 1)
+      assert.strictEqual(a.closed(), a.accepted())
+    }))
+
+  it.scopedLive("an early connection that was refused fails the dial as the Node dialer does", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      const port = s.port
+      yield* Effect.sync(() => s.close())
+      yield* Effect.sleep("20 millis")
+      Preconnect.open({ host: "127.0.0.1", port })
+      yield* Effect.sleep("50 millis")
+      const error = yield* Effect.flip(Runtime.dialer.dial("127.0.0.1", port))
+      assert.strictEqual(error.reason, "ConnectFailed")
+      assert.include(error.message, "ECONNREFUSED")
+    }))
+
+  it("hands out nothing when nothing was opened", () => {
     assert.isUndefined(Preconnect.take("127.0.0.1", 22))
   })
 })
