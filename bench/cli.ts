@@ -9,6 +9,8 @@
  *
  * - the same login on a first run: `EFFECT_SSH_CODE_CACHE=0`, so the bundle is compiled without the V8 code cache
  *   that every later run of a command starts from (docs/decisions/0007);
+ * - the same login with `EFFECT_SSH_PRECONNECT=0`: the TCP connection is opened once the bundle has loaded,
+ *   instead of before (src/cli/Preconnect.ts);
  * - with `EFFECT_SSH_BENCH_BEFORE=<another checkout>/bin/effect-ssh.mjs` (its CLI built), `--version` and the
  *   login of that build too, in the same rounds: before and after in one run.
  *
@@ -129,6 +131,10 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
         {
           what: "  the same, first run (no code cache)",
           ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_CODE_CACHE: "0" })
+        },
+        {
+          what: "  the same, TCP dialled after loading",
+          ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_PRECONNECT: "0" })
         },
         ...(before === undefined ? [] : [{ what: "  the same, before", ours: timed(node, [before, "exec", ...exec]) }])
       ],
