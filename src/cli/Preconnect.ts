@@ -128,15 +128,17 @@ export const parseArgs = (argv: ReadonlyArray<string>): Target | undefined => {
   let port = 22
   let portSeen = false
   let destination: string | undefined
-  for (let i = 0; i < argv.length && destination === undefined; i++) {
+  // As ssh.c: options may also follow the destination, up to the first word of the remote command.
+  for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!
     if (word === "--") {
-      destination = argv[i + 1]
+      destination ??= argv[i + 1]
       break
     }
     if (!word.startsWith("-") || word === "-") {
+      if (destination !== undefined) break
       destination = word
-      break
+      continue
     }
     for (let j = 1; j < word.length; j++) {
       const letter = word[j]!

@@ -19,6 +19,10 @@ describe("cli/Preconnect.parseArgs", () => {
     })
     assert.deepStrictEqual(Preconnect.parseArgs(["-p2200", "-p", "9", "host.example", "ls"]), { host: "host.example", port: 2200 })
     assert.deepStrictEqual(Preconnect.parseArgs(["-vvT", "-l", "u", "h"]), { host: "h", port: 22 })
+    // Options after the destination count too (ssh.c), up to the remote command's first word.
+    assert.deepStrictEqual(Preconnect.parseArgs(["h", "-p", "2222", "ls", "-p", "1"]), { host: "h", port: 2222 })
+    assert.isUndefined(Preconnect.parseArgs(["h", "-J", "j", "ls"]))
+    assert.deepStrictEqual(Preconnect.parseArgs(["h", "ls", "-J", "j"]), { host: "h", port: 22 })
   })
 
   it("declines whatever could move the connection or makes none", () => {
