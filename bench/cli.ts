@@ -65,22 +65,28 @@ export interface CliRow {
   readonly sshMs: number
 }
 
-/** Interleaved rounds of our variants and `ssh` after one warm-up each; one row per variant, medians. */
+/**
+ * Interleaved rounds of our variants and `ssh` after one warm-up each; one row per variant, medians. Each round
+ * starts one later in the list (ours, …, ssh), so that every command runs as often in every position: a run
+ * pays for what the one before it left behind (sshd finishing the previous session on a 2-core machine).
+ */
 const compare = (
   runs: number,
   variants: ReadonlyArray<{ readonly what: string; readonly ours: Effect.Effect<number, Error> }>,
   ssh: Effect.Effect<number, Error>
 ) =>
   Effect.gen(function*() {
-    for (const v of variants) yield* v.ours
-    yield* ssh
-    const a: Array<Array<number>> = variants.map(() => [])
-    const b: Array<number> = []
+    const all = [...variants.map((v) => v.ours), ssh]
+    for (const run of all) yield* run
+    const times: Array<Array<number>> = all.map(() => [])
     for (let i = 0; i < runs; i++) {
-      for (const [k, v] of variants.entries()) a[k]!.push(yield* v.ours)
-      b.push(yield* ssh)
+      for (let j = 0; j < all.length; j++) {
+        const k = (i + j) % all.length
+        times[k]!.push(yield* all[k]!)
+      }
     }
-    return variants.map((v, k): CliRow => ({ what: v.what, runs, oursMs: median(a[k]!), sshMs: median(b) }))
+    const sshMs = median(times[all.length - 1]!)
+    return variants.map((v, k): CliRow => ({ what: v.what, runs, oursMs: median(times[k]!), sshMs }))
   })
 
 /**
