@@ -142,7 +142,12 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
           what: "  the same, TCP dialled after loading",
           ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_PRECONNECT: "0" })
         },
-        ...(before === undefined ? [] : [{ what: "  the same, before", ours: timed(node, [before, "exec", ...exec]) }])
+        // Its own cache directory: a build that writes its code cache deletes the other builds' (decision 0007),
+        // so sharing one would leave both without a cache at every run.
+        ...(before === undefined ? [] : [{
+          what: "  the same, before",
+          ours: timed(node, [before, "exec", ...exec], { XDG_CACHE_HOME: path.join(dir, "cache-before") })
+        }])
       ],
       timed(OpenSsh.SSH, ["-F", "/dev/null", ...common, "-o", "IdentitiesOnly=yes", `${USER}@127.0.0.1`, "true"])
     )
