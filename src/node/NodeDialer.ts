@@ -65,15 +65,20 @@ const awaitNet = <E>(
     (socket) => Effect.sync(() => socket.destroy())
   )
 
-/** Opens the TCP connection eagerly (or takes `pending`): refused or unreachable is `ConnectFailed` at once. */
+/**
+ * Opens the TCP connection eagerly (or takes `pending`): refused or unreachable is `ConnectFailed` at once. A
+ * socket we open reads into the transport's own buffer (`reads`, NodeLink.Reads); a pending one was created
+ * without it and goes through `data` events.
+ */
 const open = (
   host: string,
   port: number,
   timeout: Duration.DurationInput | undefined,
+  reads: NodeLink.Reads,
   pending?: { readonly socket: Net.Socket; readonly error: Error | undefined }
 ) =>
   (pending === undefined
-    ? connectNet({ host, port, noDelay: true }, (cause) => connectFailed(host, port, cause))
+    ? connectNet({ host, port, noDelay: true, onread: reads.onread }, (cause) => connectFailed(host, port, cause))
     : awaitNet(pending.socket, pending.error, (cause) => connectFailed(host, port, cause))).pipe(
     Effect.timeoutFail({
       duration: timeout ?? Duration.seconds(30),
@@ -105,11 +110,18 @@ export const dialNet = (
   timeout?: Duration.DurationInput,
   pending?: { readonly socket: Net.Socket; readonly error: Error | undefined }
 ): Effect.Effect<{ readonly socket: Socket.Socket; readonly address: string | undefined }, TransportError, Scope.Scope> =>
-  Effect.flatMap(open(host, port, timeout, pending), (net) =>
-    Effect.map(
-      NodeSocket.fromDuplex(Effect.succeed(net)),
-      (socket) => ({ socket: NodeLink.register(socket, net), address: net.remoteAddress })
-    ))
+  Effect.suspend(() => {
+    // The transport reads a socket we open straight into its own buffer (NodeLink.Reads), not through `data` events.
+    const reads = new NodeLink.Reads()
+    return Effect.flatMap(open(host, port, timeout, reads, pending), (net) =>
+      Effect.map(
+        NodeSocket.fromDuplex(Effect.succeed(net)),
+        (socket) => ({
+          socket: NodeLink.register(socket, net, pending === undefined ? reads : undefined),
+          address: net.remoteAddress
+        })
+      ))
+  })
 
 /**
  * The Node TCP dialer.
