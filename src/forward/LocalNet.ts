@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { ByteSink } from "../connection/Channel.js"
 import type { ForwardError } from "./ForwardError.js"
 
 /**
@@ -48,6 +49,11 @@ export interface LocalConnection {
   readonly input: Stream.Stream<Uint8Array, ForwardError>
   /** Writes bytes; waits while the peer is not reading. */
   readonly write: (data: Uint8Array) => Effect.Effect<void, ForwardError>
+  /**
+   * The same writes, synchronous, when the connection can take them that way (Node sockets): a tunnel then pipes
+   * the channel's data into it without a fiber or an Effect per chunk (`Channel.pipeData`).
+   */
+  readonly sink?: ByteSink | undefined
   /** Sends EOF (half-close); reading goes on. */
   readonly end: Effect.Effect<void>
   /** The peer's address, when known (the originator of a TCP connection). */

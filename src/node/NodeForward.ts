@@ -10,6 +10,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import type { ByteSink } from "../connection/Channel.js"
 import { ForwardError } from "../forward/ForwardError.js"
 import { type Endpoint, type LocalConnection, LocalNet } from "../forward/LocalNet.js"
 import * as NodeDialer from "./NodeDialer.js"
@@ -26,6 +27,10 @@ const WRITE_AHEAD = 256 * 1024
 
 /** Resumes once `socket` emits `event` or closes; the listeners go when it resumes or is interrupted. */
 const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: Effect.Effect<void>) => void) => {
+  if (socket.destroyed) {
+    resume(Effect.void)
+    return Effect.void
+  }
   const off = () => {
     socket.off(event, done)
     socket.off("close", done)
@@ -40,10 +45,38 @@ const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: E
 }
 
 /**
+ * The socket's write side as a synchronous `ByteSink`: the chunks written in one turn leave in one `writev` (the
+ * socket is corked until the next tick: one system call for the packets of one read from the SSH socket, no
+ * concatenation copy); full at `WRITE_AHEAD` bytes queued, ready again at 'drain'.
+ */
+const sinkOf = (socket: Net.Socket): ByteSink => {
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
+  return {
+    write: (chunk) => {
+      if (socket.destroyed || socket.writableEnded) return false
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
+      socket.write(chunk)
+      return socket.writableLength < WRITE_AHEAD
+    },
+    onReady: (resume) => void until(socket, "drain", () => resume()),
+    isClosed: () => socket.destroyed || socket.writableEnded
+  }
+}
+
+/**
  * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
  * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
  */
 const toConnection = (socket: Net.Socket): LocalConnection => ({
+  sink: sinkOf(socket),
   input: NodeStream.fromReadable<ForwardError, Uint8Array>(
     () => socket,
     (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),

@@ -77,8 +77,9 @@ export class ChannelRecord {
       const adjust = state.consumed(n)
       if (adjust > 0) this.send({ _tag: "ChannelWindowAdjust", recipient: state.remoteId!, bytes: adjust })
     }
-    this.data = new Inbox("channel data", credit)
-    this.stderr = new Inbox("channel stderr", credit)
+    const sinkClosed = (): ChannelError | TransportError => this.closedError("the destination of the channel's data closed")
+    this.data = new Inbox("channel data", credit, sinkClosed)
+    this.stderr = new Inbox("channel stderr", credit, sinkClosed)
   }
 
   send(msg: ConnectionMessages.ConnectionMessage): TransportError | undefined {
@@ -248,6 +249,7 @@ export class ChannelRecord {
       id: this.id,
       channelType: this.channelType,
       data: this.data.stream,
+      pipeData: (sink) => this.data.pipe(sink),
       stderr: this.stderr.stream,
       requests: Stream.repeatEffectChunkOption(
         Effect.flatMap(Effect.mapError(this.#takeRequests, Option.some), (batch) =>
