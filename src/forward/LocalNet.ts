@@ -93,6 +93,11 @@ export interface LocalNet {
   ) => Effect.Effect<Endpoint, ForwardError, Scope.Scope>
   /** Connects to `endpoint`; the connection closes with the Scope. */
   readonly connect: (endpoint: Endpoint) => Effect.Effect<LocalConnection, ForwardError, Scope.Scope>
+  /**
+   * The machine's host name, as others reach it (gethostname): the host of an X11 display a server offers on
+   * every address (sshd with X11UseLocalhost no). Without it such a display is named `localhost`.
+   */
+  readonly hostname?: (() => string) | undefined
 }
 
 /**

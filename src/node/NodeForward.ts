@@ -10,6 +10,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
 import type { ByteSink } from "../connection/Channel.js"
 import { ForwardError } from "../forward/ForwardError.js"
 import { type Endpoint, type LocalConnection, LocalNet } from "../forward/LocalNet.js"
@@ -184,6 +185,7 @@ export const localNet: LocalNet = {
       })
       return addressOf(server, endpoint)
     }),
+  hostname: () => Os.hostname(),
   connect: (endpoint) =>
     NodeDialer.connectNet(
       endpoint._tag === "Tcp"
