@@ -85,6 +85,14 @@ export interface Channel {
    * `requests`, while the Scope lives: no fiber, no queue.
    */
   readonly onRequest: (handler: (request: IncomingRequest) => void) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Writing as a synchronous `ByteSink` (the fast path of tunnels; not mixed with `write`): each chunk goes out in
+   * the caller's turn as far as the peer's window and the socket allow, the rest when WINDOW_ADJUST or the
+   * socket's room comes; `write` returns `false` while anything waits — a caller stops producing then (a paused
+   * socket) until `onReady`, so at most the chunks it gave before it stopped wait here. `isClosed` once our EOF
+   * or CLOSE went out, the peer's CLOSE came, or the connection failed.
+   */
+  readonly sink: ByteSink
   /** Sends data, split by the peer's max packet, waiting for window as needed. */
   readonly write: (data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>
   /** Sends extended data (type 1, stderr). */

@@ -54,6 +54,13 @@ export interface LocalConnection {
    * the channel's data into it without a fiber or an Effect per chunk (`Channel.pipeData`).
    */
   readonly sink?: ByteSink | undefined
+  /**
+   * `input` into a synchronous `ByteSink` (a channel's `sink`), when the connection can give it that way: each
+   * chunk handed over in the turn it is read, reading paused while the sink is full. Ends after the peer's EOF
+   * once the sink took everything; fails when the connection fails or the sink closes first. Instead of `input`,
+   * never together with it.
+   */
+  readonly pipeTo?: ((sink: ByteSink) => Effect.Effect<void, ForwardError>) | undefined
   /** Sends EOF (half-close); reading goes on. */
   readonly end: Effect.Effect<void>
   /** The peer's address, when known (the originator of a TCP connection). */

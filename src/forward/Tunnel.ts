@@ -176,7 +176,11 @@ export const bridge = (
   Effect.all([
     Effect.zipRight(
       initial !== undefined && initial.length > 0 ? channel.write(initial) : Effect.void,
-      Stream.runForEach(local.input, (chunk) => channel.write(chunk))
+      // A connection that can hand its input over synchronously gives it to the channel's sink in the turn it is
+      // read (no fiber, no Effect per chunk), paused while the channel's window or the socket is short.
+      local.pipeTo !== undefined
+        ? local.pipeTo(channel.sink)
+        : Stream.runForEach(local.input, (chunk) => channel.write(chunk))
     ).pipe(Effect.zipRight(channel.eof)),
     // A connection that takes synchronous writes gets the channel's data in the turn it arrives (no fiber and no
     // Effect per chunk); its window comes back as the connection has room.

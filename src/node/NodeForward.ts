@@ -73,11 +73,73 @@ const sinkOf = (socket: Net.Socket): ByteSink => {
 }
 
 /**
+ * The socket's input into `sink` (LocalConnection.pipeTo): in flowing mode, each chunk Node reads (up to 64 KiB)
+ * handed over in its 'data' turn; paused while the sink is full, resumed at its `onReady`. Ends after 'end' once
+ * the sink took everything.
+ */
+const pipeTo = (socket: Net.Socket, sink: ByteSink) =>
+  Effect.async<void, ForwardError>((resume) => {
+    let ended = false
+    let waiting = false
+    let done = false
+    const closed = (description: string, cause?: unknown) =>
+      Effect.fail(new ForwardError({ reason: "Closed", description, cause }))
+    const off = () => {
+      socket.off("data", onData)
+      socket.off("end", onEnd)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    const finish = (exit: Effect.Effect<void, ForwardError>) => {
+      if (done) return
+      done = true
+      off()
+      resume(exit)
+    }
+    const onReady = () => {
+      waiting = false
+      if (done) return
+      if (sink.isClosed()) return finish(closed("the channel closed before the input ended"))
+      if (ended) return finish(Effect.void)
+      socket.resume()
+    }
+    function onData(chunk: Buffer) {
+      if (sink.write(chunk) || waiting) return
+      if (sink.isClosed()) return finish(closed("the channel closed before the input ended"))
+      waiting = true
+      socket.pause()
+      sink.onReady(onReady)
+    }
+    function onEnd() {
+      ended = true
+      if (!waiting) finish(Effect.void)
+    }
+    function onError(cause: Error) {
+      finish(closed(`reading: ${reason(cause)}`, cause))
+    }
+    function onClose() {
+      if (!ended) finish(closed("reading: the socket closed before its EOF"))
+    }
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    if (socket.readableEnded) onEnd()
+    else if (socket.destroyed) onClose()
+    else socket.resume()
+    return Effect.sync(() => {
+      done = true
+      off()
+    })
+  })
+
+/**
  * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
  * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
  */
 const toConnection = (socket: Net.Socket): LocalConnection => ({
   sink: sinkOf(socket),
+  pipeTo: (sink) => pipeTo(socket, sink),
   input: NodeStream.fromReadable<ForwardError, Uint8Array>(
     () => socket,
     (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),

@@ -3,7 +3,8 @@
  * raw peer driven message by message: the window comes back while the sink has room and is held while it is
  * full (a slow sink slows the sender, SEC-45), a peer that ignores the held window is cut off so the sink never
  * holds more than the window and its grace (SEC-43), data buffered before the pipe starts goes first and in order,
- * EOF ends the pipe, and a sink that closes fails it.
+ * EOF ends the pipe, and a sink that closes fails it. And `Channel.sink`, the other way: a write goes out as far
+ * as the peer's window allows, in packets of at most its max packet (SEC-44), the rest when WINDOW_ADJUST comes.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
@@ -145,5 +146,41 @@ describe("Channel.pipeData", () => {
       yield* channel.write(new Uint8Array([1]))
       const data = yield* next(server)
       assert.strictEqual(data._tag, "ChannelData")
+    }))
+
+  it.scopedLive("SEC-44: Channel.sink sends as far as the peer's window allows, in max-packet chunks, and the rest on WINDOW_ADJUST", () =>
+    Effect.gen(function*() {
+      const { channel, server, ourId, send } = yield* openChannel(40_000)
+      const data = packets(100 * 1024).reduce((all, p, i) => (all.set(p, i * DEFAULT_MAX_PACKET), all), new Uint8Array(100 * 1024))
+      let ready = 0
+      assert.isFalse(channel.sink.write(data), "more than the window: the rest waits")
+      channel.sink.onReady(() => ready++)
+      const sent: Array<number> = []
+      const got: Array<Uint8Array> = []
+      const take = (n: number) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < n; i++) {
+            const m = yield* next(server)
+            if (m._tag !== "ChannelData") return assert.fail(`expected CHANNEL_DATA, got ${m._tag}`)
+            sent.push(m.data.length)
+            got.push(m.data)
+          }
+        })
+      yield* take(2)
+      assert.deepStrictEqual(sent, [32768, 40_000 - 32768])
+      assert.strictEqual(ready, 0)
+      yield* send({ _tag: "ChannelWindowAdjust", recipient: ourId, bytes: 1 << 20 })
+      yield* take(2)
+      assert.deepStrictEqual(sent.slice(2), [32768, 100 * 1024 - 40_000 - 32768])
+      assert.strictEqual(ready, 1)
+      assert.isTrue(inOrder(got))
+      // Within the window: all of it at once.
+      assert.isTrue(channel.sink.write(new Uint8Array(10)))
+      yield* take(1)
+      // After our EOF nothing more is sent.
+      yield* channel.eof
+      assert.isTrue(channel.sink.isClosed())
+      assert.isFalse(channel.sink.write(new Uint8Array(10)))
+      assert.strictEqual((yield* next(server))._tag, "ChannelEof")
     }))
 })

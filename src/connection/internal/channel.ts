@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 import { ChannelError, type TransportError } from "../../SshError.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
-import type { Channel, IncomingRequest } from "../Channel.js"
+import type { ByteSink, Channel, IncomingRequest } from "../Channel.js"
 import type { ChannelState } from "../ChannelState.js"
 import { Inbox } from "./inbox.js"
 
@@ -167,6 +167,80 @@ export class ChannelRecord {
     })
   }
 
+  // ---- synchronous writes (`Channel.sink`) ----
+
+  /** Chunks taken by the sink and not yet sent (out of window, or the socket is behind); the first from `#offset`. */
+  #pending: Array<Uint8Array> = []
+  #offset = 0
+  /** A flush is armed on WINDOW_ADJUST or on the socket's room. */
+  #flushArmed = false
+  #readyWaiters: Array<() => void> = []
+
+  /** Whether nothing more can be sent: the connection failed, or the channel is closing or past our EOF. */
+  #sinkClosed(): boolean {
+    const state = this.state
+    return this.host.failure() !== undefined || state.closeSent || state.closeReceived || state.eofSent
+  }
+
+  /**
+   * Sends what is pending as far as the peer's window and the socket allow (RFC 4254 §5.2: chunks of at most the
+   * peer's max packet), and arms itself on whichever is missing; when nothing is left (or nothing can be sent any
+   * more) the sink's `onReady` callers are woken.
+   */
+  readonly #flush = (): void => {
+    this.#flushArmed = false
+    const state = this.state
+    const direct = this.host.direct
+    while (this.#pending.length > 0) {
+      if (this.#sinkClosed()) {
+        this.#pending = []
+        this.#offset = 0
+        break
+      }
+      if (direct.congested()) {
+        this.#flushArmed = true
+        return direct.onceWritable(this.#flush)
+      }
+      const data = this.#pending[0]!
+      const n = state.phase === "Open" ? state.sendable(data.length - this.#offset) : 0
+      if (n === 0) {
+        this.#flushArmed = true
+        this.windowWaiters.push(this.#flush)
+        return
+      }
+      if (direct.sendData(dataHead(state.remoteId!, n, false), data.subarray(this.#offset, this.#offset + n)) !== undefined) {
+        // The connection failed: nothing more goes out.
+        this.#pending = []
+        this.#offset = 0
+        break
+      }
+      state.sent(n)
+      this.#offset += n
+      if (this.#offset >= data.length) {
+        this.#pending.shift()
+        this.#offset = 0
+      }
+    }
+    const waiters = this.#readyWaiters
+    this.#readyWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The channel as a synchronous `ByteSink` for data we send (see `Channel.sink`). */
+  readonly sink: ByteSink = {
+    write: (chunk) => {
+      if (this.#sinkClosed() || chunk.length === 0) return !this.#sinkClosed()
+      this.#pending.push(chunk)
+      if (!this.#flushArmed) this.#flush()
+      return this.#pending.length === 0
+    },
+    onReady: (resume) => {
+      if (this.#pending.length === 0) return resume()
+      this.#readyWaiters.push(resume)
+    },
+    isClosed: () => this.#sinkClosed()
+  }
+
   write(data: Uint8Array, stderr: boolean): Effect.Effect<void, ChannelError | TransportError> {
     const state = this.state
     const direct = this.host.direct
@@ -250,6 +324,7 @@ export class ChannelRecord {
       channelType: this.channelType,
       data: this.data.stream,
       pipeData: (sink) => this.data.pipe(sink),
+      sink: this.sink,
       stderr: this.stderr.stream,
       requests: Stream.repeatEffectChunkOption(
         Effect.flatMap(Effect.mapError(this.#takeRequests, Option.some), (batch) =>
