@@ -166,6 +166,18 @@ export interface AgentSigner {
     data: Uint8Array,
     options: { readonly algorithm: string }
   ) => Effect.Effect<Uint8Array, unknown>
+  /**
+   * session-bind@openssh.com (OpenSSH PROTOCOL.agent §1): binds this agent connection to the SSH session about to
+   * authenticate — the server's host key, the session id and the server's signature on it — so that an agent can
+   * enforce destination constraints (`ssh-add -h`). Sent once before the agent's keys are offered, as `ssh` does;
+   * a refusal (an agent without the extension) is ignored. Optional: a signer without it is used unbound.
+   */
+  readonly sessionBind?: ((bind: {
+    readonly hostKey: Uint8Array
+    readonly sessionId: Uint8Array
+    readonly signature: Uint8Array
+    readonly forwarding: boolean
+  }) => Effect.Effect<void, unknown>) | undefined
 }
 
 /**

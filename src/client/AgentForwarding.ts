@@ -14,6 +14,9 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as AgentProtocol from "../agent/AgentProtocol.js"
 import type * as AgentServer from "../agent/AgentServer.js"
 import type { Endpoint, LocalConnection, LocalNet } from "../forward/LocalNet.js"
 import * as Tunnel from "../forward/Tunnel.js"
@@ -42,14 +45,55 @@ export const toLocal = <E>(
   net: LocalNet,
   endpoint: Endpoint | Effect.Effect<Endpoint, E>
 ): SshProcess.ForwardAgent => ({
-  serve: (channel) =>
+  serve: (channel, session) =>
     Effect.scoped(
       Effect.flatMap(
         Effect.isEffect(endpoint) ? endpoint : Effect.succeed(endpoint),
-        (to) => Effect.flatMap(net.connect(to), (local) => Tunnel.bridge(local, channel))
+        (to) =>
+          Effect.flatMap(net.connect(to), (local) =>
+            session === undefined
+              ? Tunnel.bridge(local, channel)
+              : Effect.flatMap(bindForwarded(local, session), (bound) => Tunnel.bridge(bound, channel)))
       )
     )
 })
+
+/** The longest agent reply to session-bind we wait for: SUCCESS, FAILURE or EXTENSION_FAILURE are one byte. */
+const MAX_BIND_REPLY = 1024
+
+/**
+ * As ssh's client_request_agent (clientloop.c): before relaying, tell the local agent, on this connection, that
+ * what follows comes forwarded through `session` (session-bind@openssh.com with is_forwarding set), so that a key
+ * added with destination constraints (`ssh-add -h`) is used only as its constraints allow; without it the agent
+ * takes the connection for local use. A refusal (an agent without the extension) is ignored, as ssh does.
+ * The reply is read here, so the forwarded client never sees it.
+ */
+const bindForwarded = (
+  local: LocalConnection,
+  session: SshProcess.AgentSessionBinding
+): Effect.Effect<LocalConnection, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* local.write(AgentProtocol.encodeRequest(AgentProtocol.encodeSessionBind({ ...session, forwarding: true })))
+    const [reply, rest] = yield* Stream.peel(
+      local.input,
+      Sink.fold(new Uint8Array(0), (got: Uint8Array) => !frameComplete(got), (got, chunk: Uint8Array) => {
+        const joined = new Uint8Array(got.length + chunk.length)
+        joined.set(got)
+        joined.set(chunk, got.length)
+        return joined
+      })
+    )
+    // The agent speaks only when asked: anything past its one reply frame is a broken agent, not data to relay.
+    if (!frameComplete(reply) || reply.length !== 4 + frameLength(reply)) {
+      return yield* Effect.fail(new Error("the local agent answered session-bind with a malformed reply"))
+    }
+    if (reply[4] !== AgentProtocol.MessageNumber.SUCCESS) yield* Effect.logDebug("the local agent refused session-bind")
+    return { ...local, input: rest }
+  })
+
+const frameLength = (b: Uint8Array) => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0
+const frameComplete = (b: Uint8Array) =>
+  b.length >= 4 && (frameLength(b) > MAX_BIND_REPLY || b.length >= 4 + frameLength(b))
 
 /**
  * The server's agent forwarding. Absent from `ServerHandlers`, every auth-agent-req@openssh.com is refused

@@ -303,7 +303,8 @@ export const agentAuth = (signer: Auth.AgentSigner, only?: ReadonlyArray<Uint8Ar
   Auth.agent(
     only === undefined ? signer : {
       identities: Effect.map(signer.identities, (ids) => ids.filter((id) => only.some((k) => sameBytes(k, id.publicKey)))),
-      sign: signer.sign
+      sign: signer.sign,
+      sessionBind: signer.sessionBind
     }
   )
 
@@ -352,7 +353,8 @@ export const filterAccepted = (
     const signer: Auth.AgentSigner = {
       identities: Effect.map(m.agent.identities, (ids) =>
         ids.filter((id) => Option.match(KnownHosts.keyTypeOfBlob(id.publicKey), { onNone: () => false, onSome: accepts }))),
-      sign: m.agent.sign
+      sign: m.agent.sign,
+      sessionBind: m.agent.sessionBind
     }
     return [{ ...m, agent: signer }]
   })

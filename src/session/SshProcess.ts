@@ -87,7 +87,24 @@ export interface X11Options {
  * @category models
  */
 export interface ForwardAgent {
-  readonly serve: (channel: Channel) => Effect.Effect<void, unknown>
+  /**
+   * Serves one auth-agent@openssh.com channel. `session` identifies the SSH session it came through (the server's
+   * host key, the session id and the server's signature on it): a relay to a real agent sends it as
+   * session-bind@openssh.com with the forwarding flag, as ssh does, so that destination constraints hold.
+   */
+  readonly serve: (channel: Channel, session?: AgentSessionBinding) => Effect.Effect<void, unknown>
+}
+
+/**
+ * What session-bind@openssh.com (OpenSSH PROTOCOL.agent §1) carries about one SSH session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AgentSessionBinding {
+  readonly hostKey: Uint8Array
+  readonly sessionId: Uint8Array
+  readonly signature: Uint8Array
 }
 
 /**

@@ -120,6 +120,8 @@ export class KexMachine {
   peerWantsExtInfo = false
   /** The host key of the first exchange; a rekey must present the same one. */
   hostKeyBlob: Uint8Array | undefined
+  /** The server's signature on the first H (= sessionId) under `hostKeyBlob`. */
+  hostKeySignature: Uint8Array | undefined
   negotiated: Negotiated | undefined
 
   private ourInit: Uint8Array | undefined
@@ -220,7 +222,10 @@ export class KexMachine {
     }
     if (r._tag === "Keys") {
       if (this.sessionId === undefined) this.sessionId = r.h
-      if (this.hostKeyBlob === undefined) this.hostKeyBlob = r.hostKey
+      if (this.hostKeyBlob === undefined) {
+        this.hostKeyBlob = r.hostKey
+        this.hostKeySignature = r.signature
+      }
       const keys = Exchange.deriveKeys(this.config, this.negotiated!, r, this.sessionId)
       this.pendingOpener = keys.opener
       out.push({ _tag: "SendNewKeys", sealer: keys.sealer, resetSeq: this.strict })

@@ -157,6 +157,12 @@ export interface Transport {
   readonly peerVersion: string
   /** The server's host key blob. */
   readonly hostKey: Uint8Array
+  /**
+   * The server's signature, under `hostKey`, on the first exchange hash (which is `sessionId`): what a client
+   * sends to its ssh-agent in session-bind@openssh.com (OpenSSH PROTOCOL.agent), so that the agent can check
+   * which host it is signing for.
+   */
+  readonly hostKeySignature: Uint8Array
   /** The algorithms of the latest key exchange. */
   readonly negotiated: Effect.Effect<Negotiated>
   /** The server's `server-sig-algs` (RFC 8308 §3.1), when it sent them. */

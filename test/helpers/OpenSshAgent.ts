@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -27,6 +28,18 @@ export const tempDir = (prefix: string): Effect.Effect<string, never, Scope.Scop
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
 
+/** Whether a UNIX socket accepts a connection now (closed at once). */
+const accepts = (sock: string): Effect.Effect<boolean> =>
+  Effect.async((resume) => {
+    const c = net.connect(sock)
+    c.once("connect", () => {
+      c.destroy()
+      resume(Effect.succeed(true))
+    })
+    c.once("error", () => resume(Effect.succeed(false)))
+    return Effect.sync(() => c.destroy())
+  })
+
 /** `ssh-agent -D -a <dir>/agent.sock`, killed when the Scope closes; returns the socket path. */
 export const sshAgent = (args: ReadonlyArray<string> = []): Effect.Effect<string, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -37,10 +50,13 @@ export const sshAgent = (args: ReadonlyArray<string> = []): Effect.Effect<string
       (c) => Effect.sync(() => c.exitCode === null && c.kill("SIGKILL"))
     )
     child.stderr.on("data", () => {})
-    // ssh-agent binds before it forks; -D does not fork, so wait for the socket to appear (bounded).
-    for (let i = 0; i < 200 && !fs.existsSync(sock); i++) yield* Effect.sleep("25 millis")
-    if (!fs.existsSync(sock)) return yield* Effect.dieMessage("ssh-agent did not create its socket")
-    return sock
+    // The socket file appears at bind(2), before listen(2): a connect in between is refused (ECONNREFUSED — a
+    // CI flake of the session-bind test). So wait until a connection is accepted, bounded (5 s).
+    for (let i = 0; i < 200; i++) {
+      if (fs.existsSync(sock) && (yield* accepts(sock))) return sock
+      yield* Effect.sleep("25 millis")
+    }
+    return yield* Effect.dieMessage("ssh-agent did not listen on its socket within 5 s")
   })
 
 /** Runs a program (never a shell) with extra environment; resolves with its exit code, stdout and stderr. */

@@ -277,7 +277,11 @@ const attempt = (ctx: Ctx, m: Auth.AuthMethod): Effect.Effect<Outcome, Transport
     case "PrivateKeyFile":
       return keyFile(ctx, m)
     case "Agent":
-      return agentKeys(m, (key, label) => offer(ctx, key, label), (o) => ctx.tried.push(o.note))
+      return agentKeys(m, (key, label) => offer(ctx, key, label), (o) => ctx.tried.push(o.note), {
+        hostKey: ctx.transport.hostKey,
+        sessionId: ctx.transport.sessionId,
+        signature: ctx.transport.hostKeySignature
+      })
     case "KeyboardInteractive":
       return keyboardInteractive(ctx, m)
   }

@@ -36,9 +36,13 @@ const signedAs = (signature: Uint8Array): string | undefined =>
 export const agentKeys = (
   m: Auth.Agent,
   tryOffer: (key: Offer, label: string) => Effect.Effect<Outcome, TransportError>,
-  record: (outcome: Outcome) => void
+  record: (outcome: Outcome) => void,
+  binding: { readonly hostKey: Uint8Array; readonly sessionId: Uint8Array; readonly signature: Uint8Array }
 ): Effect.Effect<Outcome, TransportError> =>
   Effect.gen(function*() {
+    // As ssh (sshconnect2.c): bind the agent connection to this session before any key is used, so that a
+    // destination-constrained key can sign; an agent that refuses (or predates) the extension is used unbound.
+    if (m.agent.sessionBind !== undefined) yield* Effect.ignore(m.agent.sessionBind({ ...binding, forwarding: false }))
     const listed = yield* Effect.either(m.agent.identities)
     if (Either.isLeft(listed)) {
       return { _tag: "Skipped", unusable: true, note: "publickey agent unusable: listing its keys failed" } as const

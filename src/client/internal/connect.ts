@@ -127,6 +127,16 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
     if (hostKeysUpdate !== undefined) yield* Effect.addFinalizer(() => hostKeysUpdate.awaitDone)
     const remoteForwards = yield* RemoteForward.make(mux)
     const x11 = yield* X11Client.make(mux)
+    // Each forwarded agent channel learns which session it came through (session-bind@openssh.com, forwarding).
+    const binding: SshProcess.AgentSessionBinding = {
+      hostKey: transport.hostKey,
+      sessionId: transport.sessionId,
+      signature: transport.hostKeySignature
+    }
+    const bindAgent = (o: SshProcess.ProcessOptions | undefined): SshProcess.ProcessOptions | undefined => {
+      const forward = o?.forwardAgent
+      return forward === undefined ? o : { ...o, forwardAgent: { serve: (channel) => forward.serve(channel, binding) } }
+    }
     const start = (what: Parameters<typeof SshProcess.start>[1], o?: SshProcess.ProcessOptions) =>
       o?.forwardAgent !== undefined && authenticated.trivial === true
         // SEC-39 (asyncssh CVE-2023-46446): a server that let us in without any proof may be a rogue one; it does
@@ -140,7 +150,7 @@ const connectOverUnlocated = (socket: Socket.Socket, options: SshClientOptions, 
               `agent forwarding refused: ${options.host} port ${port} granted access without any proof (SEC-39); log in with a credential the server must check`
           })
         )
-        : Effect.flatMap(X11Request.request(x11, o?.x11), (req) => SshProcess.start(mux, what, o, req))
+        : Effect.flatMap(X11Request.request(x11, o?.x11), (req) => SshProcess.start(mux, what, bindAgent(o), req))
     const exec = (command: ShellQuote.CommandLine, o?: SshProcess.ProcessOptions) =>
       start({ _tag: "Exec", command: ShellQuote.commandLine(command) }, o)
     const run = <E>(command: ShellQuote.CommandLine, o?: RunOptions<E>) =>

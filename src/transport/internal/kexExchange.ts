@@ -29,6 +29,8 @@ export type StepResult =
     readonly k: Uint8Array
     readonly h: Uint8Array
     readonly hostKey: Uint8Array
+    /** The server's signature on H under `hostKey` (session-bind@openssh.com sends the first one to an agent). */
+    readonly signature: Uint8Array
   }
   | { readonly _tag: "Failure"; readonly failure: KexFailure }
 
@@ -106,7 +108,7 @@ export const start = (
   let kc: KexClient | undefined
   let ex: EphemeralKex | undefined = method._tag === "Ephemeral" ? method.exchange : undefined
   let gexExtra: Uint8Array = new Uint8Array(0)
-  let pending: { k: Uint8Array; h: Uint8Array; hostKey: Uint8Array } | undefined
+  let pending: { k: Uint8Array; h: Uint8Array; hostKey: Uint8Array; signature: Uint8Array } | undefined
   const gex = config.gex ?? GroupExchange.DEFAULT_REQUEST
 
   const clientReply = (hostKey: Uint8Array, serverValue: Uint8Array, signature: Uint8Array): StepResult => {
@@ -117,7 +119,7 @@ export const start = (
     if (!HostKey.verify(backend, negotiated.hostKey, hostKey, h, signature)) {
       return kexFailed(`the server's ${negotiated.hostKey} signature on the exchange hash does not verify`)
     }
-    pending = { k, h, hostKey }
+    pending = { k, h, hostKey, signature }
     state = "verdict"
     return { _tag: "Verify", send: [], algorithm: negotiated.hostKey, hostKey }
   }
@@ -130,7 +132,7 @@ export const start = (
     const h = hashOf(hk.blob, gexExtra, clientValue, r.serverValue, r.k)
     const signature = HostKey.sign(backend, negotiated.hostKey, hk.key, h)
     state = "done"
-    return { _tag: "Keys", send: [encode(hk.blob, r.serverValue, signature)], k: r.k, h, hostKey: hk.blob }
+    return { _tag: "Keys", send: [encode(hk.blob, r.serverValue, signature)], k: r.k, h, hostKey: hk.blob, signature }
   }
 
   const family = method._tag === "Ephemeral" ? "ecdh" : "gex"

@@ -222,6 +222,7 @@ export const make = (
       sessionId: machine.sessionId!,
       peerVersion: engine.peerVersion,
       hostKey: machine.hostKeyBlob!,
+      hostKeySignature: machine.hostKeySignature!,
       negotiated: Effect.sync((): Negotiated => machine.negotiated!),
       serverSigAlgs: Effect.sync(() => Option.fromNullable(engine.serverSigAlgs)),
       send: (payload) => sendAll([payload]),

@@ -163,6 +163,7 @@ const fakeTransport = (
       sessionId: SESSION_ID,
       peerVersion: "SSH-2.0-Fake",
       hostKey: new Uint8Array(),
+      hostKeySignature: new Uint8Array(),
       negotiated: Effect.die("unused"),
       serverSigAlgs: Effect.succeed(serverSigAlgs),
       send: (payload) =>
