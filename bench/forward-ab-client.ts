@@ -2,7 +2,8 @@
  * The client half of bench/forward-ab.ts, bundled once per source tree (old and new) and run as its own process:
  * connects to the sshd it is given, opens a local forward (-L) to the source, prints `ready`, then for every `go`
  * line on stdin reads one transfer through its own forward (the reading socket in this process, as in
- * bench/forward.ts) and prints one JSON line: bytes, wall seconds, this process's CPU seconds (user + system),
+ * bench/forward.ts) — or with `--up=N` writes N bytes through it to a target that answers with the count — and
+ * prints one JSON line: bytes, wall seconds, this process's CPU seconds (user + system),
  * the event loop's idle share over the transfer, and GC milliseconds.
  *
  * Not run directly: `npx tsx bench/forward-ab.ts` builds and starts it.
@@ -40,6 +41,9 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ["gc"] })
 
+/** `--up=N`: each transfer writes N bytes through the forward instead of reading (the target counts them). */
+const up = Number(process.argv.find((a) => a.startsWith("--up="))?.slice(5) ?? 0)
+
 const drainOnce = (port: number) =>
   new Promise<{ bytes: number; seconds: number; cpu: number; idle: number; gcMs: number; major: number; minor: number; counters?: Record<string, number> | undefined }>((resolve, reject) => {
     const elu0 = performance.eventLoopUtilization()
@@ -48,13 +52,30 @@ const drainOnce = (port: number) =>
     const major0 = gcMajor
     const minor0 = gcMinor
     const start = performance.now()
-    const s = net.createConnection({ host: "127.0.0.1", port })
+    const s = net.createConnection({ host: "127.0.0.1", port, allowHalfOpen: true })
     let bytes = 0
     s.once("error", reject)
+    if (up > 0) {
+      // Upload: write `up` bytes, then EOF; the far end answers with the count it read, then closes.
+      const block = Buffer.alloc(256 * 1024, 1)
+      let left = up
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, block.length)
+          left -= n
+          if (!s.write(n === block.length ? block : block.subarray(0, n))) return void s.once("drain", pump)
+        }
+        s.end()
+      }
+      s.once("connect", pump)
+    }
+    let answer = ""
     s.on("data", (d: Buffer) => {
-      bytes += d.length
+      if (up > 0) answer += d.toString()
+      else bytes += d.length
     })
     s.once("end", () => {
+      if (up > 0) bytes = Number(answer)
       s.destroy()
       const seconds = (performance.now() - start) / 1000
       const cpu = process.cpuUsage(cpu0)

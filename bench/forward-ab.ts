@@ -17,6 +17,8 @@
  *       [--prof=old|new]` (`--prof` starts that client with --cpu-prof into dist/ab/prof-*). `--tree=NAME=DIR`
  *       (repeatable) compares any trees instead of old and new (a tree needs src/ and bench/). `--heap=NAME`:
  *       a sampling heap profile of that client's allocations (GC'd objects included) in dist/ab/heap-NAME.heapprofile.
+ *       `--up`: the other direction — each client writes the transfer through its forward to a target that counts
+ *       it (the writing socket in the client's process; for ssh -L in this one).
  */
 import * as esbuild from "esbuild"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -28,6 +30,19 @@ import * as readline from "node:readline"
 import * as OpenSsh from "../test/helpers/OpenSsh.js"
 
 const MiB = 1 << 20
+
+/** `--up`: the target of the forwards, which reads to EOF, answers with the count of bytes and closes. */
+const SINK = `
+const net = require("node:net")
+const server = net.createServer({ allowHalfOpen: true }, (s) => {
+  s.on("error", () => {})
+  let n = 0
+  s.on("data", (d) => { n += d.length })
+  s.on("end", () => s.end(String(n)))
+})
+server.listen(0, "127.0.0.1", () => console.log(server.address().port))
+`
+const upload = process.argv.includes("--up")
 const here = path.resolve(import.meta.dirname, "..")
 const opt = (name: string, d: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? d
 const bytes = Number(opt("mib", "64")) * MiB
@@ -138,6 +153,33 @@ const drain = (port: number) =>
     })
   })
 
+/** Writes one transfer through `port` in this process and waits for the target's count (`--up`). */
+const push = (port: number) =>
+  new Promise<{ bytes: number; seconds: number; cpu: number }>((resolve, reject) => {
+    const cpu0 = process.cpuUsage()
+    const start = performance.now()
+    const s = net.createConnection({ host: "127.0.0.1", port, allowHalfOpen: true })
+    const block = Buffer.alloc(256 * 1024, 1)
+    let left = bytes
+    let answer = ""
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, block.length)
+        left -= n
+        if (!s.write(n === block.length ? block : block.subarray(0, n))) return void s.once("drain", pump)
+      }
+      s.end()
+    }
+    s.once("connect", pump)
+    s.once("error", reject)
+    s.on("data", (d: Buffer) => void (answer += d.toString()))
+    s.once("end", () => {
+      s.destroy()
+      const c = process.cpuUsage(cpu0)
+      resolve({ bytes: Number(answer), seconds: (performance.now() - start) / 1000, cpu: (c.user + c.system) / 1e6 })
+    })
+  })
+
 interface Sample {
   readonly mbps: number
   readonly cpuPerGiB: number
@@ -179,7 +221,13 @@ const main = async () => {
       const sshd = spawn(OpenSsh.SSHD, ["-D", "-e", "-f", cfg, "-o", `ListenAddress=127.0.0.1:${port}`], { stdio: "ignore" })
       children.push(sshd)
       while (!(await accepts(port))) await new Promise((r) => setTimeout(r, 25))
-      const src = await Effect.runPromise(Scope.extend(source(bytes), scope))
+      const src = upload
+        ? await new Promise<number>((resolve) => {
+          const sink = spawn(process.execPath, ["-e", SINK], { stdio: ["ignore", "pipe", "inherit"] })
+          children.push(sink)
+          sink.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())))
+        })
+        : await Effect.runPromise(Scope.extend(source(bytes), scope))
       const known = new Set(descendants(sshd.pid!))
       const sessionPids = () => {
         const now = descendants(sshd.pid!).filter((p) => !known.has(p))
@@ -191,7 +239,8 @@ const main = async () => {
       for (const k of Object.keys(trees)) {
         const args = prof === k ? ["--cpu-prof", `--cpu-prof-dir=${path.join(outdir, `prof-${k}`)}`] : []
         const child = spawn(process.execPath, [
-          ...args, bundles[k], `--port=${port}`, `--key=${keyFile}`, `--cipher=${cipher}`, `--src=${src}`
+          ...args, bundles[k], `--port=${port}`, `--key=${keyFile}`, `--cipher=${cipher}`, `--src=${src}`,
+          ...(upload ? [`--up=${bytes}`] : [])
         ], {
           stdio: ["pipe", "pipe", "inherit"],
           env: opt("heap", "") === k ? { ...process.env, FORWARD_AB_HEAP: path.join(outdir, `heap-${k}.heapprofile`) } : process.env
@@ -227,7 +276,7 @@ const main = async () => {
         run: async () => {
           const c0 = cpuOf([ssh.pid!])
           const s0 = cpuOf(sshPids)
-          const r = await drain(lport)
+          const r = upload ? await push(lport) : await drain(lport)
           if (r.bytes !== bytes) throw new Error(`ssh: ${r.bytes} of ${bytes} bytes`)
           const gib = r.bytes / (1 << 30)
           return {
