@@ -8,6 +8,7 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -137,36 +138,47 @@ const pipeTo = (socket: Net.Socket, sink: ByteSink) =>
  * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
  * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
  */
-const toConnection = (socket: Net.Socket): LocalConnection => ({
-  sink: sinkOf(socket),
-  pipeTo: (sink) => pipeTo(socket, sink),
-  input: NodeStream.fromReadable<ForwardError, Uint8Array>(
-    () => socket,
-    (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),
-    { closeOnDone: false }
-  ),
-  write: (data) =>
-    Effect.async<void, ForwardError>((resume) => {
-      if (socket.destroyed || socket.writableEnded) {
-        return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
-      }
-      socket.write(data)
-      if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
-      return until(socket, "drain", resume)
+const toConnection = (socket: Net.Socket): LocalConnection => {
+  let inputRead = false
+  return {
+    sink: sinkOf(socket),
+    // `input` and `pipeTo` read the same socket: once `input` was read (a handshake peeled off its first bytes), a
+    // connection passed on with a new `input` must drop `pipeTo`; one that does not fails loudly here, not by a hang.
+    pipeTo: (sink) =>
+      inputRead
+        ? Effect.dieMessage("LocalConnection.pipeTo after its input was read: replace pipeTo with undefined with the input")
+        : pipeTo(socket, sink),
+    input: Stream.suspend(() => {
+      inputRead = true
+      return NodeStream.fromReadable<ForwardError, Uint8Array>(
+        () => socket,
+        (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),
+        { closeOnDone: false }
+      )
     }),
-  // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
-  // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
-  // seen under load when writes first ran ahead of the kernel.
-  end: Effect.async<void>((resume) => {
-    if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
-    const cancel = until(socket, "finish", resume)
-    if (!socket.writableEnded) socket.end()
-    return cancel
-  }),
-  peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
-    ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
-    : undefined
-})
+    write: (data) =>
+      Effect.async<void, ForwardError>((resume) => {
+        if (socket.destroyed || socket.writableEnded) {
+          return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
+        }
+        socket.write(data)
+        if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
+        return until(socket, "drain", resume)
+      }),
+    // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
+    // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
+    // seen under load when writes first ran ahead of the kernel.
+    end: Effect.async<void>((resume) => {
+      if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
+      const cancel = until(socket, "finish", resume)
+      if (!socket.writableEnded) socket.end()
+      return cancel
+    }),
+    peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
+      ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
+      : undefined
+  }
+}
 
 /** uid and gid of `username` from /etc/passwd, when it names one. */
 const passwdIds = (username: string): { readonly uid: number; readonly gid: number } | undefined => {
