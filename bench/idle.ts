@@ -5,6 +5,8 @@
  * publickey auth, host key pinned; ssh2: its `Client`), 20 at a time, and keeps them open. The server reports
  * its RSS after a full GC through an exec request `rss` on the first connection: once with that connection alone
  * (after one warm-up `rss`, so that both readings include the exec path) and once with all of them open.
+ * This process holds the clients: its own RSS and heap (after a full GC) are read at the same two moments, so
+ * the client side's bytes per connection show beside the server's.
  * Everything is closed when the section's Scope closes (connections, then the server process).
  *
  * A benchmark, not a test: nothing is asserted; a server that cannot be measured is left out with a warning.
@@ -17,6 +19,8 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 import * as Auth from "../src/auth/AuthMethod.js"
 import * as HostKeyPolicy from "../src/client/HostKeyPolicy.js"
 import * as SshClient from "../src/client/SshClient.js"
@@ -42,7 +46,34 @@ export interface IdleRow {
   readonly heap1: number
   readonly heapN: number
   readonly openSeconds: number
+  /** This process (the clients): RSS and heapUsed (bytes) after a full GC, with one connection and with all. */
+  readonly client1: ClientMemory
+  readonly clientN: ClientMemory
 }
+
+interface ClientMemory {
+  readonly rss: number
+  readonly heap: number
+}
+
+/** A full GC in this process (started without --expose-gc), for the client side's figures. */
+const collect: () => void = (() => {
+  v8.setFlagsFromString("--expose-gc")
+  const gc = vm.runInNewContext("gc") as unknown
+  return typeof gc === "function" ? () => void gc() : () => {}
+})()
+
+let clientSnapshots = 0
+
+const clientMemory = Effect.sync((): ClientMemory => {
+  collect()
+  collect()
+  // With BENCH_HEAP_SNAPSHOT=DIR (bench/heapCensus.ts), this process's heap is written beside the server's.
+  const dir = process.env["BENCH_HEAP_SNAPSHOT"]
+  if (dir !== undefined && dir !== "") v8.writeHeapSnapshot(`${dir}/client-${++clientSnapshots}.heapsnapshot`)
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed }
+})
 
 const USER = os.userInfo().username
 const require = createRequire(import.meta.url)
@@ -74,6 +105,7 @@ const oursIdle = (f: Fixture, connections: number, concurrency: number) =>
     const first = yield* SshClient.connect(options)
     yield* oursRss(first) // the exec path's code and caches warm, so that both readings include them
     const m1 = yield* oursRss(first)
+    const client1 = yield* clientMemory
     const t0 = performance.now()
     const rest = yield* Effect.forEach(
       Array.from({ length: connections - 1 }),
@@ -83,7 +115,8 @@ const oursIdle = (f: Fixture, connections: number, concurrency: number) =>
     const openSeconds = (performance.now() - t0) / 1000
     const opened = 1 + rest.filter(Either.isRight).length
     const mN = yield* oursRss(first)
-    return { server: "ours", connections: opened, rss1: m1.rss, rssN: mN.rss, heap1: m1.heap, heapN: mN.heap, openSeconds } satisfies IdleRow
+    const clientN = yield* clientMemory
+    return { server: "ours", connections: opened, rss1: m1.rss, rssN: mN.rss, heap1: m1.heap, heapN: mN.heap, openSeconds, client1, clientN } satisfies IdleRow
   }).pipe(Effect.scoped, Effect.provide(NodeSsh.layer))
 
 type Ssh2Client = import("ssh2").Client
@@ -128,6 +161,7 @@ const ssh2Idle = (f: Fixture, connections: number, concurrency: number) =>
     const first = yield* ssh2Connect(f, s.port, keyText)
     yield* ssh2Rss(first)
     const m1 = yield* ssh2Rss(first)
+    const client1 = yield* clientMemory
     const t0 = performance.now()
     const rest = yield* Effect.forEach(
       Array.from({ length: connections - 1 }),
@@ -137,7 +171,8 @@ const ssh2Idle = (f: Fixture, connections: number, concurrency: number) =>
     const openSeconds = (performance.now() - t0) / 1000
     const opened = 1 + rest.filter(Either.isRight).length
     const mN = yield* ssh2Rss(first)
-    return { server: "ssh2", connections: opened, rss1: m1.rss, rssN: mN.rss, heap1: m1.heap, heapN: mN.heap, openSeconds } satisfies IdleRow
+    const clientN = yield* clientMemory
+    return { server: "ssh2", connections: opened, rss1: m1.rss, rssN: mN.rss, heap1: m1.heap, heapN: mN.heap, openSeconds, client1, clientN } satisfies IdleRow
   }).pipe(Effect.scoped)
 
 /**
@@ -181,7 +216,9 @@ export const idleTable = (rows: ReadonlyArray<IdleRow>): ReadonlyArray<ReadonlyA
     "RSS KiB per extra conn",
     "goal KiB",
     "heap KiB per extra conn",
-    "open N s"
+    "open N s",
+    "client RSS KiB per conn",
+    "client heap KiB per conn"
   ],
   ...rows.map((r) => [
     r.server,
@@ -191,6 +228,8 @@ export const idleTable = (rows: ReadonlyArray<IdleRow>): ReadonlyArray<ReadonlyA
     r.connections > 1 ? ((r.rssN - r.rss1) / (r.connections - 1) / 1024).toFixed(1) : "n/a",
     r.server === "ours" ? "≤ 25" : "",
     r.connections > 1 ? ((r.heapN - r.heap1) / (r.connections - 1) / 1024).toFixed(1) : "n/a",
-    r.openSeconds.toFixed(1)
+    r.openSeconds.toFixed(1),
+    r.connections > 1 ? ((r.clientN.rss - r.client1.rss) / (r.connections - 1) / 1024).toFixed(1) : "n/a",
+    r.connections > 1 ? ((r.clientN.heap - r.client1.heap) / (r.connections - 1) / 1024).toFixed(1) : "n/a"
   ])
 ]

@@ -182,7 +182,7 @@ export const resolveArgs = (a: SshArgs.SshArgs) =>
       if (fs.existsSync(full)) identityFiles.push(full)
       else yield* Tty.printError(`Warning: Identity file ${full} not accessible: No such file or directory.`)
     }
-    return yield* SshConfig.resolve(files, {
+    const r = yield* SshConfig.resolve(files, {
       ...NodeSshConfig.localInput({ allowExec: true }),
       host: a.host,
       user: a.user,
@@ -190,6 +190,8 @@ export const resolveArgs = (a: SshArgs.SshArgs) =>
       options: a.options,
       identityFiles
     })
+    // ssh.c: "UpdateHostKeys=ask is incompatible with remote command execution" (a command, or -T).
+    return r.updateHostKeys === "ask" && (a.command.length > 0 || a.noTty) ? { ...r, updateHostKeys: "no" as const } : r
   })
 
 /**

@@ -97,6 +97,11 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
   let host = ""
   let ttyCount = 0
   let verbose = 0
+  // ssh.c assigns -A/-a and -X/-Y/-x straight into its options, so the last such flag wins, and over any
+  // -o ForwardAgent/ForwardX11 (which only fill what is still unset); they go first in `options` (first wins).
+  let agentFlag: "yes" | "no" | undefined
+  let x11Flag: "yes" | "no" | undefined
+  let x11Trusted = false
   const seen = new Set<string>()
   let i = 0
   const value = (letter: string, rest: string): string | undefined => {
@@ -145,12 +150,12 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
         if (letter === "t") ttyCount++
         else if (letter === "v") verbose++
         else if (letter === "C") options.push("Compression yes")
-        else if (letter === "A") options.push("ForwardAgent yes")
-        else if (letter === "a") options.push("ForwardAgent no")
-        // -X, -Y (trusted) and -x: ForwardX11 / ForwardX11Trusted, as ssh.c sets them.
-        else if (letter === "X") options.push("ForwardX11 yes")
-        else if (letter === "Y") options.push("ForwardX11 yes", "ForwardX11Trusted yes")
-        else if (letter === "x") options.push("ForwardX11 no")
+        else if (letter === "A" || letter === "a") agentFlag = letter === "A" ? "yes" : "no"
+        // -X, -Y (trusted) and -x: ForwardX11 / ForwardX11Trusted, as ssh.c sets them (-x leaves -Y's trust set).
+        else if (letter === "X" || letter === "Y" || letter === "x") {
+          x11Flag = letter === "x" ? "no" : "yes"
+          x11Trusted ||= letter === "Y"
+        }
         // ssh.c: -f is ForkAfterAuthentication (and implies -n); -g is GatewayPorts.
         else if (letter === "f") options.push("ForkAfterAuthentication yes")
         else if (letter === "g") options.push("GatewayPorts yes")
@@ -226,7 +231,12 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<SshArgs, SshUs
     user,
     port: portValue,
     command: argv.slice(i),
-    options,
+    options: [
+      ...(agentFlag === undefined ? [] : [`ForwardAgent ${agentFlag}`]),
+      ...(x11Flag === undefined ? [] : [`ForwardX11 ${x11Flag}`]),
+      ...(x11Trusted ? ["ForwardX11Trusted yes"] : []),
+      ...options
+    ],
     identityFiles,
     configFile,
     printConfig: seen.has("G"),

@@ -10,24 +10,16 @@
  *
  * @since 0.1.0
  */
-import type * as PlatformError from "@effect/platform/Error"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import { Crypto } from "../crypto/Crypto.js"
 import * as HostKey from "../crypto/HostKey.js"
-import * as Certificate from "../keys/Certificate.js"
 import * as KnownHosts from "../keys/KnownHosts.js"
-import { HostKeyVerdict, sanitizePeerText, TypeId } from "../SshError.js"
-import * as Algorithms from "../crypto/Algorithms.js"
-import * as internal from "./internal/knownHostsCheck.js"
-import * as Update from "./internal/knownHostsUpdate.js"
+import { sanitizePeerText } from "../SshError.js"
+import { factsOf, fingerprintOf, type HostKeyRejected, reject, target } from "./internal/hostKeyRejection.js"
+import * as KnownHostsPolicy from "./internal/knownHostsPolicy.js"
 
 /**
  * What the transport knows about the presented host key. `keyType` is the type named inside `blob`
@@ -107,60 +99,15 @@ export type Context<P> = P extends HostKeyPolicy<infer R> ? R : never
  * @since 0.1.0
  * @category models
  */
-export const KnownLine = Schema.Struct({
-  path: Schema.String,
-  line: Schema.Number,
-  text: Schema.String,
-  keyType: Schema.String,
-  fingerprint: Schema.String
-})
+export { KnownLine } from "./internal/hostKeyRejection.js"
 
 /**
- * A known_hosts line involved in a rejection (the type of the `KnownLine` schema).
- *
- * @since 0.1.0
- * @category models
- */
-export type KnownLine = typeof KnownLine.Type
-
-/**
- * The host key was not trusted. `Unknown`: no known_hosts line for the host; `Changed`: the host is known with
- * other keys; `Revoked`: the key is marked `@revoked`; `NotPinned`: not among the pinned fingerprints;
- * `Refused`: the callback said no, failed or died; `Unverifiable`: known_hosts could not be read or written,
- * so the key could not be checked (fail closed, SEC-20); `CertificateRejected`: a host certificate signed by a CA
- * trusted for the host is not valid for it (SEC-63: wrong principal, expired, wrong type …) and its key is not
- * known on its own.
+ * The host key was not trusted (see `HostKeyRejected`'s reasons).
  *
  * @since 0.1.0
  * @category errors
  */
-export class HostKeyRejected extends Schema.TaggedError<HostKeyRejected>("effect-ssh/HostKeyRejected")(
-  "HostKeyRejected",
-  {
-    reason: HostKeyVerdict,
-    host: Schema.String,
-    port: Schema.Number,
-    keyType: Schema.String,
-    fingerprint: Schema.String,
-    knownLines: Schema.Array(KnownLine),
-    /** The known_hosts files that were consulted, after `~` expansion. */
-    files: Schema.Array(Schema.String),
-    description: Schema.optional(Schema.String),
-    cause: Schema.optional(Schema.Defect)
-  }
-) {
-  /**
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return rejectionMessage(this)
-  }
-}
+export { HostKeyRejected } from "./internal/hostKeyRejection.js"
 
 /**
  * Options of the known_hosts policies.
@@ -225,27 +172,7 @@ export const makeInfo = (host: string, port: number, blob: Uint8Array, address?:
  */
 export const knownHosts = (
   options: KnownHostsOptions = {}
-): HostKeyPolicy<FileSystem.FileSystem | Path.Path> => {
-  const userFiles = options.files ?? ["~/.ssh/known_hosts"]
-  const files = [...userFiles, ...(options.globalFiles ?? [])]
-  // Serialises check-then-append (and rewrites) so that concurrent connections to one host record it once.
-  const lock = Effect.unsafeMakeSemaphore(1)
-  const updates = options.updateHostKeys ?? options.files === undefined
-  return {
-    verify: (info) => {
-      const run = verifyKnownHosts(files, options, info)
-      return options.acceptNew === true ? lock.withPermits(1)(run) : run
-    },
-    updateHostKeys: updates
-      ? (update) => lock.withPermits(1)(updateKnownHosts(userFiles, options, update))
-      : undefined,
-    preferredAlgorithms: (host, port) =>
-      Effect.map(
-        loadFiles(files, makeInfo(host, port, new Uint8Array(0))),
-        ({ loaded }) => internal.hasCertAuthority(loaded, host, port) ? Algorithms.HOST_KEY_CERT_ALGORITHMS : []
-      ).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
-  }
-}
+): HostKeyPolicy<FileSystem.FileSystem | Path.Path> => KnownHostsPolicy.make(options)
 
 /**
  * `knownHosts` with trust on first use (OpenSSH `StrictHostKeyChecking accept-new`): an unknown host's key is
@@ -332,6 +259,10 @@ export const insecureAcceptAny: HostKeyPolicy = {
  * final (a later policy cannot override them); if all reject, the first rejection is reported. No policies
  * means rejection.
  *
+ * Host-key rotation (SEC-71) is handed to every member that takes it, in order: each applies its own rules (a
+ * known_hosts policy changes its files only when this connection's key is recorded there for the host), and the
+ * server is asked to prove a set of keys at most once, whichever members ask.
+ *
  * @since 0.1.0
  * @category combinators
  */
@@ -349,6 +280,14 @@ export const any = <const P extends ReadonlyArray<HostKeyPolicy<unknown>>>(
         )
     return go(0, undefined) as Effect.Effect<void, HostKeyRejected, Context<P[number]>>
   },
+  updateHostKeys: policies.some((p) => p.updateHostKeys !== undefined)
+    ? (update) => {
+      const prove = memoizedProve(update.prove)
+      const shared: HostKeyUpdate = { ...update, prove }
+      const each = policies.flatMap((p) => p.updateHostKeys === undefined ? [] : [p.updateHostKeys(shared)])
+      return Effect.forEach(each, (e) => e, { discard: true }) as Effect.Effect<void, never, Context<P[number]>>
+    }
+    : undefined,
   preferredAlgorithms: (host, port) => {
     const first = policies.find((p) => p.preferredAlgorithms !== undefined)
     const prefer = first?.preferredAlgorithms?.(host, port) ?? Effect.succeed([])
@@ -356,226 +295,14 @@ export const any = <const P extends ReadonlyArray<HostKeyPolicy<unknown>>>(
   }
 })
 
-// ---------------------------------------------------------------------------------------------------------------
-// internals
-
-/** The key type and fingerprint come from the blob itself, never from the caller's claims. */
-const factsOf = (info: HostKeyInfo): HostKeyInfo => ({
-  host: info.host,
-  port: info.port,
-  blob: info.blob,
-  keyType: Option.getOrElse(KnownHosts.keyTypeOfBlob(info.blob), () => info.keyType),
-  fingerprint: fingerprintOf(info.blob),
-  ...(info.address === undefined ? {} : { address: info.address })
-})
-
-/** As OpenSSH (sshkey_fingerprint hashes the plain key): a certificate has the fingerprint of the key it certifies. */
-const fingerprintOf = (blob: Uint8Array): string => {
-  const type = KnownHosts.keyTypeOfBlob(blob)
-  if (Option.isSome(type) && HostKey.certifiedKeyType(type.value) !== undefined) {
-    const cert = Certificate.decode(blob)
-    if (Either.isRight(cert)) return HostKey.fingerprintSha256(cert.right.publicKeyBlob)
-  }
-  return HostKey.fingerprintSha256(blob)
-}
-
-const reject = (
-  facts: HostKeyInfo,
-  reason: HostKeyRejected["reason"],
-  extra: {
-    readonly knownLines?: ReadonlyArray<KnownLine>
-    readonly files?: ReadonlyArray<string>
-    readonly description?: string
-    readonly cause?: unknown
-  } = {}
-): HostKeyRejected =>
-  new HostKeyRejected({
-    reason,
-    host: facts.host,
-    port: facts.port,
-    keyType: facts.keyType,
-    fingerprint: facts.fingerprint,
-    knownLines: extra.knownLines ?? [],
-    files: extra.files ?? [],
-    ...(extra.description !== undefined ? { description: extra.description } : {}),
-    ...(extra.cause !== undefined ? { cause: extra.cause } : {})
-  })
-
-/** Reads and parses the files in order; a missing file is empty, any other read error is fatal (SEC-20). */
-const loadFiles = (files: ReadonlyArray<string>, facts: HostKeyInfo) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const paths: Array<string> = []
-    for (const file of files) paths.push(yield* expandHome(file, path, facts))
-    const loaded: Array<internal.LoadedFile> = []
-    const texts: Array<string> = []
-    for (const file of paths) {
-      const text = yield* fs.readFileString(file).pipe(
-        Effect.catchIf(isNotFound, () => Effect.succeed("")),
-        Effect.catchAll((cause) =>
-          Effect.fail(reject(facts, "Unverifiable", { files: paths, description: `cannot read ${file}`, cause }))
-        )
-      )
-      texts.push(text)
-      const parsed = KnownHosts.parse(text)
-      for (const w of parsed.warnings) yield* Effect.logDebug(`${file}:${w.line}: ${w.reason}; line ignored`)
-      loaded.push({ path: file, entries: parsed.entries })
-    }
-    return { paths, loaded, texts, fs, path }
-  })
-
-const verifyKnownHosts = Effect.fn("HostKeyPolicy.knownHosts")(function*(
-  files: ReadonlyArray<string>,
-  options: KnownHostsOptions,
-  info: HostKeyInfo
-) {
-  const facts = factsOf(info)
-  const { fs, loaded, path, paths, texts } = yield* loadFiles(files, facts)
-  const fail = (reason: HostKeyRejected["reason"], extra: Parameters<typeof reject>[2] = {}) =>
-    Effect.fail(reject(facts, reason, { files: paths, ...extra }))
-  const verdict = internal.decide({
-    files: loaded,
-    host: facts.host,
-    port: facts.port,
-    blob: facts.blob,
-    address: options.checkHostIp === true ? info.address : undefined,
-    now: BigInt(Math.floor((yield* Clock.currentTimeMillis) / 1000)),
-    backend: yield* Crypto,
-    caSignatureAlgorithms: options.caSignatureAlgorithms
-  })
-  const toRecord: Array<{ readonly name: string; readonly keyType: string; readonly blob: Uint8Array }> = []
-  switch (verdict._tag) {
-    case "Rejected":
-      return yield* fail(verdict.reason, {
-        knownLines: verdict.knownLines,
-        ...(verdict.description === undefined ? {} : { description: verdict.description })
-      })
-    case "Trusted":
-      if (verdict.note !== undefined) yield* Effect.logDebug(`${target(facts.host, facts.port)}: ${verdict.note}`)
-      if (!verdict.recordAddress) return
-      if (options.acceptNew !== true) {
-        return yield* Effect.logInfo(`the host key for the address ${info.address} is not in the list of known hosts`)
-      }
-      toRecord.push({ name: info.address!, keyType: facts.keyType, blob: facts.blob })
-      break
-    case "Unknown":
-      if (options.acceptNew !== true || paths.length === 0) {
-        return yield* fail("Unknown", verdict.description === undefined ? {} : { description: verdict.description })
-      }
-      if (verdict.keyType === "") {
-        return yield* fail("Unverifiable", { description: "the host key blob does not name its key type" })
-      }
-      toRecord.push({ name: facts.host, keyType: verdict.keyType, blob: verdict.blob })
-      if (verdict.withAddress) toRecord.push({ name: info.address!, keyType: verdict.keyType, blob: verdict.blob })
-  }
-  const lines: Array<string> = []
-  for (const r of toRecord) {
-    const salt = options.hash === true ? yield* randomSalt : undefined
-    const line = KnownHosts.formatLine(r.name, facts.port, r.keyType, r.blob, salt === undefined ? { hash: false } : { hash: true, salt })
-    if (Either.isLeft(line)) return yield* fail("Unverifiable", { description: line.left })
-    lines.push(line.right)
-  }
-  const file = paths[0]!
-  const existing = texts[0]!
-  const separator = existing.length > 0 && !existing.endsWith("\n") ? "\n" : ""
-  yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
-    // A single append write with O_APPEND; mode 0600 applies from creation, never chmod afterwards (SEC-28).
-    Effect.zipRight(fs.writeFileString(file, `${separator}${lines.join("\n")}\n`, { flag: "a", mode: 0o600 })),
-    Effect.catchAll((cause) => fail("Unverifiable", { description: `cannot record the new key in ${file}`, cause }))
-  )
-  for (const r of toRecord) {
-    yield* Effect.logInfo(
-      `Permanently added ${target(r.name, facts.port)} (${r.keyType} ${facts.fingerprint}) to ${file}`
-    )
-  }
-})
-
-const updateKnownHosts = (files: ReadonlyArray<string>, options: KnownHostsOptions, update: HostKeyUpdate) =>
-  Effect.gen(function*() {
-    const { paths, texts } = yield* loadFiles(files, makeInfo(update.host, update.port, update.sessionHostKey))
-    const fs = yield* FileSystem.FileSystem
-    const user: Array<Update.UserFile> = []
-    for (const [i, file] of paths.entries()) {
-      user.push({ path: file, text: texts[i]!, exists: yield* Effect.orElseSucceed(fs.exists(file), () => false) })
-    }
-    yield* Update.apply(user, update, {
-      hash: options.hash === true,
-      backend: yield* Crypto,
-      now: BigInt(Math.floor((yield* Clock.currentTimeMillis) / 1000)),
-      caSignatureAlgorithms: options.caSignatureAlgorithms
+/** One hostkeys-prove-00 round trip per distinct set of keys, however many members ask for it. */
+const memoizedProve = (prove: HostKeyUpdate["prove"]): HostKeyUpdate["prove"] => {
+  const answers = new Map<string, ReadonlyArray<boolean> | undefined>()
+  return (keys) =>
+    Effect.suspend(() => {
+      const key = keys.map((k) => HostKey.fingerprintSha256(k)).join(",")
+      return answers.has(key)
+        ? Effect.succeed(answers.get(key))
+        : Effect.tap(prove(keys), (answer) => Effect.sync(() => answers.set(key, answer)))
     })
-  }).pipe(Effect.catchAll((e) => Effect.logWarning(`UpdateHostKeys: ${e.message}`)))
-
-const expandHome = (file: string, path: Path.Path, facts: HostKeyInfo): Effect.Effect<string, HostKeyRejected> => {
-  if (file !== "~" && !file.startsWith("~/")) return Effect.succeed(file)
-  return Config.string("HOME").pipe(
-    Config.orElse(() => Config.string("USERPROFILE")),
-    Effect.map((home) => path.join(home, file.slice(1))),
-    Effect.mapError((cause) =>
-      reject(facts, "Unverifiable", { description: `HOME is not set, so ${file} cannot be located`, cause })
-    )
-  )
 }
-
-const isNotFound = (e: PlatformError.PlatformError): boolean => e._tag === "SystemError" && e.reason === "NotFound"
-
-/** Salt bytes come from the connection's crypto backend, so seeded test backends make them reproducible. */
-const randomSalt: Effect.Effect<Uint8Array> = Effect.map(Crypto, (backend) => backend.randomBytes(20))
-
-const target = (host: string, port: number): string => port === 22 || port === 0 ? host : `[${host}]:${port}`
-
-const rejectionMessage = (e: HostKeyRejected): string => {
-  const host = sanitizePeerText(e.host, 256)
-  const where = target(host, e.port)
-  const key = `${e.keyType} key ${e.fingerprint}`
-  const file = e.files[0] === undefined ? "~/.ssh/known_hosts" : shellQuote(e.files[0])
-  const lines = e.knownLines.map((l) =>
-    `  ${sanitizePeerText(l.path, 256)}:${l.line}: ${l.keyType} ${l.fingerprint}\n    ${sanitizePeerText(l.text, 512)}`
-  )
-  const detail = [e.description, e.cause === undefined ? undefined : causeText(e.cause)].filter((s) => s).join(": ")
-  switch (e.reason) {
-    case "Unknown":
-      return `Host key for ${where} is not known. Its ${e.keyType} fingerprint is ${e.fingerprint}. Add it with ` +
-        `\`ssh-keyscan ${e.port === 22 ? "" : `-p ${e.port} `}${shellQuote(host)} >> ${file}\` ` +
-        "after checking it, or use " +
-        `HostKeyPolicy.acceptNew() (searched: ${e.files.length > 0 ? e.files.join(", ") : "no files"}).`
-    case "Changed": {
-      const sameType = e.knownLines.some((l) => l.keyType === e.keyType)
-      return [
-        `WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for ${where}!`,
-        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY (a man-in-the-middle attack),",
-        "or the host key has just been changed.",
-        `The remote host sent the ${key}.`,
-        "known_hosts holds for this host:",
-        ...lines,
-        ...(sameType ? [] : [
-          `(No ${e.keyType} key is known for this host: the server may just have offered another key type.)`
-        ]),
-        `If the new key is legitimate, remove the old entries with \`ssh-keygen -R ${shellQuote(where)} -f ${file}\` ` +
-        "and add the new one; otherwise do not connect."
-      ].join("\n")
-    }
-    case "Revoked":
-      return [`Host key for ${where} (${key}) is marked @revoked; it must never be trusted:`, ...lines].join("\n")
-    case "NotPinned":
-      return `Host key for ${where} (${key}) is not one of the pinned fingerprints${detail ? ` (${detail})` : ""}.`
-    case "Refused":
-      return `Host key for ${where} (${key}) was refused by the host key callback${detail ? `: ${detail}` : ""}.`
-    case "Unverifiable":
-      return `Host key for ${where} (${key}) could not be verified, so it was rejected${detail ? `: ${detail}` : ""}.`
-    case "CertificateRejected":
-      return [
-        `Host certificate for ${where} (${key}) is signed by a CA trusted for this host, but is not valid for it` +
-        `${detail ? `: ${detail}` : ""}.`,
-        "Trusted by:",
-        ...lines
-      ].join("\n")
-  }
-}
-
-/** The commands in messages are meant to be pasted into a shell, so anything unusual is single-quoted. */
-const shellQuote = (s: string): string => /^[\w.:@/+=-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`
-
-const causeText = (cause: unknown): string =>
-  sanitizePeerText(cause instanceof Error ? cause.message : String(cause), 512)

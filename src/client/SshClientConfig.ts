@@ -147,7 +147,7 @@ export const sessionEnv = (
 
 /**
  * The host key policy of StrictHostKeyChecking (never asks: `ask` is `yes` without a terminal, as in ssh), with
- * UpdateHostKeys as ssh defaults it: on while UserKnownHostsFile is ssh's own and no HostKeyAlias is set (SEC-71).
+ * UpdateHostKeys as `updatesHostKeys` decides (SEC-71).
  *
  * @since 0.1.0
  * @category constructors
@@ -165,15 +165,14 @@ export const hostKeyPolicy = (r: SshConfig.Resolved): HostKeyPolicy.HostKeyPolic
 }
 
 /**
- * ssh's UpdateHostKeys default (readconf.c): on while the user's known_hosts files are ssh's own and no
- * HostKeyAlias is set (SEC-71).
+ * Whether host-key rotation is on (SEC-71): UpdateHostKeys `yes`, explicit or ssh 9.2's default (see
+ * `SshConfig.Resolved.updateHostKeys`). `ask` is `no`: the library never prompts, and ssh itself updates nothing
+ * under `ask` when it cannot ask (no terminal: readpassphrase fails three times; BatchMode: it does not try).
  *
  * @since 0.1.0
  * @category accessors
  */
-export const updatesHostKeys = (r: Pick<SshConfig.Resolved, "hostKeyAlias" | "userKnownHostsFiles">): boolean =>
-  r.hostKeyAlias === undefined && r.userKnownHostsFiles.length > 0 &&
-  r.userKnownHostsFiles.every((f) => /\/\.ssh\/known_hosts2?$/.test(f))
+export const updatesHostKeys = (r: Pick<SshConfig.Resolved, "updateHostKeys">): boolean => r.updateHostKeys === "yes"
 
 const home = (path: Path.Path, file: string) =>
   file !== "~" && !file.startsWith("~/")
@@ -360,8 +359,9 @@ export const filterAccepted = (
   })
 
 /**
- * HostKeyAlias: the host key is looked up and recorded in known_hosts under `alias` (no port, and no CheckHostIP
- * address), as ssh's get_hostfile_hostname_ipaddr does, instead of the host name and port connected to.
+ * HostKeyAlias: the host key is looked up, recorded and rotated (UpdateHostKeys) in known_hosts under `alias` (no
+ * port, and no CheckHostIP address), as ssh's get_hostfile_hostname_ipaddr does, instead of the host name and port
+ * connected to.
  *
  * @since 0.1.0
  * @category combinators
@@ -369,6 +369,10 @@ export const filterAccepted = (
 export const withHostKeyAlias = <R>(policy: HostKeyPolicy.HostKeyPolicy<R>, alias: string | undefined): HostKeyPolicy.HostKeyPolicy<R> =>
   alias === undefined ? policy : {
     verify: (info) => policy.verify({ ...info, host: alias, port: 22, address: undefined }),
+    // ssh's hostkeys update looks the host up under the alias too (clientloop.c uses options.host_key_alias).
+    updateHostKeys: policy.updateHostKeys === undefined
+      ? undefined
+      : (update) => policy.updateHostKeys!({ ...update, host: alias, port: 22 }),
     preferredAlgorithms: policy.preferredAlgorithms === undefined
       ? undefined
       : (_host, _port) => policy.preferredAlgorithms!(alias, 22)

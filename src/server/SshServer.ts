@@ -103,6 +103,13 @@ export interface ServerHandlers extends ServerSession.SessionPrograms {
    * this long is closed (forwarding listeners do not count). Off by default.
    */
   readonly unusedConnectionTimeout?: Duration.DurationInput | undefined
+  /**
+   * sshd's ChannelTimeout (LIM-25) for the channels that are not sessions: `type` is a pattern over sshd 9.2's
+   * names (`direct-tcpip`, `direct-streamlocal@openssh.com`, `forwarded-tcpip`, `forwarded-streamlocal@openssh.com`,
+   * `x11-connection`, `agent-connection`; the first that matches counts, 0 means none); such a channel with no data
+   * either way for `seconds` is closed. Read once authenticated. Off by default.
+   */
+  readonly channelTimeouts?: ReadonlyArray<{ readonly type: string; readonly seconds: number }> | undefined
 
   /**
    * Port and UNIX-socket forwarding (RFC 4254 §7): off unless enabled here or in `ServerConfig.forwarding`

@@ -227,3 +227,37 @@ describe.skipIf(!has)("SEC-71: effect-ssh ssh (the CLI) learns rotated keys as s
       assert.strictEqual(fs.readFileSync(other, "utf8"), `${name} ${pub("host_ed25519")}\n`)
     }), { timeout: 90_000 })
 })
+
+describe.skipIf(!has)("SEC-71: UpdateHostKeys=ask without a terminal, as OpenSSH", () => {
+  it.scopedLive("SEC-71: OpenSSH ssh and effect-ssh ssh under ask, with no terminal to ask on, learn nothing", () =>
+    Effect.gen(function*() {
+      const port = yield* serve(["host_ed25519", "host_rsa"])
+      const name = `[127.0.0.1]:${port}`
+      const known = `${name} ${pub("host_ed25519")}\n`
+      const args = (kh: string) => [
+        "-F", "/dev/null", "-p", String(port), "-i", file("alice"), "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${kh}`, "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "HostKeyAlgorithms=ssh-ed25519,rsa-sha2-512,rsa-sha2-256", "-o", "UpdateHostKeys=ask", "-o", "LogLevel=DEBUG3",
+        `${os.userInfo().username}@127.0.0.1`
+      ]
+      // No command and no BatchMode, so ssh keeps `ask` (ssh.c turns it off for a command); setsid leaves it without
+      // a controlling terminal and no askpass can run, so its three "Accept updated hostkeys?" prompts read nothing.
+      const env = { DISPLAY: "", WAYLAND_DISPLAY: "", SSH_ASKPASS: "", SSH_AUTH_SOCK: "" }
+      const theirs = file(`kh-theirs-${Math.random().toString(36).slice(2)}`)
+      fs.writeFileSync(theirs, known, { mode: 0o600 })
+      const r = yield* Cli.run("/usr/bin/setsid", ["-w", OpenSsh.SSH, ...args(theirs)], { input: "echo in\n", env })
+      assert.include(r.stdout, "in\n", r.stderr)
+      // ssh did see the new key and decided not to record it.
+      assert.match(r.stderr, /Learned new hostkey: RSA/, r.stderr)
+      assert.strictEqual(fs.readFileSync(theirs, "utf8"), known)
+      const ours = file(`kh-ours-${Math.random().toString(36).slice(2)}`)
+      fs.writeFileSync(ours, known, { mode: 0o600 })
+      const r2 = yield* Cli.run("/usr/bin/setsid", ["-w", process.execPath, Cli.BIN, "ssh", ...args(ours)], { input: "echo in\n", env })
+      assert.include(r2.stdout, "in\n", r2.stderr)
+      assert.strictEqual(fs.readFileSync(ours, "utf8"), known)
+      // The same run under UpdateHostKeys=yes records the key (so "nothing learned" above is the ask decision).
+      const r3 = yield* Cli.run(process.execPath, [Cli.BIN, "ssh", ...args(ours).map((a) => a === "UpdateHostKeys=ask" ? "UpdateHostKeys=yes" : a)], { input: "echo in\n", env })
+      assert.include(r3.stdout, "in\n", r3.stderr)
+      assert.include(fs.readFileSync(ours, "utf8"), pub("host_rsa"))
+    }), { timeout: 90_000 })
+})

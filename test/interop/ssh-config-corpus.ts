@@ -167,5 +167,31 @@ export const CORPUS: ReadonlyArray<ConfigCase> = [
       "  SendEnv LANG"
     ].join("\n"),
     hosts: ["github.com", "prod-web1", "bastion.prod", "laptop"]
-  }
+  },
+  // SEC-71: UpdateHostKeys as ssh 9.2 resolves it (ssh -G prints true/false/ask).
+  {
+    name: "UpdateHostKeys yes, no, ask, true, false",
+    text: "Host a\n  UpdateHostKeys ask\nHost b\n  UpdateHostKeys no\nHost c\n  UpdateHostKeys yes\n  UserKnownHostsFile /tmp/kh\n" +
+      "Host d\n  UpdateHostKeys false\nHost e\n  UpdateHostKeys true\n  VerifyHostKeyDNS yes\n",
+    hosts: ["a", "b", "c", "d", "e", "f"]
+  },
+  {
+    name: "UpdateHostKeys default: off with VerifyHostKeyDNS or another first UserKnownHostsFile",
+    text: "Host a\n  UserKnownHostsFile ~/.ssh/known_hosts2\nHost b\n  VerifyHostKeyDNS ask\n" +
+      "Host c\n  UserKnownHostsFile ~/.ssh/known_hosts /tmp/x\nHost d\n  UserKnownHostsFile /tmp/x ~/.ssh/known_hosts\n" +
+      "Host e\n  UserKnownHostsFile none\nHost f\n  VerifyHostKeyDNS no\n",
+    hosts: ["a", "b", "c", "d", "e", "f", "g"]
+  },
+  {
+    name: "UpdateHostKeys ask turned off where ssh could not ask",
+    text: "Host a\n  RemoteCommand ls\nHost b\n  RequestTTY no\nHost c\n  LogLevel ERROR\n" +
+      "Host d\n  ControlPersist yes\n  ControlPath /tmp/cp-%C\nHost e\n  ControlPersist 10m\nHost *\n  UpdateHostKeys ask\n",
+    hosts: ["a", "b", "c", "d", "e", "f"]
+  },
+  { name: "UpdateHostKeys ask with -o", text: "", args: ["-o", "UpdateHostKeys=ask", "-o", "LogLevel=VERBOSE"], hosts: ["a"] },
+  // -A/-a: the last flag wins, and over -o and the config file (ssh -G prints forwardagent).
+  { name: "-A -a", text: "", args: ["-A", "-a"], hosts: ["h"] },
+  { name: "-a -A", text: "", args: ["-a", "-A"], hosts: ["h"] },
+  { name: "-o ForwardAgent=no then -A", text: "", args: ["-o", "ForwardAgent=no", "-A"], hosts: ["h"] },
+  { name: "-a then -o ForwardAgent=yes", text: "Host *\n  ForwardAgent yes\n", args: ["-a", "-o", "ForwardAgent=yes"], hosts: ["h"] }
 ]

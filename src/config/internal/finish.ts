@@ -57,6 +57,12 @@ export interface Resolved {
   readonly userKnownHostsFiles: ReadonlyArray<string>
   readonly globalKnownHostsFiles: ReadonlyArray<string>
   readonly hashKnownHosts: boolean
+  /**
+   * UpdateHostKeys (SEC-71) after ssh 9.2's defaults and checks: on unless VerifyHostKeyDNS is on or
+   * UserKnownHostsFile is set to anything but `~/.ssh/known_hosts` alone; `ask` becomes `no` where ssh
+   * disables it (ControlPersist with a ControlPath, RemoteCommand, RequestTTY no, LogLevel below INFO).
+   */
+  readonly updateHostKeys: "yes" | "no" | "ask"
   readonly checkHostIP: boolean
   /** OpenSSH algorithm strings (`+x`, `-x`, `^x` or a list) as configured. */
   readonly kexAlgorithms: string | undefined
@@ -102,6 +108,25 @@ export interface Resolved {
 
 /** The `other` keywords effect-ssh acts on (read out of the map by `finish`). */
 const APPLIED = new Set(["clearallforwardings", "gatewayports", "forkafterauthentication", "permitremoteopen"])
+
+/**
+ * ssh 9.2 (readconf.c fill_default_options, ssh.c main): UpdateHostKeys defaults to yes while VerifyHostKeyDNS is
+ * off and UserKnownHostsFile is unset or exactly `~/.ssh/known_hosts` (as written: an expanded path or a second
+ * file does not count); `ask` is turned off where ssh could not ask or the user would not see it.
+ */
+const updateHostKeysOf = (o: Keywords.Options): "yes" | "no" | "ask" => {
+  const on = (k: string) => !["no", "false", undefined].includes(o.other.get(k)?.[0]?.toLowerCase())
+  const value = o.updateHostKeys ??
+    (!on("verifyhostkeydns") && (o.userKnownHostsFiles === undefined || o.userKnownHostsFiles.join(" ") === "~/.ssh/known_hosts")
+      ? "yes"
+      : "no")
+  if (value !== "ask") return value
+  const controlPath = o.other.get("controlpath")?.[0]
+  if (on("controlpersist") && controlPath !== undefined && controlPath.toLowerCase() !== "none") return "no"
+  const command = o.remoteCommand !== undefined && o.remoteCommand.toLowerCase() !== "none"
+  const quiet = o.logLevel === "QUIET" || o.logLevel === "FATAL" || o.logLevel === "ERROR"
+  return command || o.requestTTY === "no" || quiet ? "no" : "ask"
+}
 
 const yes = (args: ReadonlyArray<string> | undefined) => ["yes", "true"].includes(args?.[0]?.toLowerCase() ?? "")
 
@@ -198,6 +223,7 @@ export const finish = (
     globalKnownHostsFiles: (o.globalKnownHostsFiles ?? ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"])
       .filter((f, _, all) => !(all.length === 1 && f.toLowerCase() === "none")),
     hashKnownHosts: o.hashKnownHosts ?? false,
+    updateHostKeys: updateHostKeysOf(o),
     checkHostIP: o.checkHostIP ?? false,
     kexAlgorithms: o.kexAlgorithms,
     ciphers: o.ciphers,

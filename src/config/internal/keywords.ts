@@ -35,6 +35,7 @@ export interface Options {
   globalKnownHostsFiles?: Array<string>
   hashKnownHosts?: boolean
   checkHostIP?: boolean
+  updateHostKeys?: "yes" | "no" | "ask"
   kexAlgorithms?: string
   ciphers?: string
   macs?: string
@@ -277,6 +278,8 @@ export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ["userknownhostsfile", charArray("userKnownHostsFiles")],
   ["globalknownhostsfile", charArray("globalKnownHostsFiles")],
   ["hashknownhosts", flag("hashKnownHosts")],
+  // readconf.c multistate_yesnoask.
+  ["updatehostkeys", multistate("updateHostKeys", { true: "yes", yes: "yes", false: "no", no: "no", ask: "ask" })],
   ["checkhostip", flag("checkHostIP")],
   ["kexalgorithms", algorithms("kexAlgorithms")],
   ["ciphers", algorithms("ciphers")],
@@ -415,7 +418,6 @@ export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     "streamlocalbindunlink",
     "revokedhostkeys",
     "fingerprinthash",
-    "updatehostkeys",
     "hostbasedacceptedalgorithms",
     "hostbasedkeytypes",
     "securitykeyprovider",

@@ -63,6 +63,7 @@ export const print = (r: Resolved, defaults: PrintDefaults = {}): string => {
   line("pubkeyauthentication", r.pubkeyAuthentication ? "true" : "false")
   line("requesttty", tf(r.requestTTY))
   line("stricthostkeychecking", tf(r.strictHostKeyChecking))
+  line("updatehostkeys", tf(r.updateHostKeys))
   line("numberofpasswordprompts", r.numberOfPasswordPrompts)
   line("serveralivecountmax", r.serverAliveCountMax)
   line("serveraliveinterval", r.serverAliveInterval)

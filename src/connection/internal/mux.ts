@@ -17,8 +17,9 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { Authenticated } from "../../auth/Authenticated.js"
 import { ChannelError, DisconnectReason, OpenFailureReason, TransportError } from "../../SshError.js"
@@ -28,7 +29,7 @@ import { MessageId } from "../../wire/MessageId.js"
 import { ChannelIds, ChannelState } from "../ChannelState.js"
 import type { ChannelAcceptance, ConnectionMux, ConnectionMuxOptions, GlobalRequestReply } from "../ConnectionMux.js"
 import { isRefused, isViolation, type Violation } from "../FlowControl.js"
-import { ChannelRecord } from "./channel.js"
+import { type ChannelHost, ChannelRecord } from "./channel.js"
 import { Registry } from "./registry.js"
 
 /** The peer's global requests awaiting our handler's answer, before the connection is cut off (a flood). */
@@ -71,11 +72,19 @@ export const make = (
     const answers: Array<{ reply: GlobalRequestReply | undefined }> = []
     let failure: TransportError | undefined
     let heard = 0
-    const fibers = yield* FiberSet.make()
     const connectionScope = yield* Effect.scope
     /** The Scopes of attached channels (`ChannelAcceptance` "Attach"), closed when the channel ends. */
     const scopes = new Map<ChannelRecord, Scope.CloseableScope>()
-    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    // The fibers of decisions and channel programs: a plain Set and one finalizer, as FiberSet would do, without
+    // the copy of the fiber's FiberRefs its acquireRelease keeps for the connection's life (issue 10).
+    const fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = (effect: Effect.Effect<unknown>) => {
+      const fiber = Runtime.runFork(runtime)(effect)
+      fibers.add(fiber)
+      fiber.addObserver(() => fibers.delete(fiber))
+    }
+    yield* Scope.addFinalizer(connectionScope, Effect.suspend(() => Fiber.interruptAll([...fibers])))
     const requestTimeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
 
     const failAll = (err: TransportError) => {
@@ -91,10 +100,10 @@ export const make = (
 
     let direct!: Transport.Direct
 
-    const host = {
-      get direct() {
-        return direct
-      },
+    // A plain field, set with `direct` below: a getter in an object literal costs the object a property
+    // dictionary of its own, held by every idle connection (issue 10).
+    const host: { direct: Transport.Direct } & Omit<ChannelHost, "direct"> = {
+      direct: undefined!,
       failure: () => failure,
       requestTimeout,
       flooded: (description: string) => direct.disconnect(DisconnectReason.ProtocolError, description)
@@ -437,6 +446,7 @@ export const make = (
     for (const [name, handler] of Object.entries(options.globalRequests ?? {})) yield* globalHandlers.register(name, handler)
     yield* Transport.direct(transport, (d) => {
       direct = d
+      host.direct = d
       return {
         onMessage: (payload) => {
           heard++

@@ -264,6 +264,9 @@ export const connectionHandlers = (
       get unusedConnectionTimeout() {
         return user.unusedConnectionTimeout === undefined ? undefined : Duration.seconds(user.unusedConnectionTimeout)
       },
+      get channelTimeouts() {
+        return user.channelTimeouts
+      },
       get keepalive() {
         return user.clientAliveInterval > 0
           ? { interval: Duration.seconds(user.clientAliveInterval), countMax: user.clientAliveCountMax }

@@ -10,6 +10,7 @@ import * as ServerAuth from "../../auth/ServerAuth.js"
 import * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as X11Server from "../../forward/X11Server.js"
 import * as ServerSession from "../../session/ServerSession.js"
+import type { TransportError } from "../../SshError.js"
 import type * as Transport from "../../transport/Transport.js"
 import type * as ChannelRequests from "../../wire/ChannelRequests.js"
 import type { ServerConfig, ServerHandlers } from "../SshServer.js"
@@ -51,13 +52,39 @@ const extraRequest = (handlers: ServerHandlers) =>
   }
 }
 
-/** @internal */
+/** The session programs of one set of handlers, made once per server rather than once per connection. */
+const programsCache = new WeakMap<ServerHandlers, ServerSession.SessionPrograms>()
+const programsOf = (handlers: ServerHandlers): ServerSession.SessionPrograms => {
+  let p = programsCache.get(handlers)
+  if (p === undefined) {
+    p = { ...handlers, extraRequest: extraRequest(handlers) }
+    programsCache.set(handlers, p)
+  }
+  return p
+}
+
+/**
+ * Authenticates, installs the connection layer, then waits for the end of the connection. The set-up is a
+ * generator that finishes before the wait: an idle connection's fiber holds none of its frames or locals, only
+ * what the installed handlers close over (issue 10: bytes per idle connection).
+ *
+ * @internal
+ */
 export const handleConnection = (
   transport: Transport.Transport,
   handlers: ServerHandlers,
   onAuthenticated?: Effect.Effect<void>,
   remoteAddress?: string,
   hostKeys?: Pick<ServerConfig, "hostKeys" | "crypto">
+): Effect.Effect<TransportError, unknown, Scope.Scope> =>
+  Effect.zipRight(setUp(transport, handlers, onAuthenticated, remoteAddress, hostKeys), transport.closed)
+
+const setUp = (
+  transport: Transport.Transport,
+  handlers: ServerHandlers,
+  onAuthenticated: Effect.Effect<void> | undefined,
+  remoteAddress: string | undefined,
+  hostKeys: Pick<ServerConfig, "hostKeys" | "crypto"> | undefined
 ) =>
   Effect.gen(function*() {
     const authenticated = yield* ServerAuth.authenticate(transport, handlers.auth, {
@@ -65,30 +92,33 @@ export const handleConnection = (
       remoteAddress: remoteAddress ?? handlers.authOptions?.remoteAddress
     })
     if (onAuthenticated !== undefined) yield* onAuthenticated
-    const programs: ServerSession.SessionPrograms = { ...handlers, extraRequest: extraRequest(handlers) }
+    // What the connection keeps of the authentication: who, and the restrictions (not the factors, keys and
+    // fingerprints it was proven with), so that an idle connection holds no more (issue 10).
+    const owner = { username: authenticated.username, restrictions: authenticated.restrictions, remoteAddress }
+    const programs = programsOf(handlers)
     let sessions = 0
     const maxSessions = handlers.maxSessions ?? 10
-    const mux: ConnectionMux.ConnectionMux = yield* ConnectionMux.make(transport, authenticated, {
+    // LIM-25: ChannelTimeout for forwarding, X11 and agent channels (sessions time themselves, by their type).
+    const mux: ConnectionMux.ConnectionMux = Idle.withChannelTimeouts(yield* ConnectionMux.make(transport, authenticated, {
       keepalive: handlers.keepalive,
       acceptChannel: (open) =>
         Effect.sync((): ConnectionMux.ChannelAcceptance => {
           if (open.channelType !== "session") {
-            return { _tag: "Reject", reason: 1, description: `${open.channelType} channels are not served` }
+            return { _tag: "Reject", reason: 1, description: `${open.channelType}: administratively prohibited` }
           }
           // SEC-42: RFC 4254 §5.1 SSH_OPEN_RESOURCE_SHORTAGE (4).
           if (sessions >= maxSessions) return { _tag: "Reject", reason: 4, description: "too many sessions (MaxSessions)" }
           sessions++
-          const serve = ServerSession.serve({ ...authenticated, remoteAddress, mux }, programs)
+          const serve = ServerSession.serve({ ...owner, mux }, programs)
           return {
             // No fiber while the session is idle: its requests are routed as they arrive (DESIGN.md §6).
             _tag: "Attach",
             attach: (channel) => Effect.zipRight(Effect.addFinalizer(() => Effect.sync(() => sessions--)), serve(channel))
           }
         })
-    })
-    yield* Forward.install(mux, handlers.forwarding, authenticated)
+    }), handlers.channelTimeouts)
+    yield* Forward.install(mux, handlers.forwarding, owner)
     if (handlers.unusedConnectionTimeout !== undefined) yield* Idle.watchUnused(mux, transport, handlers.unusedConnectionTimeout)
     // SEC-71: hostkeys-00@openssh.com after authentication, and proofs on request.
     if (hostKeys !== undefined) yield* HostKeys.install(mux, transport, hostKeys.hostKeys, hostKeys.crypto)
-    yield* transport.closed
   })

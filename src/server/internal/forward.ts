@@ -54,7 +54,12 @@ const connectThen = (net: LocalNet | undefined, connectionScope: Scope.Scope, to
     } satisfies ChannelAcceptance
   })
 
-/** Installs the forwarding handlers on `mux` for the life of the Scope. */
+/** Whether `o` and the user's restrictions allow any TCP or UNIX-socket forwarding, in either direction. */
+export const mayForward = (o: Policy.ForwardingOptions, r: Restrictions): boolean =>
+  Policy.tcpAllowed(o, r, "local") || Policy.tcpAllowed(o, r, "remote") ||
+  Policy.streamLocalAllowed(o, r, "local") || Policy.streamLocalAllowed(o, r, "remote")
+
+/** Installs the forwarding handlers on `mux` for the life of the Scope (none when the user may not forward). */
 export const install = (
   mux: ConnectionMux,
   options: Policy.ForwardingOptions | undefined,
@@ -65,6 +70,10 @@ export const install = (
     const o = Policy.resolve(options, owner.username)
     if (o === undefined) return
     const r = owner.restrictions
+    // Nothing to install when this user may forward nothing (the default): every forwarding open and request
+    // then meets the mux's refusals (OPEN_FAILURE 1, REQUEST_FAILURE), as the handlers below would answer, and an
+    // idle connection keeps none of their closures, Maps or Scopes (issue 10: bytes per idle connection).
+    if (!mayForward(o, r)) return
     const connectionScope = yield* Effect.scope
     const net = o.net ?? Option.getOrUndefined(yield* Effect.serviceOption(LocalNet))
 

@@ -24,6 +24,15 @@ interface Held {
   readonly key: PrivateKeyMaterial
 }
 
+/**
+ * The plain keys and the announcement of one configuration's host keys, computed once per server (the host keys
+ * array is the server's), not once per connection: every idle connection shares them (issue 10).
+ */
+const cache = new WeakMap<ReadonlyArray<PrivateKeyMaterial | HostKey.CertifiedKey>, {
+  readonly held: ReadonlyArray<Held>
+  readonly announce: Uint8Array
+}>()
+
 /** The distinct plain keys among the configured host keys (a `CertifiedKey` contributes its key). */
 export const plainKeys = (hostKeys: ReadonlyArray<PrivateKeyMaterial | HostKey.CertifiedKey>): ReadonlyArray<Held> => {
   const out: Array<Held> = []
@@ -33,6 +42,16 @@ export const plainKeys = (hostKeys: ReadonlyArray<PrivateKeyMaterial | HostKey.C
     if (!out.some((h) => bytesEqual(h.blob, blob))) out.push({ blob, key })
   }
   return out
+}
+
+const cached = (hostKeys: ReadonlyArray<PrivateKeyMaterial | HostKey.CertifiedKey>) => {
+  let c = cache.get(hostKeys)
+  if (c === undefined) {
+    const held = plainKeys(hostKeys)
+    c = { held, announce: HostKeysMessages.encodeList(held.slice(0, HostKeysMessages.MAX_KEYS).map((h) => h.blob)) }
+    cache.set(hostKeys, c)
+  }
+  return c
 }
 
 /**
@@ -79,7 +98,7 @@ export const install = (
   crypto: CryptoBackend | undefined
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const held = plainKeys(hostKeys)
+    const { announce, held } = cached(hostKeys)
     if (held.length === 0) return
     const backend = crypto ?? (yield* Crypto)
     yield* mux.handleGlobalRequests(HostKeysMessages.HOSTKEYS_PROVE, (request) =>
@@ -89,6 +108,5 @@ export const install = (
         if (reply === undefined) yield* Effect.logDebug("hostkeys-prove-00@openssh.com: refused (not our host key)")
         return reply === undefined ? { _tag: "Failure" as const } : { _tag: "Success" as const, data: reply }
       }))
-    const announce = HostKeysMessages.encodeList(held.slice(0, HostKeysMessages.MAX_KEYS).map((h) => h.blob))
     yield* Effect.ignore(mux.globalRequest(HostKeysMessages.HOSTKEYS, announce, false))
   })

@@ -2,7 +2,9 @@
  * Idle limits of sshd 9.2 (LIM-25): UnusedConnectionTimeout closes an authenticated connection that has had no
  * open channel for the given time (forwarding listeners do not count, as in sshd); ChannelTimeout closes a
  * session whose channel saw no data either way for its type's time (sshd_config(5): `session:command`,
- * `session:shell`, `session:subsystem:NAME`, wildcards allowed). Off unless configured: no fiber otherwise.
+ * `session:shell`, `session:subsystem:NAME`, wildcards allowed), and any other channel of a type sshd 9.2 names
+ * (`direct-tcpip`, `direct-streamlocal@openssh.com`, `forwarded-tcpip`, `forwarded-streamlocal@openssh.com`,
+ * `x11-connection`, `agent-connection`; `withChannelTimeouts`). Off unless configured: no fiber otherwise.
  *
  * @since 0.1.0
  */
@@ -13,6 +15,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import type { Channel } from "../../connection/Channel.js"
 import type * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as Match from "../../keys/Match.js"
 import { DisconnectReason } from "../../SshError.js"
@@ -80,4 +83,89 @@ export const withChannelTimeout = (
       }
     })
     return yield* Effect.raceFirst(run(watched), expired)
+  })
+
+/** ChannelTimeout's names (sshd_config(5) of 9.2) for the SSH channel types that are not sessions. */
+const TIMEOUT_NAMES: Readonly<Record<string, string>> = {
+  "direct-tcpip": "direct-tcpip",
+  "direct-streamlocal@openssh.com": "direct-streamlocal@openssh.com",
+  "forwarded-tcpip": "forwarded-tcpip",
+  "forwarded-streamlocal@openssh.com": "forwarded-streamlocal@openssh.com",
+  x11: "x11-connection",
+  "auth-agent@openssh.com": "agent-connection"
+}
+
+/**
+ * The connection's mux with ChannelTimeout applied to every channel that is not a session, both the ones the
+ * client opens (direct-tcpip, direct-streamlocal) and the ones the server opens to it (forwarded-tcpip and
+ * -streamlocal, x11, auth-agent): data either way is activity, and a channel idle for its type's time is closed
+ * (CHANNEL_CLOSE), as sshd does. A channel the client opened is also stopped on our side (its local connection
+ * closed); for one the server opened, its user sees the channel's data end and writes fail. Sessions are left to
+ * `withChannelTimeout`, which knows their command/shell/subsystem type.
+ */
+export const withChannelTimeouts = (
+  mux: ConnectionMux.ConnectionMux,
+  timeouts: ReadonlyArray<{ readonly type: string; readonly seconds: number }> | undefined
+): ConnectionMux.ConnectionMux => {
+  if (timeouts === undefined || timeouts.length === 0) return mux
+  const secondsOf = (channelType: string) => {
+    const name = TIMEOUT_NAMES[channelType]
+    return name === undefined ? undefined : channelTimeoutFor(timeouts, name)
+  }
+  return {
+    ...mux,
+    open: (channelType, extra) => {
+      const seconds = secondsOf(channelType)
+      return seconds === undefined
+        ? mux.open(channelType, extra)
+        : Effect.flatMap(mux.open(channelType, extra), (channel) => Effect.map(watchChannel(channel, seconds), (w) => w.channel))
+    },
+    handleChannels: (channelType, handler) =>
+      mux.handleChannels(channelType, (open) => {
+        const seconds = secondsOf(open.channelType)
+        if (seconds === undefined) return handler(open)
+        return Effect.map(handler(open), (a): ConnectionMux.ChannelAcceptance => {
+          switch (a._tag) {
+            case "Accept":
+              return {
+                _tag: "Accept",
+                run: (channel) =>
+                  Effect.scoped(Effect.flatMap(watchChannel(channel, seconds), (w) => Effect.raceFirst(a.run(w.channel), w.expired)))
+              }
+            case "Attach":
+              return { _tag: "Attach", attach: (channel) => Effect.flatMap(watchChannel(channel, seconds), (w) => a.attach(w.channel)) }
+            case "Reject":
+              return a
+          }
+        })
+      })
+  }
+}
+
+/**
+ * `channel` with its data both ways timed: a fiber in the Scope closes it after `seconds` without any, and
+ * `expired` completes then.
+ */
+const watchChannel = (channel: Channel, seconds: number) =>
+  Effect.gen(function*() {
+    const ms = seconds * 1000
+    let last = yield* Clock.currentTimeMillis
+    const touch = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (last = now)))
+    const expired = yield* Effect.gen(function*() {
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        if (now - last >= ms) break
+        yield* Effect.sleep(Duration.millis(last + ms - now))
+      }
+      yield* Effect.logInfo(`ChannelTimeout: closing a ${channel.channelType} channel idle for ${seconds} s`)
+      yield* Effect.ignore(channel.close)
+    }).pipe(Effect.forkScoped)
+    const watched: Channel = {
+      ...channel,
+      data: Stream.tap(channel.data, () => touch),
+      stderr: Stream.tap(channel.stderr, () => touch),
+      write: (data) => Effect.zipRight(touch, channel.write(data)),
+      writeStderr: (data) => Effect.zipRight(touch, channel.writeStderr(data))
+    }
+    return { channel: watched, expired: Effect.asVoid(expired.await) }
   })

@@ -7,10 +7,13 @@
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import type * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Random from "effect/Random"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Transport from "../../transport/Transport.js"
 import * as Option from "effect/Option"
 import { PeerAddress } from "../PeerAddress.js"
@@ -73,27 +76,77 @@ export const serveTransport = <R>(
   body: (transport: Transport.Transport, authenticated: Effect.Effect<void>) => Effect.Effect<unknown, unknown, R | Scope.Scope>,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
-  Effect.gen(function*() {
-    const release = yield* gate.admit
+  // Effect.onExit without re-raising: the end runs however the connection ended, interruption included.
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatten(Effect.gen(function*() {
+      // The connection's Scope joins this fiber's context, and Effect's report of failed fibers is turned off
+      // ("Fiber terminated with an unhandled error", at debug level, even when the failure is awaited: each
+      // `Stream.run` of a handler forks one, so every client that vanished mid-session printed it under
+      // `serve -v`; a connection's fibers are all observed, and how it ended is logged once, below), for the
+      // connection's life; both are put back when it ends. Set on the fiber rather than with `Effect.scoped`,
+      // `provideService` and `locally`, whose frames would stay on an idle connection's one fiber (issue 10):
+      // what stays is the one frame below.
+      const scope = yield* Scope.make()
+      const context = yield* FiberRef.get(FiberRef.currentContext)
+      const level = yield* FiberRef.get(FiberRef.unhandledErrorLogLevel)
+      yield* FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope))
+      yield* FiberRef.set(FiberRef.unhandledErrorLogLevel, Option.none())
+      const end = (cause: Cause.Cause<unknown> | undefined): Effect.Effect<void> =>
+        Effect.zipRight(
+          Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), FiberRef.set(FiberRef.unhandledErrorLogLevel, level)),
+          Effect.zipRight(
+            Scope.close(scope, cause === undefined ? Exit.void : Exit.failCause(cause)),
+            cause === undefined
+              ? (onEnd === undefined ? Effect.void : onEnd(undefined))
+              : Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
+          )
+        )
+      return Effect.matchCauseEffect(restore(connection(socket, options, gate, body)), {
+        onFailure: end,
+        onSuccess: () => end(undefined)
+      })
+    }))
+  ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+
+/** The gate, the transport, then `body`, as a chain of flatMaps: none of these steps stays on an idle fiber. */
+const connection = <R>(
+  socket: Socket.Socket,
+  options: Omit<Transport.TransportOptions, "role">,
+  gate: StartupGate,
+  body: (transport: Transport.Transport, authenticated: Effect.Effect<void>) => Effect.Effect<unknown, unknown, R | Scope.Scope>
+): Effect.Effect<unknown, unknown, R | Scope.Scope> =>
+  Effect.flatMap(gate.admit, (release): Effect.Effect<unknown, unknown, R | Scope.Scope> => {
     if (release === undefined) {
       // SEC-38: refused before our version string is sent, so a flood costs no crypto work.
-      yield* Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`)
-      return yield* closeUnused(socket)
+      return Effect.zipRight(
+        Effect.logDebug(`MaxStartups: refused a connection (${gate.pending()} unauthenticated)`),
+        closeUnused(socket)
+      )
     }
-    yield* Effect.addFinalizer(() => release)
-    const transport = yield* Transport.make(socket, { ...options, role: "server" })
-    yield* body(transport, release)
-  }).pipe(
-    Effect.scoped,
-    // Effect reports every failed fiber ("Fiber terminated with an unhandled error", at debug level) even when
-    // its failure is awaited: each `Stream.run` of a handler forks one, so every client that vanished mid-session
-    // printed it under `serve -v`. A connection's fibers are all observed; how it ended is logged once, below.
-    Effect.withUnhandledErrorLogLevel(Option.none()),
-    Effect.tap(() => (onEnd === undefined ? Effect.void : onEnd(undefined))),
-    Effect.catchAllCause((cause) =>
-      Effect.zipRight(Effect.logDebug("connection ended", cause), onEnd === undefined ? Effect.void : onEnd(cause))
-    )
-  )
+    // Scope.addFinalizer keeps no copy of the fiber's FiberRefs, unlike Effect.addFinalizer.
+    return Effect.flatMap(Effect.scope, (scope) =>
+      Effect.zipRight(
+        Scope.addFinalizer(scope, release),
+        Effect.flatMap(Transport.make(socket, { ...options, role: "server" }), (transport) => body(transport, release))
+      ))
+  })
+
+/** The handlers with the server's forwarding settings folded in, made once per (config, handlers) pair. */
+const servedCache = new WeakMap<ServerConfig, WeakMap<ServerHandlers, ServerHandlers>>()
+const servedHandlers = (config: ServerConfig, handlers: ServerHandlers): ServerHandlers => {
+  if (config.forwarding === undefined) return handlers
+  let byHandlers = servedCache.get(config)
+  if (byHandlers === undefined) {
+    byHandlers = new WeakMap()
+    servedCache.set(config, byHandlers)
+  }
+  let served = byHandlers.get(handlers)
+  if (served === undefined) {
+    served = { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
+    byHandlers.set(handlers, served)
+  }
+  return served
+}
 
 /** @internal */
 export const serveSocket = (
@@ -102,8 +155,9 @@ export const serveSocket = (
   handlers: ServerHandlers,
   gate: StartupGate,
   onEnd?: (cause: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
-): Effect.Effect<void> =>
-  serveTransport(
+): Effect.Effect<void> => {
+  const served = servedHandlers(config, handlers)
+  return serveTransport(
     socket,
     {
       hostKeys: config.hostKeys,
@@ -116,15 +170,11 @@ export const serveSocket = (
     },
     gate,
     (transport, authenticated) =>
-      Effect.gen(function*() {
-        const peer = yield* Effect.serviceOption(PeerAddress)
-        const served = config.forwarding === undefined
-          ? handlers
-          : { ...handlers, forwarding: { ...config.forwarding, ...handlers.forwarding } }
-        yield* handleConnection(transport, served, authenticated, Option.getOrUndefined(peer)?.address, config)
-      }),
+      Effect.flatMap(Effect.serviceOption(PeerAddress), (peer) =>
+        handleConnection(transport, served, authenticated, Option.getOrUndefined(peer)?.address, config)),
     onEnd
   )
+}
 
 /** @internal */
 export const run = (

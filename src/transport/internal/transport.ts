@@ -14,7 +14,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { Crypto } from "../../crypto/Crypto.js"
 import { DisconnectReason, TransportError } from "../../SshError.js"
 import { Compression } from "../Compression.js"
@@ -131,9 +131,11 @@ export const make = (
           : link.drained.pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
       })
 
-    // Closing the Scope says goodbye (best effort) before the socket closes.
-    yield* Effect.addFinalizer(() =>
-      shutdown(localError("Disconnected", DisconnectReason.ByApplication, "connection closed"), true)
+    // Closing the Scope says goodbye (best effort) before the socket closes. Scope.addFinalizer, which keeps no
+    // copy of the fiber's FiberRefs as Effect.addFinalizer does: bytes per idle connection (issue 10).
+    yield* Scope.addFinalizer(
+      yield* Effect.scope,
+      Effect.suspend(() => shutdown(localError("Disconnected", DisconnectReason.ByApplication, "connection closed"), true))
     )
     engine.start()
 

@@ -32,6 +32,17 @@ describe("ssh command line", () => {
     assert.strictEqual(parse("-l", "first", "second@h").user, "first")
   })
 
+  it("-A/-a and -X/-Y/-x: the last flag wins, over -o ForwardAgent/ForwardX11 in any order (as ssh.c assigns them)", () => {
+    assert.deepStrictEqual(parse("-A", "-a", "h").options, ["ForwardAgent no"])
+    assert.deepStrictEqual(parse("-a", "-A", "h").options, ["ForwardAgent yes"])
+    assert.deepStrictEqual(parse("-Aa", "h").options, ["ForwardAgent no"])
+    assert.deepStrictEqual(parse("-o", "ForwardAgent=no", "-A", "h").options, ["ForwardAgent yes", "ForwardAgent=no"])
+    assert.deepStrictEqual(parse("-X", "-x", "h").options, ["ForwardX11 no"])
+    // -x after -Y turns forwarding off and leaves ForwardX11Trusted set, as ssh.c's separate fields do.
+    assert.deepStrictEqual(parse("-Y", "-x", "h").options, ["ForwardX11 no", "ForwardX11Trusted yes"])
+    assert.deepStrictEqual(parse("-x", "-Y", "h").options, ["ForwardX11 yes", "ForwardX11Trusted yes"])
+  })
+
   it("a bad port is named in ssh's words, not \"is not a integer\" (issue 11)", () => {
     assert.strictEqual(bad("-p", "x", "h"), "Bad port 'x'")
     assert.strictEqual(bad("-p", "70000", "h"), "Bad port '70000'")
@@ -40,7 +51,7 @@ describe("ssh command line", () => {
   it("-C, -A, -c, -m and -J are ssh_config options; -L/-R/-D/-W are typed", () => {
     const a = parse("-C", "-A", "-c", "aes256-ctr", "-m", "hmac-sha2-256", "-J", "gw1,u@gw2:2200", "-L", "8080:db:5432",
       "-R", "9000", "-D", "127.0.0.1:1080", "-W", "[::1]:22", "h")
-    assert.deepStrictEqual(a.options, ["Compression yes", "ForwardAgent yes", "Ciphers aes256-ctr", "MACs hmac-sha2-256", "ProxyJump gw1,u@gw2:2200"])
+    assert.deepStrictEqual(a.options, ["ForwardAgent yes", "Compression yes", "Ciphers aes256-ctr", "MACs hmac-sha2-256", "ProxyJump gw1,u@gw2:2200"])
     assert.deepStrictEqual(a.jumpHosts, [{ user: undefined, host: "gw1", port: undefined }, { user: "u", host: "gw2", port: 2200 }])
     assert.deepStrictEqual(a.localForwards, [SshConfig.parseForward("8080:db:5432", "local")!])
     assert.deepStrictEqual(a.remoteForwards[0]!.listen, { _tag: "Tcp", host: undefined, port: 9000 })

@@ -123,6 +123,42 @@ describe("SEC-71: proofs", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("SEC-71: HostKeyPolicy.any", () => {
+  it.scoped("SEC-71: any(...) hands the announcement to its known_hosts members; the keys are proved once", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ssh-sec71-any-"))
+      const holds = path.join(dir, "holds")
+      const other = path.join(dir, "other")
+      fs.writeFileSync(holds, `${line("h", "ed")}\n`)
+      fs.writeFileSync(other, `${line("elsewhere", "rsa")}\n`)
+      const good = ServerHostKeys.prove(NodeCrypto, ServerHostKeys.plainKeys([keys.ec]), sessionId, "ssh-ed25519", HostKeysMessages.encodeList([blob("ec")]))!
+      let asked = 0
+      const update: HostKeyPolicy.HostKeyUpdate = {
+        host: "h",
+        port: 2222,
+        sessionHostKey: blob("ed"),
+        offered: [blob("ed"), blob("ec")],
+        prove: (ks) => Effect.sync(() => (asked++, UpdateHostKeys.checkProofs(NodeCrypto, sessionId, "ssh-ed25519", ks, good)))
+      }
+      // A pinned member first (no rotation), then two known_hosts policies: only the file that holds this
+      // connection's key for the host learns; the twin policy over the same file asks for no second proof.
+      const policy = HostKeyPolicy.any(
+        HostKeyPolicy.pinned([HostKey.fingerprintSha256(blob("ed"))]),
+        HostKeyPolicy.knownHosts({ files: [other], updateHostKeys: true }),
+        HostKeyPolicy.knownHosts({ files: [holds], updateHostKeys: true }),
+        HostKeyPolicy.knownHosts({ files: [holds], updateHostKeys: true })
+      )
+      assert.isDefined(policy.updateHostKeys)
+      yield* policy.updateHostKeys!(update)
+      assert.strictEqual(asked, 1)
+      assert.strictEqual(fs.readFileSync(holds, "utf8"), `${line("h", "ed")}\n${line("h", "ec")}\n`)
+      assert.strictEqual(fs.readFileSync(other, "utf8"), `${line("elsewhere", "rsa")}\n`)
+      // Members without rotation: the combination has none either (the connection does not ask for proofs).
+      assert.isUndefined(HostKeyPolicy.any(HostKeyPolicy.pinned([]), HostKeyPolicy.knownHosts({ files: [holds] })).updateHostKeys)
+      fs.rmSync(dir, { recursive: true, force: true })
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
 describe("SEC-71: before authentication", () => {
   it.scopedLive("SEC-71: hostkeys-00 before authentication fails the login; the policy is never asked", () =>
     Effect.gen(function*() {
