@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 import { ChannelError, type TransportError } from "../../SshError.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
-import type { Channel, IncomingRequest } from "../Channel.js"
+import type { ByteSink, Channel, IncomingRequest } from "../Channel.js"
 import type { ChannelState } from "../ChannelState.js"
 import { Inbox } from "./inbox.js"
 
@@ -77,8 +77,9 @@ export class ChannelRecord {
       const adjust = state.consumed(n)
       if (adjust > 0) this.send({ _tag: "ChannelWindowAdjust", recipient: state.remoteId!, bytes: adjust })
     }
-    this.data = new Inbox("channel data", credit)
-    this.stderr = new Inbox("channel stderr", credit)
+    const sinkClosed = (): ChannelError | TransportError => this.closedError("the destination of the channel's data closed")
+    this.data = new Inbox("channel data", credit, sinkClosed)
+    this.stderr = new Inbox("channel stderr", credit, sinkClosed)
   }
 
   send(msg: ConnectionMessages.ConnectionMessage): TransportError | undefined {
@@ -164,6 +165,66 @@ export class ChannelRecord {
         })
       )
     })
+  }
+
+  // ---- synchronous writes (`Channel.sink`) ----
+
+  /** Chunks taken by the sink and not yet sent (out of window, or the socket is behind); the first from `#offset`. */
+  #pending: Array<Uint8Array> = []
+  #offset = 0
+  /** A flush is armed (`onceSendable`). */
+  #flushArmed = false
+  #readyWaiters: Array<() => void> = []
+
+  /** Whether nothing more can be sent: the connection failed, or the channel is closing or past our EOF. */
+  #sinkClosed(): boolean {
+    const state = this.state
+    return this.host.failure() !== undefined || state.closeSent || state.closeReceived || state.eofSent
+  }
+
+  /**
+   * Sends what is pending as far as the peer's window and the socket allow (`sendNow`), and arms itself for the
+   * rest (`onceSendable`); when nothing is left, or nothing can be sent any more, the sink's `onReady` callers are
+   * woken.
+   */
+  readonly #flush = (): void => {
+    this.#flushArmed = false
+    while (this.#pending.length > 0) {
+      const data = this.#pending[0]!
+      const r = this.#sinkClosed() ? undefined : this.sendNow(data, this.#offset, false)
+      if (typeof r !== "number") {
+        // Closed or failed: nothing more goes out.
+        this.#pending = []
+        this.#offset = 0
+        break
+      }
+      if (r < data.length) {
+        this.#offset = r
+        this.#flushArmed = true
+        this.onceSendable(this.#flush)
+        return
+      }
+      this.#pending.shift()
+      this.#offset = 0
+    }
+    const waiters = this.#readyWaiters
+    this.#readyWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The channel as a synchronous `ByteSink` for data we send (see `Channel.sink`). */
+  readonly sink: ByteSink = {
+    write: (chunk) => {
+      if (this.#sinkClosed() || chunk.length === 0) return !this.#sinkClosed()
+      this.#pending.push(chunk)
+      if (!this.#flushArmed) this.#flush()
+      return this.#pending.length === 0
+    },
+    onReady: (resume) => {
+      if (this.#pending.length === 0) return resume()
+      this.#readyWaiters.push(resume)
+    },
+    isClosed: () => this.#sinkClosed()
   }
 
   /**
@@ -270,6 +331,8 @@ export class ChannelRecord {
       id: this.id,
       channelType: this.channelType,
       data: this.data.stream,
+      pipeData: (sink) => this.data.pipe(sink),
+      sink: this.sink,
       stderr: this.stderr.stream,
       requests: Stream.repeatEffectChunkOption(
         Effect.flatMap(Effect.mapError(this.#takeRequests, Option.some), (batch) =>
