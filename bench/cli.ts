@@ -9,6 +9,8 @@
  *
  * - the same login on a first run: `EFFECT_SSH_CODE_CACHE=0`, so the bundle is compiled without the V8 code cache
  *   that every later run of a command starts from (docs/decisions/0007);
+ * - the same login with `EFFECT_SSH_PRECONNECT=0`: the TCP connection is opened once the bundle has loaded,
+ *   instead of before (src/cli/Preconnect.ts);
  * - with `EFFECT_SSH_BENCH_BEFORE=<another checkout>/bin/effect-ssh.mjs` (its CLI built), `--version` and the
  *   login of that build too, in the same rounds: before and after in one run.
  *
@@ -63,22 +65,28 @@ export interface CliRow {
   readonly sshMs: number
 }
 
-/** Interleaved rounds of our variants and `ssh` after one warm-up each; one row per variant, medians. */
+/**
+ * Interleaved rounds of our variants and `ssh` after one warm-up each; one row per variant, medians. Each round
+ * starts one later in the list (ours, …, ssh), so that every command runs as often in every position: a run
+ * pays for what the one before it left behind (sshd finishing the previous session on a 2-core machine).
+ */
 const compare = (
   runs: number,
   variants: ReadonlyArray<{ readonly what: string; readonly ours: Effect.Effect<number, Error> }>,
   ssh: Effect.Effect<number, Error>
 ) =>
   Effect.gen(function*() {
-    for (const v of variants) yield* v.ours
-    yield* ssh
-    const a: Array<Array<number>> = variants.map(() => [])
-    const b: Array<number> = []
+    const all = [...variants.map((v) => v.ours), ssh]
+    for (const run of all) yield* run
+    const times: Array<Array<number>> = all.map(() => [])
     for (let i = 0; i < runs; i++) {
-      for (const [k, v] of variants.entries()) a[k]!.push(yield* v.ours)
-      b.push(yield* ssh)
+      for (let j = 0; j < all.length; j++) {
+        const k = (i + j) % all.length
+        times[k]!.push(yield* all[k]!)
+      }
     }
-    return variants.map((v, k): CliRow => ({ what: v.what, runs, oursMs: median(a[k]!), sshMs: median(b) }))
+    const sshMs = median(times[all.length - 1]!)
+    return variants.map((v, k): CliRow => ({ what: v.what, runs, oursMs: median(times[k]!), sshMs }))
   })
 
 /**
@@ -130,7 +138,16 @@ export const run = (options?: { readonly runs?: number | undefined }) =>
           what: "  the same, first run (no code cache)",
           ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_CODE_CACHE: "0" })
         },
-        ...(before === undefined ? [] : [{ what: "  the same, before", ours: timed(node, [before, "exec", ...exec]) }])
+        {
+          what: "  the same, TCP dialled after loading",
+          ours: timed(node, [BIN, "exec", ...exec], { EFFECT_SSH_PRECONNECT: "0" })
+        },
+        // Its own cache directory: a build that writes its code cache deletes the other builds' (decision 0007),
+        // so sharing one would leave both without a cache at every run.
+        ...(before === undefined ? [] : [{
+          what: "  the same, before",
+          ours: timed(node, [before, "exec", ...exec], { XDG_CACHE_HOME: path.join(dir, "cache-before") })
+        }])
       ],
       timed(OpenSsh.SSH, ["-F", "/dev/null", ...common, "-o", "IdentitiesOnly=yes", `${USER}@127.0.0.1`, "true"])
     )

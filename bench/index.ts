@@ -334,7 +334,9 @@ const program = Effect.gen(function*() {
       "whole login: `effect-ssh exec … user@127.0.0.1 true` vs `ssh … user@127.0.0.1 true` against one sshd (its",
       "      default algorithms: both negotiate sntrup761x25519 with OpenSSH 9.2), the same ed25519 key and",
       "      known_hosts, BatchMode. 15 interleaved rounds after a warm-up of each; later runs of a command start",
-      "      from the V8 code cache its first run wrote, the \"first run\" row turns it off (EFFECT_SSH_CODE_CACHE=0).",
+      "      from the V8 code cache its first run wrote, the \"first run\" row turns it off (EFFECT_SSH_CODE_CACHE=0);",
+      "      exec opens its TCP connection before loading its bundle, the \"dialled after loading\" row does not",
+      "      (EFFECT_SSH_PRECONNECT=0).",
       "EFFECT_SSH_BENCH_BEFORE=<checkout>/bin/effect-ssh.mjs adds that build's rows (before/after in one run).",
       "Goals (issue 11): --version ≤ 120 ms; exec ≤ 1.0× ssh."
     ])

@@ -3,7 +3,9 @@
  * consumed as a Stream the way bench/exec.ts does): a CPU profile of this process during the transfer (after a
  * warm-up), summed by category — Effect runtime, our code, crypto, GC — per 32 KiB packet.
  *
- * Usage: `node bench/run.mjs profileClient [--mib=256] [--cipher=aes128-gcm@openssh.com]`. A diagnostic.
+ * Usage: `node bench/run.mjs profileClient [--mib=256] [--cipher=aes128-gcm@openssh.com] [--noprof=1]
+ * [--save=FILE.cpuprofile] [--top=25]`. A diagnostic. `--noprof=1` measures CPU per GiB without the profiler;
+ * `--save` keeps the transfer's profile for other tools.
  *
  * @since 0.1.0
  */
@@ -46,7 +48,7 @@ const category = (n: ProfileNode): string => {
   if (functionName === "(garbage collector)") return "GC"
   if (functionName === "(idle)" || functionName === "(program)") return functionName === "(idle)" ? "idle" : "other"
   if (url.includes("node_modules/effect/") || url.includes("node_modules/@effect/")) return "Effect runtime"
-  if (url.includes("/src/") || url.includes("/dist/bench/")) return "effect-ssh"
+  if (url.includes("/src/") || url.includes("/dist/")) return "effect-ssh"
   if (url.includes("internal/crypto") || url.includes("@noble")) return "crypto"
   return "other"
 }
@@ -100,6 +102,8 @@ const main = Effect.gen(function*() {
     ? yield* Effect.promise(() => post<{ profile: Profile }>(session, "Profiler.stop"))
     : { profile: undefined }
   session.disconnect()
+  const save = args.get("save")
+  if (profile !== undefined && save !== undefined) fs.writeFileSync(save, JSON.stringify(profile))
   fs.rmSync(dir, { recursive: true, force: true })
   console.log(`client ← sshd, ${cipher}, ${mib} MiB in ${seconds.toFixed(1)} s (${(mib * 1.048576 / seconds).toFixed(0)} MB/s)`)
   console.log(`CPU ${((cpu.user + cpu.system) / 1e6 / (mib / 1024)).toFixed(2)} s/GiB`)

@@ -9,7 +9,8 @@
  * exec commands:
  *
  * - `head -c N /dev/zero`: N zero bytes on stdout in 32 KiB writes (ssh2: respecting backpressure, waiting for
- *   'drain' when `write` returns false), exit status 0; what sshd does with the real `head`;
+ *   'drain' when `write` returns false), exit status 0; what sshd does with the real `head` (ours with
+ *   BENCH_LOCAL_PROCESS=1 in its environment: the real `head` too, through NodeLocalProcess);
  * - `true`: exit status 0 (the set-up measurement);
  * - `rss`: runs a full GC when the process was started with `--expose-gc`, then prints
  *   `process.memoryUsage()`'s `rss` and `heapUsed` in bytes, separated by a space.
@@ -27,6 +28,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import type * as net from "node:net"
 import * as v8 from "node:v8"
+import * as NodeLocalProcess from "../src/node/NodeLocalProcess.js"
 import * as NodeSshServer from "../src/node/NodeSshServer.js"
 import * as SshServer from "../src/server/SshServer.js"
 
@@ -71,6 +73,8 @@ const ours = (hostKeyFile: string, authorizedBlob: string) => {
     exec: (ctx) =>
       Effect.gen(function*() {
         const head = HEAD.exec(ctx.command)
+        // BENCH_LOCAL_PROCESS=1: the real `head` as a child process behind NodeLocalProcess, as sshd runs it.
+        if (head !== null && process.env["BENCH_LOCAL_PROCESS"] === "1") return yield* NodeLocalProcess.run(ctx, ctx.command)
         if (head !== null) {
           yield* Stream.run(zeroStream(Number(head[1])), ctx.stdout)
           return 0

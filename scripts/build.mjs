@@ -8,9 +8,69 @@ import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as url from "node:url"
 
 const root = path.resolve(import.meta.dirname, "..")
 const only = process.argv[2]
+// `--no-minify` (for profiling: readable names in `node --cpu-prof`).
+const minify = !process.argv.includes("--no-minify")
+
+/**
+ * `@effect/platform-node/NodeSocket` is `@effect/platform-node-shared/NodeSocket` plus a WebSocket layer built on
+ * the `ws` package, a CommonJS module esbuild cannot drop: ~10 ms of evaluation at every start-up for a layer the
+ * CLI never uses. The bundle takes the shared module, which is the same code without it.
+ */
+const withoutWebSocket = {
+  name: "without-websocket",
+  setup: (b) =>
+    b.onResolve({ filter: /^@effect\/platform-node\/NodeSocket$/ }, (a) =>
+      b.resolve("@effect/platform-node-shared/NodeSocket", { resolveDir: a.resolveDir, kind: a.kind }))
+}
+
+/**
+ * Modules that compute at import (@noble's AES tables, curve parameters and their field arithmetic set-up,
+ * ML-KEM's tables, Argon2) but that a command usually never calls: node:crypto is the CLI's backend, and OpenSSH
+ * 9.2 offers no ML-KEM. Each import of one of them gets a facade instead, whose exports evaluate the module on
+ * first use (esbuild runs a `require`d module only when that `require` runs): a login does not pay for them.
+ */
+const LAZY = /^@noble\/(ciphers\/aes|curves\/ed25519|curves\/nist|post-quantum\/ml-kem|hashes\/argon2)\.js$/
+
+const lazyModules = {
+  name: "lazy-modules",
+  setup: (b) => {
+    b.onResolve({ filter: LAZY }, async (a) => {
+      if (a.pluginData === "real") return undefined
+      const real = await b.resolve(a.path, { resolveDir: a.resolveDir, kind: a.kind, pluginData: "real" })
+      if (real.errors.length > 0) return { errors: real.errors }
+      return { path: real.path, namespace: "lazy" }
+    })
+    // The facade's own `require` of the module it stands for.
+    b.onResolve({ filter: /^lazy-real:/ }, (a) => ({ path: a.path.slice("lazy-real:".length) }))
+    b.onLoad({ filter: /.*/, namespace: "lazy" }, async (a) => {
+      const actual = await import(url.pathToFileURL(a.path).href)
+      const names = Object.keys(actual).filter((n) => n !== "default")
+      // Only functions and objects can be stood in for; a module exporting anything else stays eager.
+      const eager = names.some((n) => typeof actual[n] !== "function" && (typeof actual[n] !== "object" || actual[n] === null))
+      const spec = JSON.stringify(`lazy-real:${a.path}`)
+      const contents = eager
+        ? `export * from ${spec}`
+        : [
+          `let m`,
+          `const load = () => m ?? (m = require(${spec}))`,
+          // A stand-in that forwards calls, \`new\` and property reads to the real export once loaded.
+          `const lazy = (get) => new Proxy(function () {}, {`,
+          `  apply: (_, self, args) => Reflect.apply(get(), self, args),`,
+          `  construct: (_, args) => Reflect.construct(get(), args),`,
+          `  get: (_, key) => get()[key],`,
+          `  has: (_, key) => key in get(),`,
+          `  getPrototypeOf: () => Reflect.getPrototypeOf(get())`,
+          `})`,
+          ...names.map((n) => `export const ${n} = lazy(() => load().${n})`)
+        ].join("\n")
+      return { contents, resolveDir: path.dirname(a.path), loader: "js" }
+    })
+  }
+}
 
 export const buildCli = async () => {
   const esbuild = await import("esbuild")
@@ -24,7 +84,7 @@ export const buildCli = async () => {
     bundle: true,
     platform: "node",
     target: "node20",
-    minify: true,
+    minify,
     // Dependencies' own `sideEffects: false` lets esbuild drop the unused parts of effect and @noble.
     treeShaking: true,
     legalComments: "none",
@@ -32,7 +92,13 @@ export const buildCli = async () => {
   }
   // One CommonJS script (subcommands stay lazily evaluated: esbuild wraps each dynamically imported module in an
   // initialiser), so that the loader below can compile it through node:vm with a V8 code cache.
-  await esbuild.build({ ...common, entryPoints: { cli: "src/cli/bin.ts" }, format: "cjs", outExtension: { ".js": ".cjs" } })
+  await esbuild.build({
+    ...common,
+    entryPoints: { cli: "src/cli/bin.ts" },
+    format: "cjs",
+    outExtension: { ".js": ".cjs" },
+    plugins: [withoutWebSocket, lazyModules]
+  })
   // The dispatcher alone, for the words that run no subcommand (`--version`, `--help`, none): a few KB of ESM
   // instead of compiling the whole script. Its dynamic imports (the subcommands, Runtime) stay unresolved.
   await esbuild.build({
@@ -45,6 +111,9 @@ export const buildCli = async () => {
       setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined))
     }]
   })
+  // What the loader runs first for `exec`/`ssh`: the TCP connection, opened while the bundle compiles
+  // (src/cli/Preconnect.ts; node: builtins only).
+  await esbuild.build({ ...common, entryPoints: { preconnect: "src/cli/Preconnect.ts" }, format: "cjs", outExtension: { ".js": ".cjs" } })
   const bundle = fs.readFileSync(path.join(fresh, "cli.cjs"))
   const hash = crypto.createHash("sha256").update(bundle).digest("hex").slice(0, 16)
   fs.writeFileSync(path.join(fresh, "effect-ssh.mjs"), loader(hash))
@@ -67,9 +136,19 @@ const BUILD = "${hash}"
 const word = process.argv[2]
 // No subcommand word (\`--version\`, \`--help\`, nothing): the dispatcher alone, which loads no subcommand then.
 if (word === undefined || word.startsWith("-")) await import("./top.mjs")
-else run(await import("node:fs"), await import("node:module"), await import("node:path"), await import("node:vm"))
+else {
+  // exec/ssh: the TCP connection starts now, sshd's start-up overlapping ours (src/cli/Preconnect.ts).
+  // Node makes the connect(2) call on the next tick: one turn of the event loop sends the SYN now.
+  // Builtins through require: an ESM import of node:fs builds its module facade, which loads fs streams (~5 ms).
+  const { createRequire } = await import("node:module")
+  const require = createRequire(import.meta.url)
+  if ((word === "exec" || word === "ssh") && require("./preconnect.cjs").start(process.argv.slice(3))) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  run(require("node:fs"), createRequire, require("node:path"), require("node:vm"))
+}
 
-function run(fs, { createRequire }, path, vm) {
+function run(fs, createRequire, path, vm) {
 const file = path.join(import.meta.dirname, "cli.cjs")
 const source = fs.readFileSync(file, "utf8")
 const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, ".cache") : "")

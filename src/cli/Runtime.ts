@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -11,8 +13,13 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as NodeSsh from "../node/NodeSsh.js"
+import { Dialer } from "../client/Dialer.js"
+import * as NodeDialer from "../node/NodeDialer.js"
+import * as NodeCompression from "../node/NodeCompression.js"
+import * as NodeCrypto from "../node/NodeCrypto.js"
+import * as NodeForward from "../node/NodeForward.js"
 import type { Services } from "./main.js"
+import * as Preconnect from "./Preconnect.js"
 
 /**
  * Logs to stderr as `effect-ssh: <level>: <message> (key=value …)`: stdout belongs to the remote command.
@@ -30,8 +37,28 @@ export const stderrLogger: Logger.Logger<unknown, void> = Logger.make(({ annotat
   )
 })
 
+/**
+ * The Node TCP dialer, which takes the connection the loader opened for this host and port before the bundle
+ * was loaded (Preconnect) instead of dialing again.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialer: Dialer = {
+  dial: (host, port, timeout) =>
+    Effect.map(NodeDialer.dialNet(host, port, timeout, Preconnect.take(host, port)), ({ socket }) => socket),
+  dialAddress: (host, port, timeout) => NodeDialer.dialNet(host, port, timeout, Preconnect.take(host, port))
+}
+
+// NodeSsh.layer's services without NodeContext's terminal, worker manager and command executor, which no
+// subcommand uses: evaluating those modules is a few ms of every start-up.
 const MainLive = Layer.mergeAll(
-  NodeSsh.layer,
+  Layer.succeed(Dialer, dialer),
+  NodeCrypto.layer,
+  NodeCompression.layer,
+  NodeForward.layer,
+  NodeFileSystem.layer,
+  NodePath.layer,
   Logger.replace(Logger.defaultLogger, stderrLogger),
   Logger.minimumLogLevel(LogLevel.Warning)
 )

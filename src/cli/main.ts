@@ -12,17 +12,20 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
-import type * as NodeSsh from "../node/NodeSsh.js"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type { Dialer } from "../client/Dialer.js"
+import type { LocalNet } from "../forward/LocalNet.js"
 import { FAILURE_EXIT_CODE, VERSION } from "./Version.js"
 
 /**
- * What a subcommand's Effect may require: the services of `NodeSsh.layer`, provided by the dispatcher.
+ * What a subcommand's Effect may require: the services of `NodeSsh.layer` the CLI uses (the dialer, local
+ * forwarding, the file system and paths), provided by the dispatcher.
  *
  * @since 0.1.0
  * @category models
  */
-export type Services = Layer.Layer.Success<typeof NodeSsh.layer>
+export type Services = Dialer | LocalNet | FileSystem.FileSystem | Path.Path
 
 /**
  * A subcommand module: `main` receives the words after the subcommand's name and returns the exit code.

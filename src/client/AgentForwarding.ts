@@ -88,7 +88,8 @@ const bindForwarded = (
       return yield* Effect.fail(new Error("the local agent answered session-bind with a malformed reply"))
     }
     if (reply[4] !== AgentProtocol.MessageNumber.SUCCESS) yield* Effect.logDebug("the local agent refused session-bind")
-    return { ...local, input: rest }
+    // The rest of the input comes through what was peeled (so not `pipeTo`, which reads the socket itself).
+    return { ...local, input: rest, pipeTo: undefined }
   })
 
 const frameLength = (b: Uint8Array) => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0

@@ -89,7 +89,10 @@ export interface ForwardingOptions {
   readonly x11Forwarding?: boolean | undefined
   /** sshd X11DisplayOffset: the first display number tried (default 10, so as not to meet a real X server). */
   readonly x11DisplayOffset?: number | undefined
-  /** sshd X11UseLocalhost (default true): the display listens on loopback only; false binds every address. */
+  /**
+   * sshd X11UseLocalhost (default true): the display listens on loopback only (DISPLAY=localhost:N.S); false binds
+   * every address and DISPLAY names the machine (hostname:N.S, from `LocalNet.hostname`), as sshd does.
+   */
   readonly x11UseLocalhost?: boolean | undefined
   /**
    * Installs the session's cookie for X clients on this machine (`NodeX11.xauth` runs `xauth add` without a

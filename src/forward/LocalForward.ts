@@ -163,7 +163,12 @@ export const forwardDynamic = (
           Effect.tapError(() => Effect.ignore(connection.write(Socks.connectReply(request.version, false))))
         )
         yield* connection.write(Socks.connectReply(request.version, true))
-        yield* Tunnel.bridge({ ...connection, input: Stream.fromPull(Effect.succeed(pull)) }, tunnel.channel, rest())
+        // The rest of the input comes through the pull the handshake read from (so not `pipeTo`).
+        yield* Tunnel.bridge(
+          { ...connection, input: Stream.fromPull(Effect.succeed(pull)), pipeTo: undefined },
+          tunnel.channel,
+          rest()
+        )
       }).pipe(Effect.scoped, Effect.catchAll(report(options.onError))))
     return { address }
   })

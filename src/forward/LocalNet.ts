@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { ByteSink } from "../connection/Channel.js"
 import type { ForwardError } from "./ForwardError.js"
 
 /**
@@ -48,6 +49,18 @@ export interface LocalConnection {
   readonly input: Stream.Stream<Uint8Array, ForwardError>
   /** Writes bytes; waits while the peer is not reading. */
   readonly write: (data: Uint8Array) => Effect.Effect<void, ForwardError>
+  /**
+   * The same writes, synchronous, when the connection can take them that way (Node sockets): a tunnel then pipes
+   * the channel's data into it without a fiber or an Effect per chunk (`Channel.pipeData`).
+   */
+  readonly sink?: ByteSink | undefined
+  /**
+   * `input` into a synchronous `ByteSink` (a channel's `sink`), when the connection can give it that way: each
+   * chunk handed over in the turn it is read, reading paused while the sink is full. Ends after the peer's EOF
+   * once the sink took everything; fails when the connection fails or the sink closes first. Instead of `input`,
+   * never together with it.
+   */
+  readonly pipeTo?: ((sink: ByteSink) => Effect.Effect<void, ForwardError>) | undefined
   /** Sends EOF (half-close); reading goes on. */
   readonly end: Effect.Effect<void>
   /** The peer's address, when known (the originator of a TCP connection). */
@@ -87,6 +100,11 @@ export interface LocalNet {
   ) => Effect.Effect<Endpoint, ForwardError, Scope.Scope>
   /** Connects to `endpoint`; the connection closes with the Scope. */
   readonly connect: (endpoint: Endpoint) => Effect.Effect<LocalConnection, ForwardError, Scope.Scope>
+  /**
+   * The machine's host name, as others reach it (gethostname): the host of an X11 display a server offers on
+   * every address (sshd with X11UseLocalhost no). Without it such a display is named `localhost`.
+   */
+  readonly hostname?: (() => string) | undefined
 }
 
 /**

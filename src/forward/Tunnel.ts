@@ -171,12 +171,20 @@ export const bridge = (
   channel: Channel,
   initial?: Uint8Array,
   /** The channel's data still to deliver, when the caller has read the first of it itself (X11 setup). */
-  channelData: Stream.Stream<Uint8Array, ChannelError | TransportError> = channel.data
+  channelData?: Stream.Stream<Uint8Array, ChannelError | TransportError>
 ): Effect.Effect<void> =>
   Effect.all([
     Effect.zipRight(
       initial !== undefined && initial.length > 0 ? channel.write(initial) : Effect.void,
-      Stream.runForEach(local.input, (chunk) => channel.write(chunk))
+      // A connection that can hand its input over synchronously gives it to the channel's sink in the turn it is
+      // read (no fiber, no Effect per chunk), paused while the channel's window or the socket is short.
+      local.pipeTo !== undefined
+        ? local.pipeTo(channel.sink)
+        : Stream.runForEach(local.input, (chunk) => channel.write(chunk))
     ).pipe(Effect.zipRight(channel.eof)),
-    Stream.runForEach(channelData, local.write).pipe(Effect.ensuring(local.end))
+    // A connection that takes synchronous writes gets the channel's data in the turn it arrives (no fiber and no
+    // Effect per chunk); its window comes back as the connection has room.
+    (channelData === undefined && local.sink !== undefined
+      ? channel.pipeData(local.sink)
+      : Stream.runForEach(channelData ?? channel.data, local.write)).pipe(Effect.ensuring(local.end))
   ], { concurrency: 2, discard: true }).pipe(Effect.ignore)

@@ -23,6 +23,15 @@ import * as X11 from "./X11.js"
 const MAX_DISPLAYS = 1000
 
 /**
+ * The host part of a display offered on every address: the machine's name when it is one X and xauth take
+ * (letters, digits, dots and hyphens: it reaches xauth's argument list), else localhost.
+ */
+const displayHost = (net: LocalNet): string => {
+  const name = net.hostname?.()
+  return name !== undefined && /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(name) ? name : "localhost"
+}
+
+/**
  * An x11-req on a session, with what the server needs to serve it.
  *
  * @since 0.1.0
@@ -79,8 +88,10 @@ export const request = (
         yield* Scope.close(scope, Exit.void)
         continue
       }
-      const display = `localhost:${n}.${r.screen}`
-      // sshd session.c: Xlib looks localhost:N up as the local family, so the cookie is added for unix:N.
+      // sshd session.c session_setup_x11fwd: with X11UseLocalhost (the default) DISPLAY is localhost:N.S and, as
+      // Xlib looks localhost:N up as the local family, the cookie is added for unix:N.S; without it the display is
+      // on every address, DISPLAY names the machine (gethostname) and the cookie is added for that name.
+      const display = `${o.x11UseLocalhost === false ? displayHost(net) : "localhost"}:${n}.${r.screen}`
       const entry: Policy.XauthEntry = {
         username: x.username,
         display: o.x11UseLocalhost === false ? display : `unix:${n}.${r.screen}`,

@@ -143,15 +143,20 @@ const inflater = (): Compression.Inflater => {
   }
 }
 
-const supported = ((): boolean => {
+// Probed on first use, not at import: a zlib stream costs up to ~20 ms to make the first time, and most
+// connections (and every CLI login without -C) never compress.
+let supported: boolean | undefined
+const probe = (): boolean => {
+  if (supported !== undefined) return supported
   try {
     const s = open(zlib.createInflate())
     s.close()
-    return true
+    supported = true
   } catch {
-    return false
+    supported = false
   }
-})()
+  return supported
+}
 
 /**
  * The node:zlib backend (both `zlib` and `zlib@openssh.com`); on a Node whose zlib lacks the synchronous handle
@@ -162,7 +167,9 @@ const supported = ((): boolean => {
  */
 export const NodeCompression: Compression.CompressionBackend = {
   name: "node",
-  zlib: supported ? { deflater, inflater } : undefined
+  get zlib() {
+    return probe() ? { deflater, inflater } : undefined
+  }
 }
 
 /**

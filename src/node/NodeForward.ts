@@ -8,8 +8,11 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import type { ByteSink } from "../connection/Channel.js"
 import { ForwardError } from "../forward/ForwardError.js"
 import { type Endpoint, type LocalConnection, LocalNet } from "../forward/LocalNet.js"
 import * as NodeDialer from "./NodeDialer.js"
@@ -26,6 +29,10 @@ const WRITE_AHEAD = 256 * 1024
 
 /** Resumes once `socket` emits `event` or closes; the listeners go when it resumes or is interrupted. */
 const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: Effect.Effect<void>) => void) => {
+  if (socket.destroyed) {
+    resume(Effect.void)
+    return Effect.void
+  }
   const off = () => {
     socket.off(event, done)
     socket.off("close", done)
@@ -40,37 +47,138 @@ const until = (socket: Net.Socket, event: "drain" | "finish", resume: (effect: E
 }
 
 /**
+ * The socket's write side as a synchronous `ByteSink`: the chunks written in one turn leave in one `writev` (the
+ * socket is corked until the next tick: one system call for the packets of one read from the SSH socket, no
+ * concatenation copy); full at `WRITE_AHEAD` bytes queued, ready again at 'drain'.
+ */
+const sinkOf = (socket: Net.Socket): ByteSink => {
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
+  return {
+    write: (chunk) => {
+      if (socket.destroyed || socket.writableEnded) return false
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
+      socket.write(chunk)
+      return socket.writableLength < WRITE_AHEAD
+    },
+    onReady: (resume) => void until(socket, "drain", () => resume()),
+    isClosed: () => socket.destroyed || socket.writableEnded
+  }
+}
+
+/**
+ * The socket's input into `sink` (LocalConnection.pipeTo): in flowing mode, each chunk Node reads (up to 64 KiB)
+ * handed over in its 'data' turn; paused while the sink is full, resumed at its `onReady`. Ends after 'end' once
+ * the sink took everything.
+ */
+const pipeTo = (socket: Net.Socket, sink: ByteSink) =>
+  Effect.async<void, ForwardError>((resume) => {
+    let ended = false
+    let waiting = false
+    let done = false
+    const closed = (description: string, cause?: unknown) =>
+      Effect.fail(new ForwardError({ reason: "Closed", description, cause }))
+    const off = () => {
+      socket.off("data", onData)
+      socket.off("end", onEnd)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    const finish = (exit: Effect.Effect<void, ForwardError>) => {
+      if (done) return
+      done = true
+      off()
+      resume(exit)
+    }
+    const onReady = () => {
+      waiting = false
+      if (done) return
+      if (sink.isClosed()) return finish(closed("the channel closed before the input ended"))
+      if (ended) return finish(Effect.void)
+      socket.resume()
+    }
+    function onData(chunk: Buffer) {
+      if (sink.write(chunk) || waiting) return
+      if (sink.isClosed()) return finish(closed("the channel closed before the input ended"))
+      waiting = true
+      socket.pause()
+      sink.onReady(onReady)
+    }
+    function onEnd() {
+      ended = true
+      if (!waiting) finish(Effect.void)
+    }
+    function onError(cause: Error) {
+      finish(closed(`reading: ${reason(cause)}`, cause))
+    }
+    function onClose() {
+      if (!ended) finish(closed("reading: the socket closed before its EOF"))
+    }
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    if (socket.readableEnded) onEnd()
+    else if (socket.destroyed) onClose()
+    else socket.resume()
+    return Effect.sync(() => {
+      done = true
+      off()
+    })
+  })
+
+/**
  * A connected socket as a LocalConnection. Chunks are written as they are, without a copy: the transport never
  * overwrites the bytes of a payload it has handed out (PacketCodec: fresh buffers once a payload may view one).
  */
-const toConnection = (socket: Net.Socket): LocalConnection => ({
-  input: NodeStream.fromReadable<ForwardError, Uint8Array>(
-    () => socket,
-    (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),
-    { closeOnDone: false }
-  ),
-  write: (data) =>
-    Effect.async<void, ForwardError>((resume) => {
-      if (socket.destroyed || socket.writableEnded) {
-        return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
-      }
-      socket.write(data)
-      if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
-      return until(socket, "drain", resume)
+const toConnection = (socket: Net.Socket): LocalConnection => {
+  let inputRead = false
+  return {
+    sink: sinkOf(socket),
+    // `input` and `pipeTo` read the same socket: once `input` was read (a handshake peeled off its first bytes), a
+    // connection passed on with a new `input` must drop `pipeTo`; one that does not fails loudly here, not by a hang.
+    pipeTo: (sink) =>
+      inputRead
+        ? Effect.dieMessage("LocalConnection.pipeTo after its input was read: replace pipeTo with undefined with the input")
+        : pipeTo(socket, sink),
+    input: Stream.suspend(() => {
+      inputRead = true
+      return NodeStream.fromReadable<ForwardError, Uint8Array>(
+        () => socket,
+        (cause) => new ForwardError({ reason: "Closed", description: `reading: ${reason(cause)}`, cause }),
+        { closeOnDone: false }
+      )
     }),
-  // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
-  // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
-  // seen under load when writes first ran ahead of the kernel.
-  end: Effect.async<void>((resume) => {
-    if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
-    const cancel = until(socket, "finish", resume)
-    if (!socket.writableEnded) socket.end()
-    return cancel
-  }),
-  peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
-    ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
-    : undefined
-})
+    write: (data) =>
+      Effect.async<void, ForwardError>((resume) => {
+        if (socket.destroyed || socket.writableEnded) {
+          return resume(Effect.fail(new ForwardError({ reason: "Closed", description: "writing: the socket is closed" })))
+        }
+        socket.write(data)
+        if (socket.writableLength < WRITE_AHEAD) return resume(Effect.void)
+        return until(socket, "drain", resume)
+      }),
+    // EOF once everything queued has gone to the kernel ('finish'): the socket is destroyed when its handler returns,
+    // and destroying it earlier would drop what Node still holds — the cause of the truncated UNIX-socket tunnels
+    // seen under load when writes first ran ahead of the kernel.
+    end: Effect.async<void>((resume) => {
+      if (socket.destroyed || socket.writableFinished) return resume(Effect.void)
+      const cancel = until(socket, "finish", resume)
+      if (!socket.writableEnded) socket.end()
+      return cancel
+    }),
+    peer: socket.remoteAddress !== undefined && socket.remotePort !== undefined
+      ? { _tag: "Tcp", host: socket.remoteAddress, port: socket.remotePort }
+      : undefined
+  }
+}
 
 /** uid and gid of `username` from /etc/passwd, when it names one. */
 const passwdIds = (username: string): { readonly uid: number; readonly gid: number } | undefined => {
@@ -151,6 +259,7 @@ export const localNet: LocalNet = {
       })
       return addressOf(server, endpoint)
     }),
+  hostname: () => Os.hostname(),
   connect: (endpoint) =>
     NodeDialer.connectNet(
       endpoint._tag === "Tcp"

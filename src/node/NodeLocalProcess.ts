@@ -24,7 +24,9 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
+import type { Readable } from "node:stream"
 import type * as SshServer from "../server/SshServer.js"
+import * as Output from "../session/internal/output.js"
 
 /**
  * Options of the local process handlers.
@@ -78,6 +80,76 @@ const environment = (ctx: SshServer.SessionContext, options: LocalProcessOptions
 }
 
 /**
+ * Copies a child's pipe into a session output. Through the output's synchronous side when it has one: each chunk
+ * is sealed in the pipe's own 'data' callback and the pipe pauses while the peer's window or the socket is full
+ * (DESIGN.md §6: no fiber or Effect per chunk; the pipe's 64 KiB reads were one Stream chunk, one fiber wake-up
+ * and one Sink step each). Otherwise (an output wrapped by ChannelTimeout, say) as a Stream. Ends when the pipe
+ * does; a failed output (the channel closed) destroys the pipe, as the Stream's end does.
+ */
+const copy = (readable: Readable, output: SshServer.SessionContext["stdout"]): Effect.Effect<void> => {
+  const direct = Output.directOf(output)
+  if (direct === undefined) return Effect.ignore(Stream.run(NodeStream.fromReadable(() => readable, (e) => e), output))
+  return Effect.async<void>((resume) => {
+    const queue: Array<Uint8Array> = []
+    let offset = 0
+    let ended = false
+    let done = false
+    let forget: (() => void) | undefined
+    const finish = (failed: boolean) => {
+      if (done) return
+      done = true
+      readable.off("data", onData)
+      readable.off("end", onEnd)
+      readable.off("close", onEnd)
+      readable.off("error", onEnd)
+      if (failed || !readable.readableEnded) readable.destroy()
+      resume(Effect.void)
+    }
+    // Sends the queue's head from `offset`; pauses the pipe until the output can take more.
+    const push = (): void => {
+      forget = undefined
+      while (!done && queue.length > 0) {
+        const chunk = queue[0]!
+        const r = direct.send(chunk, offset)
+        if (typeof r !== "number") return finish(true)
+        if (r < chunk.length) {
+          offset = r
+          readable.pause()
+          let woken = false
+          const f = direct.onceSendable(() => {
+            woken = true
+            push()
+          })
+          // A wake-up that ran at once (the connection closed meanwhile) already went on.
+          if (!woken) forget = f
+          return
+        }
+        queue.shift()
+        offset = 0
+      }
+      if (ended) return finish(false)
+      if (readable.isPaused()) readable.resume()
+    }
+    const onData = (chunk: Uint8Array) => {
+      queue.push(chunk)
+      if (forget === undefined) push()
+    }
+    const onEnd = () => {
+      ended = true
+      if (forget === undefined && queue.length === 0) finish(false)
+    }
+    readable.on("data", onData)
+    readable.on("end", onEnd)
+    readable.on("close", onEnd)
+    readable.on("error", onEnd)
+    return Effect.sync(() => {
+      forget?.()
+      finish(true)
+    })
+  })
+}
+
+/**
  * Runs `command` (or the shell itself when undefined) as a child process with piped stdin, stdout and stderr,
  * delivering the client's signals to it; returns its exit status, or the signal that killed it (RFC 4254
  * §6.10). The child is killed when the session ends first.
@@ -124,8 +196,8 @@ export const run = (
           if (signal !== undefined && child.exitCode === null) child.kill(signal)
         }))
     )
-    const out = yield* Effect.fork(Stream.run(NodeStream.fromReadable(() => child.stdout, (e) => e), ctx.stdout))
-    const err = yield* Effect.fork(Stream.run(NodeStream.fromReadable(() => child.stderr, (e) => e), ctx.stderr))
+    const out = yield* Effect.fork(copy(child.stdout, ctx.stdout))
+    const err = yield* Effect.fork(copy(child.stderr, ctx.stderr))
     const exit = yield* Fiber.join(exitFiber)
     // The child's output is delivered in full before the exit status (RFC 4254 §6.10 comes last).
     yield* Effect.ignore(Fiber.join(out))

@@ -22,6 +22,7 @@ import type { Channel, IncomingRequest } from "../connection/Channel.js"
 import type { ConnectionMux } from "../connection/ConnectionMux.js"
 import type { ChannelError, TransportError } from "../SshError.js"
 import * as ChannelRequests from "../wire/ChannelRequests.js"
+import * as Output from "./internal/output.js"
 import * as SessionRequests from "./SessionRequests.js"
 
 /**
@@ -233,9 +234,9 @@ const start = (
       agentSocket: s.agentSocket,
       command,
       stdin: channel.data,
-      stdout: Sink.forEach((chunk: Uint8Array) => channel.write(chunk)),
+      stdout: Output.sink(channel, false),
       write: (chunk: Uint8Array) => channel.write(chunk),
-      stderr: Sink.forEach((chunk: Uint8Array) => channel.writeStderr(chunk)),
+      stderr: Output.sink(channel, true),
       windowChanges: Stream.fromQueue(windowChanges),
       signals: Stream.fromQueue(signals)
     })

@@ -24,6 +24,12 @@ export interface LinkSink {
   readonly onData: (chunk: Uint8Array) => void
   readonly onEnd: (failure: unknown) => void
   readonly onDrain: () => void
+  /**
+   * Where the next read should land, for a link that can read into a given buffer (Node's `onread`): the engine
+   * offers the space after its unread bytes, so that reads allocate nothing and a packet split between two reads
+   * is contiguous without a copy. The chunk then given to `onData` is the front of that space.
+   */
+  readonly readBuffer?: (() => Uint8Array) | undefined
 }
 
 /**

@@ -84,6 +84,14 @@ export const noneSealer = (): PacketSealer => ({
 
 const EMPTY = new Uint8Array(0)
 
+/** The least free space `readBuffer` offers a socket read (Node's own read size). */
+const READ_MIN = 64 * 1024
+/** The read arena while data flows in bulk: several reads land in it before it is compacted. */
+const ARENA = 256 * 1024
+/** The read arena after small reads (interactive traffic), and the read size below which an idle reader lets go. */
+const SMALL_ARENA = 16 * 1024
+const SMALL_READ = 2 * 1024
+
 /**
  * Inbound direction: frames packets from arbitrary chunks. Buffering is bounded by the packet limit
  * (SEC-01): the length is checked as soon as it is known, before waiting for the rest of the packet.
@@ -118,6 +126,19 @@ export class PacketReader {
    * connection keeps none.
    */
   private scratch: Uint8Array = EMPTY
+  /**
+   * The buffer socket reads land in when the link reads into ours (`readBuffer`): `data` while it holds the unread
+   * bytes. Never written below `end` while a payload may view it; compacted in place only when the opener is
+   * `fresh`.
+   */
+  private arena: Uint8Array = EMPTY
+  /** The length of the last read that landed in the arena. */
+  private lastRead = 0
+  /**
+   * Received bytes this reader copied to frame packets (joining chunks, assembling split packets, compacting the
+   * arena), besides the opener's own output: with `bytes`, the copies per inbound packet (DESIGN.md §6).
+   */
+  copiedBytes = 0
 
   constructor(public opener: PacketOpener = noneOpener(), public maxPacket: number = DEFAULT_MAX_PACKET) {}
 
@@ -129,11 +150,21 @@ export class PacketReader {
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
+    if (
+      this.inArena && this.tail.length === 0 && chunk.buffer === this.arena.buffer &&
+      chunk.byteOffset === this.arena.byteOffset + this.end && this.end + chunk.length <= this.arena.length
+    ) {
+      // Read where `readBuffer` said: it continues the unread bytes in place (a split packet is already whole).
+      this.end += chunk.length
+      this.lastRead = chunk.length
+      return
+    }
     if (this.tail.length > 0) {
       // Two pushes without a `next` in between: keep the order, at the cost of one copy.
       const merged = new Uint8Array(this.tail.length + chunk.length)
       merged.set(this.tail)
       merged.set(chunk, this.tail.length)
+      this.copiedBytes += merged.length
       this.tail = merged
       return
     }
@@ -147,6 +178,48 @@ export class PacketReader {
     this.tail = chunk
   }
 
+  /** `data` is the read arena. */
+  private get inArena(): boolean {
+    return this.arena !== EMPTY && this.data === this.arena
+  }
+
+  /**
+   * Where the link should read next (Node's `onread`): free space right after the unread bytes in the read arena,
+   * so that a packet split between reads is contiguous without a copy and a read allocates nothing. When the arena
+   * is short of space, the unread bytes (less than a packet) move to the start of it — in place when no payload
+   * views it (a `fresh` opener), else to a new one. Bytes pushed from the returned region are taken in place.
+   */
+  readBuffer(): Uint8Array {
+    const arena = this.arena
+    if (this.inArena && this.tail.length === 0 && arena.length - this.end >= Math.min(READ_MIN, arena.length >> 1)) {
+      return arena.subarray(this.end)
+    }
+    const avail = this.end - this.pos
+    const unread = avail + this.tail.length
+    // SEC-01: at most one packet (its length already checked) plus one read beyond what is buffered.
+    const packet = this.pendingLength >= 0 ? 4 + this.pendingLength + this.opener.macLength : 0
+    const small = this.lastRead < SMALL_READ
+    const free = small ? SMALL_ARENA >> 1 : READ_MIN
+    const size = Math.max(small ? SMALL_ARENA : ARENA, packet + free, unread + free)
+    let next: Uint8Array
+    if (this.inArena && this.opener.fresh === true && arena.length >= size) {
+      arena.copyWithin(0, this.pos, this.end)
+      next = arena
+    } else {
+      next = new Uint8Array(size)
+      next.set(this.data.subarray(this.pos, this.end))
+    }
+    next.set(this.tail, avail)
+    this.copiedBytes += unread
+    this.arena = next
+    this.data = next
+    this.pos = 0
+    this.end = unread
+    this.owned = true
+    this.tail = EMPTY
+    return next.subarray(unread)
+  }
+
   /**
    * Makes `need` bytes contiguous at `data[pos..]` by moving what is missing from `tail` into our own buffer.
    * `capacity` is what the buffer should hold when it has to be (re)allocated: the whole packet once its length
@@ -157,7 +230,8 @@ export class PacketReader {
     if (avail >= need) return true
     if (this.tail.length === 0) return false
     const take = Math.min(need - avail, this.tail.length)
-    if (!this.owned || this.end + take > this.data.length) {
+    // The read arena is never extended here: a socket read may be under way into the space after `end`.
+    if (!this.owned || this.inArena || this.end + take > this.data.length) {
       const size = Math.max(need, capacity)
       let grown: Uint8Array
       if (this.opener.fresh === true && this.scratch.length >= size) {
@@ -165,10 +239,12 @@ export class PacketReader {
         grown = this.scratch
         if (grown === this.data) grown.copyWithin(0, this.pos, this.end)
         else grown.set(this.data.subarray(this.pos, this.end))
+        this.copiedBytes += avail
       } else {
         // A new buffer: a payload returned earlier may still view the old one.
         grown = new Uint8Array(size)
         grown.set(this.data.subarray(this.pos, this.end))
+        this.copiedBytes += avail
         if (this.opener.fresh === true) this.scratch = grown
       }
       this.data = grown
@@ -177,6 +253,7 @@ export class PacketReader {
       this.owned = true
     }
     this.data.set(this.tail.subarray(0, take), this.end)
+    this.copiedBytes += take
     this.end += take
     this.tail = take === this.tail.length ? EMPTY : this.tail.subarray(take)
     return this.end - this.pos >= need
@@ -195,7 +272,11 @@ export class PacketReader {
     if (this.discarding >= 0) return this.drain()
     if (this.pendingLength < 0) {
       if (!this.fill(o.headerLength, 4096)) {
-        if (this.buffered === 0) this.scratch = EMPTY // idle: keep nothing
+        if (this.buffered === 0) {
+          // Idle: keep nothing, and after a small read not the read arena either (interactive traffic).
+          this.scratch = EMPTY
+          if (this.lastRead < SMALL_READ && this.inArena) this.release()
+        }
         return undefined
       }
       const len = o.packetLength(this.seq, this.data.subarray(this.pos, this.pos + o.headerLength))
@@ -232,7 +313,10 @@ export class PacketReader {
     }
     const payload = plain.subarray(1, this.pendingLength - padding)
     this.pos += total
-    if (this.pos === this.end) {
+    if (this.pos === this.end && this.inArena && this.tail.length === 0) {
+      // All read: the next read lands at the start again, unless a payload may view the arena.
+      if (o.fresh === true) this.pos = this.end = 0
+    } else if (this.pos === this.end) {
       // Continue in the next chunk where it is, without copying it.
       this.data = this.tail
       this.pos = 0
@@ -280,12 +364,19 @@ export class PacketReader {
     return packetError("MacMismatch", "message authentication code incorrect")
   }
 
+  /** Lets go of the read arena: what is unread there stays where it is, as a chunk not to be written again. */
+  private release(): void {
+    if (this.inArena) this.owned = false
+    this.arena = EMPTY
+  }
+
   /** Installs the opener for the next packet, after NEWKEYS (RFC 4253 §7.3). */
   setOpener(opener: PacketOpener): void {
     this.opener = opener
     this.pendingLength = -1
-    // Payloads of the previous opener may view the scratch buffer.
+    // Payloads of the previous opener may view the scratch buffer and the read arena.
     this.scratch = EMPTY
+    this.release()
   }
 }
 

@@ -136,6 +136,54 @@ describe.skipIf(!has)("NodeLocalProcess: local child processes behind our SshSer
       assert.strictEqual(r.stdout.toString(), "from the shell\n")
     }))
 
+  it.scopedLive("a child's output beyond the window reaches a slow reader whole and in order, stderr beside it (issue 10: sealed in the pipe's callback, the pipe paused on a full window)", () =>
+    Effect.gen(function*() {
+      const port = yield* Servers.serve(local)
+      const expected = execFileSync("seq", ["1", "700000"], { maxBuffer: 64 << 20 })
+      const expectedErr = execFileSync("seq", ["1", "50000"])
+      // OpenSSH's ssh reads at its own pace: several MiB through its 2 MiB window.
+      const r = yield* OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), "alice@127.0.0.1", "seq 1 700000; seq 1 50000 >&2"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.isTrue(r.stdout.equals(expected), `stdout: ${r.stdout.length} bytes, expected ${expected.length}`)
+      assert.strictEqual(r.stderr, expectedErr.toString())
+      // Our client, pausing after each of the first chunks: the window runs out while the child keeps writing.
+      const ssh = yield* Servers.connect(port, keyFile)
+      const got = yield* Effect.scoped(Effect.gen(function*() {
+        const p = yield* ssh.exec("seq 1 700000")
+        let n = 0
+        const chunks = yield* p.stdout.pipe(
+          Stream.tap(() => (n++ < 20 ? Effect.sleep("20 millis") : Effect.void)),
+          Stream.runCollect
+        )
+        const status = yield* p.exitStatus
+        return { bytes: Buffer.concat(Chunk.toArray(chunks)), status }
+      }))
+      assert.strictEqual(got.status.status, 0)
+      assert.isTrue(got.bytes.equals(expected), `stdout: ${got.bytes.length} bytes, expected ${expected.length}`)
+    }).pipe(Effect.provide(NodeSsh.layer)))
+
+  it.scopedLive("closing the channel while the child still writes ends its pipe: the child goes, the connection serves on", () =>
+    Effect.gen(function*() {
+      const port = yield* Servers.serve(local)
+      const ssh = yield* Servers.connect(port, keyFile)
+      const marker = `effect-ssh-yes-${process.pid}-${Date.now()}`
+      const first = yield* Effect.scoped(Effect.gen(function*() {
+        const p = yield* ssh.exec(`exec yes ${marker}`)
+        // Some output, then the Scope closes the channel while `yes` writes without end.
+        return yield* p.stdout.pipe(Stream.take(8), Stream.runCollect, Effect.map(Chunk.size))
+      }))
+      assert.strictEqual(first, 8)
+      // The child's pipe is destroyed when the channel refuses data (SIGPIPE ends `yes`): no process is left.
+      let left = 1
+      for (let i = 0; i < 100 && left > 0; i++) {
+        yield* Effect.sleep("50 millis")
+        left = execFileSync("ps", ["-eo", "args"]).toString().split("\n").filter((l) => l.includes(marker)).length
+      }
+      assert.strictEqual(left, 0)
+      const again = yield* Effect.scoped(Effect.flatMap(ssh.exec("echo again"), (p) => p.exitStatus))
+      assert.strictEqual(again.status, 0)
+    }).pipe(Effect.provide(NodeSsh.layer)))
+
   it.scopedLive("a signal from the client kills the child: exit-signal TERM", () =>
     Effect.gen(function*() {
       const port = yield* Servers.serve(local)

@@ -74,6 +74,31 @@ describe.skipIf(!has)("X11 forwarding with Xvfb", () => {
       assert.notInclude(listed, x.cookie)
     }), { timeout: 60_000 })
 
+  it.scopedLive("X11UseLocalhost no: our server names the display after the machine as sshd does (hostname:N.0), and X clients reach it", () =>
+    Effect.gen(function*() {
+      const x = yield* Xvfb.xvfb
+      const dir = yield* TempDir.tempDir("effect-ssh-x11any-")
+      const authority = path.join(dir, "Xauthority")
+      const port = yield* ourServer({
+        x11Forwarding: true,
+        x11UseLocalhost: false,
+        xauth: NodeX11.xauth({ file: () => authority })
+      })
+      const r = yield* OpenSsh.ssh([...OpenSsh.sshLogin(port, keyFile), "-Y", "127.0.0.1", `echo DISPLAY=$DISPLAY; ${PROBE}`], {
+        env: { DISPLAY: x.display, XAUTHORITY: x.authority }
+      })
+      const out = r.stdout.toString()
+      assert.strictEqual(r.code, 0, r.stderr)
+      const host = os.hostname().replace(/[.]/g, "\\.")
+      assert.match(out, new RegExp(`^DISPLAY=${host}:1\\d\\.0$`, "m"))
+      assert.match(out, new RegExp(`name of display:\\s+${host}:1\\d\\.0`))
+      assert.include(out, `dimensions:    ${x.dimensions} pixels`)
+      // The cookie is added for the display as named (sshd: auth_display = display without X11UseLocalhost); xauth
+      // lists this machine's own name as host/unix:N.
+      const listed = execFileSync("xauth", ["-f", authority, "list"]).toString()
+      assert.match(listed, new RegExp(`^${host}(/unix)?:1\\d\\s+MIT-MAGIC-COOKIE-1`, "m"), listed)
+    }), { timeout: 60_000 })
+
   it.scopedLive("our client through our server: xdpyinfo on the server side reaches the client's Xvfb", () =>
     Effect.gen(function*() {
       const x = yield* Xvfb.xvfb

@@ -6,46 +6,17 @@
  * a fast producer whose stderr nobody reads cannot stall stdout or the exit status (DESIGN.md §6).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import * as ConnectionMux from "../../src/connection/ConnectionMux.js"
 import { MAX_QUEUED_REQUESTS } from "../../src/connection/internal/channel.js"
 import { NodeCrypto } from "../../src/node/NodeCrypto.js"
 import * as SshProcess from "../../src/session/SshProcess.js"
-import type * as Transport from "../../src/transport/Transport.js"
 import * as ChannelRequests from "../../src/wire/ChannelRequests.js"
-import * as ConnectionMessages from "../../src/wire/ConnectionMessages.js"
 import * as Loopback from "../helpers/Loopback.js"
-import * as Receive from "../../src/transport/internal/receive.js"
+import { openChannel } from "../helpers/RawChannel.js"
 
 const user = { username: "test", methods: ["none"] }
 const MAX_UINT32 = 0xffff_ffff
-
-/** The raw server: the next connection message the client sent. */
-const next = (server: Transport.Transport) =>
-  Effect.map(Receive.receive(server), (payload) => Either.getOrThrow(ConnectionMessages.decode(payload)))
-
-/** Our client's mux and a session channel it opened, confirmed by the raw server with `window`. */
-const openChannel = (window: number) =>
-  Effect.gen(function*() {
-    const { client, server } = yield* Loopback.pair({ backend: NodeCrypto })
-    const mux = yield* ConnectionMux.make(client, user)
-    const opening = yield* Effect.fork(mux.open("session"))
-    const open = yield* next(server)
-    assert.strictEqual(open._tag, "ChannelOpen")
-    if (open._tag !== "ChannelOpen") throw new Error("unreachable")
-    const peerId = 7
-    yield* server.send(ConnectionMessages.encode({
-      _tag: "ChannelOpenConfirmation",
-      recipient: open.sender,
-      sender: peerId,
-      initialWindow: window,
-      maxPacket: 32768,
-      data: new Uint8Array(0)
-    }))
-    const channel = yield* opening
-    const send = (m: ConnectionMessages.ConnectionMessage) => server.send(ConnectionMessages.encode(m))
-    return { client, server, mux, channel, ourId: open.sender, send }
-  })
 
 describe("channel engine: misbehaving peers", () => {
   for (const state of ["open", "after our EOF", "after our CLOSE"] as const) {

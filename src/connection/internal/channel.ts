@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 import { ChannelError, type TransportError } from "../../SshError.js"
 import type * as Transport from "../../transport/Transport.js"
 import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
-import type { Channel, IncomingRequest } from "../Channel.js"
+import type { ByteSink, Channel, IncomingRequest } from "../Channel.js"
 import type { ChannelState } from "../ChannelState.js"
 import { Inbox } from "./inbox.js"
 
@@ -77,8 +77,9 @@ export class ChannelRecord {
       const adjust = state.consumed(n)
       if (adjust > 0) this.send({ _tag: "ChannelWindowAdjust", recipient: state.remoteId!, bytes: adjust })
     }
-    this.data = new Inbox("channel data", credit)
-    this.stderr = new Inbox("channel stderr", credit)
+    const sinkClosed = (): ChannelError | TransportError => this.closedError("the destination of the channel's data closed")
+    this.data = new Inbox("channel data", credit, sinkClosed)
+    this.stderr = new Inbox("channel stderr", credit, sinkClosed)
   }
 
   send(msg: ConnectionMessages.ConnectionMessage): TransportError | undefined {
@@ -166,41 +167,123 @@ export class ChannelRecord {
     })
   }
 
-  write(data: Uint8Array, stderr: boolean): Effect.Effect<void, ChannelError | TransportError> {
+  // ---- synchronous writes (`Channel.sink`) ----
+
+  /** Chunks taken by the sink and not yet sent (out of window, or the socket is behind); the first from `#offset`. */
+  #pending: Array<Uint8Array> = []
+  #offset = 0
+  /** A flush is armed (`onceSendable`). */
+  #flushArmed = false
+  #readyWaiters: Array<() => void> = []
+
+  /** Whether nothing more can be sent: the connection failed, or the channel is closing or past our EOF. */
+  #sinkClosed(): boolean {
+    const state = this.state
+    return this.host.failure() !== undefined || state.closeSent || state.closeReceived || state.eofSent
+  }
+
+  /**
+   * Sends what is pending as far as the peer's window and the socket allow (`sendNow`), and arms itself for the
+   * rest (`onceSendable`); when nothing is left, or nothing can be sent any more, the sink's `onReady` callers are
+   * woken.
+   */
+  readonly #flush = (): void => {
+    this.#flushArmed = false
+    while (this.#pending.length > 0) {
+      const data = this.#pending[0]!
+      const r = this.#sinkClosed() ? undefined : this.sendNow(data, this.#offset, false)
+      if (typeof r !== "number") {
+        // Closed or failed: nothing more goes out.
+        this.#pending = []
+        this.#offset = 0
+        break
+      }
+      if (r < data.length) {
+        this.#offset = r
+        this.#flushArmed = true
+        this.onceSendable(this.#flush)
+        return
+      }
+      this.#pending.shift()
+      this.#offset = 0
+    }
+    const waiters = this.#readyWaiters
+    this.#readyWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The channel as a synchronous `ByteSink` for data we send (see `Channel.sink`). */
+  readonly sink: ByteSink = {
+    write: (chunk) => {
+      if (this.#sinkClosed() || chunk.length === 0) return !this.#sinkClosed()
+      this.#pending.push(chunk)
+      if (!this.#flushArmed) this.#flush()
+      return this.#pending.length === 0
+    },
+    onReady: (resume) => {
+      if (this.#pending.length === 0) return resume()
+      this.#readyWaiters.push(resume)
+    },
+    isClosed: () => this.#sinkClosed()
+  }
+
+  /**
+   * Sends what the peer's window and the socket allow of `data` from `offset`, now and synchronously (DESIGN.md
+   * §6: sealed in the caller's turn); returns the offset reached, or the error that ends the writes.
+   */
+  sendNow(data: Uint8Array, offset: number, stderr: boolean): number | ChannelError | TransportError {
     const state = this.state
     const direct = this.host.direct
+    const failure = this.host.failure()
+    if (failure !== undefined) return failure
+    while (offset < data.length && !direct.congested()) {
+      const n = state.closeReceived || state.closeSent ? 0 : state.sendable(data.length - offset)
+      if (n === 0) break
+      // RFC 4254 §5.2: the message header, then the data where it lies (the transport seals without a join).
+      const err = direct.sendData(dataHead(state.remoteId!, n, stderr), data.subarray(offset, offset + n))
+      if (err !== undefined) return err
+      state.sent(n)
+      offset += n
+    }
+    if (offset < data.length && (state.closeReceived || state.closeSent)) {
+      return this.closedError("the channel closed before all data was sent")
+    }
+    return offset
+  }
+
+  /**
+   * Runs `wake` once `sendNow` may make progress again: the socket drained (or a key exchange ended), the peer's
+   * WINDOW_ADJUST came, or the channel ended. Returns a function that forgets `wake`.
+   */
+  onceSendable(wake: () => void): () => void {
+    if (this.host.direct.congested()) {
+      // The socket is behind (or a key exchange blocks output).
+      let live = true
+      this.host.direct.onceWritable(() => {
+        if (live) wake()
+      })
+      return () => {
+        live = false
+      }
+    }
+    // Out of window: WINDOW_ADJUST (or the end of the channel).
+    this.windowWaiters.push(wake)
+    return () => {
+      this.windowWaiters = this.windowWaiters.filter((w) => w !== wake)
+    }
+  }
+
+  write(data: Uint8Array, stderr: boolean): Effect.Effect<void, ChannelError | TransportError> {
     const loop = (offset: number): Effect.Effect<void, ChannelError | TransportError> => {
-      const failure = this.host.failure()
-      if (failure !== undefined) return Effect.fail(failure)
-      if (direct.congested()) {
-        // The socket is behind (or a key exchange blocks output): wait for it, in this fiber.
-        return Effect.flatMap(Effect.async<void>((resume) => direct.onceWritable(() => resume(Effect.void))), () => loop(offset))
-      }
-      while (offset < data.length) {
-        const n = state.closeReceived || state.closeSent ? 0 : state.sendable(data.length - offset)
-        if (n === 0) break
-        const part = data.subarray(offset, offset + n)
-        // RFC 4254 §5.2: the message header, then the data where it lies (the transport seals without a join).
-        const err = direct.sendData(dataHead(state.remoteId!, n, stderr), part)
-        if (err !== undefined) return Effect.fail(err)
-        state.sent(n)
-        offset += n
-        if (direct.congested()) return loop(offset)
-      }
-      if (offset >= data.length) return Effect.void
-      if (state.closeReceived || state.closeSent) {
-        return Effect.fail(this.closedError("the channel closed before all data was sent"))
-      }
-      // Out of window: wait for WINDOW_ADJUST (or the end of the channel), then continue.
+      const r = this.sendNow(data, offset, stderr)
+      if (typeof r !== "number") return Effect.fail(r)
+      if (r >= data.length) return Effect.void
       return Effect.flatMap(
         Effect.async<void>((resume) => {
-          const wake = () => resume(Effect.void)
-          this.windowWaiters.push(wake)
-          return Effect.sync(() => {
-            this.windowWaiters = this.windowWaiters.filter((w) => w !== wake)
-          })
+          const forget = this.onceSendable(() => resume(Effect.void))
+          return Effect.sync(forget)
         }),
-        () => loop(offset)
+        () => loop(r)
       )
     }
     return Effect.suspend(() => loop(0))
@@ -244,10 +327,12 @@ export class ChannelRecord {
   /** The public view. */
   channel(): Channel {
     const state = this.state
-    return {
+    const view: Channel = {
       id: this.id,
       channelType: this.channelType,
       data: this.data.stream,
+      pipeData: (sink) => this.data.pipe(sink),
+      sink: this.sink,
       stderr: this.stderr.stream,
       requests: Stream.repeatEffectChunkOption(
         Effect.flatMap(Effect.mapError(this.#takeRequests, Option.some), (batch) =>
@@ -265,5 +350,17 @@ export class ChannelRecord {
       close: this.sendClose(),
       closed: Deferred.await(this.closed)
     }
+    views.set(view, this)
+    return view
   }
 }
+
+const views = new WeakMap<Channel, ChannelRecord>()
+
+/**
+ * The record behind a channel's public view, for writers that send synchronously (`sendNow`, DESIGN.md §6);
+ * `undefined` for a channel this module did not make.
+ *
+ * @internal
+ */
+export const recordOf = (channel: Channel): ChannelRecord | undefined => views.get(channel)

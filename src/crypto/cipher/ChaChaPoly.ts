@@ -98,6 +98,7 @@ export const makeChaChaPolySealer = (backend: SymmetricPrimitives, keys: Directi
  */
 export const makeChaChaPolyOpener = (backend: SymmetricPrimitives, keys: DirectionKeys): PacketOpener => {
   const s = makeState(keys)
+  const { chacha20Parts } = backend
   const len = new Uint8Array(4)
   return {
     blockSize: 8,
@@ -118,6 +119,12 @@ export const makeChaChaPolyOpener = (backend: SymmetricPrimitives, keys: Directi
       makePolyKey(backend, s)
       const tag = backend.poly1305(s.polyKey, wire.subarray(0, n))
       if (!backend.timingSafeEqual(tag, wire.subarray(n))) return undefined
+      if (chacha20Parts !== undefined) {
+        // The cipher's own output is the plaintext (a new buffer): no zeroed buffer to copy it into.
+        const out = chacha20Parts(s.k2, s.nonce, 1, [wire.subarray(4, n)])
+        // `fresh`: a backend that XORed in place handed back the wire's own bytes, which later reads overwrite.
+        if (out.length === 1) return out[0]!.buffer === wire.buffer ? out[0]!.slice() : out[0]!
+      }
       const plain = new Uint8Array(n - 4)
       backend.chacha20(s.k2, s.nonce, 1, wire.subarray(4, n), plain)
       return plain

@@ -145,7 +145,8 @@ export class Engine {
           false,
           true
         ),
-      onDrain: () => this.onDrain()
+      onDrain: () => this.onDrain(),
+      readBuffer: () => this.reader.readBuffer()
     })
   }
 
