@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 const root = path.resolve(import.meta.dirname, "..")
-const entries = ["index", "profile", "profileClient", "heapCensus", "serverProcess", "exec", "throughput", "forward", "packets", "poly1305", "scp"]
+const entries = ["index", "profile", "profileClient", "heapCensus", "serverProcess", "exec", "throughput", "forward", "packets", "poly1305", "scp", "sftpProfile", "sftpMicro"]
 const [first, ...rest] = process.argv.slice(2)
 const entry = first !== undefined && entries.includes(first) ? first : "index"
 const args = first !== undefined && entries.includes(first) ? rest : process.argv.slice(2)

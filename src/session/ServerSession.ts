@@ -60,6 +60,8 @@ export interface SessionContext {
   readonly stdin: Stream.Stream<Uint8Array, ChannelError | TransportError>
   readonly stdout: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
   readonly stderr: Sink.Sink<void, Uint8Array, never, ChannelError | TransportError>
+  /** Writes to stdout directly (waits for the window): for handlers that answer from many fibers, such as SFTP. */
+  readonly write?: ((data: Uint8Array) => Effect.Effect<void, ChannelError | TransportError>) | undefined
   /**
    * The client's window-change requests (RFC 4254 §6.7) while the program runs; the latest 16 are kept for a
    * handler that does not take them. A single consumer.
@@ -233,6 +235,7 @@ const start = (
       command,
       stdin: channel.data,
       stdout: Output.sink(channel, false),
+      write: (chunk: Uint8Array) => channel.write(chunk),
       stderr: Output.sink(channel, true),
       windowChanges: Stream.fromQueue(windowChanges),
       signals: Stream.fromQueue(signals)

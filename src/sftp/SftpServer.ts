@@ -28,6 +28,7 @@ import * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { SftpError } from "../SshError.js"
+import { concatBytes } from "../wire/Bytes.js"
 import { type Attributes, FileType, OpenFlag } from "./SftpAttrs.js"
 import type { StatVfs } from "./SftpExtensions.js"
 import { SftpFileSystem, type SftpFsFile } from "./SftpFileSystem.js"
@@ -60,6 +61,13 @@ export interface SftpServerOptions {
 export interface SubsystemContext {
   readonly stdin: Stream.Stream<Uint8Array, unknown>
   readonly stdout: Sink.Sink<void, Uint8Array, never, unknown>
+  /**
+   * Optional: a direct write to the client (`SshServer`'s session context has it: the channel's write, which
+   * waits for the window). Replies then go out from the request's own fiber, not through a queue and a writer.
+   * It must be done with the bytes when its Effect completes (the channel seals them as it sends): the server
+   * reuses the buffers of READ replies.
+   */
+  readonly write?: ((bytes: Uint8Array) => Effect.Effect<void, unknown>) | undefined
 }
 
 /**
@@ -83,6 +91,11 @@ export const serve = (
  */
 export const handler = (fs: SftpFileSystem, options: SftpServerOptions = {}) => (context: SubsystemContext): Effect.Effect<number, unknown> =>
   Effect.gen(function*() {
+    if (context.write !== undefined) {
+      // SEC-56: the channel's window is the backpressure; at most MAX_IN_FLIGHT replies are being written.
+      yield* internal.serve(fs, options, context.stdin, context.write, true)
+      return 0
+    }
     // Replies go out through a bounded queue to the session's Sink, so a slow client slows the server (SEC-56:
     // with the requests in flight, at most twice MAX_IN_FLIGHT replies of ≤ 256 KiB are held per session).
     const out = yield* Queue.bounded<Uint8Array>(MAX_IN_FLIGHT)
@@ -180,6 +193,11 @@ export const fromPlatform = (
           ),
         write: (offset, data) =>
           positioned(Effect.flatMap(file.seek(offset, "start"), () => file.writeAll(data))).pipe(Effect.mapError(fsError("write", p))),
+        // A download's reply arrives in channel-packet parts: one write of them joined (one copy) costs less than
+        // a seek and a write on the thread pool per part.
+        writev: (offset, parts) =>
+          positioned(Effect.flatMap(file.seek(offset, "start"), () => file.writeAll(parts.length === 1 ? parts[0]! : concatBytes(parts))))
+            .pipe(Effect.mapError(fsError("write", p))),
         stat: Effect.mapError(Effect.map(file.stat, infoToAttrs), fsError("fstat", p)),
         setstat: (attrs) => setstat(p, attrs),
         sync: Effect.mapError(file.sync, fsError("fsync", p)),

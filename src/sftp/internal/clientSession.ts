@@ -4,10 +4,11 @@
  *
  * @internal
  */
+import type * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as FiberId from "effect/FiberId"
+import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { SftpError } from "../../SshError.js"
@@ -33,8 +34,34 @@ export interface DataParts {
 /** What a request in flight gets back. */
 export type Reply = SftpMessages.SftpMessage | DataParts
 
-/** A request in flight: the reply arrives in `reply`. */
-export type Pending = Deferred.Deferred<Reply, SftpError>
+/**
+ * A request in flight: its reply (or the session's failure) arrives once, and one fiber awaits it. Lighter than a
+ * Deferred, whose construction copies Effect's prototype into every instance: there is one per READ and WRITE.
+ */
+export class Pending {
+  #exit: Exit.Exit<Reply, SftpError> | undefined = undefined
+  #resume: ((exit: Exit.Exit<Reply, SftpError>) => void) | undefined = undefined
+
+  /** Completes the request (only the first completion counts). */
+  done(exit: Exit.Exit<Reply, SftpError>): void {
+    if (this.#exit !== undefined) return
+    this.#exit = exit
+    const resume = this.#resume
+    this.#resume = undefined
+    resume?.(exit)
+  }
+
+  /** The reply, once it has arrived. */
+  get await(): Effect.Effect<Reply, SftpError> {
+    return this.#exit ?? Effect.async<Reply, SftpError>((resume) => {
+      if (this.#exit !== undefined) return resume(this.#exit)
+      this.#resume = resume
+      return Effect.sync(() => {
+        this.#resume = undefined
+      })
+    })
+  }
+}
 
 /** The parts of a DATA reply as one array (a copy only when there are several). */
 export const joinParts = (d: DataParts): Uint8Array => {
@@ -54,6 +81,16 @@ export interface ClientSession {
   readonly limits: SftpExtensions.Limits | undefined
   /** Sends a request now and returns the reply to await (pipelining). */
   readonly send: (make: (id: number) => SftpMessages.SftpMessage) => Effect.Effect<Pending, SftpError>
+  /**
+   * Sends a WRITE of `length` bytes made of `parts` (in order) without copying the data beyond the first channel
+   * packet's worth (SftpMessages.encodeWriteParts).
+   */
+  readonly sendWrite: (
+    handle: Uint8Array,
+    offset: number,
+    parts: ReadonlyArray<Uint8Array>,
+    length: number
+  ) => Effect.Effect<Pending, SftpError>
   /** Sends small requests (READs) in one write: one channel packet instead of one each. */
   readonly sendAll: (
     makes: ReadonlyArray<(id: number) => SftpMessages.SftpMessage>
@@ -66,6 +103,12 @@ export interface ClientSession {
 
 const lost = (description: string, cause?: unknown) =>
   new SftpError({ code: "ConnectionLost", operation: "session", description, cause })
+
+/**
+ * A WRITE's framing and first bytes go in one buffer of this size (a copy); the rest of its data is sent as views.
+ * 32 KiB: the channel packet size OpenSSH and we advertise, so the copied part fills one packet.
+ */
+const FIRST_PACKET = 32 * 1024
 
 const bad = (description: string) => new SftpError({ code: "BadMessage", operation: "session", description })
 
@@ -104,62 +147,84 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
     const writeLock = yield* Effect.makeSemaphore(1)
     const assembler = new ReplyAssembler()
 
-    const fail = (e: SftpError) =>
-      Effect.suspend(() => {
-        if (failure !== undefined) return Effect.void
-        failure = e
-        const waiters = [...pending.values()]
-        pending.clear()
-        return Effect.forEach(waiters, (d) => Deferred.fail(d, e), { discard: true }).pipe(
-          Effect.zipRight(Deferred.fail(version, e)),
-          Effect.zipRight(Deferred.fail(ended, e))
-        )
-      })
+    // Replies are delivered synchronously from the reader's turn (no Effect per reply): the waiting fiber resumes.
+    const fail = (e: SftpError): void => {
+      if (failure !== undefined) return
+      failure = e
+      const waiters = [...pending.values()]
+      pending.clear()
+      const exit = Exit.fail(e)
+      for (const p of waiters) p.done(exit)
+      Deferred.unsafeDone(version, exit)
+      Deferred.unsafeDone(ended, exit)
+    }
 
-    const deliver = (m: Reply & { readonly id: number }): Effect.Effect<void> => {
+    const deliver = (m: Reply & { readonly id: number }): void => {
       const waiter = pending.get(m.id)
       // SEC-57: a reply must match a request in flight; anything else ends the session.
       if (waiter === undefined) return fail(bad(`reply for unknown request id ${m.id}`))
       pending.delete(m.id)
-      return Deferred.succeed(waiter, m)
+      waiter.done(Exit.succeed(m))
     }
 
-    const onFrame = (frame: Frame): Effect.Effect<void> => {
+    const onFrame = (frame: Frame): void => {
       if (frame._tag === "Data") return deliver({ _tag: "DataParts", id: frame.id, parts: frame.parts, length: frame.length })
       const d = SftpMessages.decode(frame.body)
       if (Either.isLeft(d)) return fail(bad(`malformed reply: ${d.left.description}`))
       const m = d.right
-      if (m._tag === "Version") return Deferred.succeed(version, m)
+      if (m._tag === "Version") return Deferred.unsafeDone(version, Exit.succeed(m))
       if (m._tag === "Init" || !isReply(m)) return fail(bad(`the server sent a ${m._tag} request`))
-      return deliver(m)
+      deliver(m)
+    }
+
+    // The channel's data is taken a batch of chunks at a time (everything buffered) and framed in one turn.
+    const onChunks = (chunks: Chunk.Chunk<Uint8Array>): void => {
+      for (const chunk of chunks) {
+        if (failure !== undefined) return
+        const r = assembler.push(chunk)
+        if (Either.isLeft(r)) return fail(bad(r.left.description))
+        for (const frame of r.right) onFrame(frame)
+      }
     }
 
     yield* pipe.output.pipe(
-      Stream.runForEach((chunk) => {
-        if (failure !== undefined) return Effect.void
-        const r = assembler.push(chunk)
-        if (Either.isLeft(r)) return fail(bad(r.left.description))
-        return r.right.length === 1 ? onFrame(r.right[0]!) : Effect.forEach(r.right, onFrame, { discard: true })
-      }),
+      Stream.runForEachChunk((chunks) => Effect.sync(() => onChunks(chunks))),
       Effect.matchEffect({
-        onFailure: (e) => fail(lost("the SFTP channel failed", e)),
-        onSuccess: () => fail(lost("the server closed the SFTP session"))
+        onFailure: (e) => Effect.sync(() => fail(lost("the SFTP channel failed", e))),
+        onSuccess: () => Effect.sync(() => fail(lost("the server closed the SFTP session")))
       }),
       Effect.forkScoped
     )
-    yield* Effect.addFinalizer(() => fail(lost("the SFTP session was closed")))
+    yield* Effect.addFinalizer(() => Effect.sync(() => fail(lost("the SFTP session was closed"))))
 
     const write = (bytes: Uint8Array) =>
       writeLock.withPermits(1)(pipe.write(bytes)).pipe(Effect.mapError((e) => lost("writing to the SFTP channel failed", e)))
 
+    const writeAll = (parts: ReadonlyArray<Uint8Array>) =>
+      writeLock.withPermits(1)(Effect.forEach(parts, pipe.write, { discard: true })).pipe(
+        Effect.mapError((e) => lost("writing to the SFTP channel failed", e))
+      )
+
+    const register = (): [number, Pending] => {
+      const id = nextId
+      nextId = (nextId + 1) >>> 0
+      const p = new Pending()
+      pending.set(id, p)
+      return [id, p]
+    }
+
     const send = (make: (id: number) => SftpMessages.SftpMessage): Effect.Effect<Pending, SftpError> =>
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
-        const id = nextId
-        nextId = (nextId + 1) >>> 0
-        const d = Deferred.unsafeMake<Reply, SftpError>(FiberId.none)
-        pending.set(id, d)
+        const [id, d] = register()
         return Effect.as(write(SftpMessages.encodePacket(make(id))), d)
+      })
+
+    const sendWrite = (handle: Uint8Array, offset: number, parts: ReadonlyArray<Uint8Array>, length: number) =>
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.fail(failure)
+        const [id, d] = register()
+        return Effect.as(writeAll(SftpMessages.encodeWriteParts(id, handle, BigInt(offset), parts, length, FIRST_PACKET)), d)
       })
 
     const sendAll = (makes: ReadonlyArray<(id: number) => SftpMessages.SftpMessage>) =>
@@ -169,10 +234,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
         const packets: Array<Uint8Array> = []
         let size = 0
         for (const make of makes) {
-          const id = nextId
-          nextId = (nextId + 1) >>> 0
-          const d = Deferred.unsafeMake<Reply, SftpError>(FiberId.none)
-          pending.set(id, d)
+          const [id, d] = register()
           replies.push(d)
           const packet = SftpMessages.encodePacket(make(id))
           packets.push(packet)
@@ -192,7 +254,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
     if (v.version !== 3) return yield* Effect.fail(bad(`the server speaks SFTP version ${v.version}, not 3`))
     const extensions = new Map(v.extensions.map((e) => [e.name, e.data]))
     const request = (make: (id: number) => SftpMessages.SftpMessage) =>
-      Effect.map(Effect.flatMap(send(make), Deferred.await), (m): SftpMessages.SftpMessage =>
+      Effect.map(Effect.flatMap(send(make), (p) => p.await), (m): SftpMessages.SftpMessage =>
         m._tag === "DataParts" ? { _tag: "Data", id: m.id, data: joinParts(m) } : m)
     let limits: SftpExtensions.Limits | undefined
     if (extensions.has(SftpExtensions.ExtensionName.Limits)) {
@@ -207,6 +269,7 @@ export const make = (pipe: SftpPipe): Effect.Effect<ClientSession, SftpError, Sc
       extensions,
       limits,
       send,
+      sendWrite,
       sendAll,
       request,
       closed: Deferred.await(ended)

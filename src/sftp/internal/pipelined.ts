@@ -5,7 +5,6 @@
  * @internal
  */
 import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Sink from "effect/Sink"
@@ -51,10 +50,13 @@ export const readStream = (
         session.send((id) => ({ _tag: "Read", id, handle, offset: BigInt(offset), length: len })),
         (reply): InFlight => ({ offset, length: len, reply })
       )
+    // As OpenSSH's sftp (sftp-client.c): one request at first, one more per reply up to `requests`, so that a
+    // small file costs no burst of READs past its end and a large one reaches full depth within a few round trips.
+    let limit = 1
     // READs go out in batches (one channel packet for several): refill once a quarter of the slots is free.
-    const batchMin = Math.max(1, Math.floor(options.requests / 4))
     const fill = Effect.suspend(() => {
-      const n = Math.min(options.requests - queue.length, Math.ceil((end - next) / options.blockSize))
+      const n = Math.min(limit - queue.length, Math.ceil((end - next) / options.blockSize))
+      const batchMin = Math.max(1, Math.floor(limit / 4))
       if (eof || n <= 0 || (n < batchMin && queue.length > 0 && next + n * options.blockSize < end)) return Effect.void
       const spans: Array<{ readonly offset: number; readonly length: number }> = []
       for (let i = 0; i < n; i++) {
@@ -74,7 +76,7 @@ export const readStream = (
         yield* fill
         const head = queue.shift()
         if (head === undefined) return yield* Effect.fail(Option.none())
-        const m = yield* Deferred.await(head.reply)
+        const m = yield* head.reply.await
         if (m._tag === "Status" && m.code === StatusCode.Eof) {
           // Everything after an EOF is past the end too; their replies are matched and dropped.
           eof = true
@@ -93,6 +95,7 @@ export const readStream = (
           const rest = yield* request(head.offset + got, head.length - got)
           queue.unshift(rest)
         }
+        if (limit < options.requests) limit++
         // The data as it arrived: views of the channel's chunks, no copy.
         if (got > 0) return m._tag === "Data" ? Chunk.of(m.data) : Chunk.unsafeFromArray([...m.parts])
       }
@@ -102,13 +105,65 @@ export const readStream = (
 
 /** Awaits a WRITE's STATUS. */
 const checkWrite = (path: string) => (p: Pending) =>
-  Effect.flatMap(Deferred.await(p), (m) =>
+  Effect.flatMap(p.await, (m) =>
     m._tag === "Status" && m.code === StatusCode.Ok ? Effect.void :
     m._tag === "Status" ? Effect.fail(statusError(m, "write", path)) : Effect.fail(unexpected(m, "write", path)))
 
+/** Pieces below this size are copied together (so that a stream of small chunks makes few parts); larger are views. */
+const SMALL = 8 * 1024
+
+/**
+ * The data of the next WRITE, gathered from the sink's chunks: views of large pieces, small pieces copied into
+ * one scratch buffer. A request is always exactly one block until the last, whatever the chunking of the input
+ * (a 256 KiB chunk is not sent as 255 KiB + 1 KiB).
+ */
+class Gather {
+  parts: Array<Uint8Array> = []
+  length = 0
+  #scratch: Uint8Array | undefined
+  #from = 0
+  #fill = 0
+
+  constructor(readonly block: number) {}
+
+  add(piece: Uint8Array): void {
+    if (piece.length >= SMALL) {
+      this.#seal()
+      this.parts.push(piece)
+    } else {
+      if (this.#scratch === undefined || this.#scratch.length - this.#fill < piece.length) {
+        this.#seal()
+        // Room for the rest of this request: small pieces never need a second scratch buffer.
+        this.#scratch = new Uint8Array(Math.max(piece.length, this.block - this.length))
+        this.#from = this.#fill = 0
+      }
+      this.#scratch.set(piece, this.#fill)
+      this.#fill += piece.length
+    }
+    this.length += piece.length
+  }
+
+  take(): ReadonlyArray<Uint8Array> {
+    this.#seal()
+    const parts = this.parts
+    this.parts = []
+    this.length = 0
+    this.#scratch = undefined
+    return parts
+  }
+
+  #seal(): void {
+    if (this.#scratch !== undefined && this.#fill > this.#from) {
+      this.parts.push(this.#scratch.subarray(this.#from, this.#fill))
+      this.#from = this.#fill
+    }
+  }
+}
+
 /**
  * A Sink writing to `handle` from `start`, pipelined; completes when every WRITE was acknowledged and returns
- * the bytes written.
+ * the bytes written. Chunks are held (as views) until their WRITE is sent: the input's buffers must not be
+ * reused by their producer.
  */
 export const writeSink = (
   session: ClientSession,
@@ -121,20 +176,37 @@ export const writeSink = (
     let offset = start
     const inFlight: Array<Pending> = []
     const check = checkWrite(path)
+    const gather = new Gather(options.blockSize)
+    const flush: Effect.Effect<void, SftpError> = Effect.suspend(() => {
+      if (gather.length === 0) return Effect.void
+      const at = offset
+      const length = gather.length
+      const parts = gather.take()
+      offset += length
+      const slot = inFlight.length >= options.requests ? check(inFlight.shift()!) : Effect.void
+      return Effect.flatMap(slot, () =>
+        Effect.map(session.sendWrite(handle, at, parts, length), (p) => {
+          inFlight.push(p)
+        }))
+    })
     const one = (data: Uint8Array): Effect.Effect<void, SftpError> =>
-      Effect.gen(function*() {
-        for (let p = 0; p < data.length; p += options.blockSize) {
-          const piece = data.subarray(p, Math.min(data.length, p + options.blockSize))
-          while (inFlight.length >= options.requests) yield* check(inFlight.shift()!)
-          const at = offset
-          offset += piece.length
-          inFlight.push(yield* session.send((id) => ({ _tag: "Write", id, handle, offset: BigInt(at), data: piece })))
-        }
+      Effect.suspend(() => {
+        let p = 0
+        const loop: Effect.Effect<void, SftpError> = Effect.suspend(() => {
+          while (p < data.length) {
+            const n = Math.min(options.blockSize - gather.length, data.length - p)
+            gather.add(p === 0 && n === data.length ? data : data.subarray(p, p + n))
+            p += n
+            if (gather.length >= options.blockSize) return Effect.zipRight(flush, loop)
+          }
+          return Effect.void
+        })
+        return loop
       })
     return Sink.forEachChunk((chunk: Chunk.Chunk<Uint8Array>) => Effect.forEach(chunk, one, { discard: true })).pipe(
       Sink.mapEffect(() =>
-        Effect.suspend(() => Effect.forEach(inFlight.splice(0), check, { discard: true })).pipe(
-          Effect.as(offset - start)
+        Effect.zipRight(flush, Effect.suspend(() => Effect.forEach(inFlight.splice(0), check, { discard: true }))).pipe(
+          Effect.map(() => offset - start)
         )
       )
     )

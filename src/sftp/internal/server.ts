@@ -38,29 +38,67 @@ type Handle =
   | { readonly kind: "dir"; readonly path: string; names: ReadonlyArray<string> | undefined; pos: number }
 
 type Reply = SftpMessages.SftpMessage
-/** A reply as a message, or already framed (a DATA packet read straight into its buffer). */
-type Out = Reply | { readonly _tag: "Packet"; readonly bytes: Uint8Array }
+/** A reply as a message, or already framed (a DATA packet read straight into `buffer`). */
+type Out = Reply | { readonly _tag: "Packet"; readonly bytes: Uint8Array; readonly buffer: Uint8Array }
 
 /** DATA framing: uint32 length, byte 103, uint32 id, uint32 data length (filexfer-02 §7). */
 const DATA_HEAD = 13
+/** A DATA packet of the largest READ. */
+const FULL_PACKET = DATA_HEAD + MAX_READ
 
 const ok = (id: number): Reply => ({ _tag: "Status", id, code: StatusCode.Ok, message: "Success", language: "" })
 const status = (id: number, code: number, message: string): Reply => ({ _tag: "Status", id, code, message, language: "" })
-/** Reads into a fresh DATA packet: the bytes land where they are sent from (no copy on our side). */
+
+/**
+ * The buffers READ replies are read into. When the writer is done with a packet's bytes once its write completed
+ * (the SSH channel seals them in the write), a session keeps up to MAX_IN_FLIGHT of them for the next READs
+ * instead of allocating (and zeroing) 255 KiB per READ, as sftp-server keeps its buffers; they are dropped when a
+ * handle is closed (the end of a transfer) and with the session. A buffer only ever serves one session.
+ */
+class ReplyBuffers {
+  #spare: Array<Uint8Array> = []
+
+  constructor(readonly reuse: boolean) {}
+
+  take(size: number): Uint8Array {
+    if (!this.reuse) return new Uint8Array(size)
+    return this.#spare.pop() ?? new Uint8Array(FULL_PACKET)
+  }
+
+  give(buffer: Uint8Array): void {
+    if (this.reuse && buffer.length === FULL_PACKET && this.#spare.length < Schedule.MAX_IN_FLIGHT) this.#spare.push(buffer)
+  }
+
+  drop(): void {
+    this.#spare.length = 0
+  }
+}
+
+/** Reads into a DATA packet: the bytes land where they are sent from (no copy on our side). */
 const readPacket = (
   id: number,
   length: number,
-  readInto: (into: Uint8Array) => Effect.Effect<number, SftpError>
+  readInto: (into: Uint8Array) => Effect.Effect<number, SftpError>,
+  buffers: ReplyBuffers
 ): Effect.Effect<Out, SftpError> => {
-  const packet = new Uint8Array(DATA_HEAD + length)
-  return Effect.map(readInto(packet.subarray(DATA_HEAD)), (n): Out => {
-    if (n === 0) return status(id, StatusCode.Eof, "End of file")
-    const view = new DataView(packet.buffer, packet.byteOffset)
-    view.setUint32(0, DATA_HEAD - 4 + n)
-    packet[4] = SftpMessages.PacketType.DATA
-    view.setUint32(5, id)
-    view.setUint32(9, n)
-    return { _tag: "Packet", bytes: packet.subarray(0, DATA_HEAD + n) }
+  const buffer = buffers.take(DATA_HEAD + length)
+  return Effect.matchEffect(readInto(buffer.subarray(DATA_HEAD, DATA_HEAD + length)), {
+    onFailure: (e) => {
+      buffers.give(buffer)
+      return Effect.fail(e)
+    },
+    onSuccess: (n): Effect.Effect<Out> => {
+      if (n === 0) {
+        buffers.give(buffer)
+        return Effect.succeed(status(id, StatusCode.Eof, "End of file"))
+      }
+      const view = new DataView(buffer.buffer, buffer.byteOffset)
+      view.setUint32(0, DATA_HEAD - 4 + n)
+      buffer[4] = SftpMessages.PacketType.DATA
+      view.setUint32(5, id)
+      view.setUint32(9, n)
+      return Effect.succeed({ _tag: "Packet", bytes: buffer.subarray(0, DATA_HEAD + n), buffer })
+    }
   })
 }
 
@@ -93,9 +131,15 @@ export const serve = (
   fs: SftpFileSystem,
   options: ServerOptions,
   input: Stream.Stream<Uint8Array, unknown>,
-  write: (bytes: Uint8Array) => Effect.Effect<void, unknown>
+  writePacket: (bytes: Uint8Array) => Effect.Effect<void, unknown>,
+  /** `writePacket` is done with the bytes when its Effect completes: READ buffers may then be reused. */
+  writeConsumes = false
 ): Effect.Effect<void, unknown> =>
   Effect.gen(function*() {
+    const buffers = new ReplyBuffers(writeConsumes)
+    // Replies are written from concurrent requests: one packet at a time (a write may wait for the window midway).
+    const writing = yield* Effect.makeSemaphore(1)
+    const write = (bytes: Uint8Array) => writing.withPermits(1)(writePacket(bytes))
     const maxHandles = options.maxHandles ?? DEFAULT_MAX_HANDLES
     const readOnly = options.readOnly === true
     const home = normalize(options.home ?? "/") ?? []
@@ -244,6 +288,7 @@ export const serve = (
             const h = handles.get(key(m.handle))
             if (h === undefined) return status(m.id, StatusCode.Failure, "invalid handle")
             handles.delete(key(m.handle))
+            buffers.drop()
             if (h.kind === "file") yield* h.file.close
             return ok(m.id)
           })
@@ -252,7 +297,7 @@ export const serve = (
             const h = yield* getHandle(m.handle, "file", "read")
             const length = Math.min(m.length, MAX_READ)
             const into = h.file.readInto
-            if (into !== undefined) return yield* readPacket(m.id, length, (buffer) => into(m.offset, buffer))
+            if (into !== undefined) return yield* readPacket(m.id, length, (buffer) => into(m.offset, buffer), buffers)
             const data = yield* h.file.read(m.offset, length)
             return data.length === 0 ? status(m.id, StatusCode.Eof, "End of file") : { _tag: "Data", id: m.id, data } satisfies Reply
           })
@@ -338,7 +383,11 @@ export const serve = (
       if (run === undefined) return Effect.succeed(false)
       const respond = run.pipe(
         Effect.catchAll((e) => Effect.succeed(errorReply(id ?? 0, e))),
-        Effect.flatMap((reply) => write(reply._tag === "Packet" ? reply.bytes : SftpMessages.encodePacket(reply)))
+        Effect.flatMap((reply) =>
+          reply._tag === "Packet"
+            ? Effect.ensuring(write(reply.bytes), Effect.sync(() => buffers.give(reply.buffer)))
+            : write(SftpMessages.encodePacket(reply))
+        )
       )
       return Effect.as(schedule.run(footprint(d.right), respond), true)
     }
