@@ -15,7 +15,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import type { Channel } from "../../connection/Channel.js"
+import type { ByteSink, Channel } from "../../connection/Channel.js"
 import type * as ConnectionMux from "../../connection/ConnectionMux.js"
 import * as Match from "../../keys/Match.js"
 import { DisconnectReason } from "../../SshError.js"
@@ -66,8 +66,11 @@ export const withChannelTimeout = (
     const ms = seconds * 1000
     let last = yield* Clock.currentTimeMillis
     const touch = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (last = now)))
+    const write = ctx.write
     const watched: SessionContext = {
       ...ctx,
+      // A subsystem writing straight to the channel (the SFTP server's replies) is activity too.
+      write: write === undefined ? undefined : (data) => Effect.zipRight(touch, write(data)),
       stdin: Stream.tap(ctx.stdin, () => touch),
       stdout: Sink.mapInputEffect(ctx.stdout, (chunk: Uint8Array) => Effect.as(touch, chunk)),
       stderr: Sink.mapInputEffect(ctx.stderr, (chunk: Uint8Array) => Effect.as(touch, chunk))
@@ -151,6 +154,17 @@ const watchChannel = (channel: Channel, seconds: number) =>
     const ms = seconds * 1000
     let last = yield* Clock.currentTimeMillis
     const touch = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (last = now)))
+    const clock = yield* Effect.clock
+    // The synchronous paths (tunnels' pipeData and sink) count as activity too: they bypass data/write.
+    const touchNow = () => void (last = clock.unsafeCurrentTimeMillis())
+    const timed = (sink: ByteSink): ByteSink => ({
+      write: (chunk) => {
+        touchNow()
+        return sink.write(chunk)
+      },
+      onReady: (resume) => sink.onReady(resume),
+      isClosed: () => sink.isClosed()
+    })
     const expired = yield* Effect.gen(function*() {
       for (;;) {
         const now = yield* Clock.currentTimeMillis
@@ -164,6 +178,8 @@ const watchChannel = (channel: Channel, seconds: number) =>
       ...channel,
       data: Stream.tap(channel.data, () => touch),
       stderr: Stream.tap(channel.stderr, () => touch),
+      pipeData: (sink) => channel.pipeData(timed(sink)),
+      sink: timed(channel.sink),
       write: (data) => Effect.zipRight(touch, channel.write(data)),
       writeStderr: (data) => Effect.zipRight(touch, channel.writeStderr(data))
     }
