@@ -7,7 +7,8 @@
  *
  * Message → handler: CHANNEL_DATA / EXTENDED_DATA / WINDOW_ADJUST / EOF / CLOSE / REQUEST / SUCCESS / FAILURE →
  * the `on…` functions below on the recipient's `ChannelRecord`; CHANNEL_OPEN → `accept` (registry, then the
- * `acceptChannel` option); GLOBAL_REQUEST → `globalRequestIn`; REQUEST_SUCCESS/FAILURE → our `globalRequest`.
+ * `acceptChannel` option); GLOBAL_REQUEST, REQUEST_SUCCESS/FAILURE and keepalive → `GlobalRequests`
+ * (globalRequests.ts).
  *
  * @since 0.1.0
  */
@@ -16,9 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { Authenticated } from "../../auth/Authenticated.js"
@@ -27,18 +26,15 @@ import * as Transport from "../../transport/Transport.js"
 import * as ConnectionMessages from "../../wire/ConnectionMessages.js"
 import { MessageId } from "../../wire/MessageId.js"
 import { ChannelIds, ChannelState } from "../ChannelState.js"
-import type { ChannelAcceptance, ConnectionMux, ConnectionMuxOptions, GlobalRequestReply } from "../ConnectionMux.js"
+import type { ChannelAcceptance, ConnectionMux, ConnectionMuxOptions } from "../ConnectionMux.js"
 import { isRefused, isViolation, type Violation } from "../FlowControl.js"
 import { type ChannelHost, ChannelRecord } from "./channel.js"
+import { GlobalRequests } from "./globalRequests.js"
 import { Registry } from "./registry.js"
 
-/** The peer's global requests awaiting our handler's answer, before the connection is cut off (a flood). */
-export const MAX_PENDING_GLOBAL_REQUESTS = 64
+export { MAX_PENDING_GLOBAL_REQUESTS } from "./globalRequests.js"
 
 type OpenHandler = (open: { readonly channelType: string; readonly data: Uint8Array }) => Effect.Effect<ChannelAcceptance, unknown>
-type GlobalHandler = (
-  request: { readonly name: string; readonly data: Uint8Array; readonly wantReply: boolean }
-) => Effect.Effect<GlobalRequestReply, unknown>
 
 const EMPTY = new Uint8Array(0)
 
@@ -65,11 +61,7 @@ export const make = (
     const ids = new ChannelIds<ChannelRecord>(options.maxChannels)
     /** Channels not yet closed on both sides, to fail them all at once. */
     const live = new Set<ChannelRecord>()
-    const globalReplies: Array<Deferred.Deferred<Option.Option<Uint8Array>, TransportError>> = []
     const channelTypes = new Registry<OpenHandler>()
-    const globalHandlers = new Registry<GlobalHandler>()
-    /** Replies to the peer's global requests, in the order the requests came (RFC 4254 §4). */
-    const answers: Array<{ reply: GlobalRequestReply | undefined }> = []
     let failure: TransportError | undefined
     let heard = 0
     const connectionScope = yield* Effect.scope
@@ -95,7 +87,7 @@ export const make = (
         closeScope(rec)
       }
       live.clear()
-      for (const r of globalReplies.splice(0)) Deferred.unsafeDone(r, Exit.fail(err))
+      globals.failAll(err)
     }
 
     let direct!: Transport.Direct
@@ -111,6 +103,12 @@ export const make = (
 
     const violated = (v: Violation) => direct.disconnect(DisconnectReason.ProtocolError, `${v.rule}: ${v.description}`)
     const send = (msg: ConnectionMessages.ConnectionMessage) => direct.send(ConnectionMessages.encode(msg))
+    const globals = new GlobalRequests({
+      send,
+      disconnect: (code, description) => direct.disconnect(code, description),
+      runFork,
+      failure: () => failure
+    })
 
     const closeScope = (rec: ChannelRecord) => {
       const scope = scopes.get(rec)
@@ -204,16 +202,10 @@ export const make = (
         case "ChannelOpen":
           return accept(m)
         case "GlobalRequest":
-          return globalRequestIn(m)
+          return globals.incoming(m)
         case "RequestSuccess":
-        case "RequestFailure": {
-          const waiter = globalReplies.shift()
-          if (waiter === undefined) return direct.disconnect(2, "global request reply without a request (SEC-45)")
-          return Deferred.unsafeDone(
-            waiter,
-            Exit.succeed(m._tag === "RequestSuccess" ? Option.some(m.data) : Option.none())
-          )
-        }
+        case "RequestFailure":
+          return globals.replied(m)
         case "ChannelData":
           return
       }
@@ -278,42 +270,6 @@ export const make = (
           return
         }
       }
-    }
-
-    // ---- the peer's global requests (RFC 4254 §4) ----
-
-    const flushAnswers = () => {
-      while (answers.length > 0 && answers[0]!.reply !== undefined) {
-        const r = answers.shift()!.reply!
-        send(r._tag === "Success" ? { _tag: "RequestSuccess", data: r.data ?? EMPTY } : { _tag: "RequestFailure" })
-      }
-    }
-
-    const globalRequestIn = (m: ConnectionMessages.GlobalRequest) => {
-      const handler = globalHandlers.get(m.name)
-      if (m.wantReply && answers.length >= MAX_PENDING_GLOBAL_REQUESTS) {
-        return direct.disconnect(DisconnectReason.ProtocolError, `more than ${MAX_PENDING_GLOBAL_REQUESTS} global requests await a reply (LIM-23)`)
-      }
-      if (handler === undefined) {
-        // Unknown requests get REQUEST_FAILURE when they want a reply (keepalive@openssh.com), in order.
-        if (m.wantReply) {
-          answers.push({ reply: { _tag: "Failure" } })
-          flushAnswers()
-        }
-        return
-      }
-      const slot: { reply: GlobalRequestReply | undefined } = { reply: undefined }
-      if (m.wantReply) answers.push(slot)
-      runFork(
-        Effect.suspend(() => handler({ name: m.name, data: m.data, wantReply: m.wantReply })).pipe(
-          Effect.exit,
-          Effect.map((exit) => {
-            // A failing or dying handler answers Failure.
-            slot.reply = Exit.isSuccess(exit) ? exit.value : { _tag: "Failure" }
-            if (m.wantReply && failure === undefined) flushAnswers()
-          })
-        )
-      )
     }
 
     // ---- the peer's channel opens (RFC 4254 §5.1) ----
@@ -433,17 +389,7 @@ export const make = (
         return Effect.void
       })
 
-    const globalRequest = (name: string, data: Uint8Array, wantReply: boolean) =>
-      Effect.suspend((): Effect.Effect<Option.Option<Uint8Array>, TransportError> => {
-        if (failure !== undefined) return Effect.fail(failure)
-        const reply = Deferred.unsafeMake<Option.Option<Uint8Array>, TransportError>(FiberId.none)
-        if (wantReply) globalReplies.push(reply)
-        const err = send({ _tag: "GlobalRequest", name, wantReply, data })
-        if (err !== undefined) return Effect.fail(err)
-        return wantReply ? Deferred.await(reply) : Effect.succeed(Option.none())
-      })
-
-    for (const [name, handler] of Object.entries(options.globalRequests ?? {})) yield* globalHandlers.register(name, handler)
+    for (const [name, handler] of Object.entries(options.globalRequests ?? {})) yield* globals.handlers.register(name, handler)
     yield* Transport.direct(transport, (d) => {
       direct = d
       host.direct = d
@@ -457,42 +403,16 @@ export const make = (
     })
 
     if (options.keepalive !== undefined) {
-      // OpenSSH ServerAliveInterval: any traffic resets the count; countMax silent intervals end the connection.
       const interval = Duration.toMillis(Duration.decode(options.keepalive.interval))
-      const countMax = options.keepalive.countMax ?? 3
-      let seen = heard
-      let missed = 0
-      const tick = () => {
-        if (failure !== undefined) return
-        if (heard !== seen) {
-          seen = heard
-          missed = 0
-        } else if (++missed > countMax) {
-          const err = new TransportError({
-            reason: "Timeout",
-            origin: "Local",
-            code: DisconnectReason.ConnectionLost,
-            timeout: "Keepalive",
-            description: `no answer to ${countMax} keepalives (${Duration.format(Duration.millis(interval))} apart)`
-          })
-          // Fail the waiters with the Timeout first: the disconnect would otherwise reach them as "Disconnected".
-          failAll(err)
-          return direct.fail(err)
-        }
-        // The reply (REQUEST_FAILURE from OpenSSH) is matched and dropped.
-        globalReplies.push(Deferred.unsafeMake(FiberId.none))
-        send({ _tag: "GlobalRequest", name: "keepalive@openssh.com", wantReply: true, data: EMPTY })
-        direct.timers.set("keepalive", interval, tick)
-      }
-      direct.timers.set("keepalive", interval, tick)
+      globals.startKeepalive(direct, interval, options.keepalive.countMax ?? 3, () => heard, failAll)
       yield* Effect.addFinalizer(() => Effect.sync(() => direct.timers.clear("keepalive")))
     }
 
     return {
       open,
-      globalRequest,
+      globalRequest: (name, data, wantReply) => globals.request(name, data, wantReply),
       channelCount: Effect.sync(() => ids.size),
       handleChannels: (channelType, handler) => channelTypes.register(channelType, handler),
-      handleGlobalRequests: (name, handler) => globalHandlers.register(name, handler)
+      handleGlobalRequests: (name, handler) => globals.handlers.register(name, handler)
     } satisfies ConnectionMux
   })
