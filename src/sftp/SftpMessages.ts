@@ -185,14 +185,7 @@ const writeExtensions = (w: Writer.Writer, exts: ReadonlyArray<Extension>) => {
  * @since 0.1.0
  * @category encoding
  */
-export const encodeWriteParts = (
-  id: number,
-  handle: Uint8Array,
-  offset: bigint,
-  parts: ReadonlyArray<Uint8Array>,
-  length: number,
-  firstPacket: number
-): Array<Uint8Array> => dataParts(PacketType.WRITE, id, handle, offset, parts, length, firstPacket)
+export const encodeWriteParts = dataParts.bind(null, PacketType.WRITE)
 
 /**
  * Encodes a packet with its uint32 length prefix, ready to write to the channel. WRITE and DATA are framed in one
